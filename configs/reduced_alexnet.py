@@ -1,0 +1,13 @@
+r"""Section 5's "Reduced AlexNet" (4x fewer filters, FC 1024, first stride 8), 1.64 M MACs.
+
+Launch (2 cores, CPU: ~2 min):
+  .venv/bin/python -m experiments.train --config=configs/reduced_alexnet.py --workdir=runs/reduced_alexnet
+"""
+
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.model = "reduced_alexnet"
+  return config

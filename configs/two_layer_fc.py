@@ -1,0 +1,13 @@
+r"""Section 4.3's two-layer fully-connected baseline (4096 -> 256 -> 2), 1.05 M MACs.
+
+Launch (2 cores, CPU: ~1 min):
+  .venv/bin/python -m experiments.train --config=configs/two_layer_fc.py --workdir=runs/two_layer_fc
+"""
+
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.model = "two_layer_fc"
+  return config

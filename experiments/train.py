@@ -1,0 +1,32 @@
+r"""Trains and evaluates one model; writes checkpoints, metrics.json and report.md in --workdir.
+
+  .venv/bin/python -m experiments.train --config=configs/default.py --workdir=runs/embedded
+  .venv/bin/python -m experiments.train --config=configs/alexnet.py --workdir=runs/alexnet \
+      --config.data.split_manifest=runs/main/split.json
+
+Re-running the same command resumes from the workdir's last checkpoint.
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from smile_jax.eval import evaluate, report
+from smile_jax.train import loop
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", None, "Training config file.", lock_config=True)
+flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and the report.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  del argv
+  result = loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  summary = evaluate.evaluate_run(result, FLAGS.config, FLAGS.workdir)
+  path = report.write_run_report(FLAGS.workdir)
+  test = next(r for r in summary["splits"] if r["split"] == "test")
+  print(f"{summary['model']}: test AUC {test['auc']:.4f}, accuracy {test['accuracy']:.4f}; report: {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)

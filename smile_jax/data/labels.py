@@ -1,0 +1,110 @@
+"""Merging crowd-sourced labels, as in the report's Mechanical Turk study (its section 3.1).
+
+Input: a CSV with columns `image,rater,answer`, answer one of `yes`, `no` (also `unsure`,
+`no_or_unsure`) or `invalid`. Output: one majority-vote label per image.
+
+Rules:
+  * an image's `invalid` votes are dropped; if they are at least half of its votes, the image is
+    dropped as invalid (the raters say it shows no single person);
+  * a tie between yes and no resolves to "not smiling": the report's own answer merged "no" and
+    "unsure", so a split vote means the raters were unsure;
+  * agreement = share of the image's valid votes that match the merged label.
+
+Noise estimate: with a per-vote error rate e (independent raters), two votes on one image disagree
+with probability 2e(1-e); solving that for the observed pairwise disagreement gives e, and the
+chance that a majority of n votes is wrong follows from the binomial law (ties counted as errors
+half the time). With one vote per image nothing can be estimated, and the fields are None.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+
+YES, NO, INVALID = "yes", "no", "invalid"
+_ANSWERS = {"yes": YES, "y": YES, "1": YES, "smiling": YES,
+            "no": NO, "n": NO, "0": NO, "unsure": NO, "no_or_unsure": NO, "no/unsure": NO,
+            "invalid": INVALID, "picture_invalid": INVALID}
+
+
+@dataclasses.dataclass(frozen=True)
+class MergedLabel:
+  image: str
+  label: int          # 1 = smiling
+  yes: int
+  no: int
+  invalid: int
+  agreement: float
+
+
+@dataclasses.dataclass(frozen=True)
+class MergeResult:
+  labels: list[MergedLabel]
+  dropped_invalid: list[str]
+  vote_error_rate: float | None      # estimated chance one rater's vote is wrong
+  label_noise_rate: float | None     # estimated share of merged labels that are wrong
+  mean_agreement: float
+
+
+def read_votes(path: str) -> list[tuple[str, str, str]]:
+  with open(path, newline="") as f:
+    reader = csv.DictReader(f)
+    missing = {"image", "rater", "answer"} - set(reader.fieldnames or [])
+    if missing:
+      raise ValueError(f"{path}: missing column(s) {sorted(missing)}; expected a header "
+                       "'image,rater,answer'")
+    votes = []
+    for line, row in enumerate(reader, start=2):
+      answer = _ANSWERS.get(row["answer"].strip().lower().replace(" ", "_"))
+      if answer is None:
+        raise ValueError(f"{path}:{line}: answer {row['answer']!r} is not yes / no / unsure / invalid")
+      votes.append((row["image"].strip(), row["rater"].strip(), answer))
+  return votes
+
+
+def _majority_error(e: float, n: int) -> float:
+  wrong = 0.0
+  for k in range(n + 1):  # k wrong votes out of n
+    p = math.comb(n, k) * e ** k * (1 - e) ** (n - k)
+    wrong += p if 2 * k > n else (0.5 * p if 2 * k == n else 0.0)
+  return wrong
+
+
+def merge_votes(votes: list[tuple[str, str, str]]) -> MergeResult:
+  """Majority-vote labels from (image, rater, answer) triples (answers already normalised)."""
+  counts: dict[str, dict[str, int]] = {}
+  seen = set()
+  for image, rater, answer in votes:
+    if (image, rater) in seen:
+      raise ValueError(f"rater {rater!r} voted twice on {image!r}; keep one vote per rater")
+    seen.add((image, rater))
+    counts.setdefault(image, {YES: 0, NO: 0, INVALID: 0})[answer] += 1
+  labels, dropped = [], []
+  pairs = disagreeing_pairs = 0
+  for image in sorted(counts):
+    c = counts[image]
+    valid = c[YES] + c[NO]
+    if c[INVALID] * 2 >= valid + c[INVALID]:
+      dropped.append(image)
+      continue
+    label = int(c[YES] > c[NO])
+    labels.append(MergedLabel(image, label, c[YES], c[NO], c[INVALID],
+                              (c[YES] if label else c[NO]) / valid))
+    pairs += valid * (valid - 1) // 2
+    disagreeing_pairs += c[YES] * c[NO]
+  vote_error = noise = None
+  if pairs:
+    d = min(disagreeing_pairs / pairs, 0.5)
+    vote_error = (1 - math.sqrt(1 - 2 * d)) / 2
+    noise = sum(_majority_error(vote_error, l.yes + l.no) for l in labels) / len(labels)
+  mean_agreement = sum(l.agreement for l in labels) / len(labels) if labels else float("nan")
+  return MergeResult(labels, dropped, vote_error, noise, mean_agreement)
+
+
+def write_labels(result: MergeResult, path: str) -> None:
+  with open(path, "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["image", "label", "yes", "no", "invalid", "agreement"])
+    for l in result.labels:
+      w.writerow([l.image, l.label, l.yes, l.no, l.invalid, f"{l.agreement:.3f}"])

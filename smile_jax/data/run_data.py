@@ -1,0 +1,54 @@
+"""The data a run sees: the built dataset cut by its split manifest, ready for the model's input.
+
+The manifest is made once (seeded, stratified) and then only read, so every stage that points at
+the same manifest sees the same train/val/test images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+from smile_jax.data import builders, pipeline, sources, splits
+
+TFDS_DIR_ENV = "SMILE_JAX_TFDS_DIR"
+
+
+def tfds_dir(flag_value: str = "") -> str:
+  """Where prepared datasets are cached: the flag, else $SMILE_JAX_TFDS_DIR, else ./data/tfds."""
+  return flag_value or os.environ.get(TFDS_DIR_ENV) or os.path.join(sources.REPO_ROOT, "data", "tfds")
+
+
+@dataclasses.dataclass
+class RunData:
+  dataset: builders.FaceDataset   # everything that was built
+  train: builders.FaceDataset
+  val: builders.FaceDataset
+  test: builders.FaceDataset
+  manifest_path: str
+
+
+def ensure_manifest(dataset: builders.FaceDataset, path: str, seed: int, fractions) -> dict:
+  if not os.path.exists(path):
+    split = splits.stratified_split(dataset.keys, dataset.labels, tuple(fractions), seed)
+    splits.write_manifest(path, dataset.name, split, seed, fractions)
+  return splits.read_manifest(path)
+
+
+def load(data_cfg, workdir: str, input_shape=None) -> RunData:
+  """Builds (or reuses) the dataset in `data_cfg`, splits it by manifest, fits it to `input_shape`."""
+  dataset = builders.build(data_cfg.dataset, tfds_dir(data_cfg.tfds_dir), data_cfg.data_dir or None,
+                           data_cfg.image_size, data_cfg.max_per_class)
+  if input_shape is not None:
+    dataset = dataclasses.replace(dataset, images=pipeline.fit_channels(dataset.images, input_shape))
+  path = data_cfg.split_manifest or os.path.join(workdir, "split.json")
+  split = ensure_manifest(dataset, path, data_cfg.split_seed, data_cfg.split_fractions)
+  idx = splits.indices(dataset.keys, split, path)
+  parts = {name: dataset.subset(idx[name]) for name in splits.SPLITS}
+  for name, part in parts.items():
+    if len(part.labels) == 0 or len(np.unique(part.labels)) < 2:
+      raise ValueError(f"{path}: the {name} split has {len(part.labels)} images and not both "
+                       "classes; use more data (config.data.max_per_class) or other fractions")
+  return RunData(dataset, parts["train"], parts["val"], parts["test"], path)

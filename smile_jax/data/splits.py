@@ -1,0 +1,59 @@
+"""Seeded, stratified train/val/test splits, saved as a manifest of example keys.
+
+The manifest (JSON: dataset, seed, fractions, and the keys of each split) is written once per job
+and read by every later stage, so training, evaluation, the search and deployment all see the same
+test images. Keys are paths relative to the dataset root, so a manifest is valid on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+
+def stratified_split(keys, labels, fractions=(0.7, 0.15, 0.15), seed: int = 0) -> dict[str, list[str]]:
+  """Each class is shuffled with `seed` and cut by `fractions`, so every split keeps the class mix."""
+  keys, labels = np.asarray(keys), np.asarray(labels)
+  if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
+    raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+  rng = np.random.default_rng(seed)
+  out = {s: [] for s in SPLITS}
+  for cls in np.unique(labels):
+    members = np.sort(keys[labels == cls])
+    rng.shuffle(members)
+    n = len(members)
+    cut1 = int(round(fractions[0] * n))
+    cut2 = cut1 + int(round(fractions[1] * n))
+    for name, part in zip(SPLITS, (members[:cut1], members[cut1:cut2], members[cut2:])):
+      out[name] += part.tolist()
+  return {s: sorted(v) for s, v in out.items()}
+
+
+def write_manifest(path: str, dataset: str, split: dict, seed: int, fractions) -> None:
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(path, "w") as f:
+    json.dump({"dataset": dataset, "seed": seed, "fractions": list(fractions),
+               "counts": {s: len(split[s]) for s in SPLITS}, "splits": split}, f, indent=0)
+
+
+def read_manifest(path: str) -> dict[str, list[str]]:
+  with open(path) as f:
+    manifest = json.load(f)
+  return manifest["splits"]
+
+
+def indices(keys, split: dict[str, list[str]], manifest_path: str = "manifest") -> dict[str, np.ndarray]:
+  """Positions of each split's keys in `keys`; fails if the manifest names unknown examples."""
+  position = {k: i for i, k in enumerate(keys)}
+  out = {}
+  for name in SPLITS:
+    missing = [k for k in split[name] if k not in position]
+    if missing:
+      raise ValueError(f"{manifest_path}: {len(missing)} {name} key(s) are not in the dataset "
+                       f"(first: {missing[0]!r}); it was made for other data: delete it to re-split")
+    out[name] = np.asarray([position[k] for k in split[name]], np.int64)
+  return out

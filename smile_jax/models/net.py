@@ -1,0 +1,61 @@
+"""One Flax linen module that builds any `ModelSpec`.
+
+Inputs are float32 images from `normalize_pixels` (uint8 -> [-1, 1]); outputs are class logits.
+Batch norm takes `axis_name` so the data-parallel (pmap) path computes the same batch statistics as
+one device over the whole batch.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+
+from smile_jax.models import spec as spec_lib
+
+
+def normalize_pixels(images) -> jnp.ndarray:
+  """uint8 pixels (any batch shape) -> float32 in [-1, 1]; the only preprocessing the nets see."""
+  return jnp.asarray(images, jnp.float32) * (2.0 / 255.0) - 1.0
+
+
+def _activate(x, activation: str):
+  return nn.relu(x) if activation == "relu" else x
+
+
+class SpecNet(nn.Module):
+  """The net described by `spec`; layer i is named `{type}_{i}` in the parameter tree."""
+  spec: spec_lib.ModelSpec
+  bn_axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    for i, layer in enumerate(self.spec.layers):
+      name = f"{layer.type}_{i}"
+      if isinstance(layer, spec_lib.Conv):
+        x = nn.Conv(layer.features, (layer.kernel, layer.kernel), strides=layer.stride,
+                    padding=layer.padding, name=name)(x)
+        x = _activate(x, layer.activation)
+      elif isinstance(layer, spec_lib.MaxPool):
+        x = nn.max_pool(x, (layer.window, layer.window), strides=(layer.stride, layer.stride),
+                        padding=layer.padding)
+      elif isinstance(layer, spec_lib.BatchNorm):
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.bn_axis_name,
+                         name=name)(x)
+      elif isinstance(layer, spec_lib.Dropout):
+        x = nn.Dropout(layer.rate, deterministic=not train, name=name)(x)
+      elif isinstance(layer, spec_lib.Flatten):
+        x = x.reshape((x.shape[0], -1))
+      elif isinstance(layer, spec_lib.Dense):
+        x = nn.Dense(layer.features, name=name)(x)
+        x = _activate(x, layer.activation)
+      else:  # validate() makes this unreachable for specs built through ModelSpec.
+        raise spec_lib.SpecError(f"{name}: no builder for layer {layer}")
+    return x
+
+
+def count_params(params) -> int:
+  import jax
+  return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))

@@ -1,0 +1,225 @@
+"""Architectures as data: a serialisable model spec.
+
+A `ModelSpec` is a plain, frozen description of a feed-forward net (input shape, a list of layers).
+The Flax builder (`net.py`), the zoo, the search, the op counter and the compiler all read this one
+description, so a spec that round-trips through JSON rebuilds exactly the same net.
+
+Shape inference lives here too: `infer_shapes` walks the layers and raises `SpecError` naming the
+layer whose output would collapse below 1x1, before any JAX tracing happens.
+
+Padding convention: "SAME" output size is ceil(in / stride); "VALID" is floor((in - k) / stride) + 1
+(the same arithmetic as `jax.lax` and `flax.linen`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from typing import Literal, Sequence, Union
+
+Padding = Literal["SAME", "VALID"]
+
+
+class SpecError(ValueError):
+  """A model spec that cannot be built (bad field, collapsed feature map, ...)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv:
+  features: int
+  kernel: int
+  stride: int = 1
+  padding: Padding = "SAME"
+  activation: str = "relu"
+  type: str = dataclasses.field(default="conv", init=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxPool:
+  window: int = 3
+  stride: int = 2
+  padding: Padding = "SAME"
+  type: str = dataclasses.field(default="max_pool", init=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchNorm:
+  type: str = dataclasses.field(default="batch_norm", init=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dropout:
+  rate: float = 0.5
+  type: str = dataclasses.field(default="dropout", init=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Flatten:
+  type: str = dataclasses.field(default="flatten", init=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dense:
+  features: int
+  activation: str = "relu"
+  type: str = dataclasses.field(default="dense", init=False)
+
+
+Layer = Union[Conv, MaxPool, BatchNorm, Dropout, Flatten, Dense]
+LAYER_TYPES = {cls.type: cls for cls in (Conv, MaxPool, BatchNorm, Dropout, Flatten, Dense)}
+ACTIVATIONS = ("relu", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """A feed-forward classifier: input (H, W, C) -> layers -> logits (num_classes,).
+
+  The last layer must be a `Dense` with `num_classes` features and activation "none".
+  """
+  name: str
+  layers: tuple[Layer, ...]
+  input_shape: tuple[int, int, int] = (64, 64, 1)
+  num_classes: int = 2
+
+  def __post_init__(self):
+    object.__setattr__(self, "layers", tuple(self.layers))
+    object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
+    validate(self)
+
+  # -- serialisation -------------------------------------------------------------------------
+  def to_dict(self) -> dict:
+    return {
+        "name": self.name,
+        "input_shape": list(self.input_shape),
+        "num_classes": self.num_classes,
+        "layers": [dataclasses.asdict(layer) for layer in self.layers],
+    }
+
+  def to_json(self, indent: int | None = 2) -> str:
+    return json.dumps(self.to_dict(), indent=indent)
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "ModelSpec":
+    layers = []
+    for i, raw in enumerate(d["layers"]):
+      raw = dict(raw)
+      kind = raw.pop("type", None)
+      if kind not in LAYER_TYPES:
+        raise SpecError(f"layer {i}: unknown type {kind!r}; known: {sorted(LAYER_TYPES)}")
+      try:
+        layers.append(LAYER_TYPES[kind](**raw))
+      except TypeError as e:
+        raise SpecError(f"layer {i} ({kind}): {e}") from None
+    return cls(name=d["name"], layers=tuple(layers), input_shape=tuple(d["input_shape"]),
+               num_classes=int(d.get("num_classes", 2)))
+
+  @classmethod
+  def from_json(cls, text: str) -> "ModelSpec":
+    return cls.from_dict(json.loads(text))
+
+  def canonical_hash(self) -> str:
+    """Hash of the architecture alone (the name is not part of it)."""
+    d = self.to_dict()
+    d.pop("name")
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+  def with_input_shape(self, shape: Sequence[int]) -> "ModelSpec":
+    return dataclasses.replace(self, input_shape=tuple(shape))
+
+
+def _out_size(size: int, k: int, stride: int, padding: str) -> int:
+  if padding == "SAME":
+    return math.ceil(size / stride)
+  return (size - k) // stride + 1
+
+
+def infer_shapes(spec: ModelSpec) -> list[tuple[int, ...]]:
+  """Output shape (without batch) of every layer; raises SpecError on a collapse."""
+  shape: tuple[int, ...] = spec.input_shape
+  shapes = []
+  for i, layer in enumerate(spec.layers):
+    where = f"layer {i} ({layer.type}) of spec {spec.name!r}"
+    if isinstance(layer, (Conv, MaxPool)):
+      if len(shape) != 3:
+        raise SpecError(f"{where} needs an HxWxC input, got shape {shape}: put it before flatten")
+      k = layer.kernel if isinstance(layer, Conv) else layer.window
+      h, w = (_out_size(s, k, layer.stride, layer.padding) for s in shape[:2])
+      if h < 1 or w < 1:
+        raise SpecError(
+            f"{where} collapses the {shape[0]}x{shape[1]} feature map to {h}x{w}: use a larger "
+            f"input, a smaller stride/window, SAME padding, or remove a layer")
+      shape = (h, w, layer.features if isinstance(layer, Conv) else shape[2])
+    elif isinstance(layer, Flatten):
+      shape = (math.prod(shape),)
+    elif isinstance(layer, Dense):
+      if len(shape) != 1:
+        raise SpecError(f"{where} needs a flat input, got {shape}: add a flatten layer before it")
+      shape = (layer.features,)
+    shapes.append(shape)
+  return shapes
+
+
+def validate(spec: ModelSpec) -> None:
+  if len(spec.input_shape) != 3 or min(spec.input_shape) < 1:
+    raise SpecError(f"spec {spec.name!r}: input_shape must be (H, W, C) >= 1, got {spec.input_shape}")
+  if not spec.layers:
+    raise SpecError(f"spec {spec.name!r} has no layers")
+  for i, layer in enumerate(spec.layers):
+    where = f"layer {i} ({layer.type}) of spec {spec.name!r}"
+    for field in ("features", "kernel", "stride", "window"):
+      value = getattr(layer, field, 1)
+      if not isinstance(value, int) or value < 1:
+        raise SpecError(f"{where}: {field} must be a positive integer, got {value!r}")
+    if getattr(layer, "padding", "SAME") not in ("SAME", "VALID"):
+      raise SpecError(f"{where}: padding must be SAME or VALID, got {layer.padding!r}")
+    if getattr(layer, "activation", "none") not in ACTIVATIONS:
+      raise SpecError(f"{where}: activation must be one of {ACTIVATIONS}, got {layer.activation!r}")
+    if isinstance(layer, Dropout) and not 0.0 <= layer.rate < 1.0:
+      raise SpecError(f"{where}: dropout rate must be in [0, 1), got {layer.rate}")
+  last = spec.layers[-1]
+  if not (isinstance(last, Dense) and last.features == spec.num_classes and last.activation == "none"):
+    raise SpecError(f"spec {spec.name!r}: the last layer must be Dense({spec.num_classes}, "
+                    f"activation='none') producing logits, got {last}")
+  infer_shapes(spec)
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerCost:
+  index: int
+  type: str
+  output_shape: tuple[int, ...]
+  macs: int
+  params: int
+
+
+def layer_costs(spec: ModelSpec) -> list[LayerCost]:
+  """Multiply-accumulates and parameters per layer, at batch 1, in inference mode.
+
+  MACs: conv = Hout * Wout * K * K * Cin * Cout; dense = In * Out. Pooling, batch norm (foldable
+  into the preceding conv) and activations count no MACs. Parameters include biases and the
+  batch norm scale/offset (its running statistics are state, not parameters).
+  """
+  costs, shape = [], spec.input_shape
+  for i, (layer, out) in enumerate(zip(spec.layers, infer_shapes(spec))):
+    macs = params = 0
+    if isinstance(layer, Conv):
+      macs = out[0] * out[1] * layer.kernel ** 2 * shape[2] * layer.features
+      params = layer.kernel ** 2 * shape[2] * layer.features + layer.features
+    elif isinstance(layer, Dense):
+      macs = shape[0] * layer.features
+      params = macs + layer.features
+    elif isinstance(layer, BatchNorm):
+      params = 2 * shape[-1]
+    costs.append(LayerCost(i, layer.type, out, macs, params))
+    shape = out
+  return costs
+
+
+def total_macs(spec: ModelSpec) -> int:
+  return sum(c.macs for c in layer_costs(spec))
+
+
+def total_params(spec: ModelSpec) -> int:
+  return sum(c.params for c in layer_costs(spec))

@@ -1,0 +1,171 @@
+"""`train_and_evaluate(config, workdir)`: one model trained with the report's recipe, resumable.
+
+Workdir layout (see WORKSPACE.md): `config.json`, `spec.json`, `split.json` (unless the config
+points at a shared manifest), `checkpoints/` (orbax: the train state, the best weights so far and
+the history, saved after every epoch), `history.json` (per-epoch train/val loss and val AUC).
+
+A run killed at any point restarts from its last finished epoch. Data order, augmentation and
+dropout are functions of (seed, epoch, step), so the resumed run ends with the same weights and
+metrics as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+from absl import logging
+from tqdm import tqdm
+
+from smile_jax.data import pipeline, run_data
+from smile_jax.eval import metrics
+from smile_jax.models import spec as spec_lib, zoo
+from smile_jax.train import steps
+
+
+@dataclasses.dataclass
+class TrainResult:
+  state: steps.TrainState          # the last epoch's state (single-device)
+  variables: dict                  # the kept weights ({'params', 'batch_stats'}), per config.train.keep
+  history: list[dict]
+  best_epoch: int
+  spec: spec_lib.ModelSpec
+  data: run_data.RunData
+
+
+def model_spec(config) -> spec_lib.ModelSpec:
+  shape = (config.data.image_size, config.data.image_size, config.data.channels)
+  if config.spec_json:
+    with open(config.spec_json) as f:
+      return spec_lib.ModelSpec.from_json(f.read()).with_input_shape(shape)
+  return zoo.get(config.model, shape)
+
+
+def predict_scores(apply_fn, variables, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+  """Smiling probabilities and 2-class logits for uint8 images, in inference mode."""
+  logits = []
+  for batch, n in pipeline.eval_batches(images, batch_size):
+    logits.append(np.asarray(steps.predict_logits(apply_fn, variables, batch))[:n])
+  logits = np.concatenate(logits) if logits else np.zeros((0, 2), np.float32)
+  return np.asarray(jax.nn.softmax(logits, axis=-1)[:, 1]), logits
+
+
+def _checkpointer(workdir: str) -> ocp.CheckpointManager:
+  return ocp.CheckpointManager(
+      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True),
+      item_names=("state", "best", "meta"))
+
+
+def _state_tree(state: steps.TrainState) -> dict:
+  return {"step": state.step, "params": state.params, "batch_stats": state.batch_stats,
+          "opt_state": state.opt_state, "dropout_key": state.dropout_key}
+
+
+def _variables(state: steps.TrainState) -> dict:
+  return {"params": state.params, "batch_stats": state.batch_stats}
+
+
+def restore_variables(workdir: str, spec: spec_lib.ModelSpec) -> dict:
+  """The kept weights of a finished (or partly finished) run, for evaluation and prediction."""
+  from smile_jax.models import net as net_lib
+  mngr = _checkpointer(workdir)
+  step = mngr.latest_step()
+  if step is None:
+    raise FileNotFoundError(f"{workdir}/checkpoints holds no checkpoint: train the run first "
+                            "(python -m experiments.train --workdir=...)")
+  model = net_lib.SpecNet(spec)
+  abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *spec.input_shape)), train=False))
+  abstract = {"params": abstract["params"], "batch_stats": abstract.get("batch_stats", {})}
+  restored = mngr.restore(step, args=ocp.args.Composite(best=ocp.args.StandardRestore(abstract)))
+  mngr.close()
+  return restored["best"]
+
+
+def train_and_evaluate(config, workdir: str) -> TrainResult:
+  """Trains `config.model` on the run's train split, validating each epoch; returns the result."""
+  os.makedirs(workdir, exist_ok=True)
+  spec = model_spec(config)
+  data = run_data.load(config.data, workdir, spec.input_shape)
+  with open(os.path.join(workdir, "spec.json"), "w") as f:
+    f.write(spec.to_json())
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(config.to_json(indent=1))
+
+  tc = config.train
+  base = pipeline.balanced_indices(data.train.labels, tc.seed) if config.data.balance else data.train.labels
+  steps_per_epoch = pipeline.steps_per_epoch(len(base), tc.batch_size)
+  if steps_per_epoch == 0:
+    raise ValueError(f"the train split has {len(base)} images, fewer than one batch of "
+                     f"{tc.batch_size}: lower config.train.batch_size or use more data")
+  use_pmap = tc.parallel == "pmap"
+  n_dev = jax.local_device_count() if use_pmap else 1
+  if tc.batch_size % n_dev:
+    raise ValueError(f"batch size {tc.batch_size} does not split over {n_dev} devices")
+  state = steps.create_state(spec, tc, steps_per_epoch, tc.seed, "batch" if use_pmap else None)
+  best = _variables(state)
+  meta = {"epoch": 0, "history": [], "best_epoch": -1, "best_val_auc": -1.0}
+
+  mngr = _checkpointer(workdir)
+  if mngr.latest_step() is not None:
+    restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(_state_tree(state)),
+        best=ocp.args.StandardRestore(best), meta=ocp.args.JsonRestore()))
+    s = restored["state"]
+    state = state.replace(step=s["step"], params=s["params"], batch_stats=s["batch_stats"],
+                          opt_state=s["opt_state"], dropout_key=s["dropout_key"])
+    best, meta = restored["best"], restored["meta"]
+    logging.info("resuming %s after epoch %d", workdir, meta["epoch"])
+
+  augment_cfg = config.augment if config.augment.enabled else None
+  if use_pmap:
+    state = jax.device_put_replicated(state, jax.local_devices())
+  for epoch in range(meta["epoch"], tc.epochs):
+    t0 = time.time()
+    losses = []
+    batches = pipeline.train_batches(data.train.images, data.train.labels, batch_size=tc.batch_size,
+                                     seed=tc.seed, epoch=epoch, balance=config.data.balance,
+                                     augment_cfg=augment_cfg)
+    bar = tqdm(batches, total=steps_per_epoch, desc=f"{spec.name} epoch {epoch + 1}/{tc.epochs}",
+               unit="batch", leave=False, mininterval=1.0)
+    for batch in bar:
+      if use_pmap:
+        batch = jax.tree_util.tree_map(lambda x: x.reshape(n_dev, -1, *x.shape[1:]), batch)
+        state, out = steps.pmap_train_step(state, batch)
+        losses.append(out["loss"][0])
+      else:
+        state, out = steps.jit_train_step(state, batch)
+        losses.append(out["loss"])
+    single = jax.tree_util.tree_map(lambda x: x[0], state) if use_pmap else state
+    train_loss = float(np.mean(jax.device_get(losses)))
+    val_scores, val_logits = predict_scores(single.apply_fn, _variables(single), data.val.images,
+                                            tc.eval_batch_size)
+    val_loss = float(steps.cross_entropy(jnp.asarray(val_logits), jnp.asarray(data.val.labels)))
+    val_auc = metrics.roc_auc(data.val.labels, val_scores)
+    row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "val_auc": val_auc,
+           "seconds": time.time() - t0,
+           "images_per_s": steps_per_epoch * tc.batch_size / max(1e-9, time.time() - t0)}
+    meta["history"].append(row)
+    if tc.keep == "last" or val_auc > meta["best_val_auc"]:
+      best = jax.device_get(_variables(single))
+      meta["best_epoch"], meta["best_val_auc"] = epoch + 1, val_auc
+    meta["epoch"] = epoch + 1
+    mngr.save(epoch + 1, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(jax.device_get(_state_tree(single))),
+        best=ocp.args.StandardSave(best), meta=ocp.args.JsonSave(meta)))
+    mngr.wait_until_finished()
+    with open(os.path.join(workdir, "history.json"), "w") as f:
+      json.dump(meta["history"], f, indent=1)
+    logging.info("%s epoch %d: train loss %.4f, val loss %.4f, val AUC %.4f (%.1fs)", spec.name,
+                 epoch + 1, train_loss, val_loss, val_auc, row["seconds"])
+    tqdm.write(f"{spec.name} epoch {epoch + 1}/{tc.epochs}: train loss {train_loss:.4f}  "
+               f"val loss {val_loss:.4f}  val AUC {val_auc:.4f}  ({row['seconds']:.1f}s)")
+  mngr.close()
+  final = jax.tree_util.tree_map(lambda x: x[0], state) if use_pmap else state
+  return TrainResult(final, best, meta["history"], meta["best_epoch"], spec, data)

@@ -1,0 +1,93 @@
+"""Train state, the report's optimizer and schedule, and the pure train/eval steps.
+
+`train_step` is one pure function used two ways: under `jax.jit` on one device, and under
+`jax.pmap` with `axis_name="batch"` for data parallelism, where gradients, the loss and batch-norm
+statistics are averaged across devices so both paths compute the same update.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training import train_state
+
+from smile_jax.models import net as net_lib
+from smile_jax.models.spec import ModelSpec
+
+
+class TrainState(train_state.TrainState):
+  batch_stats: Any
+  dropout_key: jax.Array
+
+
+def learning_rate_schedule(cfg, steps_per_epoch: int) -> optax.Schedule:
+  """Linear warmup from 0 to `peak_lr` over `warmup_epochs`, then cosine decay to 0 (report 4.2.1)."""
+  total = max(1, cfg.epochs * steps_per_epoch)
+  warmup = min(cfg.warmup_epochs * steps_per_epoch, total - 1)
+  return optax.warmup_cosine_decay_schedule(0.0, cfg.peak_lr, warmup, total, end_value=0.0)
+
+
+def make_optimizer(cfg, schedule: optax.Schedule) -> optax.GradientTransformation:
+  sgd = optax.sgd(schedule, momentum=cfg.momentum, nesterov=cfg.nesterov)
+  if cfg.weight_decay:
+    return optax.chain(optax.add_decayed_weights(cfg.weight_decay), sgd)
+  return sgd
+
+
+def create_state(spec: ModelSpec, cfg, steps_per_epoch: int, seed: int,
+                 bn_axis_name: Optional[str] = None) -> TrainState:
+  model = net_lib.SpecNet(spec, bn_axis_name=bn_axis_name)
+  init_key, dropout_key = jax.random.split(jax.random.key(seed))
+  variables = jax.jit(functools.partial(model.init, train=False))(
+      init_key, jnp.zeros((1, *spec.input_shape), jnp.float32))
+  tx = make_optimizer(cfg, learning_rate_schedule(cfg, steps_per_epoch))
+  return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
+                           batch_stats=variables.get("batch_stats", {}),
+                           dropout_key=jax.random.key_data(dropout_key))
+
+
+def cross_entropy(logits, labels):
+  return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def train_step(state: TrainState, batch: dict, axis_name: Optional[str] = None):
+  """One SGD step on a batch of uint8 images; returns the new state and {'loss'}.
+
+  Dropout keys come from (run key, step) and, under pmap, the device index, so a resumed run
+  draws the same masks as an uninterrupted one.
+  """
+  key = jax.random.fold_in(jax.random.wrap_key_data(state.dropout_key), state.step)
+  if axis_name is not None:
+    key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
+  images = net_lib.normalize_pixels(batch["image"])
+
+  def loss_fn(params):
+    logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, images,
+                                     train=True, rngs={"dropout": key}, mutable=["batch_stats"])
+    return cross_entropy(logits, batch["label"]), updates
+
+  (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  if axis_name is not None:
+    grads = jax.lax.pmean(grads, axis_name)
+    loss = jax.lax.pmean(loss, axis_name)
+  state = state.apply_gradients(grads=grads, batch_stats=updates.get("batch_stats", {}))
+  return state, {"loss": loss}
+
+
+jit_train_step = jax.jit(train_step, donate_argnums=0)
+pmap_train_step = jax.pmap(functools.partial(train_step, axis_name="batch"), axis_name="batch",
+                           donate_argnums=0)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def predict_logits(apply_fn, variables, images):
+  """Inference-mode logits for a batch of uint8 images."""
+  return apply_fn(variables, net_lib.normalize_pixels(images), train=False)
+
+
+def smile_probability(logits):
+  return jax.nn.softmax(logits, axis=-1)[..., 1]
