@@ -7,7 +7,7 @@ r"""Trains and evaluates one model; writes checkpoints, metrics.json and report.
 Re-running the same command resumes from the workdir's last checkpoint.
 """
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from smile_jax.eval import evaluate, report
@@ -21,6 +21,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.WARNING)  # per-epoch lines come from the progress bar instead
   result = loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   summary = evaluate.evaluate_run(result, FLAGS.config, FLAGS.workdir)
   path = report.write_run_report(FLAGS.workdir)

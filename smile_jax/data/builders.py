@@ -85,7 +85,7 @@ class _FaceBuilder(tfds.core.GeneratorBasedBuilder):
     examples, others, root = self._source_examples(dl_manager)
     self.summary = {"dataset": self.name, "config": self.builder_config.name, "source": root,
                     "files_seen": len(examples) + len(others), "examples": 0, "skipped": [],
-                    "faces_found": 0}
+                    "faces_found": 0, "smiling": 0}
     self.summary["skipped"] += [{"path": p, "reason": "not an image file (by extension)"}
                                 for p in others]
     return {"full": self._generate_examples(_limit(examples, self.builder_config.max_per_class))}
@@ -112,6 +112,7 @@ class _FaceBuilder(tfds.core.GeneratorBasedBuilder):
         mouth = np.round(np.asarray(ex.mouth_box) * scale).astype(np.int32)
       self.summary["examples"] += 1
       self.summary["faces_found"] += int(crop.face_found)
+      self.summary["smiling"] += int(ex.label)
       yield ex.key, {"image": crop.image[..., None], "label": ex.label, "key": ex.key,
                      "face_found": crop.face_found, "face_box": np.asarray(crop.box, np.int32),
                      "mouth_box": mouth}

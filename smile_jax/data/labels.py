@@ -21,10 +21,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import re
 
 YES, NO, INVALID = "yes", "no", "invalid"
 _ANSWERS = {"yes": YES, "y": YES, "1": YES, "smiling": YES,
-            "no": NO, "n": NO, "0": NO, "unsure": NO, "no_or_unsure": NO, "no/unsure": NO,
+            "no": NO, "n": NO, "0": NO, "unsure": NO, "no_or_unsure": NO, "no_unsure": NO,
             "invalid": INVALID, "picture_invalid": INVALID}
 
 
@@ -56,7 +57,7 @@ def read_votes(path: str) -> list[tuple[str, str, str]]:
                        "'image,rater,answer'")
     votes = []
     for line, row in enumerate(reader, start=2):
-      answer = _ANSWERS.get(row["answer"].strip().lower().replace(" ", "_"))
+      answer = _ANSWERS.get(re.sub(r"[^a-z0-9]+", "_", row["answer"].lower()).strip("_"))
       if answer is None:
         raise ValueError(f"{path}:{line}: answer {row['answer']!r} is not yes / no / unsure / invalid")
       votes.append((row["image"].strip(), row["rater"].strip(), answer))

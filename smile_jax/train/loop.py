@@ -125,7 +125,7 @@ def train_and_evaluate(config, workdir: str) -> TrainResult:
 
   augment_cfg = config.augment if config.augment.enabled else None
   if use_pmap:
-    state = jax.device_put_replicated(state, jax.local_devices())
+    state = steps.replicate(state, n_dev)
   for epoch in range(meta["epoch"], tc.epochs):
     t0 = time.time()
     losses = []
@@ -142,7 +142,7 @@ def train_and_evaluate(config, workdir: str) -> TrainResult:
       else:
         state, out = steps.jit_train_step(state, batch)
         losses.append(out["loss"])
-    single = jax.tree_util.tree_map(lambda x: x[0], state) if use_pmap else state
+    single = steps.unreplicate(state) if use_pmap else state
     train_loss = float(np.mean(jax.device_get(losses)))
     val_scores, val_logits = predict_scores(single.apply_fn, _variables(single), data.val.images,
                                             tc.eval_batch_size)
@@ -167,5 +167,5 @@ def train_and_evaluate(config, workdir: str) -> TrainResult:
     tqdm.write(f"{spec.name} epoch {epoch + 1}/{tc.epochs}: train loss {train_loss:.4f}  "
                f"val loss {val_loss:.4f}  val AUC {val_auc:.4f}  ({row['seconds']:.1f}s)")
   mngr.close()
-  final = jax.tree_util.tree_map(lambda x: x[0], state) if use_pmap else state
+  final = steps.unreplicate(state) if use_pmap else state
   return TrainResult(final, best, meta["history"], meta["best_epoch"], spec, data)

@@ -78,6 +78,15 @@ def train_step(state: TrainState, batch: dict, axis_name: Optional[str] = None):
   return state, {"loss": loss}
 
 
+def replicate(tree, n_devices: int):
+  """A leading device axis on every array, as `pmap` expects (jax.device_put_replicated is gone)."""
+  return jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (n_devices, *jnp.shape(x))), tree)
+
+
+def unreplicate(tree):
+  return jax.tree_util.tree_map(lambda x: x[0], tree)
+
+
 jit_train_step = jax.jit(train_step, donate_argnums=0)
 pmap_train_step = jax.pmap(functools.partial(train_step, axis_name="batch"), axis_name="batch",
                            donate_argnums=0)

@@ -1,0 +1,90 @@
+r"""Training and input-pipeline throughput, measured side by side in one run.
+
+  .venv/bin/python -m benchmarks.throughput            # ~3 min on 2 cores
+  .venv/bin/python -m benchmarks.throughput --steps=5  # quicker, noisier
+
+Prints a Markdown table: training images/s of the Embedded net and the Table 1 AlexNet (jit, and
+pmap over 2 host devices), and the augmentation pipeline's images/s. The pipeline is not the
+bottleneck when its rate is above the training rate (the ratio column says by how much).
+Real SMILEsmileD crops are used when the shared datasets are present, random pixels otherwise.
+"""
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from configs import default  # noqa: E402
+from smile_jax.data import augment, pipeline  # noqa: E402
+from smile_jax.models import zoo  # noqa: E402
+from smile_jax.train import steps  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("steps", 20, "Timed training steps per model and path (after 2 warm-up steps).")
+flags.DEFINE_integer("batch_size", 64, "Batch size (the report's).")
+flags.DEFINE_list("models", ["embedded", "alexnet"], "Zoo models to time.")
+
+
+def _images(n: int) -> np.ndarray:
+  from smile_jax.data import sources
+  try:
+    from smile_jax.data import builders, run_data
+    ds = builders.build("smilesmiled", run_data.tfds_dir(), sources.data_dir(), max_per_class=n // 2)
+    return ds.images
+  except Exception:  # noqa: BLE001 - a benchmark without the datasets still measures speed
+    return np.random.default_rng(0).integers(0, 255, (n, 64, 64, 1), dtype=np.uint8)
+
+
+def time_training(name: str, images: np.ndarray, parallel: str) -> float:
+  cfg = default.get_config().train
+  spec = zoo.get(name)
+  bs = FLAGS.batch_size
+  labels = np.arange(bs, dtype=np.int32) % 2
+  batches = [{"image": images[(i * bs) % (len(images) - bs):][:bs], "label": labels}
+             for i in range(FLAGS.steps + 2)]
+  if parallel == "pmap":
+    n = jax.local_device_count()
+    state = steps.replicate(steps.create_state(spec, cfg, 100, 0, bn_axis_name="batch"), n)
+    step = steps.pmap_train_step
+    batches = [jax.tree_util.tree_map(lambda x: x.reshape(n, -1, *x.shape[1:]), b) for b in batches]
+  else:
+    state, step = steps.create_state(spec, cfg, 100, 0), steps.jit_train_step
+  for b in batches[:2]:
+    state, out = step(state, b)
+  jax.block_until_ready(out)
+  t0 = time.perf_counter()
+  for b in batches[2:]:
+    state, out = step(state, b)
+  jax.block_until_ready(out)
+  return FLAGS.steps * bs / (time.perf_counter() - t0)
+
+
+def time_pipeline(images: np.ndarray) -> float:
+  cfg = default.get_config()
+  labels = np.arange(len(images)) % 2
+  t0 = time.perf_counter()
+  n = sum(len(b["label"]) for b in pipeline.train_batches(
+      images, labels, batch_size=FLAGS.batch_size, seed=0, epoch=0, balance=True, augment_cfg=cfg.augment))
+  return n / (time.perf_counter() - t0)
+
+
+def main(argv):
+  del argv
+  images = _images(2048)
+  aug_rate = time_pipeline(images)
+  print(f"devices: {jax.local_device_count()} x {jax.devices()[0].platform}; batch {FLAGS.batch_size}\n")
+  print("| model | path | train images/s | augmentation pipeline images/s | pipeline / train |")
+  print("|---|---|--:|--:|--:|")
+  for name in FLAGS.models:
+    for parallel in ("jit", "pmap"):
+      rate = time_training(name, images, parallel)
+      print(f"| {name} | {parallel} | {rate:,.0f} | {aug_rate:,.0f} | {aug_rate / rate:.1f}x |")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,30 @@
+r"""The main job: datasets, the report's models trained and evaluated, report.md and summary.json.
+
+  .venv/bin/python -m experiments.main --config=configs/main.py --workdir=runs/main
+  .venv/bin/python -m experiments.main --config=configs/main.py:full --workdir=runs/full
+
+Re-running the same command resumes: finished models are not retrained.
+"""
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from smile_jax import job
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", "configs/main.py", "Main job config.", lock_config=True)
+flags.DEFINE_string("workdir", "runs/main", "Directory for everything the job writes.")
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # per-epoch lines come from the progress bar instead
+  summary = job.run_main_job(FLAGS.config, FLAGS.workdir)
+  for m in summary["models"]:
+    if m["split"] == "test":
+      print(f"{m['name']:>16}: test AUC {m['auc']:.4f}  accuracy {m['accuracy']:.4f}")
+  print(f"report: {FLAGS.workdir}/report.md; chosen run: {summary['chosen_run_dir']}")
+
+
+if __name__ == "__main__":
+  app.run(main)

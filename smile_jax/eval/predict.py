@@ -1,0 +1,87 @@
+"""Scoring image files with a trained run: the engine behind `experiments.predict`.
+
+Each image goes through the same face detection and crop as the training data (see
+`data/faces.py`), then the run's kept weights. A file that cannot be read gets a row with an
+empty score and a warning; nothing stops the batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+
+import numpy as np
+from absl import logging
+from tqdm import tqdm
+
+from smile_jax.data import faces, images as images_lib, pipeline
+from smile_jax.models import net as net_lib
+from smile_jax.models import spec as spec_lib
+
+
+@dataclasses.dataclass
+class Predictor:
+  """A trained run's model, ready to score uint8 face crops."""
+  spec: spec_lib.ModelSpec
+  variables: dict
+  batch_size: int = 256
+
+  @classmethod
+  def from_run(cls, workdir: str) -> "Predictor":
+    from smile_jax.train import loop
+    path = os.path.join(workdir, "spec.json")
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"{path} not found: --workdir must be a training run's directory "
+                              "(or a main job's, whose summary.json names the chosen run)")
+    with open(path) as f:
+      spec = spec_lib.ModelSpec.from_json(f.read())
+    return cls(spec, loop.restore_variables(workdir, spec))
+
+  def score_crops(self, crops: np.ndarray) -> np.ndarray:
+    """Smiling probabilities for (N, S, S, 1) uint8 crops."""
+    from smile_jax.train import loop
+    crops = pipeline.fit_channels(crops, self.spec.input_shape)
+    scores, _ = loop.predict_scores(net_lib.SpecNet(self.spec).apply, self.variables, crops,
+                                    self.batch_size)
+    return scores
+
+
+def resolve_run_dir(workdir: str) -> str:
+  """A training run's directory, or the chosen run of a main job's directory."""
+  import json
+  summary = os.path.join(workdir, "summary.json")
+  if not os.path.exists(os.path.join(workdir, "spec.json")) and os.path.exists(summary):
+    with open(summary) as f:
+      return json.load(f)["chosen_run_dir"]
+  return workdir
+
+
+def predict_folder(workdir: str, folder: str, output_csv: str) -> dict:
+  """Writes `path,face_found,score` for every image file under `folder`; returns counts."""
+  if not os.path.isdir(folder):
+    raise FileNotFoundError(f"--images={folder} is not a folder")
+  predictor = Predictor.from_run(resolve_run_dir(workdir))
+  size = predictor.spec.input_shape[0]
+  files, _ = images_lib.list_image_files(folder)
+  rows, crops, crop_rows = [], [], []
+  for path in tqdm(files, desc="detecting faces", unit="img", mininterval=1.0):
+    try:
+      crop = faces.crop_face(images_lib.read_image(path), size)
+    except images_lib.BadImage as e:
+      logging.warning("skipping %s", e)
+      rows.append([path, "", ""])
+      continue
+    crop_rows.append(len(rows))
+    rows.append([path, int(crop.face_found), None])
+    crops.append(crop.image[..., None])
+  if crops:
+    for row_index, score in zip(crop_rows, predictor.score_crops(np.stack(crops))):
+      rows[row_index][2] = f"{score:.6f}"
+  os.makedirs(os.path.dirname(os.path.abspath(output_csv)), exist_ok=True)
+  with open(output_csv, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["path", "face_found", "score"])
+    writer.writerows(rows)
+  return {"files": len(files), "scored": len(crops), "unreadable": len(files) - len(crops),
+          "faces_found": sum(1 for r in rows if r[1] == 1)}

@@ -1,0 +1,122 @@
+"""The main job, end to end: data -> split -> the report's models -> baselines -> report.
+
+`run_main_job(config, workdir)` is what `experiments.main` calls and what tests call with a smoke
+config. Every step reuses what an earlier, interrupted job left: built datasets, the split
+manifest, and each model's run directory (which resumes from its checkpoints).
+
+Workdir: `split.json`, `augmentations.png`, `runs/<model>/` (one training run each),
+`baselines/metrics.json`, `report.md` + figures, `summary.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from smile_jax.data import augment, builders, run_data
+from smile_jax.eval import baselines as baselines_lib, evaluate, report
+from smile_jax.train import loop
+
+
+def _train(config, name: str, workdir: str, manifest: str) -> dict:
+  cfg = config.run.copy_and_resolve_references()
+  cfg.model = name
+  cfg.data.split_manifest = manifest
+  run_dir = os.path.join(workdir, "runs", name)
+  result = loop.train_and_evaluate(cfg, run_dir)
+  summary = evaluate.evaluate_run(result, cfg, run_dir)
+  report.write_run_report(run_dir)
+  return summary
+
+
+def _baselines(config, data: run_data.RunData, workdir: str) -> list[dict]:
+  out_dir = os.path.join(workdir, "baselines")
+  os.makedirs(out_dir, exist_ok=True)
+  smiled_dir = os.path.join(data.dataset.summary["source"], "smileD")
+  summaries = []
+  for name, score_fn in baselines_lib.available(config.baselines, smiled_dir).items():
+    cache = os.path.join(out_dir, f"{name}.json")
+    if os.path.exists(cache):
+      with open(cache) as f:
+        summaries.append(json.load(f))
+      continue
+    evals = {s: evaluate.SplitEval(s, getattr(data, s).labels, score_fn(getattr(data, s).images))
+             for s in ("val", "test")}
+    summary = evaluate.summarize(name, None, evals, config.run.eval)
+    for s, e in evals.items():
+      np.savez(os.path.join(out_dir, f"{name}_scores_{s}.npz"), labels=e.labels, scores=e.scores)
+    with open(cache, "w") as f:
+      json.dump(summary, f, indent=1)
+    summaries.append(summary)
+  return summaries
+
+
+def _data_section(data: run_data.RunData, extra: list[dict]) -> str:
+  lines = ["| dataset | images | smiling | skipped files | faces found |", "|---|--:|--:|--:|--:|"]
+  for s in [data.dataset.summary] + extra:
+    lines.append(f"| {s['dataset']} ({s['config']}) | {s['examples']:,} | "
+                 f"{100 * s['smiling'] / max(1, s['examples']):.1f}% | {len(s['skipped'])} | "
+                 f"{100 * s['face_detection_rate']:.1f}% |")
+  split = ", ".join(f"{n} {len(getattr(data, n).labels):,} ({100 * getattr(data, n).labels.mean():.1f}% smiling)"
+                    for n in ("train", "val", "test"))
+  skipped = [f"- `{k['path']}`: {k['reason']}" for s in [data.dataset.summary] + extra for k in s["skipped"][:20]]
+  return "\n".join(lines + ["", f"Split (`{os.path.basename(data.manifest_path)}`): {split}.",
+                            "", *(["Skipped files (first 20 per dataset):", ""] + skipped if skipped else [])])
+
+
+def run_main_job(config, workdir: str) -> dict:
+  """Runs the whole job; returns the summary.json content."""
+  os.makedirs(workdir, exist_ok=True)
+  manifest = os.path.join(workdir, "split.json")
+  data = run_data.load(config.run.data, workdir)  # builds the dataset, writes the manifest
+  extra = []
+  if config.cross_dataset:
+    other = builders.build(config.cross_dataset, run_data.tfds_dir(config.run.data.tfds_dir),
+                           config.run.data.data_dir or None, config.run.data.image_size,
+                           config.run.data.max_per_class)
+    extra.append(other.summary)
+  pick = np.random.default_rng(0).choice(len(data.train.images), config.augment_figure_images, replace=False)
+  augment.example_grid(augment.build(config.run.augment), data.train.images[pick],
+                       os.path.join(workdir, "augmentations.png"))
+
+  net_summaries = [_train(config, name, workdir, manifest) for name in config.models]
+  base_summaries = _baselines(config, data, workdir)
+
+  val_auc = lambda s: next(r["auc"] for r in s["splits"] if r["split"] == "val")
+  drop_base = config.drop_baseline if config.drop_baseline in config.models else \
+      max(net_summaries, key=val_auc)["model"]
+  histories = {}
+  for s in net_summaries:
+    with open(os.path.join(s["run_dir"], "history.json")) as f:
+      histories[s["model"]] = json.load(f)
+  test_scores = {}
+  for s in net_summaries:
+    _, evals = evaluate.read(s["run_dir"])
+    test_scores[s["model"]] = (evals["test"].labels, evals["test"].scores)
+  for s in base_summaries:
+    z = np.load(os.path.join(workdir, "baselines", f"{s['model']}_scores_test.npz"))
+    test_scores[s["model"]] = (z["labels"], z["scores"])
+  report.write_report(
+      workdir, "smile_jax main job", net_summaries + base_summaries, histories, test_scores,
+      baseline=drop_base,
+      sections=[("Data", _data_section(data, extra)),
+                ("Augmentations (report Figure 1)", "![augmentations](augmentations.png)")])
+
+  chosen = config.chosen if config.chosen in config.models else config.models[0]
+  summary = {
+      "dataset": data.dataset.name,
+      "split_manifest": os.path.abspath(manifest),
+      "models": [
+          {"name": s["model"], "split": r["split"], "auc": r["auc"], "accuracy": r["accuracy"],
+           "precision": r["precision"], "recall": r["recall"], "macs": s["macs"],
+           "params": s["params"], "run_dir": s.get("run_dir")}
+          for s in net_summaries + base_summaries for r in s["splits"]],
+      "chosen_run_dir": os.path.join(os.path.abspath(workdir), "runs", chosen),
+      "datasets": {s["dataset"]: {k: s[k] for k in ("examples", "faces_found", "face_detection_rate")}
+                   | {"skipped": len(s["skipped"])} for s in [data.dataset.summary] + extra},
+  }
+  with open(os.path.join(workdir, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=1)
+  return summary

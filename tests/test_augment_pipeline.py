@@ -1,0 +1,70 @@
+"""Augmentations (albumentations 2.x, seeded, from config) and the batch pipeline."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from configs import default
+from smile_jax.data import augment, pipeline
+from tests.conftest import face_like
+
+
+@pytest.fixture
+def images():
+  return np.stack([face_like(i, smiling=i % 2 == 0) for i in range(16)])[..., None]
+
+
+def test_config_builds_without_warnings_and_is_seeded(images):
+  cfg = default.get_config().augment
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # albumentations 2.x only *warns* about 1.x argument names
+    a = augment.apply(augment.build(cfg, seed=3), images)
+    b = augment.apply(augment.build(cfg, seed=3), images)
+    c = augment.apply(augment.build(cfg, seed=4), images)
+  assert a.shape == images.shape and a.dtype == np.uint8
+  np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(a, c) and not np.array_equal(a, images)
+
+
+def test_the_reports_probabilities():
+  cfg = default.get_config().augment
+  pipe = augment.build(cfg)
+  probs = {type(t).__name__ + str(i): t.p for i, t in enumerate(pipe.transforms)}
+  assert sorted(probs.values()) == [0.1] + [0.2] * 6 + [0.85]
+  motion = [t for t in pipe.transforms if type(t).__name__ == "MotionBlur"]
+  assert [t.blur_limit[1] for t in motion] == [5, 39]
+
+
+def test_example_grid_is_written(images, tmp_path):
+  path = augment.example_grid(augment.build(default.get_config().augment), images[:3], str(tmp_path / "aug.png"))
+  assert (tmp_path / "aug.png").stat().st_size > 1000 and path.endswith("aug.png")
+
+
+def test_balancing_repeats_two_of_three_positives():
+  labels = np.array([1] * 30 + [0] * 70)
+  idx = pipeline.balanced_indices(labels, seed=0)
+  assert len(idx) == 120 and labels[idx].sum() == 50
+  assert np.bincount(idx, minlength=100)[:30].max() == 2 and np.bincount(idx)[30:].max() == 1
+
+
+def test_train_batches_are_a_function_of_seed_and_epoch(images):
+  labels = np.arange(16) % 2
+  cfg = default.get_config().augment
+  run = lambda epoch: [b["image"] for b in pipeline.train_batches(
+      images, labels, batch_size=4, seed=1, epoch=epoch, balance=True, augment_cfg=cfg)]
+  first, again, other = run(0), run(0), run(1)
+  assert len(first) == (16 + 5) // 4  # 8 positives -> 5 repeated, partial batch dropped
+  for x, y in zip(first, again):
+    np.testing.assert_array_equal(x, y)
+  assert not all(np.array_equal(x, y) for x, y in zip(first, other))
+
+
+def test_eval_batches_pad_the_last_batch(images):
+  sizes = [(b.shape[0], n) for b, n in pipeline.eval_batches(images[:10], 4)]
+  assert sizes == [(4, 4), (4, 4), (4, 2)]
+
+
+def test_fit_channels_for_other_input_shapes(images):
+  out = pipeline.fit_channels(images, (32, 32, 3))
+  assert out.shape == (16, 32, 32, 3) and (out[..., 0] == out[..., 2]).all()

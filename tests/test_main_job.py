@@ -1,0 +1,91 @@
+"""The main job end to end on a small subset, predict on real photos, and the baselines."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from configs import main as main_config
+from smile_jax import job
+from smile_jax.eval import baselines
+from tests.conftest import face_like
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def job_dir(tmp_path_factory, tfds_dir):
+  config = main_config.get_config("smoke")
+  config.run.data.tfds_dir = tfds_dir
+  workdir = str(tmp_path_factory.mktemp("job"))
+  job.run_main_job(config, workdir)
+  return workdir
+
+
+def test_summary_and_report(job_dir):
+  with open(os.path.join(job_dir, "summary.json")) as f:
+    summary = json.load(f)
+  assert summary["dataset"] == "smilesmiled"
+  rows = {(m["name"], m["split"]): m for m in summary["models"]}
+  assert set(rows) == {(n, s) for n in ("embedded", "two_layer_fc", "white_pixels", "smiled_01")
+                       for s in ("val", "test")}
+  for m in rows.values():
+    assert 0.0 <= m["auc"] <= 1.0 and set(m) >= {"accuracy", "precision", "recall", "macs", "params", "run_dir"}
+  assert rows[("embedded", "test")]["macs"] == 805_632
+  assert summary["chosen_run_dir"].endswith("runs/embedded")
+  assert os.path.exists(os.path.join(summary["chosen_run_dir"], "checkpoints"))
+  report = open(os.path.join(job_dir, "report.md")).read()
+  assert "| embedded | test |" in report and "| smiled_01 | test |" in report
+  for png in ("loss_curves.png", "roc_test.png", "pr_test.png", "augmentations.png"):
+    assert os.path.getsize(os.path.join(job_dir, png)) > 5000, png
+    assert png in report
+  assert os.path.exists(os.path.join(summary["chosen_run_dir"], "report.md"))
+
+
+def test_predict_cli_on_real_photos_and_a_broken_file(job_dir, tmp_path, shared_data_dir):
+  photos = tmp_path / "photos"
+  (photos / "nested").mkdir(parents=True)
+  genki = os.path.join(shared_data_dir, "genki4k-dev")
+  for cls in ("Smile", "not_Smile"):
+    for name in sorted(os.listdir(os.path.join(genki, cls)))[:3]:
+      shutil.copy(os.path.join(genki, cls, name), photos / "nested" / f"{cls}_{name}")
+  (photos / "broken.jpg").write_bytes(b"\xff\xd8 garbage")
+  out = tmp_path / "scores.csv"
+  proc = subprocess.run([sys.executable, "-m", "experiments.predict", f"--workdir={job_dir}",
+                         f"--images={photos}", f"--output={out}"], cwd=REPO, capture_output=True,
+                        text=True, check=True)
+  assert "scored 6 of 7 images" in proc.stdout
+  with open(out) as f:
+    rows = list(csv.DictReader(f))
+  assert [list(r) for r in rows][0] == ["path", "face_found", "score"] and len(rows) == 7
+  by_name = {os.path.basename(r["path"]): r for r in rows}
+  assert by_name["broken.jpg"]["score"] == "" and "broken.jpg" in proc.stderr
+  scored = [r for r in rows if r["score"]]
+  assert all(0.0 <= float(r["score"]) <= 1.0 for r in scored)
+  assert sum(r["face_found"] == "1" for r in scored) >= 5
+
+
+def test_rerun_reuses_finished_work(job_dir, tfds_dir):
+  config = main_config.get_config("smoke")
+  config.run.data.tfds_dir = tfds_dir
+  before = os.path.getmtime(os.path.join(job_dir, "runs", "embedded", "history.json"))
+  job.run_main_job(config, job_dir)
+  # The run resumed at its last epoch: no epoch was trained again, so history.json is untouched.
+  assert os.path.getmtime(os.path.join(job_dir, "runs", "embedded", "history.json")) == before
+
+
+def test_white_pixels_and_cascades_rank_as_expected():
+  dark = np.stack([face_like(i) for i in range(4)])[..., None] // 2
+  bright = np.stack([face_like(i) for i in range(4)])[..., None]
+  scores = baselines.white_pixels(np.concatenate([dark, bright]))
+  assert (scores[4:] > scores[:4].max()).all()
+  found = baselines.available(["white_pixels", "haar_smile", "smiled_01"], "/nonexistent")
+  assert sorted(found) == ["haar_smile", "white_pixels"]  # smiled_01 needs SMILEsmileD's folder
+  assert found["haar_smile"](bright).shape == (4,)
+  with pytest.raises(ValueError, match="unknown baseline"):
+    baselines.available(["hog_svm"], "/nonexistent")

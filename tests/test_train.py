@@ -1,0 +1,102 @@
+"""Training: a short run learns, pmap equals jit, and a SIGKILLed run resumes to the same result."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from configs import default
+from smile_jax.data import pipeline
+from smile_jax.models import spec as spec_lib
+from smile_jax.train import loop, steps
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = spec_lib.ModelSpec("tiny", (
+    spec_lib.Conv(8, 3, stride=2), spec_lib.BatchNorm(), spec_lib.Conv(16, 3, stride=2),
+    spec_lib.MaxPool(2, 2), spec_lib.Flatten(), spec_lib.Dense(2, activation="none")))
+
+
+def tiny_config(tmp_path, tfds_dir, epochs=3):
+  spec_path = tmp_path / "tiny.json"
+  spec_path.write_text(TINY.to_json())
+  c = default.get_config()
+  c.spec_json = str(spec_path)
+  c.data.tfds_dir = tfds_dir
+  c.data.max_per_class = 400
+  c.train.epochs = epochs
+  c.train.batch_size = 32
+  c.train.warmup_epochs = 1
+  return c
+
+
+def test_short_run_learns_and_keeps_best_epoch(tmp_path, tfds_dir, shared_data_dir):
+  result = loop.train_and_evaluate(tiny_config(tmp_path, tfds_dir, epochs=4), str(tmp_path / "run"))
+  h = result.history
+  assert len(h) == 4 and h[-1]["train_loss"] < h[0]["train_loss"]
+  assert max(r["val_auc"] for r in h) > 0.8
+  assert result.best_epoch == 1 + int(np.argmax([r["val_auc"] for r in h]))
+  restored = loop.restore_variables(str(tmp_path / "run"), result.spec)
+  chex_equal = jax.tree_util.tree_map(np.array_equal, restored, jax.device_get(result.variables))
+  assert all(jax.tree_util.tree_leaves(chex_equal))
+
+
+def test_pmap_matches_jit():
+  assert jax.local_device_count() == 2, "conftest asks XLA for two host devices"
+  cfg = default.get_config().train
+  rng = np.random.default_rng(0)
+  batches = [{"image": rng.integers(0, 255, (8, 64, 64, 1), dtype=np.uint8),
+              "label": rng.integers(0, 2, 8).astype(np.int32)} for _ in range(3)]
+  single = steps.create_state(TINY, cfg, steps_per_epoch=3, seed=0)
+  multi = steps.replicate(steps.create_state(TINY, cfg, 3, 0, bn_axis_name="batch"), 2)
+  for batch in batches:
+    single, out1 = steps.jit_train_step(single, batch)
+    multi, out2 = steps.pmap_train_step(multi, jax.tree_util.tree_map(
+        lambda x: x.reshape(2, 4, *x.shape[1:]), batch))
+    np.testing.assert_allclose(out1["loss"], out2["loss"][0], rtol=1e-5)
+  first = steps.unreplicate(multi)
+  for a, b in zip(jax.tree_util.tree_leaves((single.params, single.batch_stats)),
+                  jax.tree_util.tree_leaves((first.params, first.batch_stats))):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path, tfds_dir, shared_data_dir):
+  config = tiny_config(tmp_path, tfds_dir, epochs=5)
+  reference = loop.train_and_evaluate(config, str(tmp_path / "uninterrupted"))
+  workdir = tmp_path / "killed"
+  cmd = [sys.executable, "-m", "experiments.train", "--config=configs/default.py",
+         f"--workdir={workdir}", f"--config.spec_json={config.spec_json}",
+         f"--config.data.tfds_dir={tfds_dir}", "--config.data.max_per_class=400",
+         "--config.train.epochs=5", "--config.train.batch_size=32", "--config.train.warmup_epochs=1"]
+  proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 240
+  while not os.path.isdir(workdir / "checkpoints" / "1") and time.time() < deadline:
+    assert proc.poll() is None, "the training process died before its first checkpoint"
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  history = json.loads((workdir / "history.json").read_text()) if (workdir / "history.json").exists() else []
+  assert len(history) < 5, "the kill came after the run had finished; nothing was tested"
+  subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  resumed = json.loads((workdir / "history.json").read_text())
+  assert [r["epoch"] for r in resumed] == [1, 2, 3, 4, 5]
+  for a, b in zip(resumed, reference.history):
+    assert a["val_auc"] == pytest.approx(b["val_auc"], abs=1e-6)
+    assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+  metrics = json.loads((workdir / "metrics.json").read_text())
+  assert metrics["best_epoch"] == reference.best_epoch
+
+
+def test_pmap_path_of_the_loop(tmp_path, tfds_dir, shared_data_dir):
+  config = tiny_config(tmp_path, tfds_dir, epochs=1)
+  config.train.parallel = "pmap"
+  result = loop.train_and_evaluate(config, str(tmp_path / "pmap"))
+  assert len(result.history) == 1 and 0.0 <= result.history[0]["val_auc"] <= 1.0
+  config.train.batch_size = 33
+  with pytest.raises(ValueError, match="does not split over 2 devices"):
+    loop.train_and_evaluate(config, str(tmp_path / "odd"))
