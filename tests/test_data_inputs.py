@@ -64,7 +64,7 @@ def test_class_folder_build_skips_and_names_bad_files(tmp_path, tfds_dir):
 
 
 def test_bad_folders_fail_with_a_fix(tmp_path, tfds_dir):
-  with pytest.raises(sources.DataError, match="not found.*--data_dir"):
+  with pytest.raises(sources.DataError, match="unknown dataset .*nowhere.*smile/ and not_smile/"):
     builders.build(str(tmp_path / "nowhere"), tfds_dir)
   (tmp_path / "empty" / "smile").mkdir(parents=True)
   (tmp_path / "empty" / "not_smile").mkdir()

@@ -120,10 +120,16 @@ class _FaceBuilder(tfds.core.GeneratorBasedBuilder):
 
 def _manual_or_download(dl_manager, url: str, marker: str, inner: str) -> str:
   """The manual dir if it holds `marker`, else the downloaded archive's `inner` folder."""
-  manual = dl_manager.manual_dir
+  manual = dl_manager._manual_dir  # the public property asserts when the folder is missing
   if manual and os.path.exists(os.path.join(manual, marker)):
     return os.fspath(manual)
-  root = os.fspath(dl_manager.download_and_extract(url))
+  try:
+    root = os.fspath(dl_manager.download_and_extract(url))
+  except Exception as e:  # noqa: BLE001 - any network or archive failure gets the same advice
+    raise sources.DataError(
+        f"{marker}/ not found under {manual} and the download of {url} failed ({type(e).__name__}: "
+        f"{e}); put the dataset there, or point --data_dir / ${sources.DATA_DIR_ENV} at its folder"
+    ) from None
   tops = [d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))]
   return os.path.join(root, tops[0], inner) if len(tops) == 1 else os.path.join(root, inner)
 
@@ -197,8 +203,11 @@ def build(name: str, tfds_dir: str, data_dir: str | None = None, image_size: int
     cls, sub = BUILDERS[name]
     config = make_config(image_size, max_per_class)
     manual = os.path.join(sources.data_dir(data_dir), sub)
-  else:
+  elif os.path.isdir(name):
     cls, config, manual = FaceFolder, make_config(image_size, max_per_class, name), name
+  else:
+    raise sources.DataError(f"unknown dataset {name!r}: use one of {sorted(BUILDERS)} or the path "
+                            "of a folder with smile/ and not_smile/ sub-folders")
   # A config equal to a predefined one must be passed by name.
   builder = cls(config=config.name if config.name in cls.builder_configs else config, data_dir=tfds_dir)
   builder.download_and_prepare(file_format="array_record",

@@ -38,12 +38,14 @@ class Predictor:
       spec = spec_lib.ModelSpec.from_json(f.read())
     return cls(spec, loop.restore_variables(workdir, spec))
 
+  def __post_init__(self):
+    self.apply_fn = net_lib.SpecNet(self.spec).apply  # one module, so one compiled predictor
+
   def score_crops(self, crops: np.ndarray) -> np.ndarray:
     """Smiling probabilities for (N, S, S, 1) uint8 crops."""
     from smile_jax.train import loop
     crops = pipeline.fit_channels(crops, self.spec.input_shape)
-    scores, _ = loop.predict_scores(net_lib.SpecNet(self.spec).apply, self.variables, crops,
-                                    self.batch_size)
+    scores, _ = loop.predict_scores(self.apply_fn, self.variables, crops, self.batch_size)
     return scores
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -34,28 +35,30 @@ class SpecNet(nn.Module):
   def __call__(self, x, train: bool = False):
     for i, layer in enumerate(self.spec.layers):
       name = f"{layer.type}_{i}"
-      if isinstance(layer, spec_lib.Conv):
-        x = nn.Conv(layer.features, (layer.kernel, layer.kernel), strides=layer.stride,
-                    padding=layer.padding, name=name)(x)
-        x = _activate(x, layer.activation)
-      elif isinstance(layer, spec_lib.MaxPool):
-        x = nn.max_pool(x, (layer.window, layer.window), strides=(layer.stride, layer.stride),
-                        padding=layer.padding)
-      elif isinstance(layer, spec_lib.BatchNorm):
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.bn_axis_name,
-                         name=name)(x)
-      elif isinstance(layer, spec_lib.Dropout):
-        x = nn.Dropout(layer.rate, deterministic=not train, name=name)(x)
-      elif isinstance(layer, spec_lib.Flatten):
-        x = x.reshape((x.shape[0], -1))
-      elif isinstance(layer, spec_lib.Dense):
-        x = nn.Dense(layer.features, name=name)(x)
-        x = _activate(x, layer.activation)
-      else:  # validate() makes this unreachable for specs built through ModelSpec.
-        raise spec_lib.SpecError(f"{name}: no builder for layer {layer}")
+      # The scope puts every primitive of the layer (activations and pools included) under its
+      # name in the jaxpr's name stack, which is how the op counter attributes costs to layers.
+      with jax.named_scope(name):
+        if isinstance(layer, spec_lib.Conv):
+          x = nn.Conv(layer.features, (layer.kernel, layer.kernel), strides=layer.stride,
+                      padding=layer.padding, name=name)(x)
+          x = _activate(x, layer.activation)
+        elif isinstance(layer, spec_lib.MaxPool):
+          x = nn.max_pool(x, (layer.window, layer.window), strides=(layer.stride, layer.stride),
+                          padding=layer.padding)
+        elif isinstance(layer, spec_lib.BatchNorm):
+          x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                           axis_name=self.bn_axis_name, name=name)(x)
+        elif isinstance(layer, spec_lib.Dropout):
+          x = nn.Dropout(layer.rate, deterministic=not train, name=name)(x)
+        elif isinstance(layer, spec_lib.Flatten):
+          x = x.reshape((x.shape[0], -1))
+        elif isinstance(layer, spec_lib.Dense):
+          x = nn.Dense(layer.features, name=name)(x)
+          x = _activate(x, layer.activation)
+        else:  # validate() makes this unreachable for specs built through ModelSpec.
+          raise spec_lib.SpecError(f"{name}: no builder for layer {layer}")
     return x
 
 
 def count_params(params) -> int:
-  import jax
   return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))

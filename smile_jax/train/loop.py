@@ -104,6 +104,9 @@ def train_and_evaluate(config, workdir: str) -> TrainResult:
   if steps_per_epoch == 0:
     raise ValueError(f"the train split has {len(base)} images, fewer than one batch of "
                      f"{tc.batch_size}: lower config.train.batch_size or use more data")
+  if tc.parallel not in ("jit", "pmap") or tc.keep not in ("best_val_auc", "last"):
+    raise ValueError(f"config.train.parallel must be 'jit' or 'pmap' (got {tc.parallel!r}) and "
+                     f"config.train.keep 'best_val_auc' or 'last' (got {tc.keep!r})")
   use_pmap = tc.parallel == "pmap"
   n_dev = jax.local_device_count() if use_pmap else 1
   if tc.batch_size % n_dev:
