@@ -62,7 +62,8 @@ def write_report(workdir: str, title: str, summaries: list[dict], histories: dic
            f"Threshold 0.5 for accuracy, precision and recall, as in the report; the column "
            f"\"acc. @ val thr.\" uses the threshold that maximises accuracy on val. AUC drop is "
            f"relative to **{baseline or 'none'}** (1 - (AUC - 0.5) / (AUC_baseline - 0.5)). "
-           f"MACs are per 64x64 inference at batch 1.", "", table2(summaries, baseline), ""]
+           f"MACs are per 64x64 inference at batch 1. Non-neural baselines score with brightness or "
+           f"cascade neighbour counts, not probabilities: read their accuracy at the val threshold.", "", table2(summaries, baseline), ""]
   for heading, body in sections:
     parts += [f"## {heading}", "", body, ""]
   if figures:

@@ -88,11 +88,17 @@ def restore_variables(workdir: str, spec: spec_lib.ModelSpec) -> dict:
   return restored["best"]
 
 
-def train_and_evaluate(config, workdir: str) -> TrainResult:
-  """Trains `config.model` on the run's train split, validating each epoch; returns the result."""
+def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = None,
+                       data: run_data.RunData | None = None, verbose: bool = True) -> TrainResult:
+  """Trains a model on the run's train split, validating each epoch; returns the result.
+
+  The model is `spec` if given, else the config's (`spec_json` or zoo `model`); `data` can be
+  passed in already loaded (the search trains many candidates on one split), else it is loaded
+  from `config.data`.
+  """
   os.makedirs(workdir, exist_ok=True)
-  spec = model_spec(config)
-  data = run_data.load(config.data, workdir, spec.input_shape)
+  spec = spec or model_spec(config)
+  data = data or run_data.load(config.data, workdir, spec.input_shape)
   with open(os.path.join(workdir, "spec.json"), "w") as f:
     f.write(spec.to_json())
   with open(os.path.join(workdir, "config.json"), "w") as f:
@@ -136,7 +142,7 @@ def train_and_evaluate(config, workdir: str) -> TrainResult:
                                      seed=tc.seed, epoch=epoch, balance=config.data.balance,
                                      augment_cfg=augment_cfg)
     bar = tqdm(batches, total=steps_per_epoch, desc=f"{spec.name} epoch {epoch + 1}/{tc.epochs}",
-               unit="batch", leave=False, mininterval=1.0)
+               unit="batch", leave=False, mininterval=1.0, disable=not verbose)
     for batch in bar:
       if use_pmap:
         batch = jax.tree_util.tree_map(lambda x: x.reshape(n_dev, -1, *x.shape[1:]), batch)
@@ -167,8 +173,9 @@ def train_and_evaluate(config, workdir: str) -> TrainResult:
       json.dump(meta["history"], f, indent=1)
     logging.info("%s epoch %d: train loss %.4f, val loss %.4f, val AUC %.4f (%.1fs)", spec.name,
                  epoch + 1, train_loss, val_loss, val_auc, row["seconds"])
-    tqdm.write(f"{spec.name} epoch {epoch + 1}/{tc.epochs}: train loss {train_loss:.4f}  "
-               f"val loss {val_loss:.4f}  val AUC {val_auc:.4f}  ({row['seconds']:.1f}s)")
+    if verbose:
+      tqdm.write(f"{spec.name} epoch {epoch + 1}/{tc.epochs}: train loss {train_loss:.4f}  "
+                 f"val loss {val_loss:.4f}  val AUC {val_auc:.4f}  ({row['seconds']:.1f}s)")
   mngr.close()
   final = steps.unreplicate(state) if use_pmap else state
   return TrainResult(final, best, meta["history"], meta["best_epoch"], spec, data)

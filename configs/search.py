@@ -1,0 +1,46 @@
+r"""The reduction search (report section 4.1, Algorithm 1) from a zoo model, under an op budget.
+
+Launch (2 cores, CPU):
+  .venv/bin/python -m experiments.search --config=configs/search.py --workdir=runs/search \
+      --config.run.data.split_manifest=runs/main/split.json
+Variants: `configs/search.py:algorithm1` (the report's procedure as written), `:smoke` (tiny).
+Re-running the same command resumes: finished (candidate, seed) trainings are read from runs.sqlite.
+"""
+
+import ml_collections
+
+from configs import default
+
+VARIANTS = {
+    "": dict(mode="best_first", root="alexnet", seeds=3, epochs=4, max_candidates=24,
+             max_minutes=12.0, max_per_class=0, finalists=2),
+    "algorithm1": dict(mode="algorithm1", root="alexnet", seeds=1, epochs=4, max_candidates=40,
+                       max_minutes=30.0, max_per_class=0, finalists=1),
+    "smoke": dict(mode="best_first", root="embedded", seeds=2, epochs=1, max_candidates=3,
+                  max_minutes=5.0, max_per_class=150, finalists=1),
+}
+
+
+def get_config(variant: str = ""):
+  v = VARIANTS[variant]
+  config = ml_collections.ConfigDict()
+  config.run = default.get_config()          # recipe for candidates (short) and finalists (full)
+  config.run.data.max_per_class = v["max_per_class"]
+  config.search = ml_collections.ConfigDict()
+  config.search.mode = v["mode"]             # "best_first" or "algorithm1"
+  config.search.root = v["root"]             # zoo model the reductions start from
+  config.search.baseline_auc = 0.0           # > 0: AUC0 from a full baseline run; 0: short-train the root
+  config.search.keep = 0.8                   # the report's 80% of AUC - 0.5
+  config.search.budget_macs = 1_380_000      # the report's 1.38 M ops (= MACs, see smile_jax/cost/ops.py)
+  config.search.max_peak_ram_bytes = 384 * 1024   # Apollo3 SRAM
+  config.search.max_flash_bytes = 1024 * 1024     # Apollo3 flash
+  config.search.seeds = v["seeds"]
+  config.search.margin = 1.0                 # decide on mean - margin x standard error
+  config.search.epochs = v["epochs"]         # short training per candidate
+  config.search.warmup_epochs = 1
+  config.search.train_above_budget = 4.0     # nets above this x budget are expanded, not trained
+  config.search.max_candidates = v["max_candidates"]
+  config.search.max_minutes = v["max_minutes"]
+  config.search.finalists = v["finalists"]   # retrained with the full recipe, then tested
+  config.run.train.epochs = 20
+  return config

@@ -1,0 +1,147 @@
+"""Running a search for real: short trainings, the store, finalists, Figure 3 and the report.
+
+`run_search(config, workdir)` is what `experiments.search` (and the main job) call. Layout:
+  runs.sqlite            the run store (one row per candidate and seed)
+  candidates/<hash>/s<seed>/   each short training (checkpointed, so a kill mid-training resumes)
+  finalists/<name>/      full retrainings of the best feasible candidates (val and test metrics)
+  search_figure.png      report Figure 3: val AUC vs MACs, the cut-off, the budget, the front
+  search.md, search_summary.json, chosen_spec.json (the spec later stages compile)
+The test split is touched once, at the end, by the finalists' evaluation only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from smile_jax.data import run_data  # noqa: E402
+from smile_jax.eval import evaluate  # noqa: E402
+from smile_jax.models import spec as spec_lib, zoo  # noqa: E402
+from smile_jax.search import search as search_lib  # noqa: E402
+from smile_jax.search.store import RunStore  # noqa: E402
+from smile_jax.train import loop  # noqa: E402
+
+
+def short_trainer(config, workdir: str, data: run_data.RunData):
+  """A `Trainer`: `config.search.epochs` of the run recipe; returns the best epoch's val AUC."""
+  def train(spec: spec_lib.ModelSpec, seed: int) -> dict:
+    cfg = config.run.copy_and_resolve_references()
+    cfg.train.epochs = config.search.epochs
+    cfg.train.warmup_epochs = config.search.warmup_epochs
+    cfg.train.seed = seed
+    t0 = time.time()
+    result = loop.train_and_evaluate(cfg, os.path.join(workdir, "candidates", spec.canonical_hash(), f"s{seed}"),
+                                     spec=spec.with_input_shape(data.train.images.shape[1:]), data=data,
+                                     verbose=False)
+    best = result.history[result.best_epoch - 1]
+    return {"val_auc": best["val_auc"], "val_loss": best["val_loss"], "seconds": time.time() - t0}
+  return train
+
+
+def figure3(cands, front, beta: float, budget: int, path: str, chosen=None) -> str:
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  ax.scatter([c.cost.macs for c in cands], [c.mean_auc for c in cands], s=14, c="C0", alpha=0.6,
+             label="candidates (mean val AUC over seeds)")
+  ax.plot([c.cost.macs for c in front], [c.mean_auc for c in front], "o-", color="C3", ms=5,
+          label="Pareto front (feasible)")
+  if chosen is not None:
+    ax.scatter([chosen.cost.macs], [chosen.mean_auc], marker="*", s=180, c="gold", edgecolors="k",
+               zorder=5, label=f"chosen: {chosen.spec.name}")
+  ax.axhline(beta, color="k", ls="--", lw=1, label=f"quality cut-off {beta:.3f}")
+  ax.axvline(budget, color="k", ls=":", lw=1, label=f"budget {budget / 1e6:.2f} M MACs")
+  ax.set_xscale("log")
+  ax.set(xlabel="MACs per inference (log)", ylabel="val AUC (short training)",
+         title="Search: val AUC vs cost (report Figure 3)")
+  ax.legend(fontsize=7, loc="lower right")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def front_table(front, finals: dict) -> str:
+  lines = ["| candidate | reduction | MACs | peak RAM (int8) | flash (int8) | val AUC (short, mean ± sd) | "
+           "val AUC (full) | test AUC (full) |", "|---|---|--:|--:|--:|--:|--:|--:|"]
+  for c in front:
+    f = finals.get(c.hash, {})
+    sd = (sum((a - c.mean_auc) ** 2 for a in c.aucs) / max(1, len(c.aucs) - 1)) ** 0.5
+    lines.append(f"| {c.spec.name} | {c.reduction} | {c.cost.macs:,} | {c.cost.peak_activation_bytes('int8'):,} B | "
+                 f"{c.cost.param_bytes('int8'):,} B | {c.mean_auc:.3f} ± {sd:.3f} | "
+                 f"{f.get('val_auc', float('nan')):.3f} | {f.get('test_auc', float('nan')):.3f} |")
+  return "\n".join(lines)
+
+
+def retrain_finalists(config, workdir: str, data, finalists) -> dict:
+  """Full-recipe retraining of each finalist; val and test metrics (the only use of test)."""
+  out = {}
+  for cand in finalists:
+    run_dir = os.path.join(workdir, "finalists", cand.hash)
+    cfg = config.run.copy_and_resolve_references()
+    result = loop.train_and_evaluate(cfg, run_dir, spec=cand.spec, data=data)
+    summary = evaluate.evaluate_run(result, cfg, run_dir)
+    split = {r["split"]: r for r in summary["splits"]}
+    out[cand.hash] = {"run_dir": os.path.abspath(run_dir), "val_auc": split["val"]["auc"],
+                      "test_auc": split["test"]["auc"]}
+  return out
+
+
+def run_search(config, workdir: str) -> dict:
+  """Runs `config.search.mode` from `config.search.root`; returns search_summary.json's content."""
+  os.makedirs(workdir, exist_ok=True)
+  t0 = time.time()
+  sc = config.search
+  data = run_data.load(config.run.data, workdir)
+  root = zoo.get(sc.root, data.train.images.shape[1:])
+  constraints = search_lib.Constraints(sc.budget_macs, sc.max_peak_ram_bytes, sc.max_flash_bytes)
+  store = RunStore(os.path.join(workdir, "runs.sqlite"))
+  seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
+  s = search_lib.Search(short_trainer(config, workdir, data), store, constraints, seeds=seeds,
+                        margin=sc.margin, epochs=sc.epochs, train_above_budget=sc.train_above_budget,
+                        max_candidates=sc.max_candidates, max_seconds=sc.max_minutes * 60)
+  if sc.baseline_auc > 0:
+    baseline_auc = sc.baseline_auc
+  else:
+    baseline_auc = s.evaluate(s.make(root, None, "baseline"), seeds[:1]).mean_auc
+  beta = search_lib.quality_cutoff(baseline_auc, sc.keep)
+  if sc.mode == "algorithm1":
+    found = s.algorithm1(root, beta)
+    finalists = [found] if found else []
+  elif sc.mode == "best_first":
+    s.best_first(root, beta, baseline_auc)
+    ok = [c for c in s.trained.values() if c.feasible and c.aucs and c.score(sc.margin) >= beta]
+    finalists = sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
+  else:
+    raise ValueError(f"config.search.mode must be 'best_first' or 'algorithm1', got {sc.mode!r}")
+  cands = [c for c in s.trained.values() if c.aucs]
+  front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
+  finals = retrain_finalists(config, workdir, data, finalists)
+  chosen = max(finalists, key=lambda c: finals[c.hash]["val_auc"]) if finalists else None
+  figure3(cands, front, beta, sc.budget_macs, os.path.join(workdir, "search_figure.png"), chosen)
+  if chosen is not None:
+    with open(os.path.join(workdir, "chosen_spec.json"), "w") as f:
+      f.write(chosen.spec.to_json())
+  summary = {
+      "mode": sc.mode, "root": sc.root, "budget_macs": sc.budget_macs, "baseline_val_auc": baseline_auc,
+      "quality_cutoff": beta, "candidates_trained": len(cands), "trainings_run": s.trainings,
+      "wall_time_s": time.time() - t0,
+      "chosen": None if chosen is None else {
+          "name": chosen.spec.name, "spec": chosen.spec.to_dict(), "macs": chosen.cost.macs,
+          "val_auc": finals[chosen.hash]["val_auc"], "test_auc": finals[chosen.hash]["test_auc"],
+          "short_val_auc": chosen.mean_auc, "run_dir": finals[chosen.hash]["run_dir"]},
+      "front": [c.row() | finals.get(c.hash, {}) for c in front],
+  }
+  with open(os.path.join(workdir, "search_summary.json"), "w") as f:
+    json.dump(summary, f, indent=1)
+  with open(os.path.join(workdir, "search.md"), "w") as f:
+    f.write(f"# Search ({sc.mode}) from {sc.root}\n\nBaseline val AUC {baseline_auc:.3f}, cut-off "
+            f"{beta:.3f}, budget {sc.budget_macs:,} MACs; {len(cands)} candidates trained in "
+            f"{summary['wall_time_s'] / 60:.1f} min.\n\n## Pareto front (feasible candidates)\n\n"
+            f"{front_table(front, finals)}\n\n![search](search_figure.png)\n")
+  store.close()
+  return summary

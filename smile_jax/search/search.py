@@ -1,0 +1,227 @@
+"""The reduction search: the report's Algorithm 1, and a best-first default that fixes its faults.
+
+Quality cut-off (report section 4.1): beta = 0.5 + 0.8 x (AUC0 - 0.5), AUC0 the baseline's val AUC.
+A candidate is *feasible* when it meets every constraint set in the config: MACs <= budget (the
+report's 1.38 M "ops"), peak activation RAM and weight flash within the board's limits.
+
+Modes:
+  * `algorithm1`: the report's procedure as written: depth-first over `reductions()`, one short
+    training per candidate, prune below beta, stop at the first feasible candidate above beta.
+  * `best_first` (default): explores the reduction graph in an A*-like order (see `_priority`),
+    never trains one architecture twice (canonical spec hash), trains each candidate with several
+    seeds and decides on mean - margin x standard error, keeps going after the first success
+    until its candidate/time budget is spent, and returns the Pareto front of val quality vs
+    MACs, RAM and flash. Candidates far above the budget are expanded without training (their
+    quality is taken from their parent), so no time goes into training nets that cannot be chosen.
+
+The trainer is a function `train(spec, seed) -> dict(val_auc, val_loss, seconds, epochs)`, so
+the algorithms are independent of how a candidate is trained (short real trainings in
+`experiments.search`; tests also drive them with synthetic quality functions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import json
+import math
+import time
+import traceback
+from typing import Callable
+
+import numpy as np
+from absl import logging
+
+from smile_jax.cost import ops as ops_lib
+from smile_jax.models import spec as spec_lib
+from smile_jax.search import reductions as reductions_lib
+from smile_jax.search.store import RunStore
+
+Trainer = Callable[[spec_lib.ModelSpec, int], dict]
+
+
+@dataclasses.dataclass(frozen=True)
+class Constraints:
+  budget_macs: int = 1_380_000
+  max_peak_ram_bytes: int = 0       # 0 = unconstrained
+  max_flash_bytes: int = 0
+  weight_dtype: str = "int8"        # what flash and RAM are measured in on the device
+
+  def violations(self, cost: ops_lib.ModelCost) -> list[str]:
+    out = []
+    if cost.macs > self.budget_macs:
+      out.append(f"MACs {cost.macs:,} > {self.budget_macs:,}")
+    ram = cost.peak_activation_bytes(self.weight_dtype)
+    if self.max_peak_ram_bytes and ram > self.max_peak_ram_bytes:
+      out.append(f"peak RAM {ram:,} B > {self.max_peak_ram_bytes:,} B")
+    flash = cost.param_bytes(self.weight_dtype)
+    if self.max_flash_bytes and flash > self.max_flash_bytes:
+      out.append(f"flash {flash:,} B > {self.max_flash_bytes:,} B")
+    return out
+
+
+@dataclasses.dataclass
+class Candidate:
+  spec: spec_lib.ModelSpec
+  parent_hash: str | None
+  reduction: str
+  cost: ops_lib.ModelCost
+  aucs: list[float] = dataclasses.field(default_factory=list)
+  losses: list[float] = dataclasses.field(default_factory=list)
+  feasible: bool = False
+
+  @property
+  def hash(self) -> str:
+    return self.spec.canonical_hash()
+
+  @property
+  def mean_auc(self) -> float:
+    return float(np.mean(self.aucs)) if self.aucs else float("nan")
+
+  def score(self, margin: float) -> float:
+    """Mean val AUC minus `margin` standard errors (plain mean with a single seed)."""
+    if len(self.aucs) < 2:
+      return self.mean_auc
+    return self.mean_auc - margin * float(np.std(self.aucs, ddof=1)) / math.sqrt(len(self.aucs))
+
+  def row(self) -> dict:
+    return {"name": self.spec.name, "hash": self.hash, "parent": self.parent_hash,
+            "reduction": self.reduction, "macs": self.cost.macs,
+            "peak_ram_bytes": self.cost.peak_activation_bytes("int8"),
+            "flash_bytes": self.cost.param_bytes("int8"), "val_auc": self.mean_auc,
+            "val_aucs": list(self.aucs), "feasible": self.feasible,
+            "spec": self.spec.to_dict()}
+
+
+def quality_cutoff(baseline_auc: float, keep: float = 0.8) -> float:
+  return 0.5 + keep * (baseline_auc - 0.5)
+
+
+def pareto_front(cands: list[Candidate], margin: float) -> list[Candidate]:
+  """Candidates no other beats on score while costing no more MACs, RAM or flash."""
+  def key(c):
+    return (c.cost.macs, c.cost.peak_activation_elements, c.cost.params)
+  front = []
+  for c in cands:
+    dominated = any(o is not c and all(a <= b for a, b in zip(key(o), key(c)))
+                    and o.score(margin) >= c.score(margin)
+                    and (key(o) != key(c) or o.score(margin) > c.score(margin)) for o in cands)
+    if not dominated:
+      front.append(c)
+  return sorted(front, key=lambda c: c.cost.macs)
+
+
+class Search:
+  """Runs either mode over one run store; see the module docstring."""
+
+  def __init__(self, train: Trainer, store: RunStore, constraints: Constraints, *, seeds=(0,),
+               margin: float = 1.0, epochs: int = 0, train_above_budget: float = 4.0,
+               max_candidates: int = 1000, max_seconds: float = float("inf"), on_trained=None):
+    self.train, self.store, self.constraints = train, store, constraints
+    self.seeds, self.margin, self.epochs = tuple(seeds), margin, epochs
+    self.train_above_budget = train_above_budget
+    self.max_candidates, self.max_seconds = max_candidates, max_seconds
+    self.on_trained = on_trained or (lambda cand: None)
+    self.trained: dict[str, Candidate] = {}
+    self.trainings = 0        # trainings run by this process (not restored from the store)
+    self.started = time.time()
+
+  # -- evaluating one candidate --------------------------------------------------------------
+  def make(self, spec, parent_hash=None, reduction="") -> Candidate:
+    cost = ops_lib.analyze(spec)
+    cand = Candidate(spec, parent_hash, reduction, cost)
+    cand.feasible = not self.constraints.violations(cost)
+    return cand
+
+  def evaluate(self, cand: Candidate, seeds=None) -> Candidate:
+    """Trains `cand` once per seed, reusing finished (hash, seed) rows of the store."""
+    for seed in seeds or self.seeds:
+      row = self.store.get(cand.hash, seed)
+      if row is None or row["status"] != "done":
+        row = self._train_and_store(cand, seed)
+      if row["status"] == "done":
+        cand.aucs.append(row["val_auc"])
+        cand.losses.append(row["val_loss"])
+    self.trained[cand.hash] = cand
+    self.on_trained(cand)
+    return cand
+
+  def _train_and_store(self, cand: Candidate, seed: int) -> dict:
+    base = dict(hash=cand.hash, seed=seed, name=cand.spec.name, spec_json=cand.spec.to_json(None),
+                parent_hash=cand.parent_hash, reduction=cand.reduction, macs=cand.cost.macs,
+                other_ops=cand.cost.other_ops, params=cand.cost.params,
+                peak_ram_bytes=cand.cost.peak_activation_bytes("int8"),
+                flash_bytes=cand.cost.param_bytes("int8"), epochs=self.epochs)
+    self.trainings += 1
+    try:
+      result = self.train(cand.spec, seed)
+    except Exception as e:  # noqa: BLE001 - one bad candidate must not end the search
+      logging.warning("candidate %s seed %d failed: %s", cand.spec.name, seed, e)
+      self.store.put(**base, status="failed", error="".join(traceback.format_exception_only(e)))
+      return self.store.get(cand.hash, seed)
+    self.store.put(**base, status="done", val_auc=result["val_auc"], val_loss=result["val_loss"],
+                   train_seconds=result.get("seconds"))
+    return self.store.get(cand.hash, seed)
+
+  def out_of_budget(self) -> bool:
+    return (len(self.trained) >= self.max_candidates
+            or time.time() - self.started > self.max_seconds)
+
+  # -- the report's Algorithm 1 --------------------------------------------------------------
+  def algorithm1(self, root: spec_lib.ModelSpec, beta: float) -> Candidate | None:
+    """Depth-first, stop at the first feasible candidate with val AUC >= beta (report 4.1)."""
+    def recurse(cand: Candidate) -> Candidate | None:
+      if self.out_of_budget():
+        return None
+      if cand.hash in self.trained:
+        cand = self.trained[cand.hash]
+      else:
+        self.evaluate(cand, self.seeds[:1])
+      if not cand.aucs or cand.mean_auc < beta:
+        return None
+      if cand.feasible:
+        return cand
+      for r in reductions_lib.valid(cand.spec):
+        found = recurse(self.make(r.spec, cand.hash, r.description))
+        if found is not None:
+          return found
+      return None
+    return recurse(self.make(root, None, "baseline"))
+
+  # -- the default: best-first -----------------------------------------------------------------
+  def _priority(self, macs: int, parent_quality: float, beta: float) -> float:
+    """Lower first. Distance to the budget in halvings (an admissible count of the reductions
+    still needed, each at most /4 ~ 2 halvings, so /2), minus how far the parent cleared beta."""
+    halvings = abs(math.log2(max(macs, 1) / self.constraints.budget_macs)) / 2.0
+    return halvings - 4.0 * (parent_quality - beta) / max(1e-6, 1.0 - beta)
+
+  def best_first(self, root: spec_lib.ModelSpec, beta: float, root_quality: float) -> list[Candidate]:
+    """Explores until the candidate/time budget is spent; returns every trained candidate."""
+    seen = {root.canonical_hash()}
+    heap, counter = [], 0
+
+    def push_children(spec, parent_hash, quality):
+      nonlocal counter
+      for r in reductions_lib.valid(spec):
+        h = r.spec.canonical_hash()
+        if h not in seen:
+          seen.add(h)
+          counter += 1
+          heapq.heappush(heap, (self._priority(spec_lib.total_macs(r.spec), quality, beta), counter,
+                                r.spec, parent_hash, r.description, quality))
+
+    push_children(root, root.canonical_hash(), root_quality)
+    train_limit = self.train_above_budget * self.constraints.budget_macs
+    while heap and not self.out_of_budget():
+      _, _, spec, parent_hash, reduction, parent_quality = heapq.heappop(heap)
+      if spec_lib.total_macs(spec) > train_limit:
+        push_children(spec, spec.canonical_hash(), parent_quality)  # too big to choose: expand only
+        continue
+      cand = self.evaluate(self.make(spec, parent_hash, reduction))
+      if cand.aucs and cand.score(self.margin) >= beta:
+        push_children(spec, cand.hash, cand.score(self.margin))  # reductions only lose quality: prune below beta
+    return list(self.trained.values())
+
+
+def summary_rows(cands: list[Candidate]) -> str:
+  return json.dumps([c.row() for c in cands], indent=1)

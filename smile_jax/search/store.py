@@ -1,0 +1,75 @@
+"""The search's run store: one SQLite row per (candidate, seed), in the search workdir.
+
+Rows are written when a training finishes (status 'done') or fails ('failed', with the error), so
+a search killed at any point restarts, finds every finished (candidate, seed) here and trains only
+what is missing. Specs are keyed by their canonical hash (architecture only, not the name).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+  hash TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  name TEXT,
+  spec_json TEXT NOT NULL,
+  parent_hash TEXT,
+  reduction TEXT,
+  macs INTEGER,
+  other_ops INTEGER,
+  params INTEGER,
+  peak_ram_bytes INTEGER,
+  flash_bytes INTEGER,
+  epochs INTEGER,
+  val_auc REAL,
+  val_loss REAL,
+  train_seconds REAL,
+  status TEXT NOT NULL,
+  error TEXT,
+  finished_at REAL,
+  PRIMARY KEY (hash, seed)
+);
+"""
+
+COLUMNS = ("hash", "seed", "name", "spec_json", "parent_hash", "reduction", "macs", "other_ops",
+           "params", "peak_ram_bytes", "flash_bytes", "epochs", "val_auc", "val_loss",
+           "train_seconds", "status", "error", "finished_at")
+
+
+class RunStore:
+  def __init__(self, path: str):
+    self.path = path
+    self.db = sqlite3.connect(path)
+    self.db.execute(SCHEMA)
+    self.db.commit()
+
+  def get(self, spec_hash: str, seed: int) -> dict | None:
+    row = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM runs WHERE hash=? AND seed=?",
+                          (spec_hash, seed)).fetchone()
+    return dict(zip(COLUMNS, row)) if row else None
+
+  def put(self, **row) -> None:
+    row.setdefault("finished_at", time.time())
+    unknown = set(row) - set(COLUMNS)
+    if unknown:
+      raise KeyError(f"unknown run-store columns {sorted(unknown)}")
+    names = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    self.db.execute(f"INSERT OR REPLACE INTO runs ({names}) VALUES ({marks})", tuple(row.values()))
+    self.db.commit()  # each finished training is durable at once: a kill loses at most the one in flight
+
+  def all(self) -> list[dict]:
+    rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM runs ORDER BY finished_at").fetchall()
+    return [dict(zip(COLUMNS, r)) for r in rows]
+
+  def close(self) -> None:
+    self.db.close()
+
+
+def spec_of(row: dict):
+  from smile_jax.models import spec as spec_lib
+  return spec_lib.ModelSpec.from_dict(json.loads(row["spec_json"]))

@@ -1,0 +1,90 @@
+"""The reduction search: reductions, the run store, Algorithm 1 and the best-first mode.
+
+The algorithms are driven by a synthetic, deterministic trainer (quality falls with log MACs) so
+their decisions can be checked exactly; the real short trainings are exercised in the launcher test.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from smile_jax.models import spec as spec_lib, zoo
+from smile_jax.search import reductions, search as search_lib
+from smile_jax.search.store import RunStore
+
+
+def synthetic_trainer(calls):
+  def train(spec, seed):
+    calls.append((spec.canonical_hash(), seed))
+    macs = spec_lib.total_macs(spec)
+    auc = 0.97 - 0.02 * max(0.0, math.log2(805_632 / macs)) + 0.002 * (seed - 1)
+    return {"val_auc": auc, "val_loss": 1 - auc, "seconds": 0.0}
+  return train
+
+
+def test_reductions_apply_and_explain_skips():
+  found = {r.description: r for r in reductions.reductions(zoo.embedded())}
+  assert spec_lib.total_macs(found["conv_0 filters/2"].spec) == 682_368
+  assert found["conv_0 filters/2"].spec.layers[0].features == 6
+  assert found["conv_0 stride+1"].spec is None and "does not reduce MACs" in found["conv_0 stride+1"].reason
+  assert found["remove max_pool_1"].spec is None
+  assert [l.type for l in found["remove conv_5"].spec.layers].count("conv") == 2
+  for r in reductions.valid(zoo.embedded()):
+    assert spec_lib.total_macs(r.spec) < 805_632
+
+
+def test_store_round_trip_and_resume(tmp_path):
+  store = RunStore(str(tmp_path / "runs.sqlite"))
+  store.put(hash="h", seed=0, spec_json="{}", status="done", val_auc=0.9, val_loss=0.3)
+  store.close()
+  again = RunStore(str(tmp_path / "runs.sqlite"))
+  assert again.get("h", 0)["val_auc"] == 0.9 and again.get("h", 1) is None
+  with pytest.raises(KeyError, match="unknown run-store columns"):
+    again.put(hash="h", seed=2, spec_json="{}", status="done", colour="red")
+
+
+def test_algorithm1_stops_at_first_success_depth_first(tmp_path):
+  calls = []
+  s = search_lib.Search(synthetic_trainer(calls), RunStore(str(tmp_path / "a.sqlite")),
+                        search_lib.Constraints(budget_macs=600_000))
+  found = s.algorithm1(zoo.embedded(), beta=0.9)
+  # Depth first along the first reduction: conv_0 filters/2 (682k) then its first reduction (3 filters, 651k)...
+  assert found is not None and found.feasible and found.mean_auc >= 0.9
+  assert spec_lib.total_macs(found.spec) <= 600_000
+  assert len(calls) == len({c for c in calls})  # one seed each, no spec trained twice
+  first_child = reductions.valid(zoo.embedded())[0].spec.canonical_hash()
+  assert calls[1][0] == first_child
+
+
+def test_best_first_explores_beyond_first_success_and_resumes(tmp_path):
+  calls = []
+  store_path = str(tmp_path / "b.sqlite")
+  kwargs = dict(seeds=(0, 1, 2), margin=1.0, max_candidates=12)
+  s = search_lib.Search(synthetic_trainer(calls), RunStore(store_path),
+                        search_lib.Constraints(budget_macs=600_000), **kwargs)
+  beta = search_lib.quality_cutoff(0.97)
+  trained = s.best_first(zoo.embedded(), beta, root_quality=0.97)
+  assert len(trained) == 12 and len(calls) == 36 and len(set(calls)) == 36
+  assert sum(c.feasible for c in trained) >= 2  # it did not stop at the first success
+  front = search_lib.pareto_front([c for c in trained if c.feasible], margin=1.0)
+  scores = [c.score(1.0) for c in front]
+  assert scores == sorted(scores)  # cheaper front members never score higher (synthetic quality rises with MACs)
+
+  def must_not_train(spec, seed):
+    raise AssertionError("a finished candidate was trained again")
+  resumed = search_lib.Search(must_not_train, RunStore(store_path),
+                              search_lib.Constraints(budget_macs=600_000), **kwargs)
+  again = resumed.best_first(zoo.embedded(), beta, root_quality=0.97)
+  assert [c.hash for c in again] == [c.hash for c in trained]
+  assert [c.aucs for c in again] == [c.aucs for c in trained] and resumed.trainings == 0
+
+
+def test_margin_and_constraints():
+  cand = search_lib.Candidate(zoo.embedded(), None, "", None, aucs=[0.90, 0.92, 0.94])
+  assert cand.score(1.0) == pytest.approx(0.92 - np.std([0.9, 0.92, 0.94], ddof=1) / math.sqrt(3))
+  from smile_jax.cost import ops
+  cost = ops.analyze(zoo.embedded())
+  c = search_lib.Constraints(budget_macs=1_000_000, max_peak_ram_bytes=1000, max_flash_bytes=10**6)
+  assert c.violations(cost) == [f"peak RAM {64 * 64 + 8 * 8 * 12:,} B > 1,000 B"]
+  assert search_lib.quality_cutoff(0.715) == pytest.approx(0.672)  # the report's 0.67
