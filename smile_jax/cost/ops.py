@@ -115,7 +115,7 @@ def count_jaxpr(jaxpr, prefix: str = "SpecNet") -> dict[str, LayerCost]:
 
 def inference_jaxpr(spec: spec_lib.ModelSpec):
   """The jaxpr of `spec`'s inference function at batch 1, float32 input (no weights needed)."""
-  model = net_lib.SpecNet(spec)
+  model = net_lib.build(spec)
   x = jnp.zeros((1, *spec.input_shape), jnp.float32)
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
   return jax.make_jaxpr(lambda v, x: model.apply(v, x, train=False))(variables, x)
@@ -205,7 +205,7 @@ def analyze(spec: spec_lib.ModelSpec) -> ModelCost:
 
 def xla_flops(spec: spec_lib.ModelSpec) -> float:
   """XLA's own flop estimate for the compiled inference function (2 per MAC + elementwise)."""
-  model = net_lib.SpecNet(spec)
+  model = net_lib.build(spec)
   x = jnp.zeros((1, *spec.input_shape), jnp.float32)
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
   compiled = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(variables, x).compile()

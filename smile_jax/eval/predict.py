@@ -39,7 +39,7 @@ class Predictor:
     return cls(spec, loop.restore_variables(workdir, spec))
 
   def __post_init__(self):
-    self.apply_fn = net_lib.SpecNet(self.spec).apply  # one module, so one compiled predictor
+    self.apply_fn = net_lib.build(self.spec).apply
 
   def score_crops(self, crops: np.ndarray) -> np.ndarray:
     """Smiling probabilities for (N, S, S, 1) uint8 crops."""

@@ -7,6 +7,7 @@ one device over the whole batch.
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import flax.linen as nn
@@ -62,3 +63,11 @@ class SpecNet(nn.Module):
 
 def count_params(params) -> int:
   return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))
+
+
+@functools.lru_cache(maxsize=256)
+def build(spec: spec_lib.ModelSpec, bn_axis_name: Optional[str] = None) -> SpecNet:
+  """The one `SpecNet` per (spec, axis name). jit caches on `module.apply`, whose equality is the
+  module's identity, so sharing the module lets every run of the same spec (seeds, evaluation,
+  prediction) reuse one compiled step instead of compiling again."""
+  return SpecNet(spec, bn_axis_name=bn_axis_name)

@@ -65,7 +65,12 @@ def figure3(cands, front, beta: float, budget: int, path: str, chosen=None) -> s
   return path
 
 
+def _num(x) -> str:
+  return "-" if x is None else f"{x:.3f}"
+
+
 def front_table(front, finals: dict) -> str:
+  """Markdown table of the front; full-recipe val/test AUC only for the retrained finalists."""
   lines = ["| candidate | reduction | MACs | peak RAM (int8) | flash (int8) | val AUC (short, mean ± sd) | "
            "val AUC (full) | test AUC (full) |", "|---|---|--:|--:|--:|--:|--:|--:|"]
   for c in front:
@@ -73,7 +78,7 @@ def front_table(front, finals: dict) -> str:
     sd = (sum((a - c.mean_auc) ** 2 for a in c.aucs) / max(1, len(c.aucs) - 1)) ** 0.5
     lines.append(f"| {c.spec.name} | {c.reduction} | {c.cost.macs:,} | {c.cost.peak_activation_bytes('int8'):,} B | "
                  f"{c.cost.param_bytes('int8'):,} B | {c.mean_auc:.3f} ± {sd:.3f} | "
-                 f"{f.get('val_auc', float('nan')):.3f} | {f.get('test_auc', float('nan')):.3f} |")
+                 f"{_num(f.get('val_auc'))} | {_num(f.get('test_auc'))} |")
   return "\n".join(lines)
 
 

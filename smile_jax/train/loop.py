@@ -80,7 +80,7 @@ def restore_variables(workdir: str, spec: spec_lib.ModelSpec) -> dict:
   if step is None:
     raise FileNotFoundError(f"{workdir}/checkpoints holds no checkpoint: train the run first "
                             "(python -m experiments.train --workdir=...)")
-  model = net_lib.SpecNet(spec)
+  model = net_lib.build(spec)
   abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *spec.input_shape)), train=False))
   abstract = {"params": abstract["params"], "batch_stats": abstract.get("batch_stats", {})}
   restored = mngr.restore(step, args=ocp.args.Composite(best=ocp.args.StandardRestore(abstract)))

@@ -8,6 +8,7 @@ statistics are averaged across devices so both paths compute the same update.
 from __future__ import annotations
 
 import functools
+import types
 from typing import Any, Optional
 
 import jax
@@ -31,20 +32,32 @@ def learning_rate_schedule(cfg, steps_per_epoch: int) -> optax.Schedule:
   return optax.warmup_cosine_decay_schedule(0.0, cfg.peak_lr, warmup, total, end_value=0.0)
 
 
-def make_optimizer(cfg, schedule: optax.Schedule) -> optax.GradientTransformation:
-  sgd = optax.sgd(schedule, momentum=cfg.momentum, nesterov=cfg.nesterov)
-  if cfg.weight_decay:
-    return optax.chain(optax.add_decayed_weights(cfg.weight_decay), sgd)
+def make_optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
+  """SGD + Nesterov with the schedule above (and weight decay if set).
+
+  Memoised on the numbers: the optimizer is a static part of the train state, so runs with the
+  same recipe (the search's seeds) share it and with it the compiled train step.
+  """
+  return _optimizer(cfg.epochs, cfg.warmup_epochs, cfg.peak_lr, cfg.momentum, cfg.nesterov,
+                    cfg.weight_decay, steps_per_epoch)
+
+
+@functools.lru_cache(maxsize=64)
+def _optimizer(epochs, warmup_epochs, peak_lr, momentum, nesterov, weight_decay, steps_per_epoch):
+  cfg = types.SimpleNamespace(epochs=epochs, warmup_epochs=warmup_epochs, peak_lr=peak_lr)
+  sgd = optax.sgd(learning_rate_schedule(cfg, steps_per_epoch), momentum=momentum, nesterov=nesterov)
+  if weight_decay:
+    return optax.chain(optax.add_decayed_weights(weight_decay), sgd)
   return sgd
 
 
 def create_state(spec: ModelSpec, cfg, steps_per_epoch: int, seed: int,
                  bn_axis_name: Optional[str] = None) -> TrainState:
-  model = net_lib.SpecNet(spec, bn_axis_name=bn_axis_name)
+  model = net_lib.build(spec, bn_axis_name)
   init_key, dropout_key = jax.random.split(jax.random.key(seed))
   variables = jax.jit(functools.partial(model.init, train=False))(
       init_key, jnp.zeros((1, *spec.input_shape), jnp.float32))
-  tx = make_optimizer(cfg, learning_rate_schedule(cfg, steps_per_epoch))
+  tx = make_optimizer(cfg, steps_per_epoch)
   return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
                            batch_stats=variables.get("batch_stats", {}),
                            dropout_key=jax.random.key_data(dropout_key))
