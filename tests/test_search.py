@@ -88,3 +88,20 @@ def test_margin_and_constraints():
   c = search_lib.Constraints(budget_macs=1_000_000, max_peak_ram_bytes=1000, max_flash_bytes=10**6)
   assert c.violations(cost) == [f"peak RAM {64 * 64 + 8 * 8 * 12:,} B > 1,000 B"]
   assert search_lib.quality_cutoff(0.715) == pytest.approx(0.672)  # the report's 0.67
+
+
+def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_data_dir):
+  from configs import search as search_config
+  from smile_jax.search import runner
+  config = search_config.get_config("smoke")
+  config.run.data.tfds_dir = tfds_dir
+  config.run.train.epochs = 2
+  first = runner.run_search(config, str(tmp_path))
+  assert first["candidates_trained"] == 3 and first["trainings_run"] == 1 + 2 * 2  # root: 1 seed
+  assert first["chosen"]["macs"] <= config.search.budget_macs
+  for name in ("search_figure.png", "search.md", "chosen_spec.json", "runs.sqlite"):
+    assert (tmp_path / name).exists(), name
+  second = runner.run_search(config, str(tmp_path))
+  assert second["trainings_run"] == 0
+  assert second["chosen"]["name"] == first["chosen"]["name"]
+  assert second["chosen"]["test_auc"] == first["chosen"]["test_auc"]
