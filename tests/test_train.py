@@ -100,3 +100,18 @@ def test_pmap_path_of_the_loop(tmp_path, tfds_dir, shared_data_dir):
   config.train.batch_size = 33
   with pytest.raises(ValueError, match="does not split over 2 devices"):
     loop.train_and_evaluate(config, str(tmp_path / "odd"))
+
+
+def test_vmapped_step_equals_sequential_steps():
+  cfg = default.get_config().train
+  rng = np.random.default_rng(1)
+  states = [steps.create_state(TINY, cfg, 3, seed) for seed in (0, 1, 2)]
+  batch = {"image": rng.integers(0, 255, (3, 8, 64, 64, 1), dtype=np.uint8),
+           "label": rng.integers(0, 2, (3, 8)).astype(np.int32)}
+  stacked, out = steps.vmap_train_step(steps.stack(states), batch)
+  for i, state in enumerate(states):
+    single, single_out = steps.jit_train_step(state, jax.tree_util.tree_map(lambda x: x[i], batch))
+    np.testing.assert_allclose(out["loss"][i], single_out["loss"], rtol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves(single.params),
+                    jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda x: x[i], stacked.params))):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -113,12 +113,18 @@ def count_jaxpr(jaxpr, prefix: str = "SpecNet") -> dict[str, LayerCost]:
   return costs
 
 
-def inference_jaxpr(spec: spec_lib.ModelSpec):
-  """The jaxpr of `spec`'s inference function at batch 1, float32 input (no weights needed)."""
+def _inference(spec: spec_lib.ModelSpec):
+  """(inference function, abstract variables, batch-1 float32 input): no weights are needed."""
   model = net_lib.build(spec)
   x = jnp.zeros((1, *spec.input_shape), jnp.float32)
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  return jax.make_jaxpr(lambda v, x: model.apply(v, x, train=False))(variables, x)
+  return (lambda v, x: model.apply(v, x, train=False)), variables, x
+
+
+def inference_jaxpr(spec: spec_lib.ModelSpec):
+  """The jaxpr of `spec`'s inference function at batch 1."""
+  fn, variables, x = _inference(spec)
+  return jax.make_jaxpr(fn)(variables, x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,10 +211,8 @@ def analyze(spec: spec_lib.ModelSpec) -> ModelCost:
 
 def xla_flops(spec: spec_lib.ModelSpec) -> float:
   """XLA's own flop estimate for the compiled inference function (2 per MAC + elementwise)."""
-  model = net_lib.build(spec)
-  x = jnp.zeros((1, *spec.input_shape), jnp.float32)
-  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  compiled = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(variables, x).compile()
+  fn, variables, x = _inference(spec)
+  compiled = jax.jit(fn).lower(variables, x).compile()
   analysis = compiled.cost_analysis()
   analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
   return float(analysis["flops"])

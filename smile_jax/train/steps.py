@@ -100,7 +100,14 @@ def unreplicate(tree):
   return jax.tree_util.tree_map(lambda x: x[0], tree)
 
 
+def stack(states):
+  """K train states (same spec and recipe) -> one state with a leading model axis, for vmap."""
+  return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
+
+
 jit_train_step = jax.jit(train_step, donate_argnums=0)
+# K models (e.g. seeds of one candidate) in one step, each on its own batch: (K, B, ...) inputs.
+vmap_train_step = jax.jit(jax.vmap(train_step), donate_argnums=0)
 pmap_train_step = jax.pmap(functools.partial(train_step, axis_name="batch"), axis_name="batch",
                            donate_argnums=0)
 

@@ -1,0 +1,76 @@
+r"""Search trainings per minute: K seeds trained one after another vs vmapped in one step.
+
+  .venv/bin/python -m benchmarks.search_throughput             # ~2 min on 2 cores
+  .venv/bin/python -m benchmarks.search_throughput --model=two_layer_fc --steps=10
+
+Times the train step of a search-sized candidate (default: the Embedded net, 0.8 M MACs) for
+K = 3 and 8 seeds, sequential (K jit steps) and vmapped (one step over K stacked models), and
+converts that to candidates per minute for the search's short training (epochs x steps per epoch).
+On XLA:CPU vmapped convolutions become grouped convolutions, which it runs poorly; on a GPU the
+ratio is expected to reverse. The search picks its strategy from this measurement.
+"""
+
+import time
+
+import jax
+import numpy as np
+from absl import app, flags
+
+from configs import default, search as search_config
+from smile_jax.models import zoo
+from smile_jax.train import steps
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", "embedded", "Zoo model standing in for a search candidate.")
+flags.DEFINE_integer("steps", 10, "Timed steps per path (after one warm-up step).")
+flags.DEFINE_integer("train_images", 9215, "Training images per epoch (SMILEsmileD's train split).")
+
+
+def _batches(k: int, n: int, bs: int):
+  rng = np.random.default_rng(0)
+  return [{"image": rng.integers(0, 255, (k, bs, 64, 64, 1), dtype=np.uint8),
+           "label": rng.integers(0, 2, (k, bs)).astype(np.int32)} for _ in range(n)]
+
+
+def seconds_per_step(k: int, vmapped: bool) -> float:
+  cfg = default.get_config().train
+  spec = zoo.get(FLAGS.model)
+  states = [steps.create_state(spec, cfg, 100, seed) for seed in range(k)]
+  batches = _batches(k, FLAGS.steps + 1, cfg.batch_size)
+  if vmapped:
+    state = steps.stack(states)
+    run = lambda state, b: steps.vmap_train_step(state, b)
+  else:
+    state = states
+    run = lambda st, b: [steps.jit_train_step(s, {"image": b["image"][i], "label": b["label"][i]})
+                         for i, s in enumerate(st)]
+  def step(state, b):
+    out = run(state, b)
+    return ([o[0] for o in out], out[-1][1]) if not vmapped else out
+  state, out = step(state, batches[0])
+  jax.block_until_ready(out)
+  t0 = time.perf_counter()
+  for b in batches[1:]:
+    state, out = step(state, b)
+  jax.block_until_ready((state, out))
+  return (time.perf_counter() - t0) / FLAGS.steps
+
+
+def main(argv):
+  del argv
+  sc = search_config.get_config().search
+  bs = default.get_config().train.batch_size
+  steps_per_candidate = sc.epochs * (FLAGS.train_images // bs)
+  print(f"{FLAGS.model}, batch {bs}, short training = {sc.epochs} epochs x "
+        f"{FLAGS.train_images // bs} steps; {jax.devices()[0].platform}\n")
+  print("| seeds K | sequential s/step (all K) | vmapped s/step (all K) | vmapped / sequential | "
+        "candidates/min sequential | candidates/min vmapped |")
+  print("|--:|--:|--:|--:|--:|--:|")
+  for k in (3, 8):
+    seq, vm = seconds_per_step(k, False), seconds_per_step(k, True)
+    per_min = lambda s: 60.0 / (s * steps_per_candidate)
+    print(f"| {k} | {seq:.4f} | {vm:.4f} | {vm / seq:.2f}x | {per_min(seq):.2f} | {per_min(vm):.2f} |")
+
+
+if __name__ == "__main__":
+  app.run(main)
