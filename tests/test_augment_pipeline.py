@@ -2,6 +2,7 @@
 
 import warnings
 
+import albumentations as A
 import numpy as np
 import pytest
 
@@ -32,7 +33,7 @@ def test_the_reports_probabilities():
   pipe = augment.build(cfg)
   probs = {type(t).__name__ + str(i): t.p for i, t in enumerate(pipe.transforms)}
   assert sorted(probs.values()) == [0.1] + [0.2] * 6 + [0.85]
-  motion = [t for t in pipe.transforms if type(t).__name__ == "MotionBlur"]
+  motion = [t for t in pipe.transforms if isinstance(t, A.MotionBlur)]
   assert [t.blur_limit[1] for t in motion] == [5, 39]
 
 

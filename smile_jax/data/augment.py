@@ -10,8 +10,32 @@ Uses albumentations 2.x argument names only: 1.x names are ignored by 2.x with j
 
 from __future__ import annotations
 
+import random
+
 import albumentations as A
 import numpy as np
+
+
+class BankedMotionBlur(A.MotionBlur):
+  """albumentations' MotionBlur with its kernels drawn once into a bank of `bank_size`.
+
+  Making a motion kernel (a rotated, shifted line) costs ~200 us, ten times the blur itself, and
+  made MotionBlur (applied to 85% of images) the augmentation pipeline's bottleneck. The bank is
+  sampled with MotionBlur's own generator, so the kernel distribution is the same, in 256 draws.
+  """
+
+  def __init__(self, *args, bank_size: int = 256, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.bank_size = bank_size
+    self._bank = None
+
+  def get_params(self):
+    if self._bank is None:
+      own_random = self.py_random
+      self.py_random = random.Random(0)  # the bank is the same for every pipeline
+      self._bank = [super(BankedMotionBlur, self).get_params()["kernel"] for _ in range(self.bank_size)]
+      self.py_random = own_random
+    return {"kernel": self._bank[self.py_random.randrange(self.bank_size)]}
 
 
 def build(cfg, seed: int = 0) -> A.Compose:
@@ -34,9 +58,9 @@ def build(cfg, seed: int = 0) -> A.Compose:
   if cfg.emboss_p:
     t.append(A.Emboss(p=cfg.emboss_p))
   if cfg.motion_weak_p:
-    t.append(A.MotionBlur(blur_limit=(3, cfg.motion_weak_limit), p=cfg.motion_weak_p))
+    t.append(BankedMotionBlur(blur_limit=(3, cfg.motion_weak_limit), p=cfg.motion_weak_p))
   if cfg.motion_strong_p:
-    t.append(A.MotionBlur(blur_limit=(3, cfg.motion_strong_limit), p=cfg.motion_strong_p))
+    t.append(BankedMotionBlur(blur_limit=(3, cfg.motion_strong_limit), p=cfg.motion_strong_p))
   return A.Compose(t, seed=seed)
 
 
