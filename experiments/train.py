@@ -10,8 +10,7 @@ Re-running the same command resumes from the workdir's last checkpoint.
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from smile_jax.eval import evaluate, report
-from smile_jax.train import loop
+from smile_jax import runs
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Training config file.", lock_config=True)
@@ -22,11 +21,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # per-epoch lines come from the progress bar instead
-  result = loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  summary = evaluate.evaluate_run(result, FLAGS.config, FLAGS.workdir)
-  path = report.write_run_report(FLAGS.workdir)
+  summary = runs.train_evaluate_report(FLAGS.config, FLAGS.workdir)
   test = next(r for r in summary["splits"] if r["split"] == "test")
-  print(f"{summary['model']}: test AUC {test['auc']:.4f}, accuracy {test['accuracy']:.4f}; report: {path}")
+  print(f"{summary['model']}: test AUC {test['auc']:.4f}, accuracy {test['accuracy']:.4f}; "
+        f"report: {FLAGS.workdir}/report.md")
 
 
 if __name__ == "__main__":

@@ -15,20 +15,16 @@ import os
 
 import numpy as np
 
+from smile_jax import runs
 from smile_jax.data import augment, builders, run_data
 from smile_jax.eval import baselines as baselines_lib, evaluate, report
-from smile_jax.train import loop
 
 
 def _train(config, name: str, workdir: str, manifest: str) -> dict:
   cfg = config.run.copy_and_resolve_references()
   cfg.model = name
   cfg.data.split_manifest = manifest
-  run_dir = os.path.join(workdir, "runs", name)
-  result = loop.train_and_evaluate(cfg, run_dir)
-  summary = evaluate.evaluate_run(result, cfg, run_dir)
-  report.write_run_report(run_dir)
-  return summary
+  return runs.train_evaluate_report(cfg, os.path.join(workdir, "runs", name))
 
 
 def _baselines(config, data: run_data.RunData, workdir: str) -> list[dict]:
@@ -104,7 +100,20 @@ def run_main_job(config, workdir: str) -> dict:
       sections=[("Data", _data_section(data, extra)),
                 ("Augmentations (report Figure 1)", "![augmentations](augmentations.png)")])
 
+  sections = []
   chosen = config.chosen if config.chosen in config.models else config.models[0]
+  chosen_run_dir = os.path.join(os.path.abspath(workdir), "runs", chosen)
+  search_summary = None
+  if config.search.enabled:
+    search_summary = _search(config, workdir, manifest, net_summaries)
+    if search_summary["chosen"]:
+      chosen_run_dir = search_summary["chosen"]["run_dir"]
+    with open(os.path.join(workdir, "search", "search.md")) as f:
+      body = f.read().split("\n", 1)[1].replace("](search_figure.png)", "](search/search_figure.png)")
+    sections.append((f"Reduction search ({config.search.mode}, report Figure 3)", body))
+  if sections:
+    with open(os.path.join(workdir, "report.md"), "a") as f:
+      f.write("".join(f"\n## {h}\n\n{b}\n" for h, b in sections))
   summary = {
       "dataset": data.dataset.name,
       "split_manifest": os.path.abspath(manifest),
@@ -113,10 +122,25 @@ def run_main_job(config, workdir: str) -> dict:
            "precision": r["precision"], "recall": r["recall"], "macs": s["macs"],
            "params": s["params"], "run_dir": s.get("run_dir")}
           for s in net_summaries + base_summaries for r in s["splits"]],
-      "chosen_run_dir": os.path.join(os.path.abspath(workdir), "runs", chosen),
+      "chosen_run_dir": chosen_run_dir,
       "datasets": {s["dataset"]: {k: s[k] for k in ("examples", "faces_found", "face_detection_rate")}
                    | {"skipped": len(s["skipped"])} for s in [data.dataset.summary] + extra},
   }
+  if search_summary is not None:
+    summary["search"] = {k: search_summary[k] for k in
+                         ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front")}
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=1)
   return summary
+
+
+def _search(config, workdir: str, manifest: str, net_summaries: list[dict]) -> dict:
+  """Runs the reduction search on the job's split; the root's val AUC from the job is AUC0."""
+  import ml_collections
+  from smile_jax.search import runner
+  cfg = ml_collections.ConfigDict({"run": config.run.to_dict(), "search": config.search.to_dict()})
+  cfg.run.data.split_manifest = manifest
+  trained = {s["model"]: s for s in net_summaries}
+  if cfg.search.baseline_auc <= 0 and cfg.search.root in trained:
+    cfg.search.baseline_auc = next(r["auc"] for r in trained[cfg.search.root]["splits"] if r["split"] == "val")
+  return runner.run_search(cfg, os.path.join(workdir, "search"))

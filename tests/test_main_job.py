@@ -37,10 +37,15 @@ def test_summary_and_report(job_dir):
   for m in rows.values():
     assert 0.0 <= m["auc"] <= 1.0 and set(m) >= {"accuracy", "precision", "recall", "macs", "params", "run_dir"}
   assert rows[("embedded", "test")]["macs"] == 805_632
-  assert summary["chosen_run_dir"].endswith("runs/embedded")
+  search = summary["search"]
+  assert set(search) == {"mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front"}
+  assert search["candidates_trained"] == 3 and search["chosen"]["macs"] <= search["budget_macs"]
+  assert summary["chosen_run_dir"] == search["chosen"]["run_dir"]  # the search's retrained pick
   assert os.path.exists(os.path.join(summary["chosen_run_dir"], "checkpoints"))
+  assert os.path.exists(os.path.join(summary["chosen_run_dir"], "spec.json"))
   report = open(os.path.join(job_dir, "report.md")).read()
   assert "| embedded | test |" in report and "| smiled_01 | test |" in report
+  assert "Reduction search (best_first" in report and "search/search_figure.png" in report
   for png in ("loss_curves.png", "roc_test.png", "pr_test.png", "augmentations.png"):
     assert os.path.getsize(os.path.join(job_dir, png)) > 5000, png
     assert png in report

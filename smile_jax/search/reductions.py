@@ -6,7 +6,7 @@ that would vanish, ...):
   * fewer filters: a conv's features / 2 and / 4 (at least `MIN_FEATURES`);
   * larger stride: a conv's stride + 1, while stride <= kernel (no input pixel is skipped);
   * smaller fully-connected layer: a hidden dense layer's width / 2 and / 4;
-  * fewer layers: remove a middle conv (not the first) or a max pool.
+  * fewer layers: remove a middle conv (not the first), a max pool, or a hidden dense layer.
 A reduction must lower the MAC count; one that does not (a stride that no longer shrinks the
 map, a removed pool that grows the next layer) is skipped with that reason. Batch norm and dropout
 layers stay, except that one made redundant by a removal goes with it.
@@ -80,7 +80,8 @@ def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
       desc = f"dense_{i} width/{k}"
       out.append(_rebuild(spec, _replace(spec, i, features=features), desc) if features >= MIN_FEATURES
                  else Reduction(desc, None, f"would leave {features} units (< {MIN_FEATURES})"))
-  for i in conv_idx[1:] + [i for i, l in enumerate(layers) if isinstance(l, spec_lib.MaxPool)]:
+  pools = [i for i, l in enumerate(layers) if isinstance(l, spec_lib.MaxPool)]
+  for i in conv_idx[1:] + pools + dense_idx:
     out.append(_rebuild(spec, _remove(spec, i), f"remove {layers[i].type}_{i}"))
   return out
 

@@ -20,8 +20,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from smile_jax import runs  # noqa: E402
 from smile_jax.data import run_data  # noqa: E402
-from smile_jax.eval import evaluate  # noqa: E402
 from smile_jax.models import spec as spec_lib, zoo  # noqa: E402
 from smile_jax.search import search as search_lib  # noqa: E402
 from smile_jax.search.store import RunStore  # noqa: E402
@@ -87,9 +87,7 @@ def retrain_finalists(config, workdir: str, data, finalists) -> dict:
   out = {}
   for cand in finalists:
     run_dir = os.path.join(workdir, "finalists", cand.hash)
-    cfg = config.run.copy_and_resolve_references()
-    result = loop.train_and_evaluate(cfg, run_dir, spec=cand.spec, data=data)
-    summary = evaluate.evaluate_run(result, cfg, run_dir)
+    summary = runs.train_evaluate_report(config.run, run_dir, spec=cand.spec, data=data)
     split = {r["split"]: r for r in summary["splits"]}
     out[cand.hash] = {"run_dir": os.path.abspath(run_dir), "val_auc": split["val"]["auc"],
                       "test_auc": split["test"]["auc"]}
