@@ -29,15 +29,16 @@ class Reduction:
 
 
 def _rebuild(spec: spec_lib.ModelSpec, layers: list, description: str) -> Reduction:
-  name = f"{spec.name}>{description.replace(' ', '_')}"
   try:
-    reduced = spec_lib.ModelSpec(name, tuple(layers), spec.input_shape, spec.num_classes)
+    reduced = spec_lib.ModelSpec(spec.name, tuple(layers), spec.input_shape, spec.num_classes)
   except spec_lib.SpecError as e:
     return Reduction(description, None, str(e))
   before, after = spec_lib.total_macs(spec), spec_lib.total_macs(reduced)
   if after >= before:  # e.g. a stride that no longer shrinks the map, or a pool whose removal grows it
     return Reduction(description, None, f"does not reduce MACs ({before:,} -> {after:,})")
-  return Reduction(description, reduced)
+  # Named after the root and the architecture (the run store keeps the chain of reductions).
+  root = spec.name.split("~")[0]
+  return Reduction(description, dataclasses.replace(reduced, name=f"{root}~{reduced.canonical_hash()[:8]}"))
 
 
 def _replace(spec, i, **changes) -> list:

@@ -106,7 +106,10 @@ def run_search(config, workdir: str) -> dict:
   seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
   s = search_lib.Search(short_trainer(config, workdir, data), store, constraints, seeds=seeds,
                         margin=sc.margin, epochs=sc.epochs, train_above_budget=sc.train_above_budget,
-                        max_candidates=sc.max_candidates, max_seconds=sc.max_minutes * 60)
+                        max_candidates=sc.max_candidates, max_seconds=sc.max_minutes * 60,
+                        on_trained=lambda c: print(
+                            f"[search {(time.time() - t0) / 60:5.1f} min] {c.spec.name}: {c.cost.macs:,} MACs, "
+                            f"val AUC {c.mean_auc:.4f} over {len(c.aucs)} seed(s) ({c.reduction})", flush=True))
   if sc.baseline_auc > 0:
     baseline_auc = sc.baseline_auc
   else:
