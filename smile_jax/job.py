@@ -5,7 +5,7 @@ config. Every step reuses what an earlier, interrupted job left: built datasets,
 manifest, and each model's run directory (which resumes from its checkpoints).
 
 Workdir: `split.json`, `augmentations.png`, `runs/<model>/` (one training run each),
-`baselines/metrics.json`, `report.md` + figures, `summary.json`.
+`baselines/<name>/metrics.json`, `report.md` + figures, `summary.json`.
 """
 
 from __future__ import annotations
@@ -28,24 +28,18 @@ def _train(config, name: str, workdir: str, manifest: str) -> dict:
 
 
 def _baselines(config, data: run_data.RunData, workdir: str) -> list[dict]:
-  out_dir = os.path.join(workdir, "baselines")
-  os.makedirs(out_dir, exist_ok=True)
+  """Each baseline scored on val and test into `baselines/<name>/`, laid out like a run's metrics."""
   smiled_dir = os.path.join(data.dataset.summary["source"], "smileD")
   summaries = []
   for name, score_fn in baselines_lib.available(config.baselines, smiled_dir).items():
-    cache = os.path.join(out_dir, f"{name}.json")
-    if os.path.exists(cache):
-      with open(cache) as f:
-        summaries.append(json.load(f))
-      continue
-    evals = {s: evaluate.SplitEval(s, getattr(data, s).labels, score_fn(getattr(data, s).images))
-             for s in ("val", "test")}
-    summary = evaluate.summarize(name, None, evals, config.run.eval)
-    for s, e in evals.items():
-      np.savez(os.path.join(out_dir, f"{name}_scores_{s}.npz"), labels=e.labels, scores=e.scores)
-    with open(cache, "w") as f:
-      json.dump(summary, f, indent=1)
-    summaries.append(summary)
+    out_dir = os.path.join(workdir, "baselines", name)
+    if not os.path.exists(os.path.join(out_dir, "metrics.json")):
+      os.makedirs(out_dir, exist_ok=True)
+      evals = {s: evaluate.SplitEval(s, getattr(data, s).labels, score_fn(getattr(data, s).images))
+               for s in ("val", "test")}
+      evaluate.write(out_dir, evaluate.summarize(name, None, evals, config.run.eval,
+                                                 {"run_dir": os.path.abspath(out_dir)}), evals)
+    summaries.append(evaluate.read(out_dir)[0])
   return summaries
 
 
@@ -88,12 +82,9 @@ def run_main_job(config, workdir: str) -> dict:
     with open(os.path.join(s["run_dir"], "history.json")) as f:
       histories[s["model"]] = json.load(f)
   test_scores = {}
-  for s in net_summaries:
+  for s in net_summaries + base_summaries:
     _, evals = evaluate.read(s["run_dir"])
     test_scores[s["model"]] = (evals["test"].labels, evals["test"].scores)
-  for s in base_summaries:
-    z = np.load(os.path.join(workdir, "baselines", f"{s['model']}_scores_test.npz"))
-    test_scores[s["model"]] = (z["labels"], z["scores"])
   report.write_report(
       workdir, "smile_jax main job", net_summaries + base_summaries, histories, test_scores,
       baseline=drop_base,
