@@ -1,8 +1,9 @@
 r"""Table 1's AlexNet baseline m0 with the report's recipe, at 64x64x1 (96 M MACs).
 
-Launch (2 cores, CPU: ~35-40 min for 20 epochs):
+Launch (2 cores, CPU: ~45 min for 20 epochs, ~135 s/epoch):
   .venv/bin/python -m experiments.train --config=configs/alexnet.py --workdir=runs/alexnet
-Expected: test AUC >= 0.97 on SMILEsmileD (see WORKSPACE.md for the measured figure).
+Measured on SMILEsmileD (split seed 0): val AUC 0.974, test AUC 0.971 [0.963, 0.978], accuracy
+0.925 at 0.5 (best epoch 14 of 20).
 """
 
 from configs import default
