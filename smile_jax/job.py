@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import os
 
+import ml_collections
 import numpy as np
 
 from smile_jax import runs
 from smile_jax.data import augment, builders, run_data
 from smile_jax.eval import baselines as baselines_lib, evaluate, report
+from smile_jax.search import runner
 
 
 def _train(config, name: str, workdir: str, manifest: str) -> dict:
@@ -127,8 +129,6 @@ def run_main_job(config, workdir: str) -> dict:
 
 def _search(config, workdir: str, manifest: str, net_summaries: list[dict]) -> dict:
   """Runs the reduction search on the job's split; the root's val AUC from the job is AUC0."""
-  import ml_collections
-  from smile_jax.search import runner
   cfg = ml_collections.ConfigDict({"run": config.run.to_dict(), "search": config.search.to_dict()})
   cfg.run.data.split_manifest = manifest
   trained = {s["model"]: s for s in net_summaries}

@@ -15,6 +15,7 @@ import numpy as np
 
 from smile_jax.eval import metrics
 from smile_jax.models import spec as spec_lib
+from smile_jax.train import loop
 
 
 @dataclasses.dataclass
@@ -72,7 +73,6 @@ def read(workdir: str) -> tuple[dict, dict[str, SplitEval]]:
 
 def evaluate_run(result, config, workdir: str) -> dict:
   """Scores a `TrainResult`'s kept weights on val and test; writes and returns metrics.json."""
-  from smile_jax.train import loop
   evals = {}
   for split in ("val", "test"):
     part = getattr(result.data, split)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -18,6 +19,7 @@ from tqdm import tqdm
 from smile_jax.data import faces, images as images_lib, pipeline
 from smile_jax.models import net as net_lib
 from smile_jax.models import spec as spec_lib
+from smile_jax.train import loop
 
 
 @dataclasses.dataclass
@@ -29,7 +31,6 @@ class Predictor:
 
   @classmethod
   def from_run(cls, workdir: str) -> "Predictor":
-    from smile_jax.train import loop
     path = os.path.join(workdir, "spec.json")
     if not os.path.exists(path):
       raise FileNotFoundError(f"{path} not found: --workdir must be a training run's directory "
@@ -43,7 +44,6 @@ class Predictor:
 
   def score_crops(self, crops: np.ndarray) -> np.ndarray:
     """Smiling probabilities for (N, S, S, 1) uint8 crops."""
-    from smile_jax.train import loop
     crops = pipeline.fit_channels(crops, self.spec.input_shape)
     scores, _ = loop.predict_scores(self.apply_fn, self.variables, crops, self.batch_size)
     return scores
@@ -51,7 +51,6 @@ class Predictor:
 
 def resolve_run_dir(workdir: str) -> str:
   """A training run's directory, or the chosen run of a main job's directory."""
-  import json
   summary = os.path.join(workdir, "summary.json")
   if not os.path.exists(os.path.join(workdir, "spec.json")) and os.path.exists(summary):
     with open(summary) as f:

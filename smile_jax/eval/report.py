@@ -9,9 +9,10 @@ histories, and the test scores; it writes `report.md` and the PNG figures beside
 
 from __future__ import annotations
 
+import json
 import os
 
-from smile_jax.eval import plots
+from smile_jax.eval import evaluate, plots
 
 
 def _fmt(value, spec: str = ".3f") -> str:
@@ -77,8 +78,6 @@ def write_report(workdir: str, title: str, summaries: list[dict], histories: dic
 
 def write_run_report(workdir: str) -> str:
   """The report of one training run, from the files it left (metrics.json, history.json, scores)."""
-  import json
-  from smile_jax.eval import evaluate
   summary, evals = evaluate.read(workdir)
   with open(os.path.join(workdir, "history.json")) as f:
     history = json.load(f)

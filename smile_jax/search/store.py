@@ -7,7 +7,6 @@ what is missing. Specs are keyed by their canonical hash (architecture only, not
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 
@@ -69,7 +68,3 @@ class RunStore:
   def close(self) -> None:
     self.db.close()
 
-
-def spec_of(row: dict):
-  from smile_jax.models import spec as spec_lib
-  return spec_lib.ModelSpec.from_dict(json.loads(row["spec_json"]))

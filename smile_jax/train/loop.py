@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from smile_jax.data import pipeline, run_data
 from smile_jax.eval import metrics
-from smile_jax.models import spec as spec_lib, zoo
+from smile_jax.models import net as net_lib, spec as spec_lib, zoo
 from smile_jax.train import steps
 
 
@@ -74,7 +74,6 @@ def _variables(state: steps.TrainState) -> dict:
 
 def restore_variables(workdir: str, spec: spec_lib.ModelSpec) -> dict:
   """The kept weights of a finished (or partly finished) run, for evaluation and prediction."""
-  from smile_jax.models import net as net_lib
   mngr = _checkpointer(workdir)
   step = mngr.latest_step()
   if step is None:
