@@ -11,6 +11,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from smile_jax import runs
+from smile_jax.eval import evaluate
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Training config file.", lock_config=True)
@@ -22,7 +23,7 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # per-epoch lines come from the progress bar instead
   summary = runs.train_evaluate_report(FLAGS.config, FLAGS.workdir)
-  test = next(r for r in summary["splits"] if r["split"] == "test")
+  test = evaluate.split_row(summary, "test")
   print(f"{summary['model']}: test AUC {test['auc']:.4f}, accuracy {test['accuracy']:.4f}; "
         f"report: {FLAGS.workdir}/report.md")
 

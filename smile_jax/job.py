@@ -76,9 +76,8 @@ def run_main_job(config, workdir: str) -> dict:
   net_summaries = [_train(config, name, workdir, manifest) for name in config.models]
   base_summaries = _baselines(config, data, workdir)
 
-  val_auc = lambda s: next(r["auc"] for r in s["splits"] if r["split"] == "val")
   drop_base = config.drop_baseline if config.drop_baseline in config.models else \
-      max(net_summaries, key=val_auc)["model"]
+      max(net_summaries, key=lambda s: evaluate.split_row(s, "val")["auc"])["model"]
   histories = {}
   for s in net_summaries:
     with open(os.path.join(s["run_dir"], "history.json")) as f:
@@ -133,5 +132,5 @@ def _search(config, workdir: str, manifest: str, net_summaries: list[dict]) -> d
   cfg.run.data.split_manifest = manifest
   trained = {s["model"]: s for s in net_summaries}
   if cfg.search.baseline_auc <= 0 and cfg.search.root in trained:
-    cfg.search.baseline_auc = next(r["auc"] for r in trained[cfg.search.root]["splits"] if r["split"] == "val")
+    cfg.search.baseline_auc = evaluate.split_row(trained[cfg.search.root], "val")["auc"]
   return runner.run_search(cfg, os.path.join(workdir, "search"))

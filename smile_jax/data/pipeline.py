@@ -28,6 +28,11 @@ def balanced_indices(labels: np.ndarray, seed: int) -> np.ndarray:
   return np.concatenate([np.arange(len(labels)), np.sort(extra)])
 
 
+def epoch_indices(labels: np.ndarray, seed: int, balance: bool) -> np.ndarray:
+  """The training indices one epoch visits (before shuffling), balanced or not."""
+  return balanced_indices(labels, seed) if balance else np.arange(len(labels))
+
+
 def epoch_order(base: np.ndarray, seed: int, epoch: int) -> np.ndarray:
   return np.random.default_rng([seed, epoch]).permutation(base)
 
@@ -62,8 +67,7 @@ def _background(generator, depth: int = 3):
 def train_batches(images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int, epoch: int,
                   balance: bool, augment_cfg=None) -> Iterator[dict]:
   """One epoch of {'image': uint8 (B,H,W,C), 'label': int32 (B,)}; the last partial batch is dropped."""
-  base = balanced_indices(labels, seed) if balance else np.arange(len(labels))
-  order = epoch_order(base, seed, epoch)
+  order = epoch_order(epoch_indices(labels, seed, balance), seed, epoch)
   pipeline = augment_lib.build(augment_cfg, seed=seed * 100_003 + epoch) if augment_cfg else None
 
   def gen():

@@ -54,6 +54,11 @@ def summarize(name: str, spec: spec_lib.ModelSpec | None, evals: dict[str, Split
   return out
 
 
+def split_row(summary: dict, split: str) -> dict:
+  """One split's row of a metrics.json summary."""
+  return next(r for r in summary["splits"] if r["split"] == split)
+
+
 def write(workdir: str, summary: dict, evals: dict[str, SplitEval]) -> None:
   with open(os.path.join(workdir, "metrics.json"), "w") as f:
     json.dump(summary, f, indent=1)

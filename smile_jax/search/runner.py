@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from smile_jax import runs  # noqa: E402
 from smile_jax.data import run_data  # noqa: E402
+from smile_jax.eval import evaluate  # noqa: E402
 from smile_jax.models import spec as spec_lib, zoo  # noqa: E402
 from smile_jax.search import search as search_lib  # noqa: E402
 from smile_jax.search.store import RunStore  # noqa: E402
@@ -88,9 +89,9 @@ def retrain_finalists(config, workdir: str, data, finalists) -> dict:
   for cand in finalists:
     run_dir = os.path.join(workdir, "finalists", cand.hash)
     summary = runs.train_evaluate_report(config.run, run_dir, spec=cand.spec, data=data)
-    split = {r["split"]: r for r in summary["splits"]}
-    out[cand.hash] = {"run_dir": os.path.abspath(run_dir), "val_auc": split["val"]["auc"],
-                      "test_auc": split["test"]["auc"]}
+    out[cand.hash] = {"run_dir": os.path.abspath(run_dir),
+                      "val_auc": evaluate.split_row(summary, "val")["auc"],
+                      "test_auc": evaluate.split_row(summary, "test")["auc"]}
   return out
 
 

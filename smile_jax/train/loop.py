@@ -104,7 +104,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
     f.write(config.to_json(indent=1))
 
   tc = config.train
-  base = pipeline.balanced_indices(data.train.labels, tc.seed) if config.data.balance else data.train.labels
+  base = pipeline.epoch_indices(data.train.labels, tc.seed, config.data.balance)
   steps_per_epoch = pipeline.steps_per_epoch(len(base), tc.batch_size)
   if steps_per_epoch == 0:
     raise ValueError(f"the train split has {len(base)} images, fewer than one batch of "
