@@ -1,0 +1,156 @@
+"""Firmware for the two boards from one set of model sources, built with arm-none-eabi-gcc.
+
+  qemu-mps2-an386  Cortex-M4 in QEMU: images in, logits and SysTick ticks out via semihosting
+                   (the test and measurement board; 4 MB + 4 MB, so float builds too big for
+                   the Apollo3 can still be checked).
+  sparkfun-edge    Apollo3 Blue at 0xC000 behind Ambiq's bootloader: clock and cache set-up, a
+                   compiled-in test frame as the camera, the smile LED pattern (flashable .bin).
+
+The model's kernels come either as TVM's C source (compiled here with gcc -O2) or as TVM's LLVM
+Thumb-2 object; everything else is the same. Sizes are read from the ELF: flash = every section
+loaded from flash (vectors, code, constants, the .data image), RAM = .data + .bss + stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+
+import numpy as np
+from elftools.elf.elffile import ELFFile
+
+FIRMWARE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "firmware")
+CFLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
+          "-ffunction-sections", "-fdata-sections", "-Wall", "-Wno-unused-variable",
+          "-Wno-unused-but-set-variable", "-fno-strict-aliasing"]
+LDFLAGS = ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-lm"]
+INSTALL_HINT = ("install the Arm toolchain and QEMU: sudo apt-get install --no-install-recommends "
+                "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm (README, set-up)")
+
+
+class ToolchainMissing(RuntimeError):
+  pass
+
+
+class DoesNotFit(RuntimeError):
+  """The model does not fit the board's flash or RAM."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Board:
+  name: str
+  directory: str
+  sources: tuple
+  flash_origin: int
+  flash_bytes: int
+  ram_origin: int
+  ram_bytes: int
+  stack_bytes: int = 16 * 1024
+
+
+BOARDS = {
+    "qemu-mps2-an386": Board("qemu-mps2-an386", "qemu_mps2_an386", ("main.c",),
+                             0x0, 4096 * 1024, 0x20000000, 4096 * 1024),
+    "sparkfun-edge": Board("sparkfun-edge", "sparkfun_edge", ("main.c", "camera.c"),
+                           0xC000, 960 * 1024, 0x10000000, 384 * 1024),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Firmware:
+  board: Board
+  elf: str
+  bin: str
+  flash_bytes: int
+  ram_bytes: int
+  sections: dict            # name -> (address, size)
+
+
+def require_tool(name: str) -> str:
+  path = shutil.which(name)
+  if path is None:
+    raise ToolchainMissing(f"{name} not found on PATH: {INSTALL_HINT}")
+  return path
+
+
+def check_toolchain(qemu: bool = True) -> None:
+  """Clear error before any long work when a tool the deploy needs is missing."""
+  for tool in ("arm-none-eabi-gcc", "arm-none-eabi-objcopy") + (("qemu-system-arm",) if qemu else ()):
+    require_tool(tool)
+
+
+def camera_source(image: np.ndarray) -> str:
+  flat = np.asarray(image, np.uint8).reshape(-1)
+  rows = [", ".join(str(int(v)) for v in flat[i:i + 32]) for i in range(0, flat.size, 32)]
+  return ("/* Generated: the compiled-in test frame (a SMILEsmileD test face). */\n"
+          '#include "camera.h"\n'
+          f"static const uint8_t frame[{flat.size}] = {{\n  " + ",\n  ".join(rows) + "\n};\n"
+          "const uint8_t* camera_frame(void) { return frame; }\n")
+
+
+def _sections(elf_path: str) -> dict:
+  with open(elf_path, "rb") as f:
+    elf = ELFFile(f)
+    return {s.name: (s["sh_addr"], s["sh_size"]) for s in elf.iter_sections()
+            if s["sh_flags"] & 0x2 and s["sh_size"] > 0}   # SHF_ALLOC
+
+
+def sizes(sections: dict, board: Board) -> tuple[int, int]:
+  flash = sum(size for name, (addr, size) in sections.items()
+              if board.flash_origin <= addr < board.flash_origin + board.flash_bytes)
+  flash += sections.get(".data", (0, 0))[1]       # its initial values are stored in flash
+  ram = sum(size for name, (addr, size) in sections.items()
+            if board.ram_origin <= addr < board.ram_origin + board.ram_bytes)
+  return flash, ram
+
+
+def _overflow_lines(stderr: str) -> str:
+  return "; ".join(line.split(": ", 1)[-1] for line in stderr.splitlines() if "overflowed by" in line)
+
+
+def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
+          test_image: np.ndarray | None = None) -> Firmware:
+  """Links model_dir/{model.c, model.h, kernels.c | kernels.o} into the board's firmware."""
+  board = BOARDS[board_name]
+  check_toolchain(qemu=False)
+  os.makedirs(out_dir, exist_ok=True)
+  board_dir = os.path.join(FIRMWARE_DIR, board.directory)
+  common = os.path.join(FIRMWARE_DIR, "common")
+  sources = [os.path.join(common, "startup.c"), os.path.join(model_dir, "model.c")]
+  if board_name == "qemu-mps2-an386":
+    sources.append(os.path.join(common, "semihost.c"))
+  for name in board.sources:
+    if name == "camera.c":
+      if test_image is None:
+        raise ValueError("the sparkfun-edge build needs a test_image for its compiled-in camera frame")
+      path = os.path.join(out_dir, "camera.c")
+      with open(path, "w") as f:
+        f.write(camera_source(test_image))
+      sources.append(path)
+    else:
+      sources.append(os.path.join(board_dir, name))
+  if kernels == "llvm":
+    sources.append(os.path.join(model_dir, "kernels.o"))
+  elif kernels == "c":
+    sources.append(os.path.join(model_dir, "kernels.c"))
+  else:
+    raise ValueError(f"kernels must be 'llvm' or 'c', got {kernels!r}")
+  elf = os.path.join(out_dir, "firmware.elf")
+  cmd = [require_tool("arm-none-eabi-gcc"), *CFLAGS, f"-I{model_dir}", f"-I{common}", f"-I{board_dir}",
+         *sources, f"-L{common}", "-T", os.path.join(board_dir, "link.ld"),
+         f"-Wl,-Map={os.path.join(out_dir, 'firmware.map')}", *LDFLAGS, "-o", elf]
+  result = subprocess.run(cmd, capture_output=True, text=True)
+  if result.returncode != 0:
+    if "will not fit in region" in result.stderr or "overflowed by" in result.stderr:
+      raise DoesNotFit(f"{board_name}: the model does not fit the board's memory "
+                       f"({board.flash_bytes // 1024} KB flash, {board.ram_bytes // 1024} KB RAM): "
+                       f"{_overflow_lines(result.stderr)}. Choose a smaller net "
+                       "(search with max_flash_bytes / max_peak_ram_bytes) or the int8 build.")
+    raise RuntimeError(f"firmware build failed for {board_name}:\n{' '.join(cmd)}\n{result.stderr}")
+  binary = os.path.join(out_dir, "firmware.bin")
+  subprocess.run([require_tool("arm-none-eabi-objcopy"), "-O", "binary", elf, binary], check=True)
+  sections = _sections(elf)
+  flash, ram = sizes(sections, board)
+  return Firmware(board, elf, binary, flash, ram, sections)

@@ -1,0 +1,221 @@
+"""The inference graph a trained run deploys: a `ModelSpec` plus its weights, reduced to the few
+fused operations the microcontroller executes.
+
+Training-only layers go: dropout is the identity at inference, and batch norm becomes a per-channel
+affine `y = a * x + c` with `a = gamma / sqrt(var + eps)`, `c = beta - a * mean`. The affine is
+folded into the weights of the conv or dense layer right before it when nothing non-linear sits in
+between (that layer has activation "none"); in the zoo, batch norm follows ReLU and max pooling,
+where folding would change the result, so it stays a separate `Affine` op that the compiler fuses
+into the kernel before it. Every op carries the explicit padding of its SAME/VALID spec, split the
+way XLA splits it (the extra pixel goes after), so the C code reproduces JAX bit for bit in layout.
+
+`run_float(graph, images)` is a numpy reference of the graph (NHWC, float32); the deploy tests
+hold it to the JAX model and the compiled firmware to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from smile_jax.models import spec as spec_lib
+
+BN_EPSILON = 1e-5  # flax.linen.BatchNorm's default, which SpecNet uses
+
+
+class UnsupportedLayer(ValueError):
+  """A layer the deploy compiler has no kernel for; raised before any compilation starts."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvOp:
+  weight: np.ndarray          # HWIO float32
+  bias: np.ndarray            # (O,)
+  stride: int
+  pads: tuple[int, int, int, int]   # top, left, bottom, right
+  relu: bool
+  layer: int                  # index of the spec layer it comes from (for per-layer reports)
+  kind: str = "conv"
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolOp:
+  window: int
+  stride: int
+  pads: tuple[int, int, int, int]
+  layer: int
+  kind: str = "max_pool"
+
+
+@dataclasses.dataclass(frozen=True)
+class AffineOp:
+  """A batch norm that could not be folded: y = scale[c] * x + shift[c]."""
+  scale: np.ndarray
+  shift: np.ndarray
+  layer: int
+  kind: str = "affine"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlattenOp:
+  layer: int
+  kind: str = "flatten"
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseOp:
+  weight: np.ndarray          # (In, Out)
+  bias: np.ndarray
+  relu: bool
+  layer: int
+  kind: str = "dense"
+
+
+@dataclasses.dataclass(frozen=True)
+class Graph:
+  spec: spec_lib.ModelSpec
+  ops: tuple
+  shapes: tuple               # output shape (no batch) after each op
+
+  @property
+  def input_shape(self) -> tuple[int, int, int]:
+    return tuple(self.spec.input_shape)
+
+
+def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+  """XLA's SAME padding: total = max((out - 1) * stride + kernel - size, 0), the odd pixel after."""
+  out = -(-size // stride)
+  total = max((out - 1) * stride + kernel - size, 0)
+  return total // 2, total - total // 2
+
+
+def _pads(layer, h: int, w: int) -> tuple[int, int, int, int]:
+  if layer.padding == "VALID":
+    return (0, 0, 0, 0)
+  k = layer.kernel if isinstance(layer, spec_lib.Conv) else layer.window
+  top, bottom = same_pads(h, k, layer.stride)
+  left, right = same_pads(w, k, layer.stride)
+  return (top, left, bottom, right)
+
+
+def _bn_affine(variables, name: str) -> tuple[np.ndarray, np.ndarray]:
+  p, s = variables["params"][name], variables["batch_stats"][name]
+  scale = np.asarray(p["scale"], np.float64) / np.sqrt(np.asarray(s["var"], np.float64) + BN_EPSILON)
+  shift = np.asarray(p["bias"], np.float64) - scale * np.asarray(s["mean"], np.float64)
+  return scale, shift
+
+
+def from_spec(spec: spec_lib.ModelSpec, variables: dict) -> Graph:
+  """The deployable graph of `spec` with trained `variables` ({"params", "batch_stats"})."""
+  check_supported(spec)
+  ops: list = []
+  shapes = spec_lib.infer_shapes(spec)
+  shape = tuple(spec.input_shape)
+  for i, layer in enumerate(spec.layers):
+    name = f"{layer.type}_{i}"
+    if isinstance(layer, spec_lib.Conv):
+      p = variables["params"][name]
+      ops.append(ConvOp(np.asarray(p["kernel"], np.float32), np.asarray(p["bias"], np.float32),
+                        layer.stride, _pads(layer, *shape[:2]), layer.activation == "relu", i))
+    elif isinstance(layer, spec_lib.MaxPool):
+      ops.append(PoolOp(layer.window, layer.stride, _pads(layer, *shape[:2]), i))
+    elif isinstance(layer, spec_lib.BatchNorm):
+      scale, shift = _bn_affine(variables, name)
+      prev = ops[-1] if ops else None
+      if isinstance(prev, (ConvOp, DenseOp)) and not prev.relu:
+        # Nothing non-linear in between: fold into the previous layer's weights (output axis last).
+        ops[-1] = dataclasses.replace(
+            prev, weight=(prev.weight * scale).astype(np.float32),
+            bias=(prev.bias * scale + shift).astype(np.float32))
+      else:
+        ops.append(AffineOp(scale.astype(np.float32), shift.astype(np.float32), i))
+    elif isinstance(layer, spec_lib.Dropout):
+      pass  # the identity at inference
+    elif isinstance(layer, spec_lib.Flatten):
+      ops.append(FlattenOp(i))
+    elif isinstance(layer, spec_lib.Dense):
+      p = variables["params"][name]
+      ops.append(DenseOp(np.asarray(p["kernel"], np.float32), np.asarray(p["bias"], np.float32),
+                         layer.activation == "relu", i))
+    shape = shapes[i]
+  return Graph(spec, tuple(ops), tuple(shapes[op.layer] for op in ops))
+
+
+def check_supported(spec: spec_lib.ModelSpec) -> None:
+  """Raises UnsupportedLayer naming the first layer the compiler cannot deploy (no weights needed)."""
+  known = (spec_lib.Conv, spec_lib.MaxPool, spec_lib.BatchNorm, spec_lib.Dropout, spec_lib.Flatten,
+           spec_lib.Dense)
+  for i, layer in enumerate(spec.layers):
+    if not isinstance(layer, known):
+      raise UnsupportedLayer(
+          f"layer {i} ({getattr(layer, 'type', type(layer).__name__)}) of spec {spec.name!r} has no "
+          "deploy kernel; the compiler covers conv, max_pool, batch_norm, dropout, flatten and dense")
+    if getattr(layer, "activation", "none") not in ("relu", "none"):
+      raise UnsupportedLayer(f"layer {i} ({layer.type}) of spec {spec.name!r}: activation "
+                             f"{layer.activation!r} has no deploy kernel (relu or none)")
+
+
+# --- numpy reference ---------------------------------------------------------------------------
+
+def normalize(images: np.ndarray) -> np.ndarray:
+  """uint8 -> float32 in [-1, 1], the same arithmetic as smile_jax.models.net.normalize_pixels."""
+  return np.asarray(images, np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
+
+
+def _pad(x, pads, value):
+  t, l, b, r = pads
+  return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+
+
+def _windows(x, k, stride, out_h, out_w):
+  """(N, out_h, out_w, k, k, C) view of the k x k windows of padded x."""
+  n, _, _, c = x.shape
+  s = x.strides
+  return np.lib.stride_tricks.as_strided(
+      x, (n, out_h, out_w, k, k, c), (s[0], s[1] * stride, s[2] * stride, s[1], s[2], s[3]))
+
+
+def _out_hw(x_shape, k, stride, pads):
+  h = (x_shape[1] + pads[0] + pads[2] - k) // stride + 1
+  w = (x_shape[2] + pads[1] + pads[3] - k) // stride + 1
+  return h, w
+
+
+def conv_windows(x, weight, stride, pads, pad_value=0):
+  """Patches (N, H', W', K*K*Cin) of x ready for a matmul with weight.reshape(-1, Cout)."""
+  k = weight.shape[0]
+  h, w = _out_hw(x.shape, k, stride, pads)
+  xp = np.ascontiguousarray(_pad(x, pads, pad_value))
+  return _windows(xp, k, stride, h, w).reshape(x.shape[0], h, w, -1)
+
+
+def max_pool(x, window, stride, pads):
+  h, w = _out_hw(x.shape, window, stride, pads)
+  low = np.iinfo(x.dtype).min if np.issubdtype(x.dtype, np.integer) else -np.inf
+  xp = np.ascontiguousarray(_pad(x, pads, low))
+  return _windows(xp, window, stride, h, w).max(axis=(3, 4))
+
+
+def run_float(graph: Graph, images: np.ndarray) -> np.ndarray:
+  """Logits (N, classes) of uint8 images (N, H, W, C), in float32 numpy."""
+  return run_float_ops(graph, normalize(images))
+
+
+def run_float_ops(graph: Graph, x: np.ndarray) -> np.ndarray:
+  """The graph's ops applied to float32 activations x (calibration runs them one at a time)."""
+  for op in graph.ops:
+    if isinstance(op, ConvOp):
+      cols = conv_windows(x, op.weight, op.stride, op.pads)
+      x = cols @ op.weight.reshape(-1, op.weight.shape[-1]) + op.bias
+      x = np.maximum(x, 0) if op.relu else x
+    elif isinstance(op, PoolOp):
+      x = max_pool(x, op.window, op.stride, op.pads)
+    elif isinstance(op, AffineOp):
+      x = x * op.scale + op.shift
+    elif isinstance(op, FlattenOp):
+      x = x.reshape(x.shape[0], -1)
+    elif isinstance(op, DenseOp):
+      x = x @ op.weight + op.bias
+      x = np.maximum(x, 0) if op.relu else x
+  return x.astype(np.float32)

@@ -1,0 +1,210 @@
+"""Relax -> fused TIR kernels -> plain C functions (C source, or a Thumb-2 object from TVM's LLVM).
+
+TVM 0.27 has no microTVM, AOT executor or unpacked C API, so this module owns the bare-metal
+emission (see ../shared/notes/toolchain.md):
+  1. Relax passes legalize and fuse the graph: conv + bias + ReLU + requantize become one kernel.
+  2. A small schedule per kernel inlines padding and the elementwise epilogue into the anchor
+     (conv / matmul / pool) loop nest, so no kernel needs a scratch buffer the size of a feature
+     map: each output element is accumulated in a register and written once.
+  3. The standard TIR lowering passes run, except MakePackedAPI: instead, `unpack_params` turns
+     each buffer parameter into a typed pointer, so kernels come out as
+     `void smile_fused_conv2d_add_..(int16_t* x, int8_t* w, int32_t* b, ..., int8_t* out)`
+     with no TVM runtime symbols. The only library call left is memcpy (from LLVM).
+The calls of `main`, in order, with their argument roles, come back as a `Program` that
+`model_source.py` turns into model.c.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tvm
+import tvm_ffi
+from tvm import relax, s_tir, tirx
+from tvm.ir import Call
+from tvm.tirx.buffer import buffer_data_pointer_type
+
+KERNEL_PREFIX = "smile_"
+
+C_TARGET = {"kind": "c", "keys": ["arm_cpu", "cpu"], "mcpu": "cortex-m4"}
+LLVM_TARGET = {"kind": "llvm", "mtriple": "thumbv7em-none-eabihf", "mcpu": "cortex-m4",
+               "mfloat-abi": "hard"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Tensor:
+  name: str
+  shape: tuple
+  dtype: str
+
+  @property
+  def nbytes(self) -> int:
+    return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelCall:
+  kernel: str                 # C symbol
+  args: tuple                 # names: "image", a constant "c<i>", or an intermediate tensor
+  out: Tensor
+  is_reshape: bool            # a pure copy in NHWC: the planner aliases instead of calling
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+  calls: tuple                          # KernelCall in execution order
+  constants: dict                       # name -> np.ndarray
+  image: Tensor
+  kernels: tvm.IRModule                 # lowered, unpacked TIR, ready for a code generator
+
+
+def _relax_passes() -> tvm.transform.Pass:
+  return tvm.transform.Sequential([
+      relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern(),
+      relax.transform.FoldConstant(), relax.transform.FuseOps(), relax.transform.FuseTIR(),
+      relax.transform.DeadCodeElimination()])
+
+
+def _is_reduction(sch: s_tir.Schedule, block) -> bool:
+  return any(int(iv.iter_type) == 2 for iv in sch.get(block).iter_vars)   # 2 = CommReduce
+
+
+def schedule(func: tirx.PrimFunc) -> tirx.PrimFunc:
+  """Inline producers (padding, casts) and the epilogue into the anchor loop nest."""
+  sch = s_tir.Schedule(tvm.IRModule({"main": func}))
+  blocks = sch.get_child_blocks(sch.get_sblock("root"))
+  anchors = [b for b in blocks if _is_reduction(sch, b)]
+  anchor = anchors[0] if len(anchors) == 1 else None
+  output = blocks[-1]
+  for block in blocks[:-1]:
+    if anchor is not None and sch.get(block).same_as(sch.get(anchor)):
+      continue
+    try:
+      sch.compute_inline(block)
+    except s_tir.ScheduleError:
+      pass  # a producer that cannot be inlined keeps its buffer
+  if anchor is not None and not sch.get(output).same_as(sch.get(anchor)):
+    spatial = sum(1 for iv in sch.get(anchor).iter_vars if int(iv.iter_type) == 0)
+    try:
+      sch.reverse_compute_at(output, sch.get_loops(anchor)[spatial - 1])
+    except s_tir.ScheduleError:
+      pass
+  return sch.mod["main"]
+
+
+def _tir_passes() -> list:
+  """tvm.s_tir's default CPU lowering, in its order, without MakePackedAPI and the GPU passes."""
+  return [
+      s_tir.transform.CanonicalizeLoop(), s_tir.transform.LowerInitBlock(),
+      s_tir.transform.PlanAndUpdateBufferAllocationLocation(),
+      s_tir.transform.ConvertBlocksToOpaque(), s_tir.transform.CompactBufferAllocation(),
+      s_tir.transform.LowerMatchBuffer(), s_tir.transform.StmtSimplify(),
+      s_tir.transform.LowerOpaqueBlock(), tirx.transform.FlattenBuffer(),
+      tirx.transform.NarrowDataType(32), s_tir.transform.LoopPartition(),
+      tirx.transform.StorageRewrite(), tirx.transform.UnrollLoop(), tirx.transform.StmtSimplify(),
+      tirx.transform.RemoveNoOp(), tirx.transform.CommonSubexprElim()]
+
+
+def unpack_params(func: tirx.PrimFunc) -> tirx.PrimFunc:
+  """Buffer parameters -> typed data pointers (the plain C calling convention)."""
+  pointers = {p: tirx.Var(p.name, buffer_data_pointer_type(p)) for p in func.params}
+
+  def replace(call):
+    if getattr(call.op, "name", "") == "tirx.buffer_data" and call.args[0] in pointers:
+      return pointers[call.args[0]]
+    return call
+  body = tvm_ffi.structural_map(func.body, [(Call, replace)], order="post")
+  return tirx.PrimFunc(list(pointers.values()), body, attrs=func.attrs)
+
+
+def _kernel_names(main: relax.Function) -> dict:
+  """Short C names in call order, e.g. smile_01_conv2d (TVM's fused names run to 80 characters)."""
+  names = {}
+  for block in main.body.blocks:
+    for binding in block.bindings:
+      name = binding.value.args[0].name_hint
+      kind = next((k for k in _KINDS if k in name), "op")
+      names.setdefault(name, f"{KERNEL_PREFIX}{len(names):02d}_{_KINDS.get(kind, kind)}")
+  return names
+
+
+_KINDS = {"conv2d": "conv", "max_pool2d": "maxpool", "matmul": "dense", "reshape": "flatten",
+          "cast": "input"}
+
+
+def _program_calls(main: relax.Function, names: dict) -> tuple[list, dict]:
+  calls, constants, tensors = [], {}, {}
+  for block in main.body.blocks:
+    for binding in block.bindings:
+      value = binding.value
+      if not (isinstance(value, tvm.ir.expr.Call) and value.op.name == "relax.call_tir"):
+        raise NotImplementedError(f"deploy emission expects only call_tir after fusion, got {value.op}")
+      args = []
+      for a in value.args[1].fields:
+        if isinstance(a, tvm.ir.expr.Constant):
+          name = f"c{len(constants)}"
+          constants[name] = a.value.numpy()
+          args.append(name)
+        else:
+          args.append(tensors.get(a.name, a.name))
+      ty = binding.var.ty
+      out = Tensor(binding.var.name, tuple(int(d) for d in ty.shape), str(ty.dtype))
+      tensors[binding.var.name] = out.name
+      name = value.args[0].name_hint
+      calls.append(KernelCall(names[name], tuple(args), out, name.startswith("reshape")))
+  return calls, constants
+
+
+def compile_module(mod: tvm.IRModule) -> Program:
+  """Fused, scheduled, lowered kernels and the call sequence of a `relax_model.build` module."""
+  mod = _relax_passes()(mod)
+  names = _kernel_names(mod["main"])
+  prims = {}
+  for gv, func in mod.functions.items():
+    if isinstance(func, tirx.PrimFunc) and not gv.name_hint.startswith("reshape"):
+      prims[names[gv.name_hint]] = schedule(func).with_attr("global_symbol", names[gv.name_hint])
+  kernels = tvm.transform.Sequential(_tir_passes())(tvm.IRModule(prims))
+  kernels = tvm.IRModule({gv: unpack_params(f) for gv, f in kernels.functions.items()})
+  calls, constants = _program_calls(mod["main"], names)
+  image_ty = mod["main"].params[0].ty
+  image = Tensor("image", tuple(int(d) for d in image_ty.shape), str(image_ty.dtype))
+  return Program(tuple(calls), constants, image, kernels)
+
+
+def _finalize(kernels: tvm.IRModule, target: dict) -> tvm.IRModule:
+  t = tvm.target.Target(target)
+  return tirx.transform.LowerIntrin()(tirx.transform.BindTarget(t)(kernels))
+
+
+def c_source(program: Program) -> str:
+  """The kernels as portable C (TVM's C code generator)."""
+  t = tvm.target.Target(C_TARGET)
+  lib = tvm.get_global_func("target.build.c")(_finalize(program.kernels, C_TARGET), t)
+  # TVM's C prelude includes its runtime headers and defines a library context for its FFI; the
+  # kernels use neither, so a plain prelude replaces them.
+  body = [line for line in lib.inspect_source().splitlines()
+          if not line.startswith(("#include \"tvm/", "#define TVM_EXPORTS", "void* __tvm_ffi__"))]
+  return "\n".join(["/* Generated by smile_jax compile/kernels.py (TVM C codegen). */",
+                    "#include <stdint.h>", "#include <stdbool.h>", "#include <math.h>",
+                    "#ifndef TVM_DLL", "#define TVM_DLL", "#endif", *body, ""])
+
+
+def llvm_object(program: Program, path: str) -> None:
+  """The kernels as a Cortex-M4 hard-float Thumb-2 object file (TVM's bundled LLVM)."""
+  t = tvm.target.Target(LLVM_TARGET)
+  lib = tvm.get_global_func("target.build.llvm")(_finalize(program.kernels, LLVM_TARGET), t)
+  lib.write_to_file(path, "o")   # never hasattr() this module: it probes the runtime and aborts
+
+
+def kernel_signature(func: tirx.PrimFunc, name: str) -> str:
+  """The C prototype of an unpacked kernel."""
+  params = []
+  for p in func.params:
+    dtype = str(p.ty.element_type.dtype)
+    params.append(f"{_C_TYPES[dtype]}* {p.name}")
+  return f"void {name}({', '.join(params)})"
+
+
+_C_TYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
+            "int32": "int32_t", "int64": "int64_t"}

@@ -1,0 +1,171 @@
+"""int8 post-training quantization of a deploy `Graph`, and the integer reference model.
+
+The arithmetic, which the compiled C code and `run_int` share exactly:
+  * input: uint8 pixels p become int16 `2p - 255`, i.e. the float input x = p * 2/255 - 1 at scale
+    1/255, exact (no rounding), with 0 still meaning 0 so SAME zero padding stays exact too;
+  * weights: int8, symmetric, one scale per output channel (max |w| / 127);
+  * activations: int8, symmetric (zero point 0), one scale per tensor, calibrated on training
+    images as a high percentile of |x| (outliers would waste the 8 bits);
+  * conv / dense: int8 (or the int16 input) x int8 -> int32 accumulators, plus an int32 bias at the
+    accumulator's scale; then a fixed-point requantize per channel:
+        q = clip((acc * M[c] + offset[c]) >> shift[c], lo, 127)
+    in int64, M[c] in [2^30, 2^31), offset = 2^(shift-1) (round half up); lo = 0 after a ReLU;
+  * batch norm kept after a pool (see graph.py) is the same requantize with its shift in offset;
+  * max pool and flatten work on the integers unchanged (max commutes with a positive scale);
+  * the last dense layer stops at its int32 accumulators: logits = acc * logit_scale[c].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from compile import graph as graph_lib
+
+INPUT_SCALE = 1.0 / 255.0      # of the int16 input 2p - 255
+MULTIPLIER_BITS = 30           # M in [2^30, 2^31)
+
+
+@dataclasses.dataclass(frozen=True)
+class Requant:
+  """q = clip((x * multiplier + offset) >> shift, lo, 127), per channel, in int64."""
+  multiplier: np.ndarray       # int64 (C,)
+  shift: np.ndarray            # int64 (C,)
+  offset: np.ndarray           # int64 (C,)
+  lo: int                      # 0 after a ReLU, else -128
+
+  def apply(self, x: np.ndarray) -> np.ndarray:
+    y = (x.astype(np.int64) * self.multiplier + self.offset) >> self.shift
+    return np.clip(y, self.lo, 127).astype(np.int8)
+
+
+@dataclasses.dataclass(frozen=True)
+class QConv:
+  weight: np.ndarray           # int8 HWIO
+  bias: np.ndarray             # int32 (O,)
+  stride: int
+  pads: tuple
+  requant: Requant
+  layer: int
+  kind: str = "conv"
+
+
+@dataclasses.dataclass(frozen=True)
+class QDense:
+  weight: np.ndarray           # int8 (In, Out)
+  bias: np.ndarray             # int32
+  requant: Requant | None      # None for the logits layer: its int32 accumulators are the output
+  layer: int
+  kind: str = "dense"
+
+
+@dataclasses.dataclass(frozen=True)
+class QAffine:
+  requant: Requant
+  layer: int
+  kind: str = "affine"
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantGraph:
+  graph: graph_lib.Graph       # the float graph it came from
+  ops: tuple                   # QConv / QDense / QAffine / graph.PoolOp / graph.FlattenOp
+  scales: tuple                # activation scale after each op (the logits: None)
+  logit_scale: np.ndarray      # float32 (classes,): logits = int32 output * logit_scale
+
+
+def fixed_point(real: np.ndarray, bits: int = MULTIPLIER_BITS) -> tuple[np.ndarray, np.ndarray]:
+  """Integers (M, shift) with M * 2^-shift ~= real, |M| in [2^bits, 2^(bits+1)), 1 <= shift <= 62."""
+  real = np.asarray(real, np.float64)
+  mag = np.where(real == 0, 1.0, np.abs(real))
+  shift = np.clip(bits - np.floor(np.log2(mag)).astype(np.int64), 1, 62)
+  mult = np.round(real * np.exp2(shift.astype(np.float64))).astype(np.int64)
+  too_big = np.abs(mult) >= 2 ** (bits + 1)          # rounding reached the next power of two
+  mult = np.where(too_big, mult // 2, mult)
+  shift = np.where(too_big, shift - 1, shift)
+  return mult, shift
+
+
+def _requant(real_multiplier, real_offset, relu: bool) -> Requant:
+  mult, shift = fixed_point(real_multiplier)
+  offset = np.round(np.asarray(real_offset, np.float64) * np.exp2(shift)).astype(np.int64)
+  return Requant(mult, shift, offset + (np.int64(1) << (shift - 1)), 0 if relu else -128)
+
+
+def _weight_scale(w: np.ndarray) -> np.ndarray:
+  axes = tuple(range(w.ndim - 1))
+  return np.maximum(np.abs(w).max(axis=axes), 1e-12) / 127.0
+
+
+def calibrate(graph: graph_lib.Graph, images: np.ndarray, percentile: float) -> list[float | None]:
+  """Per-op activation scale from float activations on calibration images (None: keeps its input's)."""
+  x = graph_lib.normalize(images)
+  single = graph_lib.Graph(graph.spec, (), ())
+  scales = []
+  for op in graph.ops:
+    x = graph_lib.run_float_ops(dataclasses.replace(single, ops=(op,)), x)
+    if isinstance(op, (graph_lib.ConvOp, graph_lib.DenseOp, graph_lib.AffineOp)):
+      bound = float(np.percentile(np.abs(x), percentile))
+      scales.append(max(bound, 1e-8) / 127.0)
+    else:
+      scales.append(None)
+  return scales
+
+
+def quantize(graph: graph_lib.Graph, calibration_images: np.ndarray,
+             percentile: float = 99.99) -> QuantGraph:
+  """int8 graph of `graph`, activation ranges calibrated on `calibration_images` (uint8 NHWC)."""
+  calib = calibrate(graph, calibration_images, percentile)
+  s_in = INPUT_SCALE
+  ops, scales = [], []
+  last = len(graph.ops) - 1
+  for i, op in enumerate(graph.ops):
+    s_out = calib[i] if calib[i] is not None else s_in
+    if isinstance(op, (graph_lib.ConvOp, graph_lib.DenseOp)):
+      s_w = _weight_scale(op.weight)
+      w_q = np.clip(np.round(op.weight / s_w), -127, 127).astype(np.int8)
+      acc_scale = s_in * s_w
+      b_q = np.round(op.bias / acc_scale).astype(np.int32)
+      if i == last:
+        ops.append(QDense(w_q, b_q, None, op.layer))
+        scales.append(None)
+        return QuantGraph(graph, tuple(ops), tuple(scales), acc_scale.astype(np.float32))
+      rq = _requant(acc_scale / s_out, np.zeros_like(acc_scale), op.relu)
+      ops.append(QConv(w_q, b_q, op.stride, op.pads, rq, op.layer) if isinstance(op, graph_lib.ConvOp)
+                 else QDense(w_q, b_q, rq, op.layer))
+    elif isinstance(op, graph_lib.AffineOp):
+      ops.append(QAffine(_requant(op.scale * s_in / s_out, op.shift / s_out, False), op.layer))
+    else:
+      ops.append(op)   # pool and flatten: integers pass through at their input's scale
+    scales.append(s_out)
+    s_in = s_out
+  raise graph_lib.UnsupportedLayer(f"spec {graph.spec.name!r}: the last op must be the logits dense")
+
+
+def input_int16(images: np.ndarray) -> np.ndarray:
+  return np.asarray(images, np.int16) * 2 - 255
+
+
+def run_int(qgraph: QuantGraph, images: np.ndarray) -> np.ndarray:
+  """The integer reference: int32 logit accumulators (N, classes) of uint8 images (N, H, W, C)."""
+  x = input_int16(images)
+  for op in qgraph.ops:
+    if isinstance(op, QConv):
+      cols = graph_lib.conv_windows(x, op.weight, op.stride, op.pads).astype(np.int64)
+      acc = cols @ op.weight.reshape(-1, op.weight.shape[-1]).astype(np.int64) + op.bias
+      x = op.requant.apply(acc)
+    elif isinstance(op, QDense):
+      acc = x.astype(np.int64) @ op.weight.astype(np.int64) + op.bias
+      x = op.requant.apply(acc) if op.requant is not None else acc.astype(np.int32)
+    elif isinstance(op, QAffine):
+      x = op.requant.apply(x)
+    elif isinstance(op, graph_lib.PoolOp):
+      x = graph_lib.max_pool(x, op.window, op.stride, op.pads)
+    elif isinstance(op, graph_lib.FlattenOp):
+      x = x.reshape(x.shape[0], -1)
+  return x
+
+
+def dequantize_logits(qgraph: QuantGraph, acc: np.ndarray) -> np.ndarray:
+  return np.asarray(acc, np.float32) * qgraph.logit_scale

@@ -1,0 +1,94 @@
+"""A deploy graph (float) or quantized graph (int8) as a TVM Relax module, built with BlockBuilder.
+
+The module's `main` takes one uint8 image (1, H, W, C), NHWC, as the camera gives it, and returns
+the logits: float32 for the float graph, int32 accumulators for the int8 one (see quantize.py).
+Weights are Relax constants in HWIO / (In, Out) layout, so they go to flash unchanged. Building
+Relax directly sidesteps the StableHLO frontend, which does not load jaxlib 0.10's MLIR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tvm
+from tvm import relax
+from tvm.relax import op as R
+
+from compile import graph as graph_lib
+from compile import quantize as quant_lib
+
+
+def _const(a: np.ndarray):
+  a = np.ascontiguousarray(a)
+  return relax.const(a, str(a.dtype))   # without the dtype, relax.const narrows int64 to int32
+
+
+def _conv(x, weight: np.ndarray, stride: int, pads, out_dtype: str):
+  return R.nn.conv2d(x, _const(weight), strides=stride, padding=tuple(pads), data_layout="NHWC",
+                     kernel_layout="HWIO", out_dtype=out_dtype)
+
+
+def _pool(x, op: graph_lib.PoolOp):
+  return R.nn.max_pool2d(x, pool_size=op.window, strides=op.stride, padding=tuple(op.pads),
+                         layout="NHWC")
+
+
+def _requant(bb, x, rq: quant_lib.Requant):
+  y = bb.emit(R.astype(x, "int64"))
+  y = bb.emit(R.add(R.multiply(y, _const(rq.multiplier)), _const(rq.offset)))
+  y = bb.emit(R.right_shift(y, _const(rq.shift)))
+  y = bb.emit(R.clip(y, rq.lo, 127))
+  return bb.emit(R.astype(y, "int8"))
+
+
+def _float_body(bb, image, graph: graph_lib.Graph):
+  x = bb.emit(R.astype(image, "float32"))
+  x = bb.emit(R.subtract(R.multiply(x, relax.const(np.float32(2.0 / 255.0))), relax.const(np.float32(1.0))))
+  for op in graph.ops:
+    if isinstance(op, graph_lib.ConvOp):
+      x = bb.emit(R.add(_conv(x, op.weight, op.stride, op.pads, "float32"), _const(op.bias)))
+      x = bb.emit(R.nn.relu(x)) if op.relu else x
+    elif isinstance(op, graph_lib.PoolOp):
+      x = bb.emit(_pool(x, op))
+    elif isinstance(op, graph_lib.AffineOp):
+      x = bb.emit(R.add(R.multiply(x, _const(op.scale)), _const(op.shift)))
+    elif isinstance(op, graph_lib.FlattenOp):
+      x = bb.emit(R.reshape(x, (1, -1)))
+    elif isinstance(op, graph_lib.DenseOp):
+      x = bb.emit(R.add(R.matmul(x, _const(op.weight), out_dtype="float32"), _const(op.bias)))
+      x = bb.emit(R.nn.relu(x)) if op.relu else x
+  return x
+
+
+def _int_body(bb, image, qgraph: quant_lib.QuantGraph):
+  x = bb.emit(R.astype(image, "int16"))
+  x = bb.emit(R.subtract(R.multiply(x, relax.const(np.int16(2))), relax.const(np.int16(255))))
+  for op in qgraph.ops:
+    if isinstance(op, quant_lib.QConv):
+      acc = bb.emit(R.add(_conv(x, op.weight, op.stride, op.pads, "int32"), _const(op.bias)))
+      x = _requant(bb, acc, op.requant)
+    elif isinstance(op, quant_lib.QDense):
+      acc = bb.emit(R.add(R.matmul(x, _const(op.weight), out_dtype="int32"), _const(op.bias)))
+      x = _requant(bb, acc, op.requant) if op.requant is not None else acc
+    elif isinstance(op, quant_lib.QAffine):
+      x = _requant(bb, x, op.requant)
+    elif isinstance(op, graph_lib.PoolOp):
+      x = bb.emit(_pool(x, op))
+    elif isinstance(op, graph_lib.FlattenOp):
+      x = bb.emit(R.reshape(x, (1, -1)))
+  return x
+
+
+def build(model: graph_lib.Graph | quant_lib.QuantGraph) -> tvm.IRModule:
+  """The Relax module of a float `Graph` or an int8 `QuantGraph`."""
+  graph = model.graph if isinstance(model, quant_lib.QuantGraph) else model
+  bb = relax.BlockBuilder()
+  image = relax.Var("image", relax.TensorType((1, *graph.input_shape), "uint8"))
+  with bb.function("main", [image]):
+    with bb.dataflow():
+      if isinstance(model, quant_lib.QuantGraph):
+        out = _int_body(bb, image, model)
+      else:
+        out = _float_body(bb, image, model)
+      out = bb.emit_output(out)
+    bb.emit_func_output(out)
+  return bb.get()
