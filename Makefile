@@ -9,8 +9,21 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 
-.PHONY: setup main full test test-all bench
-setup: $(VENV)/.installed
+# The Arm toolchain and QEMU (Debian packages) for compile/: installed only when missing.
+# --no-install-recommends keeps it to ~300 MB instead of 3.3 GB.
+ARM_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup toolchain main full test test-all bench
+setup: $(VENV)/.installed toolchain
+
+toolchain:
+	@if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null \
+	    || [ ! -f "$$(arm-none-eabi-gcc -print-file-name=libc_nano.a)" ]; then \
+	  echo "installing $(ARM_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(ARM_PACKAGES); \
+	fi
 
 main: setup
 	$(PY) -m experiments.main --config=configs/main.py --workdir=runs/main

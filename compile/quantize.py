@@ -6,11 +6,15 @@ The arithmetic, which the compiled C code and `run_int` share exactly:
   * weights: int8, symmetric, one scale per output channel (max |w| / 127);
   * activations: int8, symmetric (zero point 0), one scale per tensor, calibrated on training
     images as a high percentile of |x| (outliers would waste the 8 bits);
-  * conv / dense: int8 (or the int16 input) x int8 -> int32 accumulators, plus an int32 bias at the
-    accumulator's scale; then a fixed-point requantize per channel:
-        q = clip((acc * M[c] + offset[c]) >> shift[c], lo, 127)
-    in int64, M[c] in [2^30, 2^31), offset = 2^(shift-1) (round half up); lo = 0 after a ReLU;
-  * batch norm kept after a pool (see graph.py) is the same requantize with its shift in offset;
+  * conv / dense: int8 (or the int16 input) x int8 -> int32 accumulators, then a fixed-point
+    requantize per channel:
+        q = clip((acc * M[c] + offset[c]) >> shift, lo, 127)
+    in int64, with int32 multipliers M[c] (the largest in [2^30, 2^31)) and one shift per layer,
+    so the product is one 32 x 32 -> 64-bit multiply (SMULL) and the shift is by a constant;
+    offset[c] = bias[c] * M[c] + 2^(shift-1) carries the bias (at the accumulator's scale) and the
+    rounding (half up); lo = 0 after a ReLU;
+  * a batch norm kept after ReLU or a pool (see graph.py) is the same requantize, its shift
+    term in offset;
   * max pool and flatten work on the integers unchanged (max commutes with a positive scale);
   * the last dense layer stops at its int32 accumulators: logits = acc * logit_scale[c].
 """
@@ -30,20 +34,19 @@ MULTIPLIER_BITS = 30           # M in [2^30, 2^31)
 @dataclasses.dataclass(frozen=True)
 class Requant:
   """q = clip((x * multiplier + offset) >> shift, lo, 127), per channel, in int64."""
-  multiplier: np.ndarray       # int64 (C,)
-  shift: np.ndarray            # int64 (C,)
+  multiplier: np.ndarray       # int32 (C,)
+  shift: int                   # one per layer
   offset: np.ndarray           # int64 (C,)
   lo: int                      # 0 after a ReLU, else -128
 
   def apply(self, x: np.ndarray) -> np.ndarray:
-    y = (x.astype(np.int64) * self.multiplier + self.offset) >> self.shift
+    y = (x.astype(np.int64) * self.multiplier.astype(np.int64) + self.offset) >> self.shift
     return np.clip(y, self.lo, 127).astype(np.int8)
 
 
 @dataclasses.dataclass(frozen=True)
 class QConv:
-  weight: np.ndarray           # int8 HWIO
-  bias: np.ndarray             # int32 (O,)
+  weight: np.ndarray           # int8 HWIO (the bias is in requant.offset)
   stride: int
   pads: tuple
   requant: Requant
@@ -54,7 +57,7 @@ class QConv:
 @dataclasses.dataclass(frozen=True)
 class QDense:
   weight: np.ndarray           # int8 (In, Out)
-  bias: np.ndarray             # int32
+  bias: np.ndarray | None      # int32, the logits layer only (hidden layers: in requant.offset)
   requant: Requant | None      # None for the logits layer: its int32 accumulators are the output
   layer: int
   kind: str = "dense"
@@ -75,22 +78,25 @@ class QuantGraph:
   logit_scale: np.ndarray      # float32 (classes,): logits = int32 output * logit_scale
 
 
-def fixed_point(real: np.ndarray, bits: int = MULTIPLIER_BITS) -> tuple[np.ndarray, np.ndarray]:
-  """Integers (M, shift) with M * 2^-shift ~= real, |M| in [2^bits, 2^(bits+1)), 1 <= shift <= 62."""
+def fixed_point(real: np.ndarray, bits: int = MULTIPLIER_BITS) -> tuple[np.ndarray, int]:
+  """int32 multipliers M and one shift with M * 2^-shift ~= real; the largest |M| in [2^bits, 2^(bits+1))."""
   real = np.asarray(real, np.float64)
-  mag = np.where(real == 0, 1.0, np.abs(real))
-  shift = np.clip(bits - np.floor(np.log2(mag)).astype(np.int64), 1, 62)
-  mult = np.round(real * np.exp2(shift.astype(np.float64))).astype(np.int64)
-  too_big = np.abs(mult) >= 2 ** (bits + 1)          # rounding reached the next power of two
-  mult = np.where(too_big, mult // 2, mult)
-  shift = np.where(too_big, shift - 1, shift)
-  return mult, shift
+  top = max(float(np.abs(real).max()), 1e-30)
+  shift = int(np.clip(bits - np.floor(np.log2(top)), 1, 62))
+  mult = np.round(real * 2.0 ** shift)
+  if np.abs(mult).max() >= 2 ** (bits + 1):        # rounding reached the next power of two
+    shift -= 1
+    mult = np.round(real * 2.0 ** shift)
+  return mult.astype(np.int32), shift
 
 
-def _requant(real_multiplier, real_offset, relu: bool) -> Requant:
+def _requant(real_multiplier, real_offset, relu: bool, bias=None) -> Requant:
+  """Requantize q = round(x * real_multiplier + real_offset) (+ the int32 `bias` added to x first)."""
   mult, shift = fixed_point(real_multiplier)
-  offset = np.round(np.asarray(real_offset, np.float64) * np.exp2(shift)).astype(np.int64)
-  return Requant(mult, shift, offset + (np.int64(1) << (shift - 1)), 0 if relu else -128)
+  offset = np.round(np.asarray(real_offset, np.float64) * 2.0 ** shift).astype(np.int64)
+  if bias is not None:
+    offset = offset + bias.astype(np.int64) * mult.astype(np.int64)
+  return Requant(mult, shift, offset + (np.int64(1) << np.int64(shift - 1)), 0 if relu else -128)
 
 
 def _weight_scale(w: np.ndarray) -> np.ndarray:
@@ -131,9 +137,9 @@ def quantize(graph: graph_lib.Graph, calibration_images: np.ndarray,
         ops.append(QDense(w_q, b_q, None, op.layer))
         scales.append(None)
         return QuantGraph(graph, tuple(ops), tuple(scales), acc_scale.astype(np.float32))
-      rq = _requant(acc_scale / s_out, np.zeros_like(acc_scale), op.relu)
-      ops.append(QConv(w_q, b_q, op.stride, op.pads, rq, op.layer) if isinstance(op, graph_lib.ConvOp)
-                 else QDense(w_q, b_q, rq, op.layer))
+      rq = _requant(acc_scale / s_out, np.zeros_like(acc_scale), op.relu, bias=b_q)
+      ops.append(QConv(w_q, op.stride, op.pads, rq, op.layer) if isinstance(op, graph_lib.ConvOp)
+                 else QDense(w_q, None, rq, op.layer))
     elif isinstance(op, graph_lib.AffineOp):
       ops.append(QAffine(_requant(op.scale * s_in / s_out, op.shift / s_out, False), op.layer))
     else:
@@ -147,17 +153,22 @@ def input_int16(images: np.ndarray) -> np.ndarray:
   return np.asarray(images, np.int16) * 2 - 255
 
 
+def _int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """Exact integer matmul through float64 BLAS: every product and partial sum of int16 x int8
+  terms stays far below 2^53, where float64 is exact, and BLAS is ~100x numpy's integer matmul."""
+  return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+
+
 def run_int(qgraph: QuantGraph, images: np.ndarray) -> np.ndarray:
   """The integer reference: int32 logit accumulators (N, classes) of uint8 images (N, H, W, C)."""
   x = input_int16(images)
   for op in qgraph.ops:
     if isinstance(op, QConv):
-      cols = graph_lib.conv_windows(x, op.weight, op.stride, op.pads).astype(np.int64)
-      acc = cols @ op.weight.reshape(-1, op.weight.shape[-1]).astype(np.int64) + op.bias
-      x = op.requant.apply(acc)
+      cols = graph_lib.conv_windows(x, op.weight, op.stride, op.pads)
+      x = op.requant.apply(_int_matmul(cols, op.weight.reshape(-1, op.weight.shape[-1])))
     elif isinstance(op, QDense):
-      acc = x.astype(np.int64) @ op.weight.astype(np.int64) + op.bias
-      x = op.requant.apply(acc) if op.requant is not None else acc.astype(np.int32)
+      acc = _int_matmul(x, op.weight)
+      x = op.requant.apply(acc) if op.requant is not None else (acc + op.bias).astype(np.int32)
     elif isinstance(op, QAffine):
       x = op.requant.apply(x)
     elif isinstance(op, graph_lib.PoolOp):

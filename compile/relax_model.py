@@ -33,9 +33,11 @@ def _pool(x, op: graph_lib.PoolOp):
 
 
 def _requant(bb, x, rq: quant_lib.Requant):
-  y = bb.emit(R.astype(x, "int64"))
-  y = bb.emit(R.add(R.multiply(y, _const(rq.multiplier)), _const(rq.offset)))
-  y = bb.emit(R.right_shift(y, _const(rq.shift)))
+  # Both factors are cast to int64 inside the kernel (kernels.py runs no FoldConstant), so the
+  # code generator sees a 32 x 32 -> 64-bit multiply; the scalar shift becomes an immediate.
+  y = bb.emit(R.multiply(R.astype(x, "int64"), R.astype(_const(rq.multiplier), "int64")))
+  y = bb.emit(R.add(y, _const(rq.offset)))
+  y = bb.emit(R.right_shift(y, relax.const(np.int64(rq.shift), "int64")))
   y = bb.emit(R.clip(y, rq.lo, 127))
   return bb.emit(R.astype(y, "int8"))
 
@@ -64,11 +66,10 @@ def _int_body(bb, image, qgraph: quant_lib.QuantGraph):
   x = bb.emit(R.subtract(R.multiply(x, relax.const(np.int16(2))), relax.const(np.int16(255))))
   for op in qgraph.ops:
     if isinstance(op, quant_lib.QConv):
-      acc = bb.emit(R.add(_conv(x, op.weight, op.stride, op.pads, "int32"), _const(op.bias)))
-      x = _requant(bb, acc, op.requant)
+      x = _requant(bb, bb.emit(_conv(x, op.weight, op.stride, op.pads, "int32")), op.requant)
     elif isinstance(op, quant_lib.QDense):
-      acc = bb.emit(R.add(R.matmul(x, _const(op.weight), out_dtype="int32"), _const(op.bias)))
-      x = _requant(bb, acc, op.requant) if op.requant is not None else acc
+      acc = bb.emit(R.matmul(x, _const(op.weight), out_dtype="int32"))
+      x = _requant(bb, acc, op.requant) if op.requant is not None else bb.emit(R.add(acc, _const(op.bias)))
     elif isinstance(op, quant_lib.QAffine):
       x = _requant(bb, x, op.requant)
     elif isinstance(op, graph_lib.PoolOp):

@@ -1,0 +1,93 @@
+"""The deployment report: per-layer cost on the Cortex-M4, totals, memory, energy and battery life.
+
+Energy model (parameters in configs/deploy.py, each with its source there): the Apollo3 draws
+`active_ua_per_mhz` x f while computing and `sleep_ua` otherwise; the camera draws `camera_mw`
+whenever the robot is watching (always, at any inference rate); a CR2032 holds `battery_mah` at
+`supply_volts`. One inference takes cycles / f seconds. At r inferences per second:
+  energy per inference = V * I_active * t
+  average current      = I_sleep + r * t * (I_active - I_sleep) + P_camera / V
+  battery life         = capacity / average current
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class Power:
+  inference_uj: float
+  average_ua: float
+  battery_hours: float
+
+
+def power(cycles: int, mhz: float, energy_cfg, camera: bool = True) -> Power:
+  seconds = cycles / (mhz * 1e6)
+  active_ua = energy_cfg.active_ua_per_mhz * mhz
+  inference_uj = energy_cfg.supply_volts * active_ua * seconds
+  rate = energy_cfg.inferences_per_s
+  camera_ua = energy_cfg.camera_mw * 1e3 / energy_cfg.supply_volts if camera else 0.0
+  duty = min(rate * seconds, 1.0)
+  average_ua = energy_cfg.sleep_ua + duty * (active_ua - energy_cfg.sleep_ua) + camera_ua
+  return Power(inference_uj, average_ua, energy_cfg.battery_mah * 1e3 / average_ua)
+
+
+def _kb(n: int) -> str:
+  return f"{n / 1024:,.1f} KB"
+
+
+def markdown(result: dict, energy_cfg, report_ops_per_s: float, report_macs_estimate: float) -> str:
+  builds = result["builds"]
+  lines = [f"## Deployment: `{result['model']}` on the Apollo3 Cortex-M4F", "",
+           "Compiled with TVM (Relax -> fused TIR -> "
+           f"{'LLVM Thumb-2 object' if builds[0]['kernels'] == 'llvm' else 'C, gcc -O2'}), linked with "
+           "arm-none-eabi-gcc, run under QEMU `mps2-an386` (parity) and unicorn (counts). Cycles are an "
+           "estimate from the Cortex-M4 TRM's instruction timings (compile/profile.py), no wait states.", "",
+           "| build | MACs | instructions | est. cycles | cycles/MAC | latency @48 MHz | @96 MHz | flash | RAM (arena) | fits Edge | parity | test AUC |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|"]
+  for b in builds:
+    parity = (f"{b['parity_max_abs_diff']:.0f} (bit-exact)" if b["dtype"] == "int8" and b["parity_max_abs_diff"] == 0
+              else f"{b['parity_max_abs_diff']:.2e}")
+    lines.append(
+        f"| {b['dtype']} | {b['macs']:,} | {b['instructions']:,} | {b['cycles']:,} | {b['cycles_per_mac']:.2f} | "
+        f"{b['latency_ms_48mhz']:.1f} ms | {b['latency_ms_96mhz']:.1f} ms | {_kb(b['flash_bytes'])} | "
+        f"{_kb(b['ram_bytes'])} ({_kb(b['arena_bytes'])}) | {'yes' if b['fits_sparkfun_edge'] else 'no'} | "
+        f"{parity} | {b['test_auc']:.4f} |")
+  est_s = report_macs_estimate / report_ops_per_s
+  lines += ["", f"The report's estimate for this net ({report_macs_estimate:,.0f} ops at "
+            f"{report_ops_per_s / 1e6:.2f} M ops/s): **{est_s * 1e3:,.0f} ms**; measured (int8, 48 MHz): "
+            + ", ".join(f"**{b['latency_ms_48mhz']:.1f} ms** ({b['dtype']})" for b in builds) + ".",
+            f"Float test AUC (JAX): {builds[0]['float_test_auc']:.4f}; AUC change from quantization: "
+            + ", ".join(f"{b['test_auc'] - b['float_test_auc']:+.4f} ({b['dtype']})" for b in builds) + ".",
+            f"QEMU instruction count (SysTick x 40 under -icount): "
+            + ", ".join(f"{b['qemu_instructions']:,} vs unicorn {b['instructions']:,} ({b['dtype']})" for b in builds) + ".",
+            "", "### Per layer", ""]
+  for b in builds:
+    lines += [f"{b['dtype']}:", "", "| kernel | layer | MACs | instructions | est. cycles | cycles/MAC |",
+              "|---|---|--:|--:|--:|--:|"]
+    for r in b["layers"]:
+      cpm = f"{r['cycles_per_mac']:.2f}" if r["cycles_per_mac"] else ""
+      lines.append(f"| `{r['kernel']}` | {r['layer']} | {r['macs']:,} | {r['instructions']:,} | {r['cycles']:,} | {cpm} |")
+    lines.append("")
+  lines += ["### Energy and battery life", "",
+            f"Apollo3 at {energy_cfg.active_ua_per_mhz} uA/MHz active, {energy_cfg.sleep_ua} uA asleep, camera "
+            f"{energy_cfg.camera_mw} mW, {energy_cfg.battery_mah} mAh CR2032 at {energy_cfg.supply_volts} V, "
+            f"{energy_cfg.inferences_per_s} inference(s) per second (sources: configs/deploy.py).", "",
+            "| build | clock | energy / inference | average current | battery life | without camera |",
+            "|---|--:|--:|--:|--:|--:|"]
+  for b in builds:
+    for mhz in (48, 96):
+      p = power(b["cycles"], mhz, energy_cfg)
+      no_cam = power(b["cycles"], mhz, energy_cfg, camera=False)
+      lines.append(f"| {b['dtype']} | {mhz} MHz | {p.inference_uj:.1f} uJ | {p.average_ua:,.0f} uA | "
+                   f"{p.battery_hours / 24:.1f} days | {no_cam.battery_hours / 24:.0f} days |")
+  return "\n".join(lines) + "\n"
+
+
+def write(out_dir: str, result: dict, energy_cfg, report_ops_per_s: float) -> str:
+  path = os.path.join(out_dir, "deploy.md")
+  text = markdown(result, energy_cfg, report_ops_per_s, result["builds"][0]["macs"])
+  with open(path, "w") as f:
+    f.write(text)
+  return path

@@ -1,0 +1,207 @@
+"""Instruction and cycle counts of one inference, per kernel, by running the firmware ELF in unicorn.
+
+unicorn executes the same Thumb-2 + FPU code as QEMU. The ELF's sections are loaded as linked,
+`smile_model_run(image, logits)` is called directly (no start-up, no semihosting) and a basic-block
+hook counts every executed instruction exactly; each block is disassembled once (capstone) and
+attributed to the kernel that was running (helpers such as memcpy count for their caller).
+
+Cycles are an estimate from a per-instruction-class Cortex-M4 timing table, taken from the ARM
+Cortex-M4 Processor Technical Reference Manual (ARM DDI 0439B), Table 3-1 "Cortex-M4 instruction
+set summary" (integer, DSP, load/store, branch cycle counts) and Table 7-1 "FPU instruction set"
+(floating point). Simplifications, all documented here: a taken branch costs 1 + P with pipeline
+refill P = 2 (the TRM gives 1-3); a load or store directly after another load or store costs 1
+(the TRM's pipelining of neighbouring single loads/stores), otherwise 2; SDIV/UDIV cost 7 (the
+TRM's 2-12, data dependent); no flash wait states (the Apollo3's flash cache hides them for loops).
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import dataclasses
+import re
+
+import capstone
+import numpy as np
+import unicorn
+from elftools.elf.elffile import ELFFile
+from unicorn import arm_const
+
+SCRATCH = 0x30000000            # I/O buffers and the return sentinel (outside 0x4000_0000+: XN space)
+SCRATCH_BYTES = 1 << 20
+STACK_BYTES = 64 * 1024
+KERNEL = re.compile(r"^smile_\d\d_")
+
+# Cycles per instruction class (ARM DDI 0439B, Tables 3-1 and 7-1).
+_FIXED = {
+    "mla": 2, "mls": 2, "sdiv": 7, "udiv": 7,
+    "vmla": 3, "vmls": 3, "vnmla": 3, "vnmls": 3, "vfma": 3, "vfms": 3, "vfnma": 3, "vfnms": 3,
+    "vdiv": 14, "vsqrt": 14,
+}
+_LOAD_STORE = ("ldr", "str", "vldr", "vstr")
+_MULTIPLE = ("ldm", "stm", "push", "pop", "vldm", "vstm", "vpush", "vpop", "ldrd", "strd")
+_BRANCH = ("b", "bl", "blx", "bx", "cbz", "cbnz", "tbb", "tbh")
+PIPELINE_REFILL = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelProfile:
+  name: str
+  instructions: int
+  cycles: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+  kernels: tuple                  # KernelProfile in first-run order ("glue": smile_model_run itself)
+  logits: np.ndarray
+
+  @property
+  def instructions(self) -> int:
+    return sum(k.instructions for k in self.kernels)
+
+  @property
+  def cycles(self) -> int:
+    return sum(k.cycles for k in self.kernels)
+
+
+def _base(mnemonic: str) -> str:
+  m = mnemonic.split(".")[0]
+  for suffix in ("eq", "ne", "cs", "hs", "cc", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt",
+                 "gt", "le", "al"):
+    if len(m) > len(suffix) + 1 and m.endswith(suffix) and m[:-len(suffix)] in _BRANCH + ("it",):
+      return m[:-len(suffix)]
+  return m
+
+
+def _count_registers(op_str: str) -> int:
+  inside = op_str[op_str.find("{") + 1:op_str.find("}")] if "{" in op_str else ""
+  count = 0
+  for part in filter(None, (p.strip() for p in inside.split(","))):
+    if "-" in part:
+      lo, hi = (int(re.sub(r"\D", "", x)) for x in part.split("-"))
+      count += hi - lo + 1
+    else:
+      count += 1
+  return max(count, 1)
+
+
+def instruction_cycles(mnemonic: str, op_str: str, after_load_store: bool) -> int:
+  """Cycles of one instruction, not counting a taken branch's refill (added per block)."""
+  m = _base(mnemonic)
+  if m.startswith(_MULTIPLE):
+    return 1 + (2 if m in ("ldrd", "strd") else _count_registers(op_str))
+  if m.startswith(_LOAD_STORE):
+    return 1 if after_load_store else 2
+  for prefix, cycles in _FIXED.items():
+    if m.startswith(prefix):
+      return cycles
+  return 1
+
+
+def _is_load_store(mnemonic: str) -> bool:
+  m = _base(mnemonic)
+  return m.startswith(_LOAD_STORE) and not m.startswith(_MULTIPLE)
+
+
+@dataclasses.dataclass
+class _Block:
+  instructions: int
+  cycles: int
+  ends_in_branch: bool
+  end: int
+
+
+class _Symbols:
+  def __init__(self, elf: ELFFile):
+    funcs = []
+    for sym in elf.get_section_by_name(".symtab").iter_symbols():
+      if sym["st_info"]["type"] == "STT_FUNC" and sym["st_size"] > 0:
+        start = sym["st_value"] & ~1      # the Thumb bit
+        funcs.append((start, start + sym["st_size"], sym.name))
+    funcs.sort()
+    self.starts = [f[0] for f in funcs]
+    self.funcs = funcs
+    self.addresses = {sym.name: sym["st_value"] for sym in elf.get_section_by_name(".symtab").iter_symbols()}
+
+  def name_at(self, address: int) -> str:
+    i = bisect.bisect_right(self.starts, address) - 1
+    if i >= 0 and address < self.funcs[i][1]:
+      return self.funcs[i][2]
+    return "?"
+
+
+def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int) -> Profile:
+  """Runs one inference of the firmware's model in unicorn and counts it per kernel."""
+  uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+  uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
+  with open(elf_path, "rb") as f:
+    elf = ELFFile(f)
+    symbols = _Symbols(elf)
+    mapped = []
+    for seg in elf.iter_segments():
+      if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+        continue
+      lo = seg["p_vaddr"] & ~0xFFF
+      hi = (seg["p_vaddr"] + seg["p_memsz"] + 0xFFF) & ~0xFFF
+      for a, b in mapped:            # merge with an existing mapping
+        lo, hi = (b, hi) if a <= lo < b else (lo, hi)
+      if hi > lo:
+        uc.mem_map(lo, hi - lo)
+        mapped.append((lo, hi))
+      uc.mem_write(seg["p_vaddr"], seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"]))
+  uc.mem_map(SCRATCH, SCRATCH_BYTES)
+  image = np.ascontiguousarray(image, np.uint8).reshape(-1)
+  in_addr, out_addr = SCRATCH + 0x1000, SCRATCH + 0x1000 + ((image.size + 0xFFF) & ~0xFFF)
+  uc.mem_write(in_addr, image.tobytes())
+  stack_top = SCRATCH + SCRATCH_BYTES - 16
+  uc.reg_write(arm_const.UC_ARM_REG_SP, stack_top)
+  uc.reg_write(arm_const.UC_ARM_REG_R0, in_addr)
+  uc.reg_write(arm_const.UC_ARM_REG_R1, out_addr)
+  uc.reg_write(arm_const.UC_ARM_REG_LR, SCRATCH | 1)
+
+  md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+  blocks: dict[int, _Block] = {}
+  counts = collections.OrderedDict()
+  state = {"kernel": "glue", "prev": None}
+
+  def on_block(uc_, address, size, _):
+    block = blocks.get(address)
+    if block is None:
+      code = bytes(uc_.mem_read(address, size))
+      n = cycles = 0
+      after_ls = False
+      last = ""
+      for ins in md.disasm(code, address):
+        n += 1
+        cycles += instruction_cycles(ins.mnemonic, ins.op_str, after_ls)
+        after_ls = _is_load_store(ins.mnemonic)
+        last = ins.mnemonic
+      block = _Block(n, cycles, _base(last) in _BRANCH or last.startswith("pop"), address + size)
+      blocks[address] = block
+    prev = state["prev"]
+    if prev is not None and prev.ends_in_branch and address != prev.end:
+      _add(counts, state["kernel"], 0, PIPELINE_REFILL)
+    name = symbols.name_at(address)
+    if KERNEL.match(name):
+      state["kernel"] = name
+    elif name == "smile_model_run":
+      state["kernel"] = "glue"
+    _add(counts, state["kernel"], block.instructions, block.cycles)
+    state["prev"] = block
+
+  uc.hook_add(unicorn.UC_HOOK_BLOCK, on_block)
+  entry = symbols.addresses.get("smile_model_run")
+  if entry is None:
+    raise ValueError(f"{elf_path} has no smile_model_run symbol")
+  uc.emu_start(entry | 1, SCRATCH)
+  dtype = np.dtype(logit_dtype)
+  logits = np.frombuffer(bytes(uc.mem_read(out_addr, classes * dtype.itemsize)), dtype).copy()
+  kernels = tuple(KernelProfile(k, v[0], v[1]) for k, v in counts.items())
+  return Profile(kernels, logits)
+
+
+def _add(counts, kernel, instructions, cycles):
+  total = counts.setdefault(kernel, [0, 0])
+  total[0] += instructions
+  total[1] += cycles

@@ -1,0 +1,41 @@
+r"""Deploys a trained run to the Apollo3: TVM compile (int8 + float), firmware for QEMU and the
+SparkFun Edge, parity under QEMU, per-kernel profile in unicorn, deploy.md + deploy.json.
+
+  .venv/bin/python -m experiments.deploy --config=configs/deploy.py --workdir=runs/main
+
+--workdir is a training run, or a main job's directory (its summary.json names the chosen run);
+output goes to <run>/deploy/ unless --output is given.
+"""
+
+import os
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from compile import deploy, deploy_report
+from smile_jax.cost import hardware
+from smile_jax.eval import predict
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", "configs/deploy.py", "Deploy configuration.")
+flags.DEFINE_string("workdir", None, "Trained run (or main job) directory.")
+flags.DEFINE_string("output", None, "Output directory (default: <run>/deploy).")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  del argv
+  run_dir = predict.resolve_run_dir(FLAGS.workdir)
+  out_dir = FLAGS.output or os.path.join(run_dir, "deploy")
+  result = deploy.deploy_run(run_dir, out_dir, FLAGS.config)
+  path = deploy_report.write(out_dir, result, FLAGS.config.energy,
+                             hardware.get("apollo3-report").ops_per_second)
+  for b in result["builds"]:
+    print(f"{b['dtype']}: {b['cycles']:,} cycles ({b['cycles_per_mac']:.2f}/MAC), "
+          f"{b['latency_ms_48mhz']:.1f} ms at 48 MHz, flash {b['flash_bytes']:,} B, RAM {b['ram_bytes']:,} B, "
+          f"parity {b['parity_max_abs_diff']:.3g}, test AUC {b['test_auc']:.4f}")
+  print(f"report: {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)

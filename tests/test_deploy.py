@@ -1,0 +1,172 @@
+"""The deploy compiler: graph and integer references, TVM kernels, firmware under QEMU, profiling.
+
+Nets are randomly initialised with non-trivial batch statistics (parity does not need training);
+the trained path runs in test_main_job's smoke job.
+"""
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from compile import deploy, emulate, firmware, graph as graph_lib, model_source, profile, quantize
+from smile_jax.models import net, spec as spec_lib, zoo
+
+# The shape of the net the first full-size search from AlexNet chose (WORKSPACE.md, issue 3).
+SEARCHED = spec_lib.ModelSpec("alexnet~cfbaace6", (
+    spec_lib.Conv(12, 11, stride=4), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
+    spec_lib.Conv(64, 5, stride=2), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
+    spec_lib.Conv(384, 3, stride=2), spec_lib.Conv(96, 3), spec_lib.Conv(128, 3), spec_lib.MaxPool(3, 2),
+    spec_lib.Flatten(), spec_lib.Dense(2, activation="none")), (64, 64, 1), 2)
+# Batch norm right after a conv without activation folds into its weights.
+FOLDABLE = spec_lib.ModelSpec("foldable", (
+    spec_lib.Conv(8, 3, stride=2, activation="none"), spec_lib.BatchNorm(), spec_lib.Conv(8, 3, stride=2),
+    spec_lib.BatchNorm(), spec_lib.Dropout(0.5), spec_lib.Flatten(), spec_lib.Dense(16),
+    spec_lib.Dense(2, activation="none")), (32, 32, 1), 2)
+
+
+def variables_for(spec, seed=0):
+  model = net.build(spec)
+  v = model.init(jax.random.key(seed), jnp.zeros((1, *spec.input_shape)), train=False)
+  rng = np.random.default_rng(seed)
+  stats = jax.tree_util.tree_map(lambda a: np.asarray(a) + rng.uniform(0.1, 0.5, a.shape).astype(np.float32),
+                                 v.get("batch_stats", {}))
+  return {"params": v["params"], "batch_stats": stats}
+
+
+def images_for(spec, n=3, seed=0):
+  return np.random.default_rng(seed).integers(0, 256, (n, *spec.input_shape), dtype=np.uint8)
+
+
+def jax_logits(spec, variables, images):
+  return np.asarray(net.build(spec).apply(variables, net.normalize_pixels(images), train=False))
+
+
+@pytest.mark.parametrize("spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED, FOLDABLE],
+                         ids=lambda s: s.name)
+def test_float_graph_matches_jax(spec):
+  v = variables_for(spec)
+  images = images_for(spec, 4)
+  graph = graph_lib.from_spec(spec, v)
+  np.testing.assert_allclose(graph_lib.run_float(graph, images), jax_logits(spec, v, images), atol=2e-5)
+
+
+def test_batch_norm_folds_only_where_exact():
+  kinds = [op.kind for op in graph_lib.from_spec(FOLDABLE, variables_for(FOLDABLE)).ops]
+  # conv_0 (no activation) absorbs batch_norm_1; batch_norm_3 follows a ReLU and stays; dropout goes.
+  assert kinds == ["conv", "conv", "affine", "flatten", "dense", "dense"]
+
+
+def test_fixed_point_multipliers():
+  real = np.array([0.3, 1e-3, -0.02, 0.0])
+  mult, shift = quantize.fixed_point(real)
+  assert mult.dtype == np.int32 and 2 ** 30 <= np.abs(mult).max() < 2 ** 31
+  np.testing.assert_allclose(mult / 2.0 ** shift, real, atol=2.0 ** -shift)
+
+
+def test_requantize_rounds_half_up_and_clips():
+  rq = quantize._requant(np.array([0.5]), np.array([0.0]), relu=False)
+  x = np.array([[1], [3], [-3], [1000], [-1000]])
+  np.testing.assert_array_equal(rq.apply(x)[:, 0], [1, 2, -1, 127, -128])   # 0.5, 1.5, -1.5 round up
+
+
+def test_int8_reference_tracks_float():
+  spec = zoo.reduced_alexnet()
+  graph = graph_lib.from_spec(spec, variables_for(spec))
+  images = images_for(spec, 64, seed=1)
+  q = quantize.quantize(graph, images[:32])
+  f = graph_lib.run_float(graph, images)
+  i = quantize.dequantize_logits(q, quantize.run_int(q, images))
+  assert np.corrcoef(f[:, 1] - f[:, 0], i[:, 1] - i[:, 0])[0, 1] > 0.98
+
+
+def test_memory_plan_never_overlaps_live_tensors(tmp_path):
+  spec = zoo.reduced_alexnet()
+  built = deploy.compile_model(graph_lib.from_spec(spec, variables_for(spec)), str(tmp_path))
+  plan = built.plan
+  items = list(plan.placements.values())
+  for a in items:
+    for b in items:
+      if a is not b and not (a.last < b.first or b.last < a.first):
+        assert a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset
+  assert plan.arena_bytes < sum(p.nbytes for p in items)   # buffers are reused
+
+
+@pytest.mark.parametrize("spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED], ids=lambda s: s.name)
+def test_qemu_parity_and_profile(spec, tmp_path):
+  v = variables_for(spec)
+  images = images_for(spec, 3)
+  graph = graph_lib.from_spec(spec, v)
+  for model in (quantize.quantize(graph, images_for(spec, 16, seed=2)), graph):
+    built = deploy.compile_model(model, str(tmp_path / built_name(model)))
+    fw = firmware.build(built.directory, "qemu-mps2-an386", os.path.join(built.directory, "qemu"))
+    run = emulate.run_qemu(fw, images, built.logit_dtype)
+    if built.dtype == "int8":
+      np.testing.assert_array_equal(run.logits, quantize.run_int(model, images))   # bit-exact
+    else:
+      assert np.abs(run.logits - jax_logits(spec, v, images)).max() <= 1e-4
+    prof = profile.profile_elf(fw.elf, images[0], built.logit_dtype, 2)
+    np.testing.assert_array_equal(prof.logits, run.logits[0])
+    # QEMU counts through SysTick in steps of 40 instructions, plus the reads around the call.
+    assert abs(int(run.instructions[0]) - prof.instructions) <= 2 * emulate.INSTRUCTIONS_PER_TICK
+    assert {k.name for k in prof.kernels} >= {c.kernel for c in built.program.calls if not c.is_reshape}
+
+
+def built_name(model):
+  return "int8" if isinstance(model, quantize.QuantGraph) else "float32"
+
+
+def test_c_kernels_match_llvm_kernels(tmp_path):
+  spec = FOLDABLE
+  graph = graph_lib.from_spec(spec, variables_for(spec))
+  q = quantize.quantize(graph, images_for(spec, 8))
+  built = deploy.compile_model(q, str(tmp_path))
+  images = images_for(spec, 2, seed=5)
+  outs = [emulate.run_qemu(firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / k), kernels=k),
+                           images, np.int32).logits for k in ("llvm", "c")]
+  np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_sparkfun_edge_memory_map(tmp_path):
+  spec = zoo.reduced_alexnet()
+  graph = graph_lib.from_spec(spec, variables_for(spec))
+  images = images_for(spec, 8)
+  built = deploy.compile_model(quantize.quantize(graph, images), str(tmp_path))
+  fw = firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images[0])
+  assert fw.sections[".isr_vector"][0] == 0xC000            # behind Ambiq's secure bootloader
+  assert all(0x10000000 <= fw.sections[s][0] < 0x10060000 for s in (".bss", ".stack"))
+  assert fw.flash_bytes <= 960 * 1024 and fw.ram_bytes <= 384 * 1024
+  assert 0 < os.path.getsize(fw.bin) <= fw.flash_bytes + 64   # the flashable image from 0xC000
+  with open(fw.bin, "rb") as f:
+    words = np.frombuffer(f.read(8), np.uint32)
+  assert 0x10000000 < words[0] <= 0x10060000                           # initial SP: top of the stack in SRAM
+  assert words[1] & 1 and 0xC000 < words[1] < 0xC000 + fw.flash_bytes  # Thumb reset vector in the image
+
+
+def test_float_embedded_does_not_fit_the_edge(tmp_path):
+  spec = zoo.embedded()   # 1 MB of float32 weights
+  built = deploy.compile_model(graph_lib.from_spec(spec, variables_for(spec)), str(tmp_path))
+  with pytest.raises(firmware.DoesNotFit, match="FLASH.*overflowed.*int8 build"):
+    firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images_for(spec, 1)[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class Upsample:      # a layer type the compiler has no kernel for
+  factor: int = 2
+  type: str = "upsample"
+
+
+def test_unsupported_layer_is_named_before_compiling():
+  spec = dataclasses.replace(SEARCHED, name="odd")
+  object.__setattr__(spec, "layers", spec.layers[:3] + (Upsample(),) + spec.layers[3:])
+  with pytest.raises(graph_lib.UnsupportedLayer, match=r"layer 3 \(upsample\)"):
+    graph_lib.check_supported(spec)
+
+
+def test_missing_toolchain_says_how_to_install(monkeypatch):
+  monkeypatch.setenv("PATH", "/nonexistent")
+  with pytest.raises(firmware.ToolchainMissing, match="apt-get install --no-install-recommends gcc-arm-none-eabi"):
+    firmware.check_toolchain()
