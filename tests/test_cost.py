@@ -2,7 +2,7 @@
 
 import pytest
 
-from smile_jax.cost import hardware, ops
+from smile_jax.cost import hardware, measured, ops
 from smile_jax.models import spec as spec_lib, zoo
 from tests.test_spec import ALEXNET_MACS, EMBEDDED_MACS, FC_MACS, REDUCED_MACS
 
@@ -53,5 +53,10 @@ def test_report_profile_reproduces_its_runtime_column():
   budget = ops.ModelCost("budget", (), 1_380_000, 0, 0, 0, 0, 0)
   assert profile.latency_s(budget) == pytest.approx(3.0)
   assert profile.latency_s(ops.analyze(zoo.embedded())) == pytest.approx(805_632 / 460_000)
-  with pytest.raises(KeyError, match="deploy stage's calibration"):
+
+
+
+def test_measured_profile_is_absent_until_calibrated(monkeypatch, tmp_path):
+  monkeypatch.setattr(measured, "PROFILE_PATH", str(tmp_path / "none.json"))
+  with pytest.raises(KeyError, match="experiments.calibrate"):
     hardware.get("apollo3-measured")

@@ -50,6 +50,16 @@ def test_summary_and_report(job_dir):
     assert os.path.getsize(os.path.join(job_dir, png)) > 5000, png
     assert png in report
   assert os.path.exists(os.path.join(summary["chosen_run_dir"], "report.md"))
+  builds = {b["dtype"]: b for b in summary["deploy"]}
+  assert set(builds) == {"int8", "float32"}
+  for b in builds.values():
+    assert set(b) >= {"board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac",
+                      "latency_ms_48mhz", "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc"}
+    assert b["macs"] == search["chosen"]["macs"] and b["cycles"] > b["macs"] and 0 <= b["test_auc"] <= 1
+  assert builds["int8"]["parity_max_abs_diff"] == 0 and builds["float32"]["parity_max_abs_diff"] <= 1e-4
+  assert builds["int8"]["fits_sparkfun_edge"] and builds["int8"]["flash_bytes"] < builds["float32"]["flash_bytes"]
+  assert "Deployment: " in report and "| int8 |" in report
+  assert os.path.exists(os.path.join(job_dir, "deploy", "int8", "sparkfun_edge", "firmware.bin"))
 
 
 def test_predict_cli_on_real_photos_and_a_broken_file(job_dir, tmp_path, shared_data_dir):

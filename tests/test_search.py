@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from smile_jax.cost import ops as ops_lib
 from smile_jax.models import spec as spec_lib, zoo
 from smile_jax.search import reductions, search as search_lib
 from smile_jax.search.store import RunStore
@@ -29,6 +30,10 @@ def test_reductions_apply_and_explain_skips():
   assert found["conv_0 filters/2"].spec.layers[0].features == 6
   assert found["conv_0 stride+1"].spec is None and "does not reduce MACs" in found["conv_0 stride+1"].reason
   assert found["remove max_pool_1"].spec is None
+  assert found["conv_2 kernel-2"].spec.layers[2].kernel == 3 and found["conv_5 kernel-2"].spec.layers[5].kernel == 1
+  assert found["conv_0 kernel-2"].spec.layers[0].kernel == 9        # stride 8 <= 9
+  assert "skips pixels" in reductions.reductions(found["conv_0 kernel-2"].spec)[
+      [r.description for r in reductions.reductions(found["conv_0 kernel-2"].spec)].index("conv_0 kernel-2")].reason
   assert [l.type for l in found["remove conv_5"].spec.layers].count("conv") == 2
   for r in reductions.valid(zoo.embedded()):
     assert spec_lib.total_macs(r.spec) < 805_632
@@ -144,3 +149,12 @@ def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, shared_
   assert resumed["chosen"]["name"] == reference["chosen"]["name"]
   assert resumed["chosen"]["test_auc"] == pytest.approx(reference["chosen"]["test_auc"], abs=1e-6)
   assert [f["hash"] for f in resumed["front"]] == [f["hash"] for f in reference["front"]]
+
+
+def test_latency_constraint_uses_the_measured_profile():
+  spec = zoo.embedded()
+  latency = search_lib.estimated_latency_ms(spec)
+  assert latency is not None and 20 < latency < 200   # ~2.9 M cycles at 48 MHz when calibrated
+  cost = ops_lib.analyze(spec)
+  assert search_lib.Constraints(max_latency_ms=latency * 1.1).violations(cost, spec) == []
+  assert "est. latency" in search_lib.Constraints(max_latency_ms=latency * 0.9).violations(cost, spec)[0]

@@ -3,8 +3,8 @@
   * `apollo3-report`: the report's own estimate (its section 1.2): 0.46 M ops/s on the Apollo3
     at 48 MHz (one float load-add-store per op, extrapolated from an Arduino measurement), so
     the Table 2 "Est. runtime" column is reproduced: 1.38 M ops -> 3.0 s.
-  * `apollo3-measured`: cycles fitted on firmware run under emulation. The deploy stage fits it
-    (calibration on compiled nets); until that exists it is absent, not faked.
+  * `apollo3-measured`: cycles per layer fitted on compiled firmware profiled in emulation
+    (`python -m experiments.calibrate`, see measured.py); absent, not faked, until that has run.
 
 Energy uses the Apollo3's published active current (~6 uA/MHz at 3.3 V, Ambiq's datasheet).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from smile_jax.cost import measured
 from smile_jax.cost.ops import ModelCost
 
 APOLLO3_ACTIVE_A_PER_MHZ = 6e-6
@@ -41,9 +42,12 @@ PROFILES = {
 }
 
 
-def get(name: str) -> HardwareProfile:
+def get(name: str):
+  """A profile by name: a `HardwareProfile` (ops -> time) or the `measured.MeasuredProfile`."""
+  if name == "apollo3-measured" and measured.load() is not None:
+    return measured.load()
   if name not in PROFILES:
-    hint = (" (it is fitted from emulator cycles by the deploy stage's calibration, which has not "
-            "been run)" if name == "apollo3-measured" else "")
+    hint = (" (it is fitted from emulator cycles by `python -m experiments.calibrate`, which has "
+            "not been run here)" if name == "apollo3-measured" else "")
     raise KeyError(f"no hardware profile {name!r}{hint}; available: {sorted(PROFILES)}")
   return PROFILES[name]

@@ -5,6 +5,9 @@ order, each either with its new spec or skipped with the reason (a collapsed fea
 that would vanish, ...):
   * fewer filters: a conv's features / 2 and / 4 (at least `MIN_FEATURES`);
   * larger stride: a conv's stride + 1, while stride <= kernel (no input pixel is skipped);
+  * smaller kernel: a conv's kernel - 2 (odd sizes stay odd), while stride <= kernel; the report's
+    list stops at the four above, but without this one no path from the 11x11 / 5x5 Table 1 net
+    reaches the 3x3 stride-2 stacks that score best under the budget (WORKSPACE.md, issue 3);
   * smaller fully-connected layer: a hidden dense layer's width / 2 and / 4;
   * fewer layers: remove a middle conv (not the first), a max pool, or a hidden dense layer.
 A reduction must lower the MAC count; one that does not (a stride that no longer shrinks the
@@ -75,6 +78,11 @@ def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
     stride = layers[i].stride + 1
     out.append(_rebuild(spec, _replace(spec, i, stride=stride), desc) if stride <= layers[i].kernel
                else Reduction(desc, None, f"stride {stride} > kernel {layers[i].kernel} skips pixels"))
+  for i in conv_idx:
+    desc = f"conv_{i} kernel-2"
+    kernel = layers[i].kernel - 2
+    out.append(_rebuild(spec, _replace(spec, i, kernel=kernel), desc) if kernel >= max(1, layers[i].stride)
+               else Reduction(desc, None, f"kernel {kernel} < stride {layers[i].stride} skips pixels"))
   for i in dense_idx:
     for k in (2, 4):
       features = layers[i].features // k

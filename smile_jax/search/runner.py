@@ -29,10 +29,18 @@ from smile_jax.search.store import RunStore  # noqa: E402
 from smile_jax.train import loop  # noqa: E402
 
 
+def search_recipe(config):
+  """The run recipe candidates and finalists train with: `config.run` with `config.search.recipe`
+  (nested overrides, may be empty) applied on top."""
+  cfg = config.run.copy_and_resolve_references()
+  cfg.update(config.search.get("recipe", {}))
+  return cfg
+
+
 def short_trainer(config, workdir: str, data: run_data.RunData):
-  """A `Trainer`: `config.search.epochs` of the run recipe; returns the best epoch's val AUC."""
+  """A `Trainer`: `config.search.epochs` of the search recipe; returns the best epoch's val AUC."""
   def train(spec: spec_lib.ModelSpec, seed: int) -> dict:
-    cfg = config.run.copy_and_resolve_references()
+    cfg = search_recipe(config)
     cfg.train.epochs = config.search.epochs
     cfg.train.warmup_epochs = config.search.warmup_epochs
     cfg.train.seed = seed
@@ -72,12 +80,14 @@ def _num(x) -> str:
 
 def front_table(front, finals: dict) -> str:
   """Markdown table of the front; full-recipe val/test AUC only for the retrained finalists."""
-  lines = ["| candidate | reduction | MACs | peak RAM (int8) | flash (int8) | val AUC (short, mean ± sd) | "
-           "val AUC (full) | test AUC (full) |", "|---|---|--:|--:|--:|--:|--:|--:|"]
+  lines = ["| candidate | reduction | MACs | est. latency (int8, 48 MHz) | peak RAM (int8) | flash (int8) | "
+           "val AUC (short, mean ± sd) | val AUC (full) | test AUC (full) |", "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
   for c in front:
     f = finals.get(c.hash, {})
     sd = (sum((a - c.mean_auc) ** 2 for a in c.aucs) / max(1, len(c.aucs) - 1)) ** 0.5
-    lines.append(f"| {c.spec.name} | {c.reduction} | {c.cost.macs:,} | {c.cost.peak_activation_bytes('int8'):,} B | "
+    latency = search_lib.estimated_latency_ms(c.spec)
+    lines.append(f"| {c.spec.name} | {c.reduction} | {c.cost.macs:,} | "
+                 f"{'-' if latency is None else f'{latency:.0f} ms'} | {c.cost.peak_activation_bytes('int8'):,} B | "
                  f"{c.cost.param_bytes('int8'):,} B | {c.mean_auc:.3f} ± {sd:.3f} | "
                  f"{_num(f.get('val_auc'))} | {_num(f.get('test_auc'))} |")
   return "\n".join(lines)
@@ -88,7 +98,7 @@ def retrain_finalists(config, workdir: str, data, finalists) -> dict:
   out = {}
   for cand in finalists:
     run_dir = os.path.join(workdir, "finalists", cand.hash)
-    summary = runs.train_evaluate_report(config.run, run_dir, spec=cand.spec, data=data)
+    summary = runs.train_evaluate_report(search_recipe(config), run_dir, spec=cand.spec, data=data)
     out[cand.hash] = {"run_dir": os.path.abspath(run_dir),
                       "val_auc": evaluate.split_row(summary, "val")["auc"],
                       "test_auc": evaluate.split_row(summary, "test")["auc"]}
@@ -102,7 +112,8 @@ def run_search(config, workdir: str) -> dict:
   sc = config.search
   data = run_data.load(config.run.data, workdir)
   root = zoo.get(sc.root, data.train.images.shape[1:])
-  constraints = search_lib.Constraints(sc.budget_macs, sc.max_peak_ram_bytes, sc.max_flash_bytes)
+  constraints = search_lib.Constraints(sc.budget_macs, sc.max_peak_ram_bytes, sc.max_flash_bytes,
+                                       max_latency_ms=sc.get("max_latency_ms", 0.0))
   store = RunStore(os.path.join(workdir, "runs.sqlite"))
   seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
   s = search_lib.Search(short_trainer(config, workdir, data), store, constraints, seeds=seeds,

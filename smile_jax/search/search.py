@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 from absl import logging
 
-from smile_jax.cost import ops as ops_lib
+from smile_jax.cost import measured, ops as ops_lib
 from smile_jax.models import spec as spec_lib
 from smile_jax.search import reductions as reductions_lib
 from smile_jax.search.store import RunStore
@@ -46,9 +46,16 @@ class Constraints:
   max_peak_ram_bytes: int = 0       # 0 = unconstrained
   max_flash_bytes: int = 0
   weight_dtype: str = "int8"        # what flash and RAM are measured in on the device
+  max_latency_ms: float = 0.0       # 0 = unconstrained; else by the apollo3-measured profile
 
-  def violations(self, cost: ops_lib.ModelCost) -> list[str]:
+  def violations(self, cost: ops_lib.ModelCost, spec: spec_lib.ModelSpec | None = None) -> list[str]:
     out = []
+    if self.max_latency_ms and spec is not None:
+      latency = estimated_latency_ms(spec)
+      if latency is None:
+        raise KeyError("max_latency_ms needs the apollo3-measured profile: run `python -m experiments.calibrate`")
+      if latency > self.max_latency_ms:
+        out.append(f"est. latency {latency:.1f} ms > {self.max_latency_ms:.1f} ms")
     if cost.macs > self.budget_macs:
       out.append(f"MACs {cost.macs:,} > {self.budget_macs:,}")
     ram = cost.peak_activation_bytes(self.weight_dtype)
@@ -58,6 +65,12 @@ class Constraints:
     if self.max_flash_bytes and flash > self.max_flash_bytes:
       out.append(f"flash {flash:,} B > {self.max_flash_bytes:,} B")
     return out
+
+
+def estimated_latency_ms(spec: spec_lib.ModelSpec) -> float | None:
+  """int8 latency at 48 MHz by the apollo3-measured profile (None until it is calibrated)."""
+  profile = measured.load()
+  return None if profile is None else 1e3 * profile.latency_s(spec, "int8")
 
 
 @dataclasses.dataclass
@@ -88,7 +101,8 @@ class Candidate:
     return {"name": self.spec.name, "hash": self.hash, "parent": self.parent_hash,
             "reduction": self.reduction, "macs": self.cost.macs,
             "peak_ram_bytes": self.cost.peak_activation_bytes("int8"),
-            "flash_bytes": self.cost.param_bytes("int8"), "val_auc": self.mean_auc,
+            "flash_bytes": self.cost.param_bytes("int8"), "est_latency_ms": estimated_latency_ms(self.spec),
+            "val_auc": self.mean_auc,
             "val_aucs": list(self.aucs), "feasible": self.feasible,
             "spec": self.spec.to_dict()}
 
@@ -130,7 +144,7 @@ class Search:
   def make(self, spec, parent_hash=None, reduction="") -> Candidate:
     cost = ops_lib.analyze(spec)
     cand = Candidate(spec, parent_hash, reduction, cost)
-    cand.feasible = not self.constraints.violations(cost)
+    cand.feasible = not self.constraints.violations(cost, spec)
     return cand
 
   def evaluate(self, cand: Candidate, seeds=None) -> Candidate:

@@ -1,0 +1,22 @@
+r"""Fitting the `apollo3-measured` hardware profile on compiled nets (smile_jax/cost/measured.py).
+
+Launch (2 cores, CPU, ~2 min; needs the Arm toolchain and QEMU):
+  .venv/bin/python -m experiments.calibrate --config=configs/calibrate.py --workdir=runs/calibrate
+Writes smile_jax/cost/apollo3_measured.json (commit it) and <workdir>/calibration.md. Weights are
+random (cycle counts do not depend on them); the nets are zoo models plus seeded chains of search
+reductions, so the fit covers what the search proposes.
+"""
+
+import ml_collections
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+  config.zoo = ("embedded", "reduced_alexnet", "two_layer_fc")
+  config.reduction_roots = ("reduced_alexnet", "embedded", "alexnet")
+  config.nets_per_root = 3            # each a chain of random reductions from the root ...
+  config.max_macs = 3_000_000         # ... continued until it is under this many MACs
+  config.held_out = 2                 # nets left out of the fit, to report its error on new nets
+  config.seed = 0
+  config.calibration_images = 16
+  return config

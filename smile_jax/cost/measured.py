@@ -1,0 +1,96 @@
+"""The `apollo3-measured` hardware profile: Cortex-M4 cycles estimated from a spec's layers, with
+coefficients fitted on compiled nets profiled in emulation (compile/calibrate.py,
+`python -m experiments.calibrate`), stored in apollo3_measured.json beside this file.
+
+A net's cycles are a sum over the kernels the deploy compiler emits (one per conv, dense and pool,
+batch norm fused into the kernel before it, plus the input conversion):
+
+    cycles = a_conv * conv MACs + b_conv * conv outputs + a_dense * dense MACs + b_dense * dense outputs
+           + a_pool * pool comparisons + b_pool * pool outputs + b_bn * batch-norm outputs
+           + b_input * input pixels + c * kernels
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+
+import numpy as np
+
+from smile_jax.models import spec as spec_lib
+
+PROFILE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apollo3_measured.json")
+FEATURES = ("conv_macs", "conv_outputs", "dense_macs", "dense_outputs", "pool_comparisons",
+            "pool_outputs", "bn_outputs", "input_pixels", "kernels")
+
+
+def layer_features(spec: spec_lib.ModelSpec, layer_indices) -> np.ndarray:
+  """The feature row of the spec layers one kernel computes (none: the input conversion)."""
+  shapes = spec_lib.infer_shapes(spec)
+  costs = {c.index: c for c in spec_lib.layer_costs(spec)}
+  f = dict.fromkeys(FEATURES, 0.0)
+  f["kernels"] = 1.0
+  if not layer_indices:
+    f["input_pixels"] = float(np.prod(spec.input_shape))
+  for i in layer_indices:
+    layer, out = spec.layers[i], float(np.prod(shapes[i]))
+    if isinstance(layer, spec_lib.Conv):
+      f["conv_macs"] += costs[i].macs
+      f["conv_outputs"] += out
+    elif isinstance(layer, spec_lib.Dense):
+      f["dense_macs"] += costs[i].macs
+      f["dense_outputs"] += out
+    elif isinstance(layer, spec_lib.MaxPool):
+      f["pool_comparisons"] += out * layer.window ** 2
+      f["pool_outputs"] += out
+    elif isinstance(layer, spec_lib.BatchNorm):
+      f["bn_outputs"] += out
+  return np.array([f[k] for k in FEATURES])
+
+
+def kernel_groups(spec: spec_lib.ModelSpec) -> list[list[int]]:
+  """The compiler's kernel grouping, from the spec alone: [] is the input conversion."""
+  groups: list[list[int]] = [[]]
+  for i, layer in enumerate(spec.layers):
+    if isinstance(layer, (spec_lib.Conv, spec_lib.Dense, spec_lib.MaxPool)):
+      groups.append([i])
+    elif isinstance(layer, spec_lib.BatchNorm):
+      groups[-1].append(i)
+  return groups
+
+
+def spec_features(spec: spec_lib.ModelSpec) -> np.ndarray:
+  return np.sum([layer_features(spec, g) for g in kernel_groups(spec)], axis=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasuredProfile:
+  name: str
+  description: str
+  coefficients: dict            # dtype -> {feature: cycles per unit}
+  clock_hz: float = 48e6
+
+  def cycles(self, spec: spec_lib.ModelSpec, dtype: str = "int8") -> float:
+    coef = self.coefficients[dtype]
+    return float(spec_features(spec) @ np.array([coef[k] for k in FEATURES]))
+
+  def latency_s(self, spec: spec_lib.ModelSpec, dtype: str = "int8") -> float:
+    return self.cycles(spec, dtype) / self.clock_hz
+
+
+def load(path: str | None = None) -> MeasuredProfile | None:
+  path = path or PROFILE_PATH
+  if not os.path.exists(path):
+    return None
+  return _load(path, os.path.getmtime(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, mtime: float) -> MeasuredProfile:
+  del mtime  # part of the cache key: a re-calibrated file is read again
+  with open(path) as f:
+    data = json.load(f)
+  return MeasuredProfile("apollo3-measured", data["description"],
+                         {d: v["coefficients"] for d, v in data["fits"].items()})
