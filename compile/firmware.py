@@ -135,8 +135,8 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
     sources.append(os.path.join(model_dir, "kernels.o"))
   elif kernels == "c":
     sources.append(os.path.join(model_dir, "kernels.c"))
-  else:
-    raise ValueError(f"kernels must be 'llvm' or 'c', got {kernels!r}")
+  elif kernels != "none":   # "none": model.c is self-contained (compile/naive_c.py)
+    raise ValueError(f"kernels must be 'llvm', 'c' or 'none', got {kernels!r}")
   elf = os.path.join(out_dir, "firmware.elf")
   cmd = [require_tool("arm-none-eabi-gcc"), *CFLAGS, f"-I{model_dir}", f"-I{common}", f"-I{board_dir}",
          *sources, f"-L{common}", "-T", os.path.join(board_dir, "link.ld"),

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from compile import deploy, emulate, firmware, graph as graph_lib, model_source, profile, quantize
+from compile import deploy, emulate, firmware, graph as graph_lib, naive_c, profile, quantize
 from smile_jax.cost import measured
 from smile_jax.models import net, spec as spec_lib, zoo
 
@@ -183,3 +183,21 @@ def test_measured_profile_predicts_a_fresh_compile(tmp_path):
   cycles = profile.profile_elf(fw.elf, images[0], np.int32, 2).cycles
   predicted = measured.load().cycles(spec, "int8")
   assert abs(predicted / cycles - 1) < 0.15, (predicted, cycles)
+
+
+@pytest.mark.parametrize("spec", [SEARCHED, FOLDABLE], ids=lambda s: s.name)
+def test_naive_c_reference_agrees(spec, tmp_path):
+  """The plain C baseline (benchmarks/deploy_cycles.py) computes what the TVM build computes."""
+  v = variables_for(spec)
+  graph = graph_lib.from_spec(spec, v)
+  images = images_for(spec, 2, seed=3)
+  for model, dtype in ((quantize.quantize(graph, images_for(spec, 8)), np.int32), (graph, np.float32)):
+    header, source = naive_c.generate(model)
+    (tmp_path / "model.h").write_text(header)
+    (tmp_path / "model.c").write_text(source)
+    fw = firmware.build(str(tmp_path), "qemu-mps2-an386", str(tmp_path / "qemu"), kernels="none")
+    out = emulate.run_qemu(fw, images, dtype).logits
+    if dtype == np.int32:
+      np.testing.assert_array_equal(out, quantize.run_int(model, images))
+    else:
+      assert np.abs(out - jax_logits(spec, v, images)).max() <= 1e-4

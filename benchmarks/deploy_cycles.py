@@ -1,0 +1,80 @@
+r"""Cycles per MAC on the Cortex-M4: TVM's kernels (LLVM and C routes) vs a naive C reference.
+
+  .venv/bin/python -m benchmarks.deploy_cycles                       # the searched 1.34 M-MAC net shape
+  .venv/bin/python -m benchmarks.deploy_cycles --workdir=runs/main   # a trained run (or main job's chosen)
+
+Every build is linked into the same QEMU firmware with arm-none-eabi-gcc -O2 and profiled in
+unicorn on the same image: executed instructions and estimated cycles (compile/profile.py),
+int8 and float side by side. The naive reference is compile/naive_c.py: textbook loops with the
+same arithmetic, so its outputs equal TVM's (bit for bit in int8), which this checks too.
+Target (issue 4): int8 <= 4 cycles/MAC on the chosen net; the M4's limit is 0.5 (SMLAD).
+"""
+
+import os
+import tempfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+from compile import deploy, firmware, graph as graph_lib, naive_c, profile, quantize
+from smile_jax.eval import predict
+from smile_jax.models import net, spec as spec_lib
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Trained run or main job; default: random weights on the searched net.")
+
+SEARCHED = spec_lib.ModelSpec("alexnet~cfbaace6", (
+    spec_lib.Conv(12, 11, stride=4), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
+    spec_lib.Conv(64, 5, stride=2), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
+    spec_lib.Conv(384, 3, stride=2), spec_lib.Conv(96, 3), spec_lib.Conv(128, 3), spec_lib.MaxPool(3, 2),
+    spec_lib.Flatten(), spec_lib.Dense(2, activation="none")), (64, 64, 1), 2)
+
+
+def _model():
+  if FLAGS.workdir:
+    p = predict.Predictor.from_run(predict.resolve_run_dir(FLAGS.workdir))
+    return p.spec, p.variables
+  v = net.build(SEARCHED).init(jax.random.key(0), jnp.zeros((1, 64, 64, 1)), train=False)
+  return SEARCHED, v
+
+
+def main(argv):
+  del argv
+  spec, variables = _model()
+  macs = spec_lib.total_macs(spec)
+  images = np.random.default_rng(0).integers(0, 256, (16, *spec.input_shape), dtype=np.uint8)
+  graph = graph_lib.from_spec(spec, variables)
+  rows = []
+  with tempfile.TemporaryDirectory() as tmp:
+    for model in (quantize.quantize(graph, images), graph):
+      built = deploy.compile_model(model, os.path.join(tmp, "tvm"))
+      naive_dir = os.path.join(tmp, "naive")
+      os.makedirs(naive_dir, exist_ok=True)
+      header, source = naive_c.generate(model)
+      for name, text in (("model.h", header), ("model.c", source)):
+        with open(os.path.join(naive_dir, name), "w") as f:
+          f.write(text)
+      results = {}
+      for label, directory, kernels in (("TVM, LLVM kernels", built.directory, "llvm"),
+                                        ("TVM, C kernels + gcc -O2", built.directory, "c"),
+                                        ("naive C, gcc -O2", naive_dir, "none")):
+        fw = firmware.build(directory, "qemu-mps2-an386", os.path.join(tmp, f"fw_{kernels}"), kernels=kernels)
+        results[label] = profile.profile_elf(fw.elf, images[0], built.logit_dtype, spec.num_classes)
+      outs = [r.logits for r in results.values()]
+      same = all(np.array_equal(outs[0], o) for o in outs) if built.dtype == "int8" else \
+          max(float(np.abs(outs[0] - o).max()) for o in outs)
+      naive = results["naive C, gcc -O2"].cycles
+      for label, prof in results.items():
+        rows.append(f"| {built.dtype} | {label} | {prof.instructions:,} | {prof.instructions / macs:.2f} | "
+                    f"{prof.cycles:,} | {prof.cycles / macs:.2f} | {naive / prof.cycles:.2f}x | {prof.cycles / 48e3:.1f} ms |")
+      print(f"{built.dtype}: outputs agree across builds: {same}")
+  print(f"\n{spec.name}: {macs:,} MACs\n")
+  print("| dtype | build | instructions | instr/MAC | est. cycles | cycles/MAC | speed-up vs naive | latency @48 MHz |")
+  print("|---|---|--:|--:|--:|--:|--:|--:|")
+  print("\n".join(rows))
+
+
+if __name__ == "__main__":
+  app.run(main)

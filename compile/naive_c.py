@@ -1,0 +1,170 @@
+"""A plain C reference implementation of a deploy graph: the naive baseline TVM's kernels are
+measured against (benchmarks/deploy_cycles.py), and an independent check of their arithmetic.
+
+Straightforward loops, one function per op, two ping-pong activation buffers, the same
+`smile_model_run` entry point and the same arithmetic as quantize.py (int8) or graph.py (float),
+so its outputs must equal the TVM build's: bit for bit in int8. Compiled with gcc -O2 like
+everything else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compile import graph as graph_lib, model_source, quantize
+
+
+def _arr(name: str, a: np.ndarray, ctype: str) -> str:
+  return f"static const {ctype} {name}[{a.size}] = {model_source._array_literal(a)};"
+
+
+def _conv_loop(i, h, w, c, oh, ow, oc, k, stride, pads, acc, xt, inner_epilogue) -> str:
+  return f"""
+static void op{i}(const {xt}* x, void* out_) {{
+  for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) for (int o = 0; o < {oc}; ++o) {{
+    {acc} acc = 0;
+    for (int ky = 0; ky < {k}; ++ky) {{
+      int iy = oy * {stride} + ky - {pads[0]};
+      if (iy < 0 || iy >= {h}) continue;
+      for (int kx = 0; kx < {k}; ++kx) {{
+        int ix = ox * {stride} + kx - {pads[1]};
+        if (ix < 0 || ix >= {w}) continue;
+        for (int ci = 0; ci < {c}; ++ci)
+          acc += ({acc})x[(iy * {w} + ix) * {c} + ci] * ({acc})w{i}[((ky * {k} + kx) * {c} + ci) * {oc} + o];
+      }}
+    }}
+    {inner_epilogue}
+  }}
+}}"""
+
+
+def _requant_expr(i: int, rq: quantize.Requant, value: str, channel: str) -> str:
+  return (f"{{ int64_t y = ((int64_t)({value}) * (int64_t)m{i}[{channel}] + off{i}[{channel}]) >> {rq.shift};"
+          f" y = y < {rq.lo} ? {rq.lo} : (y > 127 ? 127 : y); out[idx] = (int8_t)y; }}")
+
+
+def generate(model, threshold_logit: float = 0.0) -> tuple[str, str]:
+  """(model.h, model.c) for a float Graph or an int8 QuantGraph."""
+  is_int = isinstance(model, quantize.QuantGraph)
+  graph = model.graph if is_int else model
+  ops = model.ops if is_int else graph.ops
+  h, w, c = graph.input_shape
+  shape = (h, w, c)
+  xt = "int16_t" if is_int else "float"
+  decls, funcs, calls = [], [], []
+  sizes = [h * w * c * (2 if is_int else 4)]   # bytes of the converted input
+  funcs.append(f"""
+static void op_input(const uint8_t* image, void* out_) {{
+  {xt}* out = ({xt}*)out_;
+  for (int i = 0; i < {h * w * c}; ++i) out[i] = {'(int16_t)(2 * image[i] - 255)' if is_int else 'image[i] * (2.0f / 255.0f) - 1.0f'};
+}}""")
+  in_t = xt
+  for i, op in enumerate(ops):
+    out_t = in_t
+    if op.kind == "conv":
+      k, oc = op.weight.shape[0], op.weight.shape[-1]
+      oh = (shape[0] + op.pads[0] + op.pads[2] - k) // op.stride + 1
+      ow = (shape[1] + op.pads[1] + op.pads[3] - k) // op.stride + 1
+      if is_int:
+        decls += [_arr(f"w{i}", op.weight, "int8_t"), _arr(f"m{i}", op.requant.multiplier, "int32_t"),
+                  _arr(f"off{i}", op.requant.offset, "int64_t")]
+        epi = f"int8_t* out = (int8_t*)out_; int idx = (oy * {ow} + ox) * {oc} + o; " + _requant_expr(i, op.requant, "acc", "o")
+        funcs.append(_conv_loop(i, *shape, oh, ow, oc, k, op.stride, op.pads, "int32_t", in_t, epi))
+        out_t = "int8_t"
+      else:
+        decls += [_arr(f"w{i}", op.weight, "float"), _arr(f"b{i}", op.bias, "float")]
+        relu = "v = v > 0.0f ? v : 0.0f;" if op.relu else ""
+        epi = f"float* out = (float*)out_; float v = acc + b{i}[o]; {relu} out[(oy * {ow} + ox) * {oc} + o] = v;"
+        funcs.append(_conv_loop(i, *shape, oh, ow, oc, k, op.stride, op.pads, "float", in_t, epi))
+      shape = (oh, ow, oc)
+    elif op.kind == "max_pool":
+      k, s, p = op.window, op.stride, op.pads
+      oh = (shape[0] + p[0] + p[2] - k) // s + 1
+      ow = (shape[1] + p[1] + p[3] - k) // s + 1
+      low = {"float": "-INFINITY", "int8_t": "-128", "int16_t": "-32768"}[in_t]
+      funcs.append(f"""
+static void op{i}(const {in_t}* x, void* out_) {{
+  {in_t}* out = ({in_t}*)out_;
+  for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) for (int ci = 0; ci < {shape[2]}; ++ci) {{
+    {in_t} m = {low};
+    for (int ky = 0; ky < {k}; ++ky) for (int kx = 0; kx < {k}; ++kx) {{
+      int iy = oy * {s} + ky - {p[0]}, ix = ox * {s} + kx - {p[1]};
+      if (iy >= 0 && iy < {shape[0]} && ix >= 0 && ix < {shape[1]}) {{
+        {in_t} v = x[(iy * {shape[1]} + ix) * {shape[2]} + ci]; if (v > m) m = v; }}
+    }}
+    out[(oy * {ow} + ox) * {shape[2]} + ci] = m;
+  }}
+}}""")
+      shape = (oh, ow, shape[2])
+    elif op.kind == "affine":
+      n, ch = int(np.prod(shape)), shape[-1]
+      if is_int:
+        decls += [_arr(f"m{i}", op.requant.multiplier, "int32_t"), _arr(f"off{i}", op.requant.offset, "int64_t")]
+        body = f"int8_t* out = (int8_t*)out_; for (int idx = 0; idx < {n}; ++idx) {_requant_expr(i, op.requant, 'x[idx]', f'idx % {ch}')}"
+        out_t = "int8_t"
+      else:
+        decls += [_arr(f"s{i}", op.scale, "float"), _arr(f"t{i}", op.shift, "float")]
+        body = f"float* out = (float*)out_; for (int idx = 0; idx < {n}; ++idx) out[idx] = x[idx] * s{i}[idx % {ch}] + t{i}[idx % {ch}];"
+      funcs.append(f"\nstatic void op{i}(const {in_t}* x, void* out_) {{ {body} }}")
+    elif op.kind == "flatten":
+      shape = (int(np.prod(shape)),)
+      continue
+    elif op.kind == "dense":
+      n_in, n_out = op.weight.shape
+      last = is_int and op.requant is None
+      acc = "int32_t" if is_int else "float"
+      if is_int:
+        decls.append(_arr(f"w{i}", op.weight, "int8_t"))
+        if last:
+          decls.append(_arr(f"b{i}", op.bias, "int32_t"))
+          epi = "int32_t* out = (int32_t*)out_; out[idx] = acc + b%d[idx];" % i
+          out_t = "int32_t"
+        else:
+          decls += [_arr(f"m{i}", op.requant.multiplier, "int32_t"), _arr(f"off{i}", op.requant.offset, "int64_t")]
+          epi = "int8_t* out = (int8_t*)out_; " + _requant_expr(i, op.requant, "acc", "idx")
+          out_t = "int8_t"
+      else:
+        decls += [_arr(f"w{i}", op.weight, "float"), _arr(f"b{i}", op.bias, "float")]
+        relu = "v = v > 0.0f ? v : 0.0f;" if op.relu else ""
+        epi = f"float* out = (float*)out_; float v = acc + b{i}[idx]; {relu} out[idx] = v;"
+      funcs.append(f"""
+static void op{i}(const {in_t}* x, void* out_) {{
+  for (int idx = 0; idx < {n_out}; ++idx) {{
+    {acc} acc = 0;
+    for (int j = 0; j < {n_in}; ++j) acc += ({acc})x[j] * ({acc})w{i}[j * {n_out} + idx];
+    {epi}
+  }}
+}}""")
+      shape = (n_out,)
+    calls.append((i, in_t))
+    sizes.append(int(np.prod(shape)) * {"float": 4, "int8_t": 1, "int16_t": 2, "int32_t": 4}[out_t])
+    in_t = out_t
+  logit_t = "int32_t" if is_int else "float"
+  biggest = max(sizes)
+  lines = ["/* Generated by compile/naive_c.py: the plain C reference, do not edit. */",
+           "#include <stdint.h>", "#include <math.h>", '#include "model.h"', *decls, *funcs,
+           f"static uint8_t buf[2][{biggest}] __attribute__((aligned(8)));",
+           f"const float smile_model_threshold = {float(threshold_logit)!r}f;",
+           "int smile_model_run(const uint8_t* image, smile_logit_t* logits) {",
+           "  op_input(image, buf[0]);"]
+  for n, (i, t) in enumerate(calls):
+    dst = "logits" if n == len(calls) - 1 else f"buf[{(n + 1) % 2}]"
+    lines.append(f"  op{i}((const {t}*)buf[{n % 2}], {dst});")
+  scale = model.logit_scale if is_int else np.ones(2, np.float32)
+  lines += ["  return 0;", "}",
+            f"static const float logit_scale[{scale.size}] = {model_source._array_literal(np.asarray(scale, np.float32))};",
+            "float smile_model_score(const smile_logit_t* logits) {",
+            "  return (float)logits[1] * logit_scale[1] - (float)logits[0] * logit_scale[0];", "}"]
+  header = f"""/* Generated by compile/naive_c.py. */
+#ifndef SMILE_MODEL_H_
+#define SMILE_MODEL_H_
+#include <stdint.h>
+#define SMILE_MODEL_INPUT_SIZE {h * w * c}
+#define SMILE_MODEL_NUM_CLASSES {graph.spec.num_classes}
+typedef {logit_t} smile_logit_t;
+int smile_model_run(const uint8_t* image, smile_logit_t* logits);
+float smile_model_score(const smile_logit_t* logits);
+extern const float smile_model_threshold;
+#endif
+"""
+  return header, "\n".join(lines) + "\n"
