@@ -115,3 +115,18 @@ def test_vmapped_step_equals_sequential_steps():
     for a, b in zip(jax.tree_util.tree_leaves(single.params),
                     jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda x: x[i], stacked.params))):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_vmapped_seeds_train_like_sequential_runs(tmp_path, tfds_dir, shared_data_dir):
+  from smile_jax.data import run_data
+  from smile_jax.train import seeds as seeds_lib
+  config = tiny_config(tmp_path, tfds_dir, epochs=2)
+  config.data.max_per_class = 150
+  data = run_data.load(config.data, str(tmp_path), TINY.input_shape)
+  together = seeds_lib.train_seeds(config, TINY, (0, 1), data)
+  for seed, got in zip((0, 1), together):
+    config.train.seed = seed
+    alone = loop.train_and_evaluate(config, str(tmp_path / f"s{seed}"), spec=TINY, data=data, verbose=False)
+    best = alone.history[alone.best_epoch - 1]
+    assert got["val_auc"] == pytest.approx(best["val_auc"], abs=0.01)
+    assert got["val_loss"] == pytest.approx(best["val_loss"], rel=0.02)

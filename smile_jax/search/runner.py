@@ -26,7 +26,7 @@ from smile_jax.eval import evaluate  # noqa: E402
 from smile_jax.models import spec as spec_lib, zoo  # noqa: E402
 from smile_jax.search import search as search_lib  # noqa: E402
 from smile_jax.search.store import RunStore  # noqa: E402
-from smile_jax.train import loop  # noqa: E402
+from smile_jax.train import loop, seeds as seeds_lib  # noqa: E402
 
 
 def search_recipe(config):
@@ -37,12 +37,25 @@ def search_recipe(config):
   return cfg
 
 
+def _short_recipe(config):
+  cfg = search_recipe(config)
+  cfg.train.epochs = config.search.epochs
+  cfg.train.warmup_epochs = config.search.warmup_epochs
+  return cfg
+
+
+def short_trainer_many(config, data: run_data.RunData):
+  """All seeds of a candidate in one vmapped training (smile_jax/train/seeds.py)."""
+  def train_many(spec: spec_lib.ModelSpec, seeds) -> list[dict]:
+    return seeds_lib.train_seeds(_short_recipe(config), spec.with_input_shape(data.train.images.shape[1:]),
+                                 tuple(seeds), data)
+  return train_many
+
+
 def short_trainer(config, workdir: str, data: run_data.RunData):
   """A `Trainer`: `config.search.epochs` of the search recipe; returns the best epoch's val AUC."""
   def train(spec: spec_lib.ModelSpec, seed: int) -> dict:
-    cfg = search_recipe(config)
-    cfg.train.epochs = config.search.epochs
-    cfg.train.warmup_epochs = config.search.warmup_epochs
+    cfg = _short_recipe(config)
     cfg.train.seed = seed
     t0 = time.time()
     result = loop.train_and_evaluate(cfg, os.path.join(workdir, "candidates", spec.canonical_hash(), f"s{seed}"),
@@ -119,6 +132,7 @@ def run_search(config, workdir: str) -> dict:
   s = search_lib.Search(short_trainer(config, workdir, data), store, constraints, seeds=seeds,
                         margin=sc.margin, epochs=sc.epochs, train_above_budget=sc.train_above_budget,
                         max_candidates=sc.max_candidates, max_seconds=sc.max_minutes * 60,
+                        train_many=short_trainer_many(config, data) if sc.get("parallel_seeds") == "vmap" else None,
                         on_trained=lambda c: print(
                             f"[search {(time.time() - t0) / 60:5.1f} min] {c.spec.name}: {c.cost.macs:,} MACs, "
                             f"val AUC {c.mean_auc:.4f} over {len(c.aucs)} seed(s) ({c.reduction})", flush=True))

@@ -130,8 +130,11 @@ class Search:
 
   def __init__(self, train: Trainer, store: RunStore, constraints: Constraints, *, seeds=(0,),
                margin: float = 1.0, epochs: int = 0, train_above_budget: float = 4.0,
-               max_candidates: int = 1000, max_seconds: float = float("inf"), on_trained=None):
+               max_candidates: int = 1000, max_seconds: float = float("inf"), on_trained=None,
+               train_many=None):
     self.train, self.store, self.constraints = train, store, constraints
+    # Optional: (spec, seeds) -> one result per seed, all seeds in one go (vmapped trainings).
+    self.train_many = train_many
     self.seeds, self.margin, self.epochs = tuple(seeds), margin, epochs
     self.train_above_budget = train_above_budget
     self.max_candidates, self.max_seconds = max_candidates, max_seconds
@@ -149,33 +152,40 @@ class Search:
 
   def evaluate(self, cand: Candidate, seeds=None) -> Candidate:
     """Trains `cand` once per seed, reusing finished (hash, seed) rows of the store."""
-    for seed in seeds or self.seeds:
+    seeds = tuple(seeds or self.seeds)
+    missing = [seed for seed in seeds if (self.store.get(cand.hash, seed) or {}).get("status") != "done"]
+    if missing:
+      self._train_and_store(cand, missing)
+    for seed in seeds:
       row = self.store.get(cand.hash, seed)
-      if row is None or row["status"] != "done":
-        row = self._train_and_store(cand, seed)
-      if row["status"] == "done":
+      if row is not None and row["status"] == "done":
         cand.aucs.append(row["val_auc"])
         cand.losses.append(row["val_loss"])
     self.trained[cand.hash] = cand
     self.on_trained(cand)
     return cand
 
-  def _train_and_store(self, cand: Candidate, seed: int) -> dict:
-    base = dict(hash=cand.hash, seed=seed, name=cand.spec.name, spec_json=cand.spec.to_json(None),
+  def _train_and_store(self, cand: Candidate, seeds: list[int]) -> None:
+    base = dict(hash=cand.hash, name=cand.spec.name, spec_json=cand.spec.to_json(None),
                 parent_hash=cand.parent_hash, reduction=cand.reduction, macs=cand.cost.macs,
                 other_ops=cand.cost.other_ops, params=cand.cost.params,
                 peak_ram_bytes=cand.cost.peak_activation_bytes("int8"),
                 flash_bytes=cand.cost.param_bytes("int8"), epochs=self.epochs)
-    self.trainings += 1
-    try:
-      result = self.train(cand.spec, seed)
-    except Exception as e:  # noqa: BLE001 - one bad candidate must not end the search
-      logging.warning("candidate %s seed %d failed: %s", cand.spec.name, seed, e)
-      self.store.put(**base, status="failed", error="".join(traceback.format_exception_only(e)))
-      return self.store.get(cand.hash, seed)
-    self.store.put(**base, status="done", val_auc=result["val_auc"], val_loss=result["val_loss"],
-                   train_seconds=result.get("seconds"))
-    return self.store.get(cand.hash, seed)
+    together = self.train_many is not None and len(seeds) > 1
+    groups = [seeds] if together else [[seed] for seed in seeds]
+    for group in groups:
+      self.trainings += len(group)
+      try:
+        results = self.train_many(cand.spec, group) if together else [self.train(cand.spec, group[0])]
+      except Exception as e:  # noqa: BLE001 - one bad candidate must not end the search
+        logging.warning("candidate %s seeds %s failed: %s", cand.spec.name, group, e)
+        for seed in group:
+          self.store.put(**base, seed=seed, status="failed",
+                         error="".join(traceback.format_exception_only(e)))
+        continue
+      for seed, result in zip(group, results):
+        self.store.put(**base, seed=seed, status="done", val_auc=result["val_auc"],
+                       val_loss=result["val_loss"], train_seconds=result.get("seconds"))
 
   def out_of_budget(self) -> bool:
     return (len(self.trained) >= self.max_candidates

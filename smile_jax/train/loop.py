@@ -68,7 +68,7 @@ def _state_tree(state: steps.TrainState) -> dict:
           "opt_state": state.opt_state, "dropout_key": state.dropout_key}
 
 
-def _variables(state: steps.TrainState) -> dict:
+def variables_of(state: steps.TrainState) -> dict:
   return {"params": state.params, "batch_stats": state.batch_stats}
 
 
@@ -117,7 +117,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
   if tc.batch_size % n_dev:
     raise ValueError(f"batch size {tc.batch_size} does not split over {n_dev} devices")
   state = steps.create_state(spec, tc, steps_per_epoch, tc.seed, "batch" if use_pmap else None)
-  best = _variables(state)
+  best = variables_of(state)
   meta = {"epoch": 0, "history": [], "best_epoch": -1, "best_val_auc": -1.0}
 
   mngr = _checkpointer(workdir)
@@ -152,7 +152,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
         losses.append(out["loss"])
     single = steps.unreplicate(state) if use_pmap else state
     train_loss = float(np.mean(jax.device_get(losses)))
-    val_scores, val_logits = predict_scores(single.apply_fn, _variables(single), data.val.images,
+    val_scores, val_logits = predict_scores(single.apply_fn, variables_of(single), data.val.images,
                                             tc.eval_batch_size)
     val_loss = float(steps.cross_entropy(jnp.asarray(val_logits), jnp.asarray(data.val.labels)))
     val_auc = metrics.roc_auc(data.val.labels, val_scores)
@@ -161,7 +161,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
            "images_per_s": steps_per_epoch * tc.batch_size / max(1e-9, time.time() - t0)}
     meta["history"].append(row)
     if tc.keep == "last" or val_auc > meta["best_val_auc"]:
-      best = jax.device_get(_variables(single))
+      best = jax.device_get(variables_of(single))
       meta["best_epoch"], meta["best_val_auc"] = epoch + 1, val_auc
     meta["epoch"] = epoch + 1
     mngr.save(epoch + 1, args=ocp.args.Composite(
