@@ -16,12 +16,10 @@ import dataclasses
 import json
 import os
 
-import ml_collections
 import numpy as np
 
 from compile import emulate, firmware, graph as graph_lib, kernels, model_source, profile
 from compile import quantize, relax_model
-from smile_jax.data import run_data
 from smile_jax.eval import metrics
 from smile_jax.eval import predict
 from smile_jax.models import spec as spec_lib
@@ -122,11 +120,7 @@ def layer_rows(built: Built, prof: profile.Profile) -> list[dict]:
 
 
 def _load_run(run_dir: str):
-  run_dir = predict.resolve_run_dir(run_dir)
-  predictor = predict.Predictor.from_run(run_dir)
-  with open(os.path.join(run_dir, "config.json")) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  data = run_data.load(config.data, run_dir, predictor.spec.input_shape)
+  run_dir, predictor, _, data = predict.load_run(run_dir)
   with open(os.path.join(run_dir, "metrics.json")) as f:
     val_threshold = json.load(f)["splits"][0].get("val_threshold", 0.5)
   return run_dir, predictor, data, val_threshold
@@ -179,6 +173,7 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
         "parity_reference": "integer reference (bit-exact required)" if dtype == "int8" else "JAX float32",
         "test_auc": metrics.roc_auc(test_labels, deployed_scores[:, 1] - deployed_scores[:, 0]),
         "float_test_auc": float_auc,
+        "logit_scale": [float(v) for v in getattr(model, "logit_scale", np.ones(spec.num_classes))],
         "layers": layer_rows(built, prof), "directory": built.directory,
     }
     entries.append(entry)

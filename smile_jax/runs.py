@@ -10,9 +10,9 @@ from smile_jax.eval import evaluate, report
 from smile_jax.train import loop
 
 
-def train_evaluate_report(config, workdir: str, spec=None, data=None) -> dict:
+def train_evaluate_report(config, workdir: str, spec=None, data=None, init_variables=None) -> dict:
   """Returns the run's metrics.json content (with `run_dir`)."""
-  result = loop.train_and_evaluate(config, workdir, spec=spec, data=data)
+  result = loop.train_and_evaluate(config, workdir, spec=spec, data=data, init_variables=init_variables)
   summary = evaluate.evaluate_run(result, config, workdir)
   report.write_run_report(workdir)
   return summary

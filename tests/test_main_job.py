@@ -104,3 +104,54 @@ def test_white_pixels_and_cascades_rank_as_expected():
   assert found["haar_smile"](bright).shape == (4,)
   with pytest.raises(ValueError, match="unknown baseline"):
     baselines.available(["hog_svm"], "/nonexistent")
+
+
+def test_analyze_cli_on_the_chosen_run(job_dir):
+  proc = subprocess.run([sys.executable, "-m", "experiments.analyze", f"--workdir={job_dir}",
+                         "--config.max_saliency_images=24", "--config.bootstrap=100",
+                         "--config.cross_max_per_class=15", "--config.finetune_epochs=1"],
+                        cwd=REPO, capture_output=True, text=True, check=True)
+  assert "saliency (vanilla): mouth" in proc.stdout and "fine-tuned: test AUC" in proc.stdout
+  with open(os.path.join(job_dir, "summary.json")) as f:
+    run_dir = json.load(f)["chosen_run_dir"]
+  with open(os.path.join(run_dir, "analysis", "analysis.json")) as f:
+    result = json.load(f)
+  for method in ("vanilla", "smoothgrad", "integrated"):
+    s = result["saliency"][method]
+    assert s["n"] > 0 and sum(s[r]["share"] for r in ("mouth", "cheeks", "elsewhere")) == pytest.approx(1.0)
+  zero = result["cross_dataset"]["zero_shot"]
+  assert zero["images"] == 30 and 0 <= zero["auc_all"] <= 1 and 0 <= zero["face_detection_rate"] <= 1
+  assert len(result["thresholds"]["operating_points"]) == 5
+  for png in ("figure6_saliency.png", "figure7_false_positives.png", "figure8_false_negatives.png"):
+    assert os.path.getsize(os.path.join(run_dir, "analysis", png)) > 3000
+  report = open(os.path.join(run_dir, "report.md")).read()
+  assert report.count("## Saliency: where the net looks") == 1 and "## On genki4k" in report
+
+
+def test_demo_on_real_photos_a_video_and_the_emulator(job_dir, tmp_path, shared_data_dir):
+  import cv2
+  photos = tmp_path / "photos"
+  photos.mkdir()
+  genki = os.path.join(shared_data_dir, "genki4k-dev")
+  sources = [os.path.join(genki, c, sorted(os.listdir(os.path.join(genki, c)))[0]) for c in ("Smile", "not_Smile")]
+  for path in sources:
+    shutil.copy(path, photos / os.path.basename(path))
+  video = tmp_path / "clip.mp4"
+  frame = cv2.imread(sources[0])
+  writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (frame.shape[1], frame.shape[0]))
+  for k in range(6):
+    writer.write(np.roll(frame, 2 * k, axis=1))
+  writer.release()
+  for source, device, frames in ((photos, "host", 2), (video, "host", 6), (photos, "emulator", 2)):
+    proc = subprocess.run([sys.executable, "-m", "experiments.demo", f"--workdir={job_dir}", f"--input={source}",
+                           f"--device={device}"], cwd=REPO, capture_output=True, text=True, check=True)
+    assert f"{frames} frame(s)" in proc.stdout
+    out = proc.stdout.strip().split("-> ")[-1]
+    assert out.startswith(job_dir) and not out.startswith(str(tmp_path))   # next to the run, not the input
+    with open(os.path.join(out, "scores.csv")) as f:
+      rows = list(csv.DictReader(f))
+    assert len(rows) == frames and all(0 <= float(r["score"]) <= 1 for r in rows)
+    if source == video:
+      assert os.path.getsize(os.path.join(out, "clip_annotated.mp4")) > 1000
+    else:
+      assert len([n for n in os.listdir(out) if n.endswith("_annotated.png")]) == 2

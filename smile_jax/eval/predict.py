@@ -13,10 +13,11 @@ import json
 import os
 
 import numpy as np
+import ml_collections
 from absl import logging
 from tqdm import tqdm
 
-from smile_jax.data import faces, images as images_lib, pipeline
+from smile_jax.data import faces, images as images_lib, pipeline, run_data
 from smile_jax.models import net as net_lib
 from smile_jax.models import spec as spec_lib
 from smile_jax.train import loop
@@ -47,6 +48,15 @@ class Predictor:
     crops = pipeline.fit_channels(crops, self.spec.input_shape)
     scores, _ = loop.predict_scores(self.apply_fn, self.variables, crops, self.batch_size)
     return scores
+
+
+def load_run(workdir: str):
+  """(run_dir, Predictor, its config, its RunData) of a trained run or a main job's chosen run."""
+  run_dir = resolve_run_dir(workdir)
+  predictor = Predictor.from_run(run_dir)
+  with open(os.path.join(run_dir, "config.json")) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  return run_dir, predictor, config, run_data.load(config.data, run_dir, predictor.spec.input_shape)
 
 
 def resolve_run_dir(workdir: str) -> str:

@@ -88,12 +88,14 @@ def restore_variables(workdir: str, spec: spec_lib.ModelSpec) -> dict:
 
 
 def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = None,
-                       data: run_data.RunData | None = None, verbose: bool = True) -> TrainResult:
+                       data: run_data.RunData | None = None, verbose: bool = True,
+                       init_variables: dict | None = None) -> TrainResult:
   """Trains a model on the run's train split, validating each epoch; returns the result.
 
   The model is `spec` if given, else the config's (`spec_json` or zoo `model`); `data` can be
   passed in already loaded (the search trains many candidates on one split), else it is loaded
-  from `config.data`.
+  from `config.data`. `init_variables` ({"params", "batch_stats"}) start a fine-tuning from
+  trained weights instead of a fresh initialisation (a resumed run uses its checkpoint).
   """
   os.makedirs(workdir, exist_ok=True)
   spec = spec or model_spec(config)
@@ -117,6 +119,8 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
   if tc.batch_size % n_dev:
     raise ValueError(f"batch size {tc.batch_size} does not split over {n_dev} devices")
   state = steps.create_state(spec, tc, steps_per_epoch, tc.seed, "batch" if use_pmap else None)
+  if init_variables is not None:
+    state = state.replace(params=init_variables["params"], batch_stats=init_variables.get("batch_stats", {}))
   best = variables_of(state)
   meta = {"epoch": 0, "history": [], "best_epoch": -1, "best_val_auc": -1.0}
 

@@ -1,0 +1,36 @@
+r"""Analyses a trained run: saliency and the mouth/cheek shares, error galleries, suspected label
+errors, thresholds and calibration, zero-shot and fine-tuned numbers on another dataset.
+
+  .venv/bin/python -m experiments.analyze --config=configs/analyze.py --workdir=runs/main
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from smile_jax import analyze
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", "configs/analyze.py", "Analysis configuration.")
+flags.DEFINE_string("workdir", None, "Trained run (or main job) directory.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  del argv
+  result = analyze.analyze_run(FLAGS.workdir, FLAGS.config)
+  v = result["saliency"].get("vanilla")
+  if v:
+    print(f"saliency (vanilla): mouth {v['mouth']['share']:.1%}, cheeks {v['cheeks']['share']:.1%}, "
+          f"elsewhere {v['elsewhere']['share']:.1%} over {v['n']} faces")
+  cross = result.get("cross_dataset", {})
+  if "zero_shot" in cross:
+    z = cross["zero_shot"]
+    print(f"{z['dataset']}: AUC {z['auc_all']:.3f} (faces found {z['face_detection_rate']:.1%}), accuracy "
+          f"{z['accuracy_uncalibrated']:.3f} -> {z['accuracy_calibrated']:.3f} calibrated")
+  if "finetune" in cross:
+    print(f"fine-tuned: test AUC {cross['finetune']['test_auc_before']:.3f} -> {cross['finetune']['test_auc_after']:.3f}")
+  print(f"report: {result['run_dir']}/report.md")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,170 @@
+"""The smile-back demo: what the robot would do with a photo, a folder, a video or a camera.
+
+For every frame: the largest face (Viola-Jones, the training crop), its smiling probability, and
+an annotated copy with the face box, the score and a drawing of the SparkFun Edge's LEDs, lit in
+the smile pattern (green, red, yellow; compile/firmware/sparkfun_edge/main.c) when the score
+passes the run's validation threshold. `device="emulator"` scores the crops with the run's int8
+firmware under QEMU instead (experiments.deploy must have built it) and shows the latency
+measured there. Output goes to <run>/demo/<input name>/ unless told otherwise, never over the input.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from smile_jax.data import faces, images as images_lib
+from smile_jax.eval import predict
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+LEDS = (("green", (0, 200, 0)), ("red", (0, 0, 230)), ("yellow", (0, 220, 230)))   # BGR, the smile
+UNLIT = (70, 70, 70)
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+  name: str
+  image: np.ndarray        # BGR or gray uint8
+
+
+def _frames(source: str):
+  """(kind, fps, frame count or None, iterator of Frame) for an image, folder, video or camera index."""
+  if source.isdigit():
+    cap = cv2.VideoCapture(int(source))
+    if not cap.isOpened():
+      raise FileNotFoundError(f"camera {source} could not be opened (is one attached?)")
+    return "video", cap.get(cv2.CAP_PROP_FPS) or 15.0, None, _video_frames(cap)
+  if os.path.isdir(source):
+    files, _ = images_lib.list_image_files(source)
+    if not files:
+      raise FileNotFoundError(f"--input={source} holds no image files")
+    return "images", 0.0, len(files), (Frame(os.path.relpath(p, source), p) for p in files)
+  if not os.path.exists(source):
+    raise FileNotFoundError(f"--input={source} does not exist: give an image, a folder, a video or a camera index")
+  if source.lower().endswith(VIDEO_EXTENSIONS):
+    cap = cv2.VideoCapture(source)
+    if not cap.isOpened():
+      raise ValueError(f"{source}: OpenCV cannot decode this video")
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    return "video", cap.get(cv2.CAP_PROP_FPS) or 15.0, count, _video_frames(cap)
+  return "images", 0.0, 1, iter([Frame(os.path.basename(source), source)])
+
+
+def _video_frames(cap):
+  i = 0
+  while True:
+    ok, image = cap.read()
+    if not ok:
+      cap.release()
+      return
+    yield Frame(f"frame_{i:05d}", image)
+    i += 1
+
+
+def draw_leds(image: np.ndarray, lit: bool) -> None:
+  """The Edge's smile LEDs along an arc at the bottom right corner of the frame."""
+  h, w = image.shape[:2]
+  r = max(4, min(h, w) // 40)
+  cx, cy = w - 6 * r, h - 4 * r
+  for k, (_, colour) in enumerate(LEDS):
+    x = cx + (k - 1) * 2 * r
+    y = cy + (r if k != 1 else 2 * r)      # the middle one lower: a smile
+    cv2.circle(image, (x, y), r, colour if lit else UNLIT, -1)
+    cv2.circle(image, (x, y), r, (255, 255, 255), 1)
+
+
+def annotate(image: np.ndarray, crop: faces.FaceCrop, prob: float | None, threshold: float,
+             note: str = "") -> np.ndarray:
+  out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
+  scale = float(np.clip(out.shape[1] / 480, 0.35, 3.0))
+  lit = prob is not None and prob >= threshold
+  if crop.face_found:
+    x, y, w, h = crop.box
+    cv2.rectangle(out, (x, y), (x + w, y + h), (0, 200, 0) if lit else (0, 140, 255), max(1, int(2 * scale)))
+  label = "no face" if prob is None else f"smiling {prob:.2f}" + ("" if crop.face_found else " (no face found)")
+  for text, row in ((label, 1), (note, 2)):
+    if text:
+      cv2.putText(out, text, (int(8 * scale), int(26 * scale * row)), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale,
+                  (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+  draw_leds(out, lit)
+  return out
+
+
+def _emulator_scorer(workdir: str, run_dir: str):
+  """Scores crops with the run's int8 firmware in QEMU (from experiments.deploy, or the main job's
+  deploy stage); the score function also returns the latency measured there."""
+  from compile import emulate, firmware   # the deploy stack (TVM, QEMU) only when asked for
+  paths = [os.path.join(d, "deploy", "deploy.json") for d in (run_dir, workdir)]
+  path = next((p for p in paths if os.path.exists(p)), None)
+  if path is None:
+    raise FileNotFoundError(f"no {paths[0]}: run `python -m experiments.deploy --workdir={run_dir}` first")
+  with open(path) as f:
+    build = next(b for b in json.load(f)["builds"] if b["dtype"] == "int8")
+  elf = os.path.join(build["directory"], "qemu", "firmware.elf")
+  fw = firmware.Firmware(firmware.BOARDS["qemu-mps2-an386"], elf, "", 0, 0, {})
+  scale = np.asarray(build["logit_scale"], np.float32)
+  cycles_per_instruction = build["cycles"] / build["instructions"]
+
+  def score(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    run = emulate.run_qemu(fw, crops, np.int32)
+    logits = run.logits.astype(np.float32) * scale
+    latency_ms = run.instructions * cycles_per_instruction / 48e3
+    return 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1])), latency_ms
+  return score
+
+
+def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str = "host",
+             max_frames: int = 0) -> dict:
+  run_dir = predict.resolve_run_dir(workdir)
+  predictor = predict.Predictor.from_run(run_dir)
+  with open(os.path.join(run_dir, "metrics.json")) as f:
+    threshold = json.load(f)["splits"][0].get("val_threshold", 0.5)
+  name = os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "input"
+  out_dir = os.path.abspath(out_dir or os.path.join(run_dir, "demo", f"{name}_{device}"))
+  if not source.isdigit() and os.path.abspath(source) in (out_dir, os.path.dirname(out_dir)):
+    raise ValueError(f"the output folder {out_dir} would overwrite the input: choose another --output")
+  os.makedirs(out_dir, exist_ok=True)
+  scorer = _emulator_scorer(workdir, run_dir) if device == "emulator" else None
+  if device not in ("host", "emulator"):
+    raise ValueError(f"--device must be 'host' or 'emulator', got {device!r}")
+  kind, fps, count, frames = _frames(source)
+  size = predictor.spec.input_shape[0]
+  writer, rows = None, []
+  total = min(count, max_frames) if count and max_frames else (max_frames or count)
+  for i, frame in enumerate(tqdm(frames, total=total, desc=f"demo ({device})", unit="frame", mininterval=1.0)):
+    if max_frames and i >= max_frames:
+      break
+    image = images_lib.read_image(frame.image) if isinstance(frame.image, str) else frame.image
+    crop = faces.crop_face(image, size)
+    batch = crop.image[None, ..., None]
+    if scorer is None:
+      prob, note = float(predictor.score_crops(batch)[0]), ""
+    else:
+      probs, latency = scorer(batch)
+      prob, note = float(probs[0]), f"Cortex-M4: {latency[0]:.0f} ms @48MHz"
+    annotated = annotate(image, crop, prob, threshold, note)
+    rows.append([frame.name, int(crop.face_found), f"{prob:.6f}", int(prob >= threshold)])
+    if kind == "video":
+      if writer is None:
+        h, w = annotated.shape[:2]
+        writer = cv2.VideoWriter(os.path.join(out_dir, f"{name}_annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
+                                 fps, (w, h))
+      writer.write(annotated)
+    else:
+      target = os.path.join(out_dir, os.path.splitext(frame.name)[0] + "_annotated.png")
+      os.makedirs(os.path.dirname(target), exist_ok=True)
+      cv2.imwrite(target, annotated)
+  if writer is not None:
+    writer.release()
+  with open(os.path.join(out_dir, "scores.csv"), "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["frame", "face_found", "score", "smile_leds_on"])
+    w.writerows(rows)
+  return {"frames": len(rows), "smiling": sum(r[3] for r in rows), "faces_found": sum(r[1] for r in rows),
+          "output": out_dir, "threshold": threshold, "device": device}
