@@ -2,14 +2,21 @@ r"""Search trainings per minute: K seeds trained one after another vs vmapped in
 
   .venv/bin/python -m benchmarks.search_throughput             # ~2 min on 2 cores
   .venv/bin/python -m benchmarks.search_throughput --model=two_layer_fc --steps=10
+  .venv/bin/python -m benchmarks.search_throughput --end_to_end --epochs=1   # whole short trainings
 
 Times the train step of a search-sized candidate (default: the Embedded net, 0.8 M MACs) for
 K = 3 and 8 seeds, sequential (K jit steps) and vmapped (one step over K stacked models), and
 converts that to candidates per minute for the search's short training (epochs x steps per epoch).
 On XLA:CPU vmapped convolutions become grouped convolutions, which it runs poorly; on a GPU the
 ratio is expected to reverse. The search picks its strategy from this measurement.
+
+`--end_to_end` times what the search really runs for one candidate: K seeds of the search recipe
+on the real training split (augmentation, input pipeline and validation included), one seed
+after another (`loop.train_and_evaluate`) vs together (`seeds.train_seeds`).
 """
 
+import os
+import tempfile
 import time
 
 import jax
@@ -17,13 +24,18 @@ import numpy as np
 from absl import app, flags
 
 from configs import default, search as search_config
+from smile_jax.data import run_data
 from smile_jax.models import zoo
-from smile_jax.train import steps
+from smile_jax.search import runner
+from smile_jax.train import loop, seeds as seeds_lib, steps
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "embedded", "Zoo model standing in for a search candidate.")
 flags.DEFINE_integer("steps", 10, "Timed steps per path (after one warm-up step).")
 flags.DEFINE_integer("train_images", 9215, "Training images per epoch (SMILEsmileD's train split).")
+flags.DEFINE_bool("end_to_end", False, "Time whole short trainings on the real data instead of steps.")
+flags.DEFINE_integer("epochs", 1, "Epochs per short training with --end_to_end.")
+flags.DEFINE_integer("seeds", 3, "K with --end_to_end.")
 
 
 def _batches(k: int, n: int, bs: int):
@@ -56,8 +68,33 @@ def seconds_per_step(k: int, vmapped: bool) -> float:
   return (time.perf_counter() - t0) / FLAGS.steps
 
 
+def end_to_end() -> None:
+  config = search_config.get_config()
+  config.search.epochs = FLAGS.epochs
+  cfg = runner.short_recipe(config)
+  spec = zoo.get(FLAGS.model)
+  with tempfile.TemporaryDirectory() as tmp:
+    data = run_data.load(cfg.data, tmp, spec.input_shape)
+    seeds_lib.train_seeds(cfg, spec, (0,), data)          # compile once, outside the timing
+    t0 = time.perf_counter()
+    for seed in range(FLAGS.seeds):
+      cfg.train.seed = seed
+      loop.train_and_evaluate(cfg, os.path.join(tmp, f"s{seed}"), spec=spec, data=data, verbose=False)
+    sequential = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    seeds_lib.train_seeds(cfg, spec, tuple(range(FLAGS.seeds)), data)
+    together = time.perf_counter() - t0
+  print(f"{FLAGS.model}: one candidate, {FLAGS.seeds} seeds x {FLAGS.epochs} epoch(s) on "
+        f"{len(data.train.labels):,} training images\n")
+  print("| path | seconds | candidates/min | vs sequential |\n|---|--:|--:|--:|")
+  for name, sec in (("sequential (one seed after another)", sequential), ("vmapped (seeds together)", together)):
+    print(f"| {name} | {sec:.1f} | {60 / sec:.2f} | {sec / sequential:.2f}x |")
+
+
 def main(argv):
   del argv
+  if FLAGS.end_to_end:
+    return end_to_end()
   sc = search_config.get_config().search
   bs = default.get_config().train.batch_size
   steps_per_candidate = sc.epochs * (FLAGS.train_images // bs)

@@ -37,7 +37,8 @@ def search_recipe(config):
   return cfg
 
 
-def _short_recipe(config):
+def short_recipe(config):
+  """The search recipe cut to a candidate's short training."""
   cfg = search_recipe(config)
   cfg.train.epochs = config.search.epochs
   cfg.train.warmup_epochs = config.search.warmup_epochs
@@ -47,7 +48,7 @@ def _short_recipe(config):
 def short_trainer_many(config, data: run_data.RunData):
   """All seeds of a candidate in one vmapped training (smile_jax/train/seeds.py)."""
   def train_many(spec: spec_lib.ModelSpec, seeds) -> list[dict]:
-    return seeds_lib.train_seeds(_short_recipe(config), spec.with_input_shape(data.train.images.shape[1:]),
+    return seeds_lib.train_seeds(short_recipe(config), spec.with_input_shape(data.train.images.shape[1:]),
                                  tuple(seeds), data)
   return train_many
 
@@ -55,7 +56,7 @@ def short_trainer_many(config, data: run_data.RunData):
 def short_trainer(config, workdir: str, data: run_data.RunData):
   """A `Trainer`: `config.search.epochs` of the search recipe; returns the best epoch's val AUC."""
   def train(spec: spec_lib.ModelSpec, seed: int) -> dict:
-    cfg = _short_recipe(config)
+    cfg = short_recipe(config)
     cfg.train.seed = seed
     t0 = time.time()
     result = loop.train_and_evaluate(cfg, os.path.join(workdir, "candidates", spec.canonical_hash(), f"s{seed}"),
