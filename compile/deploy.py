@@ -20,6 +20,7 @@ import numpy as np
 
 from compile import emulate, firmware, graph as graph_lib, kernels, model_source, profile
 from compile import quantize, relax_model
+from smile_jax.cost import ops
 from smile_jax.eval import metrics
 from smile_jax.eval import predict
 from smile_jax.models import spec as spec_lib
@@ -126,12 +127,25 @@ def _load_run(run_dir: str):
   return run_dir, predictor, data, val_threshold
 
 
+def check_fits(spec: spec_lib.ModelSpec, board: str = "sparkfun-edge") -> None:
+  """Raises DoesNotFit, before any compilation, when the int8 weights or activations cannot fit."""
+  b = firmware.BOARDS[board]
+  cost = ops.analyze(spec)
+  weights, activations = cost.param_bytes("int8"), cost.peak_activation_bytes("int8")
+  if weights > b.flash_bytes or activations + b.stack_bytes > b.ram_bytes:
+    raise firmware.DoesNotFit(
+        f"{spec.name}: int8 weights {weights:,} B (flash {b.flash_bytes:,} B) and peak activations "
+        f"{activations:,} B + {b.stack_bytes:,} B stack (RAM {b.ram_bytes:,} B) do not fit the {board}: "
+        "deploy a smaller net (the search's max_flash_bytes / max_peak_ram_bytes keep it in bounds)")
+
+
 def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
   """Compiles, builds, checks and measures a trained run; writes out_dir/deploy.json and returns it."""
   firmware.check_toolchain(qemu=True)
   run_dir, predictor, data, val_threshold = _load_run(run_dir)
   spec = predictor.spec
   graph_lib.check_supported(spec)
+  check_fits(spec)
   graph = graph_lib.from_spec(spec, predictor.variables)
   rng = np.random.default_rng(cfg.seed)
   calib = data.train.images[rng.permutation(len(data.train.images))[:cfg.calibration_images]]

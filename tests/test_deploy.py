@@ -201,3 +201,9 @@ def test_naive_c_reference_agrees(spec, tmp_path):
       np.testing.assert_array_equal(out, quantize.run_int(model, images))
     else:
       assert np.abs(out - jax_logits(spec, v, images)).max() <= 1e-4
+
+
+def test_too_large_for_the_board_fails_before_compiling():
+  deploy.check_fits(SEARCHED)                     # 0.7 MB of int8 weights: fits
+  with pytest.raises(firmware.DoesNotFit, match=r"alexnet: int8 weights 7,9\d\d,\d\d\d B"):
+    deploy.check_fits(zoo.alexnet())              # 7.9 M parameters: does not
