@@ -32,6 +32,10 @@ LLVM_TARGET = {"kind": "llvm", "mtriple": "thumbv7em-none-eabihf", "mcpu": "cort
                "mfloat-abi": "hard"}
 
 
+C_TYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
+            "int32": "int32_t", "int64": "int64_t"}
+
+
 @dataclasses.dataclass(frozen=True)
 class Tensor:
   name: str
@@ -243,9 +247,5 @@ def kernel_signature(func: tirx.PrimFunc, name: str) -> str:
   params = []
   for p in func.params:
     dtype = str(p.ty.element_type.dtype)
-    params.append(f"{_C_TYPES[dtype]}* {p.name}")
+    params.append(f"{C_TYPES[dtype]}* {p.name}")
   return f"void {name}({', '.join(params)})"
-
-
-_C_TYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
-            "int32": "int32_t", "int64": "int64_t"}
