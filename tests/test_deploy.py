@@ -207,3 +207,19 @@ def test_too_large_for_the_board_fails_before_compiling():
   deploy.check_fits(SEARCHED)                     # 0.7 MB of int8 weights: fits
   with pytest.raises(firmware.DoesNotFit, match=r"alexnet: int8 weights 7,9\d\d,\d\d\d B"):
     deploy.check_fits(zoo.alexnet())              # 7.9 M parameters: does not
+
+
+def test_firmware_links_no_tvm_runtime(tmp_path):
+  """Kernels are plain C functions: nothing of TVM's runtime or FFI is linked or left undefined."""
+  import subprocess
+  spec = FOLDABLE
+  graph = graph_lib.from_spec(spec, variables_for(spec))
+  built = deploy.compile_model(quantize.quantize(graph, images_for(spec, 8)), str(tmp_path))
+  for kernels in ("llvm", "c"):
+    fw = firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / kernels), kernels=kernels)
+    symbols = subprocess.run(["arm-none-eabi-nm", fw.elf], capture_output=True, text=True, check=True).stdout
+    assert "smile_model_run" in symbols and "smile_01_conv" in symbols
+    assert not [line for line in symbols.splitlines() if "tvm" in line.lower() or " U " in line]
+  obj = subprocess.run(["arm-none-eabi-nm", "-u", os.path.join(built.directory, "kernels.o")],
+                       capture_output=True, text=True, check=True).stdout.split()
+  assert set(obj) <= {"U", "memcpy", "memset"}, obj
