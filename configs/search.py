@@ -49,6 +49,7 @@ def get_config(variant: str = ""):
   config.search.max_candidates = v["max_candidates"]
   config.search.max_minutes = v["max_minutes"]
   config.search.finalists = v["finalists"]   # retrained with the full recipe, then tested
+  config.search.finalist_seeds = v.get("finalist_seeds", 1)   # per finalist; the best val seed is kept
   config.run.train.epochs = 20
   # Candidates and finalists train with the report's recipe plus these overrides. Measured on the
   # 0.96 M-MAC conv 8/16/32/64 stride-2 net (20 epochs, split seed 0): the report's recipe gave val

@@ -96,14 +96,21 @@ def test_margin_and_constraints():
 
 
 def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_data_dir):
+  import json
+  import os
   from configs import search as search_config
   from smile_jax.search import runner
   config = search_config.get_config("smoke")
   config.run.data.tfds_dir = tfds_dir
   config.run.train.epochs = 2
+  config.search.finalist_seeds = 2
   first = runner.run_search(config, str(tmp_path))
   assert first["candidates_trained"] == 3 and first["trainings_run"] == 3 * 2  # AUC0 given: root untrained
   assert first["chosen"]["macs"] <= config.search.budget_macs
+  finalist_runs = sorted(os.listdir(tmp_path / "finalists"))
+  assert len(finalist_runs) == 2 and finalist_runs[1] == finalist_runs[0] + "_s1"   # two seeds, best val kept
+  vals = [json.load(open(tmp_path / "finalists" / d / "metrics.json"))["splits"][0]["auc"] for d in finalist_runs]
+  assert first["chosen"]["val_auc"] == max(vals)
   for name in ("search_figure.png", "search.md", "chosen_spec.json", "runs.sqlite"):
     assert (tmp_path / name).exists(), name
   second = runner.run_search(config, str(tmp_path))

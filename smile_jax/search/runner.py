@@ -108,14 +108,21 @@ def front_table(front, finals: dict) -> str:
 
 
 def retrain_finalists(config, workdir: str, data, finalists) -> dict:
-  """Full-recipe retraining of each finalist; val and test metrics (the only use of test)."""
+  """Full-recipe retraining of each finalist, `search.finalist_seeds` times; per finalist, the seed
+  with the best val AUC is kept (test metrics are computed for the finalists only, never used to
+  choose)."""
   out = {}
   for cand in finalists:
-    run_dir = os.path.join(workdir, "finalists", cand.hash)
-    summary = runs.train_evaluate_report(search_recipe(config), run_dir, spec=cand.spec, data=data)
-    out[cand.hash] = {"run_dir": os.path.abspath(run_dir),
-                      "val_auc": evaluate.split_row(summary, "val")["auc"],
-                      "test_auc": evaluate.split_row(summary, "test")["auc"]}
+    for seed in range(config.search.get("finalist_seeds", 1)):
+      run_dir = os.path.join(workdir, "finalists", cand.hash + (f"_s{seed}" if seed else ""))
+      cfg = search_recipe(config)
+      cfg.train.seed = seed
+      summary = runs.train_evaluate_report(cfg, run_dir, spec=cand.spec, data=data)
+      row = {"run_dir": os.path.abspath(run_dir), "seed": seed,
+             "val_auc": evaluate.split_row(summary, "val")["auc"],
+             "test_auc": evaluate.split_row(summary, "test")["auc"]}
+      if cand.hash not in out or row["val_auc"] > out[cand.hash]["val_auc"]:
+        out[cand.hash] = row
   return out
 
 
