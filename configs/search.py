@@ -5,6 +5,8 @@ Launch (2 cores, CPU):
       --config.run.data.split_manifest=runs/main/split.json
 Variants: `configs/search.py:algorithm1` (the report's procedure as written), `:smoke` (tiny).
 Re-running the same command resumes: finished (candidate, seed) trainings are read from runs.sqlite.
+Measured (default variant, AUC0 0.974, idle 2-core CPU): 5 candidates in 9.3 min, one finalist x 3
+seeds, 18.3 min in all; chosen alexnet~cfbaace6, 1,342,720 MACs, val AUC 0.972, test AUC 0.971.
 """
 
 import ml_collections
