@@ -72,6 +72,13 @@ def variables_of(state: steps.TrainState) -> dict:
   return {"params": state.params, "batch_stats": state.batch_stats}
 
 
+def validate(state: steps.TrainState, split, batch_size: int) -> tuple[float, float]:
+  """(AUC, cross-entropy) of a train state on a split (images, labels), in inference mode."""
+  scores, logits = predict_scores(state.apply_fn, variables_of(state), split.images, batch_size)
+  loss = float(steps.cross_entropy(jnp.asarray(logits), jnp.asarray(split.labels)))
+  return metrics.roc_auc(split.labels, scores), loss
+
+
 def restore_variables(workdir: str, spec: spec_lib.ModelSpec) -> dict:
   """The kept weights of a finished (or partly finished) run, for evaluation and prediction."""
   mngr = _checkpointer(workdir)
@@ -156,10 +163,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
         losses.append(out["loss"])
     single = steps.unreplicate(state) if use_pmap else state
     train_loss = float(np.mean(jax.device_get(losses)))
-    val_scores, val_logits = predict_scores(single.apply_fn, variables_of(single), data.val.images,
-                                            tc.eval_batch_size)
-    val_loss = float(steps.cross_entropy(jnp.asarray(val_logits), jnp.asarray(data.val.labels)))
-    val_auc = metrics.roc_auc(data.val.labels, val_scores)
+    val_auc, val_loss = validate(single, data.val, tc.eval_batch_size)
     row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "val_auc": val_auc,
            "seconds": time.time() - t0,
            "images_per_s": steps_per_epoch * tc.batch_size / max(1e-9, time.time() - t0)}

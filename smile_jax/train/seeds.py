@@ -14,11 +14,9 @@ from __future__ import annotations
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from smile_jax.data import pipeline, run_data
-from smile_jax.eval import metrics
 from smile_jax.models import spec as spec_lib
 from smile_jax.train import loop, steps
 
@@ -43,12 +41,8 @@ def train_seeds(config, spec: spec_lib.ModelSpec, seeds, data: run_data.RunData)
       batch = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *batches)
       states, _ = steps.vmap_train_step(states, batch)
     for k in range(len(seeds)):
-      single = jax.tree_util.tree_map(lambda x: x[k], states)
-      scores, logits = loop.predict_scores(single.apply_fn, loop.variables_of(single), data.val.images,
-                                           tc.eval_batch_size)
-      auc = metrics.roc_auc(data.val.labels, scores)
+      auc, loss = loop.validate(jax.tree_util.tree_map(lambda x: x[k], states), data.val, tc.eval_batch_size)
       if auc > best[k]["val_auc"]:
-        loss = float(steps.cross_entropy(jnp.asarray(logits), jnp.asarray(data.val.labels)))
         best[k] = {"val_auc": auc, "val_loss": loss}
   seconds = time.time() - t0
   return [b | {"seconds": seconds} for b in best]
