@@ -77,9 +77,8 @@ def _errors_section(cfg, predictor, data, probs, out_dir) -> tuple[dict, str]:
   return {"false_positives": n_fp, "false_negatives": n_fn, "suspected_label_errors": len(rows)}, text
 
 
-def _threshold_section(cfg, predictor, data) -> tuple[dict, str]:
+def _threshold_section(cfg, predictor, data, test_d) -> tuple[dict, str]:
   val_d = cross_dataset.logit_diffs(predictor, data.val.images)
-  test_d = cross_dataset.logit_diffs(predictor, data.test.images)
   t = calibration.temperature(data.val.labels, val_d)
   points = calibration.operating_points(data.val.labels, val_d, data.test.labels, test_d,
                                         cfg.target_precision, cfg.target_recall)
@@ -126,13 +125,14 @@ def analyze_run(workdir: str, cfg) -> dict:
   run_dir, predictor, run_config, data = predict.load_run(workdir)
   out_dir = os.path.join(run_dir, "analysis")
   os.makedirs(out_dir, exist_ok=True)
-  probs = predictor.score_crops(data.test.images)
+  test_d = cross_dataset.logit_diffs(predictor, data.test.images)   # scored once, used by every section
+  probs = calibration.sigmoid(test_d)
   result, sections = {"run_dir": run_dir, "model": predictor.spec.name}, []
   result["saliency"], text = _saliency_section(cfg, predictor, data.test, probs, out_dir)
   sections.append(("Saliency: where the net looks (report 5.1, Figure 6)", text))
   result["errors"], text = _errors_section(cfg, predictor, data, probs, out_dir)
   sections.append(("Errors (report 5.2, Figures 7 and 8)", text))
-  result["thresholds"], text = _threshold_section(cfg, predictor, data)
+  result["thresholds"], text = _threshold_section(cfg, predictor, data, test_d)
   sections.append(("Thresholds and calibration", text))
   if cfg.cross_dataset:
     result["cross_dataset"], text = _cross_section(cfg, predictor, run_config, data, run_dir,
