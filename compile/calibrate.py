@@ -32,7 +32,7 @@ def measure(spec: spec_lib.ModelSpec, variables: dict, images: np.ndarray, out_d
   graph = graph_lib.from_spec(spec, variables)
   samples = []
   for model in (quantize.quantize(graph, images), graph):
-    built = deploy.compile_model(model, os.path.join(out_dir, spec.name, "int8" if model is not graph else "float32"))
+    built = deploy.compile_model(model, os.path.join(out_dir, spec.name, deploy.dtype_of(model)))
     try:
       fw = firmware.build(built.directory, "qemu-mps2-an386", os.path.join(built.directory, "qemu"))
     except firmware.DoesNotFit:

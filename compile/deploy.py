@@ -21,8 +21,7 @@ import numpy as np
 from compile import emulate, firmware, graph as graph_lib, kernels, model_source, profile
 from compile import quantize, relax_model
 from smile_jax.cost import ops
-from smile_jax.eval import metrics
-from smile_jax.eval import predict
+from smile_jax.eval import calibration, metrics, predict
 from smile_jax.models import spec as spec_lib
 from smile_jax.train import loop
 
@@ -40,6 +39,15 @@ class Built:
   def logit_dtype(self):
     return np.float32 if self.dtype == "float32" else np.int32
 
+  @property
+  def graph(self) -> graph_lib.Graph:
+    return self.model.graph if self.dtype == "int8" else self.model
+
+
+def dtype_of(model) -> str:
+  """"int8" for a QuantGraph, "float32" for a Graph."""
+  return "int8" if isinstance(model, quantize.QuantGraph) else "float32"
+
 
 def compile_model(model, directory: str, threshold_logit: float = 0.0) -> Built:
   """Writes model.h, model.c, kernels.c and kernels.o for a Graph (float) or QuantGraph (int8)."""
@@ -52,21 +60,7 @@ def compile_model(model, directory: str, threshold_logit: float = 0.0) -> Built:
     with open(os.path.join(directory, name), "w") as f:
       f.write(text)
   kernels.llvm_object(program, os.path.join(directory, "kernels.o"))
-  dtype = "int8" if isinstance(model, quantize.QuantGraph) else "float32"
-  return Built(dtype, model, program, plan, directory)
-
-
-def reference_logits(built: Built, images: np.ndarray) -> np.ndarray:
-  """What the firmware must output: the float graph's logits or the integer reference's accumulators."""
-  if built.dtype == "int8":
-    return quantize.run_int(built.model, images)
-  return graph_lib.run_float(built.model, images)
-
-
-def real_logits(built: Built, outputs: np.ndarray) -> np.ndarray:
-  if built.dtype == "int8":
-    return quantize.dequantize_logits(built.model, outputs)
-  return np.asarray(outputs, np.float32)
+  return Built(dtype_of(model), model, program, plan, directory)
 
 
 _CALL_KIND = {"conv": graph_lib.ConvOp, "maxpool": graph_lib.PoolOp, "dense": graph_lib.DenseOp,
@@ -77,8 +71,7 @@ def kernel_layers(built: Built) -> dict:
   """Kernel -> the graph ops it computes. TVM fuses a batch-norm affine into the kernel before it,
   so kernels are matched to ops by their anchor (conv, pool, dense), in order, and each affine op
   goes with the kernel that precedes it."""
-  graph = built.model.graph if built.dtype == "int8" else built.model
-  ops = list(graph.ops)
+  ops = list(built.graph.ops)
   out, i = {}, 0
   for call in built.program.calls:
     kind = call.kernel.split("_", 2)[-1]
@@ -99,7 +92,7 @@ def kernel_layers(built: Built) -> dict:
 
 def layer_rows(built: Built, prof: profile.Profile) -> list[dict]:
   """Per kernel: the spec layers it computes, their MACs, instructions, cycles, cycles per MAC."""
-  graph = built.model.graph if built.dtype == "int8" else built.model
+  graph = built.graph
   costs = {c.index: c for c in spec_lib.layer_costs(graph.spec)}
   by_kernel = {k.name: k for k in prof.kernels}
   covered = kernel_layers(built)
@@ -120,13 +113,6 @@ def layer_rows(built: Built, prof: profile.Profile) -> list[dict]:
   return rows
 
 
-def _load_run(run_dir: str):
-  run_dir, predictor, _, data = predict.load_run(run_dir)
-  with open(os.path.join(run_dir, "metrics.json")) as f:
-    val_threshold = json.load(f)["splits"][0].get("val_threshold", 0.5)
-  return run_dir, predictor, data, val_threshold
-
-
 def check_fits(spec: spec_lib.ModelSpec, board: str = "sparkfun-edge") -> None:
   """Raises DoesNotFit, before any compilation, when the int8 weights or activations cannot fit."""
   b = firmware.BOARDS[board]
@@ -142,7 +128,8 @@ def check_fits(spec: spec_lib.ModelSpec, board: str = "sparkfun-edge") -> None:
 def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
   """Compiles, builds, checks and measures a trained run; writes out_dir/deploy.json and returns it."""
   firmware.check_toolchain(qemu=True)
-  run_dir, predictor, data, val_threshold = _load_run(run_dir)
+  run_dir, predictor, _, data = predict.load_run(run_dir)
+  val_threshold = predict.val_threshold(run_dir)
   spec = predictor.spec
   graph_lib.check_supported(spec)
   check_fits(spec)
@@ -152,7 +139,7 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
   test_images, test_labels = data.test.images, data.test.labels
   parity_images = test_images[:cfg.parity_images]
   _, jax_logits = loop.predict_scores(predictor.apply_fn, predictor.variables, test_images, 256)
-  threshold_logit = float(np.log(val_threshold / (1.0 - val_threshold))) if 0 < val_threshold < 1 else 0.0
+  threshold_logit = float(calibration.logit(val_threshold)) if 0 < val_threshold < 1 else 0.0
   float_auc = metrics.roc_auc(test_labels, jax_logits[:, 1] - jax_logits[:, 0])
   entries = []
   for dtype in cfg.dtypes:
@@ -167,8 +154,8 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
     except firmware.DoesNotFit as e:
       fits, edge_note = False, str(e)
     run = emulate.run_qemu(fw, parity_images, built.logit_dtype)
-    ref = reference_logits(built, parity_images)
     if dtype == "int8":
+      ref = quantize.run_int(model, parity_images)
       parity = float(np.abs(run.logits.astype(np.int64) - ref).max())
       deployed_scores = quantize.dequantize_logits(model, quantize.run_int(model, test_images))
     else:

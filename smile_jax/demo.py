@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from smile_jax.data import faces, images as images_lib
-from smile_jax.eval import predict
+from smile_jax.eval import calibration, predict
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 LEDS = (("green", (0, 200, 0)), ("red", (0, 0, 230)), ("yellow", (0, 220, 230)))   # BGR, the smile
@@ -115,24 +115,23 @@ def _emulator_scorer(workdir: str, run_dir: str):
     run = emulate.run_qemu(fw, crops, np.int32)
     logits = run.logits.astype(np.float32) * scale
     latency_ms = run.instructions * cycles_per_instruction / 48e3
-    return 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1])), latency_ms
+    return calibration.sigmoid(logits[:, 1] - logits[:, 0]), latency_ms
   return score
 
 
 def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str = "host",
              max_frames: int = 0) -> dict:
   run_dir = predict.resolve_run_dir(workdir)
+  if device not in ("host", "emulator"):
+    raise ValueError(f"--device must be 'host' or 'emulator', got {device!r}")
   predictor = predict.Predictor.from_run(run_dir)
-  with open(os.path.join(run_dir, "metrics.json")) as f:
-    threshold = json.load(f)["splits"][0].get("val_threshold", 0.5)
+  threshold = predict.val_threshold(run_dir)
   name = os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "input"
   out_dir = os.path.abspath(out_dir or os.path.join(run_dir, "demo", f"{name}_{device}"))
   if not source.isdigit() and os.path.abspath(source) in (out_dir, os.path.dirname(out_dir)):
     raise ValueError(f"the output folder {out_dir} would overwrite the input: choose another --output")
   os.makedirs(out_dir, exist_ok=True)
   scorer = _emulator_scorer(workdir, run_dir) if device == "emulator" else None
-  if device not in ("host", "emulator"):
-    raise ValueError(f"--device must be 'host' or 'emulator', got {device!r}")
   kind, fps, count, frames = _frames(source)
   size = predictor.spec.input_shape[0]
   writer, rows = None, []

@@ -102,7 +102,7 @@ def test_qemu_parity_and_profile(spec, tmp_path):
   images = images_for(spec, 3)
   graph = graph_lib.from_spec(spec, v)
   for model in (quantize.quantize(graph, images_for(spec, 16, seed=2)), graph):
-    built = deploy.compile_model(model, str(tmp_path / built_name(model)))
+    built = deploy.compile_model(model, str(tmp_path / deploy.dtype_of(model)))
     fw = firmware.build(built.directory, "qemu-mps2-an386", os.path.join(built.directory, "qemu"))
     run = emulate.run_qemu(fw, images, built.logit_dtype)
     if built.dtype == "int8":
@@ -114,10 +114,6 @@ def test_qemu_parity_and_profile(spec, tmp_path):
     # QEMU counts through SysTick in steps of 40 instructions, plus the reads around the call.
     assert abs(int(run.instructions[0]) - prof.instructions) <= 2 * emulate.INSTRUCTIONS_PER_TICK
     assert {k.name for k in prof.kernels} >= {c.kernel for c in built.program.calls if not c.is_reshape}
-
-
-def built_name(model):
-  return "int8" if isinstance(model, quantize.QuantGraph) else "float32"
 
 
 def test_c_kernels_match_llvm_kernels(tmp_path):

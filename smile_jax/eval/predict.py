@@ -59,6 +59,12 @@ def load_run(workdir: str):
   return run_dir, predictor, config, run_data.load(config.data, run_dir, predictor.spec.input_shape)
 
 
+def val_threshold(run_dir: str) -> float:
+  """The probability threshold chosen on the run's validation split (metrics.json)."""
+  with open(os.path.join(run_dir, "metrics.json")) as f:
+    return json.load(f)["splits"][0].get("val_threshold", 0.5)
+
+
 def resolve_run_dir(workdir: str) -> str:
   """A training run's directory, or the chosen run of a main job's directory."""
   summary = os.path.join(workdir, "summary.json")
