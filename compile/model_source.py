@@ -69,11 +69,11 @@ def plan_memory(program: kernels_lib.Program) -> MemoryPlan:
   return MemoryPlan(placed, arena, aliases)
 
 
-def _array_literal(a: np.ndarray) -> str:
+def array_literal(a: np.ndarray) -> str:
+  """A C initializer for an array (shared with naive_c.py)."""
   flat = a.reshape(-1)
   if a.dtype == np.float32:
     items = [f"{float(v)!r}f" if np.isfinite(v) else "0.0f" for v in flat]
-    items = [i.replace("inf", "INFINITY") for i in items]
   elif a.dtype == np.int64:
     items = [f"{int(v)}LL" for v in flat]
   else:
@@ -117,9 +117,9 @@ extern const float smile_model_threshold;
   lines.append("")
   for name, value in program.constants.items():
     lines.append(f"static const {kernels_lib.C_TYPES[str(value.dtype)]} {name}[{value.size}] "
-                 f"__attribute__((aligned({ALIGN}))) = {_array_literal(value)};")
+                 f"__attribute__((aligned({ALIGN}))) = {array_literal(value)};")
   scale = np.ones(out.shape[-1], np.float32) if logit_scale is None else logit_scale
-  lines += ["", f"static const float logit_scale[{scale.size}] = {_array_literal(scale.astype(np.float32))};",
+  lines += ["", f"static const float logit_scale[{scale.size}] = {array_literal(scale.astype(np.float32))};",
             f"const float smile_model_threshold = {float(threshold_logit)!r}f;",
             f"static uint8_t arena[{max(plan.arena_bytes, ALIGN)}] __attribute__((aligned({ALIGN})));",
             "", "int smile_model_run(const uint8_t* image, smile_logit_t* logits) {"]
