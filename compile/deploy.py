@@ -2,7 +2,7 @@
 
     deploy_run(run_dir, out_dir, cfg) -> deploy.json content
 
-For each dtype in `cfg.dtypes`: the graph (float) or its int8 quantization (calibrated on training
+For each dtype in `cfg.dtypes`: the graph (float) or its int8 quantization (activation ranges taken on training
 images) goes through Relax and TVM to C / Thumb-2, is linked into the QEMU firmware and the
 SparkFun Edge firmware, run under QEMU on real test images (parity: float logits vs JAX, int8
 accumulators vs the integer reference, which must be bit-exact), and profiled per kernel in
@@ -135,7 +135,7 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
   check_fits(spec)
   graph = graph_lib.from_spec(spec, predictor.variables)
   rng = np.random.default_rng(cfg.seed)
-  calib = data.train.images[rng.permutation(len(data.train.images))[:cfg.calibration_images]]
+  range_images = data.train.images[rng.permutation(len(data.train.images))[:cfg.range_images]]
   test_images, test_labels = data.test.images, data.test.labels
   parity_images = test_images[:cfg.parity_images]
   _, jax_logits = loop.predict_scores(predictor.apply_fn, predictor.variables, test_images, 256)
@@ -143,7 +143,7 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
   float_auc = metrics.roc_auc(test_labels, jax_logits[:, 1] - jax_logits[:, 0])
   entries = []
   for dtype in cfg.dtypes:
-    model = quantize.quantize(graph, calib, cfg.percentile) if dtype == "int8" else graph
+    model = quantize.quantize(graph, range_images, cfg.percentile) if dtype == "int8" else graph
     built = compile_model(model, os.path.join(out_dir, dtype), threshold_logit)
     fw = firmware.build(built.directory, "qemu-mps2-an386", os.path.join(built.directory, "qemu"),
                         kernels=cfg.kernels)

@@ -4,7 +4,7 @@ The arithmetic, which the compiled C code and `run_int` share exactly:
   * input: uint8 pixels p become int16 `2p - 255`, i.e. the float input x = p * 2/255 - 1 at scale
     1/255, exact (no rounding), with 0 still meaning 0 so SAME zero padding stays exact too;
   * weights: int8, symmetric, one scale per output channel (max |w| / 127);
-  * activations: int8, symmetric (zero point 0), one scale per tensor, calibrated on training
+  * activations: int8, symmetric (zero point 0), one scale per tensor, taken on training
     images as a high percentile of |x| (outliers would waste the 8 bits);
   * conv / dense: int8 (or the int16 input) x int8 -> int32 accumulators, then a fixed-point
     requantize per channel:
@@ -104,8 +104,8 @@ def _weight_scale(w: np.ndarray) -> np.ndarray:
   return np.maximum(np.abs(w).max(axis=axes), 1e-12) / 127.0
 
 
-def calibrate(graph: graph_lib.Graph, images: np.ndarray, percentile: float) -> list[float | None]:
-  """Per-op activation scale from float activations on calibration images (None: keeps its input's)."""
+def activation_scales(graph: graph_lib.Graph, images: np.ndarray, percentile: float) -> list[float | None]:
+  """Per-op activation scale from float activations on sample images (None: keeps its input's)."""
   x = graph_lib.normalize(images)
   single = graph_lib.Graph(graph.spec, (), ())
   scales = []
@@ -119,15 +119,15 @@ def calibrate(graph: graph_lib.Graph, images: np.ndarray, percentile: float) -> 
   return scales
 
 
-def quantize(graph: graph_lib.Graph, calibration_images: np.ndarray,
+def quantize(graph: graph_lib.Graph, range_images: np.ndarray,
              percentile: float = 99.99) -> QuantGraph:
-  """int8 graph of `graph`, activation ranges calibrated on `calibration_images` (uint8 NHWC)."""
-  calib = calibrate(graph, calibration_images, percentile)
+  """int8 graph of `graph`, activation ranges taken on `range_images` (uint8 NHWC)."""
+  measured_scales = activation_scales(graph, range_images, percentile)
   s_in = INPUT_SCALE
   ops, scales = [], []
   last = len(graph.ops) - 1
   for i, op in enumerate(graph.ops):
-    s_out = calib[i] if calib[i] is not None else s_in
+    s_out = measured_scales[i] if measured_scales[i] is not None else s_in
     if isinstance(op, (graph_lib.ConvOp, graph_lib.DenseOp)):
       s_w = _weight_scale(op.weight)
       w_q = np.clip(np.round(op.weight / s_w), -127, 127).astype(np.int8)

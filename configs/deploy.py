@@ -9,24 +9,25 @@ deploy.json and deploy.md.
 
 import ml_collections
 
+from smile_jax.cost import hardware
+
 
 def get_config():
   config = ml_collections.ConfigDict()
   config.dtypes = ("int8", "float32")
   config.kernels = "llvm"              # "llvm" (TVM's Thumb-2 object) or "c" (TVM's C, gcc -O2)
-  config.calibration_images = 512      # training images for the int8 activation ranges
+  config.range_images = 512         # training images for the int8 activation ranges
   config.percentile = 99.99            # of |activation|, per tensor
   config.parity_images = 8             # test images run through QEMU
   config.seed = 0
 
   config.energy = ml_collections.ConfigDict()
-  # Ambiq's "< 6 uA/MHz" (seen second-hand only; ../shared/notes/apollo3-sparkfun-edge.md, 5.3).
-  config.energy.active_ua_per_mhz = 6.0
+  config.energy.active_ua_per_mhz = hardware.APOLLO3_ACTIVE_UA_PER_MHZ   # sources in hardware.py
   # An Artemis (same Apollo3) user's deep-sleep measurement (same notes, 5.3).
   config.energy.sleep_ua = 2.5
   # HM01B0 camera, ~1-2 mW while streaming (same notes); the robot watches all the time.
   config.energy.camera_mw = 1.5
   config.energy.battery_mah = 225.0    # CR2032
-  config.energy.supply_volts = 3.0
+  config.energy.supply_volts = hardware.SUPPLY_VOLTS
   config.energy.inferences_per_s = 1.0
   return config

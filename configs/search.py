@@ -39,7 +39,7 @@ def get_config(variant: str = ""):
   config.search.budget_macs = 1_380_000      # the report's 1.38 M ops (= MACs, see smile_jax/cost/ops.py)
   config.search.max_peak_ram_bytes = 384 * 1024   # Apollo3 SRAM
   config.search.max_flash_bytes = 1024 * 1024     # Apollo3 flash
-  config.search.max_latency_ms = 0.0         # > 0: int8 at 48 MHz by the apollo3-measured profile
+  config.search.max_latency_ms = 0.0         # > 0: int8 at 48 MHz by the apollo3-emulated profile
   config.search.seeds = v["seeds"]
   # "vmap": a candidate's seeds train together in one vmapped step (0.37-0.64x the time of
   # sequential steps on this CPU, benchmarks/search_throughput.py); "sequential": one at a time.

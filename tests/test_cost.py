@@ -2,7 +2,7 @@
 
 import pytest
 
-from smile_jax.cost import hardware, measured, ops
+from smile_jax.cost import emulated, hardware, ops
 from smile_jax.models import spec as spec_lib, zoo
 from tests.test_spec import ALEXNET_MACS, EMBEDDED_MACS, FC_MACS, REDUCED_MACS
 
@@ -56,7 +56,7 @@ def test_report_profile_reproduces_its_runtime_column():
 
 
 
-def test_measured_profile_is_absent_until_calibrated(monkeypatch, tmp_path):
-  monkeypatch.setattr(measured, "PROFILE_PATH", str(tmp_path / "none.json"))
-  with pytest.raises(KeyError, match="experiments.calibrate"):
-    hardware.get("apollo3-measured")
+def test_emulated_profile_is_absent_until_fitted(monkeypatch, tmp_path):
+  monkeypatch.setattr(emulated, "PROFILE_PATH", str(tmp_path / "none.json"))
+  with pytest.raises(KeyError, match="experiments.fit_latency"):
+    hardware.get("apollo3-emulated")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from compile import deploy, emulate, firmware, graph as graph_lib, naive_c, profile, quantize
-from smile_jax.cost import measured
+from smile_jax.cost import emulated
 from smile_jax.models import net, spec as spec_lib, zoo
 
 # The shape of the net the first full-size search from AlexNet chose (WORKSPACE.md, issue 3).
@@ -169,15 +169,15 @@ def test_missing_toolchain_says_how_to_install(monkeypatch):
     firmware.check_toolchain()
 
 
-def test_measured_profile_predicts_a_fresh_compile(tmp_path):
-  """The committed apollo3-measured fit (experiments.calibrate) still describes today's compiler."""
+def test_emulated_profile_predicts_a_fresh_compile(tmp_path):
+  """The committed apollo3-emulated fit (experiments.fit_latency) still describes today's compiler."""
   spec = SEARCHED
   graph = graph_lib.from_spec(spec, variables_for(spec))
   images = images_for(spec, 8)
   built = deploy.compile_model(quantize.quantize(graph, images), str(tmp_path))
   fw = firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / "qemu"))
   cycles = profile.profile_elf(fw.elf, images[0], np.int32, 2).cycles
-  predicted = measured.load().cycles(spec, "int8")
+  predicted = emulated.load().cycles(spec, "int8")
   assert abs(predicted / cycles - 1) < 0.15, (predicted, cycles)
 
 

@@ -21,6 +21,12 @@ def test_auc_curves_and_ap_match_sklearn_with_ties(seed):
       skm.average_precision_score(labels, scores), abs=1e-12)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_scores_raise_instead_of_ranking(bad):
+  with pytest.raises(ValueError, match="index 2"):
+    metrics.roc_auc([0, 1, 1, 0], [0.1, 0.9, bad, 0.2])
+
+
 def test_fixed_example():
   labels = np.array([0, 0, 1, 1, 1, 0])
   scores = np.array([0.1, 0.6, 0.6, 0.8, 0.3, 0.2])

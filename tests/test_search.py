@@ -161,7 +161,7 @@ def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, shared_
 def test_latency_constraint_uses_the_measured_profile():
   spec = zoo.embedded()
   latency = search_lib.estimated_latency_ms(spec)
-  assert latency is not None and 20 < latency < 200   # ~2.9 M cycles at 48 MHz when calibrated
+  assert latency is not None and 20 < latency < 200   # ~2.9 M cycles at 48 MHz when fitted
   cost = ops_lib.analyze(spec)
   assert search_lib.Constraints(max_latency_ms=latency * 1.1).violations(cost, spec) == []
   assert "est. latency" in search_lib.Constraints(max_latency_ms=latency * 0.9).violations(cost, spec)[0]

@@ -3,21 +3,24 @@
   * `apollo3-report`: the report's own estimate (its section 1.2): 0.46 M ops/s on the Apollo3
     at 48 MHz (one float load-add-store per op, extrapolated from an Arduino measurement), so
     the Table 2 "Est. runtime" column is reproduced: 1.38 M ops -> 3.0 s.
-  * `apollo3-measured`: cycles per layer fitted on compiled firmware profiled in emulation
-    (`python -m experiments.calibrate`, see measured.py); absent, not faked, until that has run.
+  * `apollo3-emulated`: cycles per layer fitted on compiled firmware profiled in emulation
+    (`python -m experiments.fit_latency`, see emulated.py); absent, not faked, until that has run.
 
-Energy uses the Apollo3's published active current (~6 uA/MHz at 3.3 V, Ambiq's datasheet).
+Energy uses the Apollo3's published active current (~6 uA/MHz, Ambiq's datasheet) at the robot's
+supply, a CR2032 coin cell (3.0 V nominal). These two constants are the only copies: the deploy
+config's energy model reads them too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from smile_jax.cost import measured
+from smile_jax.cost import emulated
 from smile_jax.cost.ops import ModelCost
 
-APOLLO3_ACTIVE_A_PER_MHZ = 6e-6
-APOLLO3_VOLTS = 3.3
+# Ambiq's "< 6 uA/MHz" (seen second-hand only; ../shared/notes/apollo3-sparkfun-edge.md, 5.3).
+APOLLO3_ACTIVE_UA_PER_MHZ = 6.0
+SUPPLY_VOLTS = 3.0   # a CR2032's nominal voltage, which powers the robot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,16 +41,16 @@ class HardwareProfile:
 PROFILES = {
     "apollo3-report": HardwareProfile(
         "apollo3-report", "the report's estimate: 0.46 M ops/s at 48 MHz", 48e6, 0.46e6,
-        APOLLO3_ACTIVE_A_PER_MHZ * 48 * APOLLO3_VOLTS),
+        APOLLO3_ACTIVE_UA_PER_MHZ * 1e-6 * 48 * SUPPLY_VOLTS),
 }
 
 
 def get(name: str):
-  """A profile by name: a `HardwareProfile` (ops -> time) or the `measured.MeasuredProfile`."""
-  if name == "apollo3-measured" and measured.load() is not None:
-    return measured.load()
+  """A profile by name: a `HardwareProfile` (ops -> time) or the `emulated.EmulatedProfile`."""
+  if name == "apollo3-emulated" and emulated.load() is not None:
+    return emulated.load()
   if name not in PROFILES:
-    hint = (" (it is fitted from emulator cycles by `python -m experiments.calibrate`, which has "
-            "not been run here)" if name == "apollo3-measured" else "")
+    hint = (" (it is fitted from emulator cycles by `python -m experiments.fit_latency`, which has "
+            "not been run here)" if name == "apollo3-emulated" else "")
     raise KeyError(f"no hardware profile {name!r}{hint}; available: {sorted(PROFILES)}")
   return PROFILES[name]

@@ -17,6 +17,12 @@ def _check(labels, scores):
   labels, scores = np.asarray(labels).astype(np.int64), np.asarray(scores, np.float64)
   if labels.shape != scores.shape or labels.ndim != 1:
     raise ValueError(f"labels {labels.shape} and scores {scores.shape} must be equal-length vectors")
+  bad = ~np.isfinite(scores)
+  if bad.any():
+    # A NaN sorts last and would silently rank as the most confident positive.
+    raise ValueError(f"{int(bad.sum())} of {len(scores)} scores are NaN or infinite (first at index "
+                     f"{int(np.flatnonzero(bad)[0])}): the model or its input diverged; fix that "
+                     "before measuring")
   return labels, scores
 
 

@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 from absl import logging
 
-from smile_jax.cost import measured, ops as ops_lib
+from smile_jax.cost import emulated, ops as ops_lib
 from smile_jax.models import spec as spec_lib
 from smile_jax.search import reductions as reductions_lib
 from smile_jax.search.store import RunStore
@@ -46,14 +46,14 @@ class Constraints:
   max_peak_ram_bytes: int = 0       # 0 = unconstrained
   max_flash_bytes: int = 0
   weight_dtype: str = "int8"        # what flash and RAM are measured in on the device
-  max_latency_ms: float = 0.0       # 0 = unconstrained; else by the apollo3-measured profile
+  max_latency_ms: float = 0.0       # 0 = unconstrained; else by the apollo3-emulated profile
 
   def violations(self, cost: ops_lib.ModelCost, spec: spec_lib.ModelSpec | None = None) -> list[str]:
     out = []
     if self.max_latency_ms and spec is not None:
       latency = estimated_latency_ms(spec)
       if latency is None:
-        raise KeyError("max_latency_ms needs the apollo3-measured profile: run `python -m experiments.calibrate`")
+        raise KeyError("max_latency_ms needs the apollo3-emulated profile: run `python -m experiments.fit_latency`")
       if latency > self.max_latency_ms:
         out.append(f"est. latency {latency:.1f} ms > {self.max_latency_ms:.1f} ms")
     if cost.macs > self.budget_macs:
@@ -68,8 +68,8 @@ class Constraints:
 
 
 def estimated_latency_ms(spec: spec_lib.ModelSpec) -> float | None:
-  """int8 latency at 48 MHz by the apollo3-measured profile (None until it is calibrated)."""
-  profile = measured.load()
+  """int8 latency at 48 MHz by the apollo3-emulated profile (None until it is fitted)."""
+  profile = emulated.load()
   return None if profile is None else 1e3 * profile.latency_s(spec, "int8")
 
 

@@ -1,6 +1,6 @@
-"""The `apollo3-measured` hardware profile: Cortex-M4 cycles estimated from a spec's layers, with
-coefficients fitted on compiled nets profiled in emulation (compile/calibrate.py,
-`python -m experiments.calibrate`), stored in apollo3_measured.json beside this file.
+"""The `apollo3-emulated` hardware profile: Cortex-M4 cycles estimated from a spec's layers, with
+coefficients fitted on compiled nets profiled in emulation (compile/latency_fit.py,
+`python -m experiments.fit_latency`), stored in apollo3_emulated.json beside this file.
 
 A net's cycles are a sum over the kernels the deploy compiler emits (one per conv, dense and pool,
 batch norm fused into the kernel before it, plus the input conversion):
@@ -21,7 +21,7 @@ import numpy as np
 
 from smile_jax.models import spec as spec_lib
 
-PROFILE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apollo3_measured.json")
+PROFILE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apollo3_emulated.json")
 FEATURES = ("conv_macs", "conv_outputs", "dense_macs", "dense_outputs", "pool_comparisons",
             "pool_outputs", "bn_outputs", "input_pixels", "kernels")
 
@@ -66,7 +66,7 @@ def spec_features(spec: spec_lib.ModelSpec) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True)
-class MeasuredProfile:
+class EmulatedProfile:
   name: str
   description: str
   coefficients: dict            # dtype -> {feature: cycles per unit}
@@ -80,7 +80,7 @@ class MeasuredProfile:
     return self.cycles(spec, dtype) / self.clock_hz
 
 
-def load(path: str | None = None) -> MeasuredProfile | None:
+def load(path: str | None = None) -> EmulatedProfile | None:
   path = path or PROFILE_PATH
   if not os.path.exists(path):
     return None
@@ -88,9 +88,9 @@ def load(path: str | None = None) -> MeasuredProfile | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str, mtime: float) -> MeasuredProfile:
-  del mtime  # part of the cache key: a re-calibrated file is read again
+def _load(path: str, mtime: float) -> EmulatedProfile:
+  del mtime  # part of the cache key: a re-fitted file is read again
   with open(path) as f:
     data = json.load(f)
-  return MeasuredProfile("apollo3-measured", data["description"],
+  return EmulatedProfile("apollo3-emulated", data["description"],
                          {d: v["coefficients"] for d, v in data["fits"].items()})

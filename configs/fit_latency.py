@@ -1,8 +1,8 @@
-r"""Fitting the `apollo3-measured` hardware profile on compiled nets (smile_jax/cost/measured.py).
+r"""Fitting the `apollo3-emulated` hardware profile on compiled nets (smile_jax/cost/emulated.py).
 
 Launch (2 cores, CPU, ~2 min; needs the Arm toolchain and QEMU):
-  .venv/bin/python -m experiments.calibrate --config=configs/calibrate.py --workdir=runs/calibrate
-Writes smile_jax/cost/apollo3_measured.json (commit it) and <workdir>/calibration.md. Weights are
+  .venv/bin/python -m experiments.fit_latency --config=configs/fit_latency.py --workdir=runs/fit_latency
+Writes smile_jax/cost/apollo3_emulated.json (commit it) and <workdir>/latency_fit.md. Weights are
 random (cycle counts do not depend on them); the nets are zoo models plus seeded chains of search
 reductions, so the fit covers what the search proposes.
 """
@@ -18,5 +18,5 @@ def get_config():
   config.max_macs = 3_000_000         # ... continued until it is under this many MACs
   config.held_out = 2                 # nets left out of the fit, to report its error on new nets
   config.seed = 0
-  config.calibration_images = 16
+  config.range_images = 16
   return config

@@ -1,7 +1,7 @@
-"""Fits the `apollo3-measured` hardware profile (smile_jax/cost/measured.py) on compiled nets.
+"""Fits the `apollo3-emulated` hardware profile (smile_jax/cost/emulated.py) on compiled nets.
 
 Each net is compiled (int8 and float), built for the QEMU board and profiled per kernel in
-unicorn; each kernel's cycles become one sample of the linear model in measured.py, whose
+unicorn; each kernel's cycles become one sample of the linear model in emulated.py, whose
 non-negative coefficients are fitted by least squares over every kernel of every net.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 from scipy import optimize
 
 from compile import deploy, firmware, graph as graph_lib, profile, quantize
-from smile_jax.cost.measured import FEATURES, layer_features
+from smile_jax.cost.emulated import FEATURES, layer_features
 from smile_jax.models import spec as spec_lib
 
 @dataclasses.dataclass(frozen=True)
@@ -61,9 +61,9 @@ def fit(samples: list[Sample]) -> dict:
     nets = {}
     for net in sorted({s.net for s in rows}):
       idx = [i for i, s in enumerate(rows) if s.net == net]
-      measured, predicted = y[idx].sum(), float((x[idx] @ coef).sum())
-      nets[net] = {"measured_cycles": int(measured), "predicted_cycles": int(predicted),
-                   "relative_error": predicted / measured - 1.0}
+      emulated, predicted = y[idx].sum(), float((x[idx] @ coef).sum())
+      nets[net] = {"emulated_cycles": int(emulated), "predicted_cycles": int(predicted),
+                   "relative_error": predicted / emulated - 1.0}
     out[dtype] = {"coefficients": dict(zip(FEATURES, map(float, coef))), "nets": nets}
   return out
 

@@ -1,7 +1,7 @@
-r"""Fits the `apollo3-measured` hardware profile: cycles per layer from compiled nets profiled in
-unicorn. See configs/calibrate.py.
+r"""Fits the `apollo3-emulated` hardware profile: cycles per layer from compiled nets profiled in
+unicorn. See configs/fit_latency.py.
 
-  .venv/bin/python -m experiments.calibrate --config=configs/calibrate.py --workdir=runs/calibrate
+  .venv/bin/python -m experiments.fit_latency --config=configs/fit_latency.py --workdir=runs/fit_latency
 """
 
 import os
@@ -12,17 +12,17 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from compile import calibrate
-from smile_jax.cost import measured
+from compile import latency_fit
+from smile_jax.cost import emulated
 from smile_jax.models import net, spec as spec_lib, zoo
 from smile_jax.search import reductions
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", "configs/calibrate.py", "Calibration configuration.")
-flags.DEFINE_string("workdir", "runs/calibrate", "Where the compiled nets go.")
+config_flags.DEFINE_config_file("config", "configs/fit_latency.py", "Latency-fit configuration.")
+flags.DEFINE_string("workdir", "runs/fit_latency", "Where the compiled nets go.")
 
 
-def calibration_nets(cfg) -> list[spec_lib.ModelSpec]:
+def fit_nets(cfg) -> list[spec_lib.ModelSpec]:
   rng = np.random.default_rng(cfg.seed)
   nets = {s.canonical_hash(): s for s in (zoo.get(name) for name in cfg.zoo)}
   for root in cfg.reduction_roots:
@@ -40,19 +40,19 @@ def calibration_nets(cfg) -> list[spec_lib.ModelSpec]:
 def main(argv):
   del argv
   cfg = FLAGS.config
-  nets = calibration_nets(cfg)
+  nets = fit_nets(cfg)
   samples = []
   for i, spec in enumerate(nets):
     model = net.build(spec)
     variables = model.init(jax.random.key(i), jnp.zeros((1, *spec.input_shape)), train=False)
-    images = np.random.default_rng(i).integers(0, 256, (cfg.calibration_images, *spec.input_shape), dtype=np.uint8)
+    images = np.random.default_rng(i).integers(0, 256, (cfg.range_images, *spec.input_shape), dtype=np.uint8)
     print(f"[{i + 1}/{len(nets)}] {spec.name}: {spec_lib.total_macs(spec):,} MACs", flush=True)
-    samples += calibrate.measure(spec, variables, images, FLAGS.workdir)
+    samples += latency_fit.measure(spec, variables, images, FLAGS.workdir)
   held = {s.name for s in nets[-cfg.held_out:]} if cfg.held_out else set()
-  fits = calibrate.fit([s for s in samples if s.net not in held])
-  check = calibrate.fit(samples)   # all nets, for the per-net table
-  lines = ["| net | dtype | measured cycles | predicted | error | in fit |", "|---|---|--:|--:|--:|:-:|"]
-  coef = {d: np.array([fits[d]["coefficients"][k] for k in measured.FEATURES]) for d in fits}
+  fits = latency_fit.fit([s for s in samples if s.net not in held])
+  check = latency_fit.fit(samples)   # all nets, for the per-net table
+  lines = ["| net | dtype | emulated cycles | predicted | error | in fit |", "|---|---|--:|--:|--:|:-:|"]
+  coef = {d: np.array([fits[d]["coefficients"][k] for k in emulated.FEATURES]) for d in fits}
   for d in fits:
     for name in check[d]["nets"]:
       rows = [s for s in samples if s.net == name and s.dtype == d]
@@ -62,12 +62,12 @@ def main(argv):
                    f"{'no' if name in held else 'yes'} |")
   description = (f"fitted on {len(nets) - len(held)} nets ({', '.join(sorted({s.net for s in samples} - held))}) "
                  "compiled by compile/ (TVM 0.27, LLVM kernels), cycles from compile/profile.py")
-  calibrate.write(measured.PROFILE_PATH, fits, [s.name for s in nets], description)
+  latency_fit.write(emulated.PROFILE_PATH, fits, [s.name for s in nets], description)
   os.makedirs(FLAGS.workdir, exist_ok=True)
-  with open(os.path.join(FLAGS.workdir, "calibration.md"), "w") as f:
-    f.write("# apollo3-measured calibration\n\n" + "\n".join(lines) + "\n")
+  with open(os.path.join(FLAGS.workdir, "latency_fit.md"), "w") as f:
+    f.write("# apollo3-emulated latency fit\n\n" + "\n".join(lines) + "\n")
   print("\n".join(lines))
-  print(f"wrote {measured.PROFILE_PATH}")
+  print(f"wrote {emulated.PROFILE_PATH}")
 
 
 if __name__ == "__main__":
