@@ -17,6 +17,7 @@ import os
 
 import cv2
 import numpy as np
+from absl import logging
 from tqdm import tqdm
 
 from smile_jax.data import faces, images as images_lib
@@ -41,9 +42,9 @@ def _frames(source: str):
       raise FileNotFoundError(f"camera {source} could not be opened (is one attached?)")
     return "video", cap.get(cv2.CAP_PROP_FPS) or 15.0, None, _video_frames(cap)
   if os.path.isdir(source):
-    files, _ = images_lib.list_image_files(source)
+    files = images_lib.list_files(source)
     if not files:
-      raise FileNotFoundError(f"--input={source} holds no image files")
+      raise FileNotFoundError(f"--input={source} holds no files")
     return "images", 0.0, len(files), (Frame(os.path.relpath(p, source), p) for p in files)
   if not os.path.exists(source):
     raise FileNotFoundError(f"--input={source} does not exist: give an image, a folder, a video or a camera index")
@@ -139,7 +140,12 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
   for i, frame in enumerate(tqdm(frames, total=total, desc=f"demo ({device})", unit="frame", mininterval=1.0)):
     if max_frames and i >= max_frames:
       break
-    image = images_lib.read_image(frame.image) if isinstance(frame.image, str) else frame.image
+    try:
+      image = images_lib.read_image(frame.image) if isinstance(frame.image, str) else frame.image
+    except images_lib.BadImage as e:
+      logging.warning("not scored: %s", e)
+      rows.append([frame.name, "", "", ""])
+      continue
     crop = faces.crop_face(image, size)
     batch = crop.image[None, ..., None]
     if scorer is None:
@@ -165,5 +171,7 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
     w = csv.writer(f)
     w.writerow(["frame", "face_found", "score", "smile_leds_on"])
     w.writerows(rows)
-  return {"frames": len(rows), "smiling": sum(r[3] for r in rows), "faces_found": sum(r[1] for r in rows),
+  scored = [r for r in rows if r[1] != ""]
+  return {"frames": len(rows), "smiling": sum(r[3] for r in scored), "faces_found": sum(r[1] for r in scored),
+          "unreadable": len(rows) - len(scored),
           "output": out_dir, "threshold": threshold, "device": device}

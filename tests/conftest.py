@@ -37,3 +37,50 @@ def write_jpeg(path: str, image: np.ndarray) -> str:
   os.makedirs(os.path.dirname(path), exist_ok=True)
   assert cv2.imwrite(path, image)
   return path
+
+
+def awkward_corpus(folder: str, face_bgr: np.ndarray) -> dict[str, str | None]:
+  """Writes one photo of a face in every awkward form a user's folder may hold.
+
+  Returns {path relative to `folder`: None if it must be scored, else a fragment of the reason it
+  cannot be}. `upright.jpg` and `exif_rotated.jpg` show the same face (the latter stored sideways
+  with EXIF orientation 6), so their scores must agree. An empty sub-folder is made too.
+  """
+  from PIL import Image  # noqa: PLC0415  (only the corpus needs Pillow directly)
+
+  os.makedirs(os.path.join(folder, "empty_subfolder"), exist_ok=True)
+  os.makedirs(os.path.join(folder, "nested"), exist_ok=True)
+  rgb = Image.fromarray(face_bgr[..., ::-1].copy())
+  gray = rgb.convert("L")
+  out = {}
+
+  def save(name, image, fmt=None, **kwargs):
+    image.save(os.path.join(folder, name), fmt, **kwargs)
+    out[name] = None
+
+  save("upright.jpg", rgb, quality=95)
+  exif = Image.Exif()
+  exif[0x0112] = 6   # "rotate 90 clockwise to display": the pixels are stored turned left
+  save("exif_rotated.jpg", rgb.transpose(Image.Transpose.ROTATE_90), quality=95, exif=exif)
+  save("cmyk.jpg", rgb.convert("CMYK"), quality=95)
+  save("gray_alpha.png", Image.merge("LA", (gray, Image.new("L", gray.size, 200))))
+  save("rgba.png", rgb.convert("RGBA"))
+  save("palette.gif", rgb.convert("P", palette=Image.Palette.ADAPTIVE))
+  save("image.bmp", rgb)
+  save("image.webp", rgb, quality=90)
+  save("image.tiff", rgb)
+  save("nested/UPPER_CASE.JPG", rgb, "JPEG", quality=95)
+  save("photo_4000x3000.jpg", rgb.resize((4000, 3000)), quality=90)
+  deep = (np.asarray(gray, np.uint16) * 257)
+  cv2.imwrite(os.path.join(folder, "gray16.png"), deep)
+  out["gray16.png"] = None
+  encoded = cv2.imencode(".jpg", face_bgr)[1].tobytes()
+  bad = {"truncated.jpg": (encoded[: len(encoded) // 2], "truncated JPEG"),
+         "empty.jpg": (b"", "empty (0-byte)"),
+         "notes.jpg": (b"just some text, not a picture\n", "not an image file"),
+         "page.png": (b"<!DOCTYPE html><html><body>404</body></html>", "not an image file")}
+  for name, (data, reason) in bad.items():
+    with open(os.path.join(folder, name), "wb") as f:
+      f.write(data)
+    out[name] = reason
+  return out

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from smile_jax.data import builders, faces, images, sources
-from tests.conftest import face_like, write_jpeg
+from tests.conftest import awkward_corpus, face_like, write_jpeg
 
 
 def _bad_files(folder):
@@ -61,6 +61,34 @@ def test_class_folder_build_skips_and_names_bad_files(tmp_path, tfds_dir):
   summary_files = glob.glob(os.path.join(tfds_dir, "face_folder", "*", "*", builders.SUMMARY_FILE))
   with open(summary_files[0]) as f:
     assert json.load(f)["examples"] == 14
+
+
+def test_builder_reads_an_awkward_folder_by_content(tmp_path, tfds_dir):
+  root = tmp_path / "photos"
+  face = cv2.cvtColor(face_like(3, 120, smiling=True), cv2.COLOR_GRAY2BGR)
+  expected = awkward_corpus(str(root / "smile"), face)
+  for i in range(4):
+    write_jpeg(str(root / "not_smile" / f"n{i}.jpg"), face_like(200 + i, 96))
+  ds = builders.build(str(root), tfds_dir)
+  skipped = {os.path.relpath(s["path"], root / "smile"): s["reason"] for s in ds.summary["skipped"]}
+  assert sorted(skipped) == sorted(k for k, v in expected.items() if v)
+  for name, reason in skipped.items():
+    assert expected[name] in reason
+  assert ds.summary["files_seen"] == len(expected) + 4
+  assert len(ds.labels) == sum(v is None for v in expected.values()) + 4
+
+
+def test_exif_orientation_matches_pillow(tmp_path):
+  from PIL import Image, ImageOps
+  pixels = np.random.default_rng(0).integers(0, 256, (30, 50, 3), dtype=np.uint8)
+  for orientation in range(1, 9):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = str(tmp_path / f"o{orientation}.png")
+    Image.fromarray(pixels).save(path, exif=exif)
+    with Image.open(path) as pil:
+      upright = np.asarray(ImageOps.exif_transpose(pil))[..., ::-1]   # RGB -> BGR
+    np.testing.assert_array_equal(images.read_image(path), upright, err_msg=f"orientation {orientation}")
 
 
 def test_bad_folders_fail_with_a_fix(tmp_path, tfds_dir):

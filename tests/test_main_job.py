@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from configs import main as main_config
-from smile_jax import job
-from smile_jax.eval import baselines
-from tests.conftest import face_like
+from smile_jax import demo, job
+from smile_jax.eval import baselines, predict
+from tests.conftest import awkward_corpus, face_like
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -83,6 +83,29 @@ def test_predict_cli_on_real_photos_and_a_broken_file(job_dir, tmp_path, shared_
   scored = [r for r in rows if r["score"]]
   assert all(0.0 <= float(r["score"]) <= 1.0 for r in scored)
   assert sum(r["face_found"] == "1" for r in scored) >= 5
+
+
+def test_predict_and_demo_on_an_awkward_folder(job_dir, tmp_path, shared_data_dir):
+  import cv2
+  genki = os.path.join(shared_data_dir, "genki4k-dev", "Smile")
+  face = cv2.imread(os.path.join(genki, sorted(os.listdir(genki))[0]))
+  folder = tmp_path / "awkward"
+  expected = awkward_corpus(str(folder), face)
+  counts = predict.predict_folder(job_dir, str(folder), str(tmp_path / "scores.csv"))
+  with open(tmp_path / "scores.csv") as f:
+    rows = {os.path.relpath(r["path"], folder): r for r in csv.DictReader(f)}
+  assert sorted(rows) == sorted(expected)    # exactly one row per file, none for the empty folder
+  assert counts == {"files": len(expected), "scored": sum(v is None for v in expected.values()),
+                    "unreadable": sum(v is not None for v in expected.values()),
+                    "faces_found": sum(r["face_found"] == "1" for r in rows.values())}
+  for name, reason in expected.items():
+    assert (rows[name]["score"] == "") == (reason is not None), name
+  upright, rotated = rows["upright.jpg"], rows["exif_rotated.jpg"]
+  assert upright["face_found"] == rotated["face_found"] == "1"
+  assert abs(float(upright["score"]) - float(rotated["score"])) < 0.05
+  assert rows["photo_4000x3000.jpg"]["face_found"] == "1"
+  result = demo.run_demo(job_dir, str(folder), out_dir=str(tmp_path / "demo"))
+  assert result["frames"] == len(expected) and result["unreadable"] == counts["unreadable"]
 
 
 def test_rerun_reuses_finished_work(job_dir, tfds_dir):

@@ -78,16 +78,14 @@ class _FaceBuilder(tfds.core.GeneratorBasedBuilder):
                                  features=_features(self.builder_config.image_size),
                                  supervised_keys=("image", "label"), homepage=self.HOMEPAGE)
 
-  def _source_examples(self, dl_manager) -> tuple[list[sources.Example], list[str], str]:
+  def _source_examples(self, dl_manager) -> tuple[list[sources.Example], str]:
     raise NotImplementedError
 
   def _split_generators(self, dl_manager):
-    examples, others, root = self._source_examples(dl_manager)
+    examples, root = self._source_examples(dl_manager)
     self.summary = {"dataset": self.name, "config": self.builder_config.name, "source": root,
-                    "files_seen": len(examples) + len(others), "examples": 0, "skipped": [],
+                    "files_seen": len(examples), "examples": 0, "skipped": [],
                     "faces_found": 0, "smiling": 0}
-    self.summary["skipped"] += [{"path": p, "reason": "not an image file (by extension)"}
-                                for p in others]
     return {"full": self._generate_examples(_limit(examples, self.builder_config.max_per_class))}
 
   def _crop(self, ex: sources.Example) -> faces.FaceCrop:
@@ -143,7 +141,7 @@ class Smilesmiled(_FaceBuilder):
 
   def _source_examples(self, dl_manager):
     root = _manual_or_download(dl_manager, sources.SMILESMILED_URL, "SMILEs", "")
-    examples, others = sources.smilesmiled_examples(root)
+    examples = sources.smilesmiled_examples(root)
     counts = {c: sum(e.key.startswith(c) for e in examples) for c in sources.SMILESMILED_COUNTS}
     if counts == sources.SMILESMILED_COUNTS:
       digest = sources.content_sha256(root, [e.path for e in examples])
@@ -151,7 +149,7 @@ class Smilesmiled(_FaceBuilder):
         raise sources.DataError(f"{root}: SMILEsmileD content checksum {digest} differs from the "
                                 f"pinned {sources.SMILESMILED_CONTENT_SHA256}: files were changed; "
                                 "restore a clean copy")
-    return examples, others, root
+    return examples, root
 
 
 class Genki4k(_FaceBuilder):
@@ -161,7 +159,7 @@ class Genki4k(_FaceBuilder):
 
   def _source_examples(self, dl_manager):
     root = _manual_or_download(dl_manager, sources.GENKI4K_URL, "Smile", "files")
-    return (*sources.class_folder_examples(root), root)
+    return sources.class_folder_examples(root), root
 
 
 class FaceFolder(_FaceBuilder):
@@ -169,7 +167,7 @@ class FaceFolder(_FaceBuilder):
 
   def _source_examples(self, dl_manager):
     root = self.builder_config.source_dir
-    return (*sources.class_folder_examples(root), root)
+    return sources.class_folder_examples(root), root
 
 
 BUILDERS = {"smilesmiled": (Smilesmiled, "SMILEsmileD"), "genki4k": (Genki4k, "genki4k-dev")}

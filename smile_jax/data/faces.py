@@ -25,6 +25,10 @@ MIN_NEIGHBORS = 5
 MIN_FACE = 40          # pixels; smaller detections on these photos are mostly false positives
 CROP_SIDE = 0.9        # x box width
 CROP_SHIFT_DOWN = 0.08  # x box height
+# Larger photos (a phone's 4000x3000) are searched at this size: ~100x faster, and the cascade
+# misses faces hundreds of pixels wide that it finds at a moderate scale. The crop itself is
+# taken from the full-resolution photo.
+DETECT_MAX_SIDE = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,12 +50,17 @@ def cascade(name: str = "haarcascade_frontalface_default.xml") -> cv2.CascadeCla
 
 
 def detect_largest_face(gray: np.ndarray) -> tuple[int, int, int, int] | None:
+  """The largest face's box (x, y, w, h) in `gray`'s own pixels, or None."""
+  scale = min(1.0, DETECT_MAX_SIDE / max(gray.shape))
+  if scale < 1.0:
+    size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
+    gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
   faces = cascade().detectMultiScale(gray, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBORS,
                                      minSize=(MIN_FACE, MIN_FACE))
   if len(faces) == 0:
     return None
-  x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
-  return int(x), int(y), int(w), int(h)
+  box = max(faces, key=lambda f: f[2] * f[3])
+  return tuple(int(round(v / scale)) for v in box)
 
 
 def _square_crop(gray: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:

@@ -72,27 +72,25 @@ def _read_mouth_boxes(idx_path: str) -> dict[str, tuple[int, int, int, int]]:
   return boxes
 
 
-def smilesmiled_examples(root: str) -> tuple[list[Example], list[str]]:
-  """SMILEsmileD's crops with labels and mouth boxes, and the non-image files found beside them."""
+def smilesmiled_examples(root: str) -> list[Example]:
+  """SMILEsmileD's crops with labels and mouth boxes (every file in its class folders)."""
   smiles = os.path.join(root, "SMILEs")
   _require_dir(smiles, "SMILEsmileD's SMILEs/ folder")
   idx = os.path.join(smiles, "positives", "smiles_01_pos.idx")
   mouths = _read_mouth_boxes(idx) if os.path.exists(idx) else {}
-  examples, others = [], []
+  examples = []
   for label, cls in ((1, "positives"), (0, "negatives")):
     folder = os.path.join(smiles, cls, f"{cls}7")
     _require_dir(folder, f"SMILEsmileD's {cls}7/ folder")
-    files, non_images = images_lib.list_image_files(folder)
-    others += non_images
-    for path in files:
+    for path in images_lib.list_files(folder):
       rel = os.path.relpath(path, os.path.join(smiles, cls))  # "positives7/3.jpg", as in the .idx
       examples.append(Example(f"{cls}/{rel}", path, label, mouths.get(rel, NO_BOX)))
   if not examples:
     raise DataError(f"no images under {smiles}/{{positives,negatives}}: the folders are empty")
-  return examples, others
+  return examples
 
 
-def class_folder_examples(root: str) -> tuple[list[Example], list[str]]:
+def class_folder_examples(root: str) -> list[Example]:
   """Photos in class sub-folders (names as in POSITIVE_FOLDERS / NEGATIVE_FOLDERS)."""
   _require_dir(root, "image folder")
   classes = {}
@@ -110,14 +108,13 @@ def class_folder_examples(root: str) -> tuple[list[Example], list[str]]:
   if sorted(set(classes.values())) != [0, 1]:
     raise DataError(f"{root} needs one smiling and one not-smiling sub-folder (e.g. smile/ and "
                     f"not_smile/), found {sorted(classes) or 'none'}")
-  examples, others = [], []
+  examples = []
   for name, label in classes.items():
-    files, non_images = images_lib.list_image_files(os.path.join(root, name))
-    others += non_images
-    examples += [Example(os.path.relpath(p, root), p, label) for p in files]
+    examples += [Example(os.path.relpath(p, root), p, label)
+                 for p in images_lib.list_files(os.path.join(root, name))]
   if not examples:
-    raise DataError(f"no image files under {root}'s class folders: they are empty")
-  return examples, others
+    raise DataError(f"no files under {root}'s class folders: they are empty")
+  return examples
 
 
 def content_sha256(root: str, paths: list[str]) -> str:

@@ -75,18 +75,22 @@ def resolve_run_dir(workdir: str) -> str:
 
 
 def predict_folder(workdir: str, folder: str, output_csv: str) -> dict:
-  """Writes `path,face_found,score` for every image file under `folder`; returns counts."""
+  """Writes `path,face_found,score` for every file under `folder`; returns counts.
+
+  Whether a file is an image is decided by decoding it: one that cannot be used gets a row with
+  empty `face_found` and `score`, and a warning naming it and why.
+  """
   if not os.path.isdir(folder):
     raise FileNotFoundError(f"--images={folder} is not a folder")
   predictor = Predictor.from_run(resolve_run_dir(workdir))
   size = predictor.spec.input_shape[0]
-  files, _ = images_lib.list_image_files(folder)
+  files = images_lib.list_files(folder)
   rows, crops, crop_rows = [], [], []
   for path in tqdm(files, desc="detecting faces", unit="img", mininterval=1.0):
     try:
       crop = faces.crop_face(images_lib.read_image(path), size)
     except images_lib.BadImage as e:
-      logging.warning("skipping %s", e)
+      logging.warning("not scored: %s", e)
       rows.append([path, "", ""])
       continue
     crop_rows.append(len(rows))
