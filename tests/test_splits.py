@@ -18,7 +18,7 @@ def test_stratified_disjoint_seeded(tmp_path):
     assert len(a[name]) == n and sum(k in pos for k in a[name]) == pytest.approx(0.3 * n, abs=1)
   path = str(tmp_path / "split.json")
   splits.write_manifest(path, "toy", a, 1, (0.7, 0.15, 0.15))
-  assert splits.read_manifest(path) == a
+  assert splits.read_manifest(path)["splits"] == a
   idx = splits.indices(keys, a)
   assert [keys[i] for i in idx["val"]] == a["val"]
 
@@ -29,3 +29,54 @@ def test_manifest_for_other_data_is_rejected():
     splits.indices(["a.jpg"], split, "split.json")
   with pytest.raises(ValueError, match="summing to 1"):
     splits.stratified_split(["a"], [0], (0.5, 0.2, 0.2))
+
+
+def _per_image_split_reference(keys, labels, fractions, seed):
+  """The per-image split as it was before groups existed."""
+  keys, labels = np.asarray(keys), np.asarray(labels)
+  rng = np.random.default_rng(seed)
+  out = {s: [] for s in splits.SPLITS}
+  for cls in np.unique(labels):
+    members = np.sort(keys[labels == cls])
+    rng.shuffle(members)
+    cut1 = int(round(fractions[0] * len(members)))
+    cut2 = cut1 + int(round(fractions[1] * len(members)))
+    for name, part in zip(splits.SPLITS, (members[:cut1], members[cut1:cut2], members[cut2:])):
+      out[name] += part.tolist()
+  return {s: sorted(v) for s, v in out.items()}
+
+
+def test_groups_stay_in_one_split_and_singletons_change_nothing():
+  keys = [f"img{i:04d}.jpg" for i in range(600)]
+  lab = (np.arange(600) % 10 < 3).astype(int)
+  assert splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), 3, groups=np.arange(600)) == \
+      _per_image_split_reference(keys, lab, (0.7, 0.15, 0.15), 3)
+  groups = np.arange(600)
+  groups[[10, 20, 30, 40]] = 10          # a four-way copy, same class (10 % 10 == 0: positive)
+  groups[[11, 15]] = 11                  # a copy stored under both classes (a label conflict)
+  for seed in range(5):
+    a = splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), seed, groups=groups)
+    where = {k: name for name, ks in a.items() for k in ks}
+    assert sorted(where) == sorted(keys)
+    assert len({where[keys[i]] for i in (10, 20, 30, 40)}) == 1
+    assert where[keys[11]] == where[keys[15]]
+    assert abs(len(a["test"]) - 90) <= 4
+
+
+def test_duplicate_groups_find_copies_not_strangers(shared_data_dir):
+  import glob
+  import os
+  import cv2
+  from smile_jax.data import duplicates
+  paths = sorted(glob.glob(os.path.join(shared_data_dir, "SMILEsmileD", "SMILEs", "negatives",
+                                        "negatives7", "*.jpg")))[:6]
+  faces = np.stack([cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in paths])   # six different photos
+  reencoded = cv2.imdecode(cv2.imencode(".jpg", faces[0], [cv2.IMWRITE_JPEG_QUALITY, 60])[1], 0)
+  rescaled = cv2.resize(cv2.resize(faces[1], (60, 60)), (64, 64))
+  brighter = np.clip(faces[3].astype(int) + 20, 0, 255).astype(np.uint8)
+  found = duplicates.duplicate_groups(
+      np.concatenate([faces, reencoded[None], rescaled[None], faces[2:3], brighter[None]]))
+  g = found.groups
+  assert g[6] == g[0] and g[7] == g[1] and g[8] == g[2] and g[9] == g[3]   # re-encoded, rescaled, exact
+  assert len(set(g[:6])) == 6                               # six different faces stay apart
+  assert found.stats() == {"max_distance": duplicates.MAX_DISTANCE, "images_with_copies": 8, "groups": 4}

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from smile_jax.data import builders, pipeline, sources, splits
+from smile_jax.data import builders, duplicates, pipeline, sources, splits
 
 TFDS_DIR_ENV = "SMILE_JAX_TFDS_DIR"
 
@@ -28,12 +28,15 @@ class RunData:
   val: builders.FaceDataset
   test: builders.FaceDataset
   manifest_path: str
+  duplicates: dict | None = None  # what the split kept together (duplicates.Duplicates.stats())
 
 
 def ensure_manifest(dataset: builders.FaceDataset, path: str, seed: int, fractions) -> dict:
+  """The split manifest at `path`, made (duplicates kept in one split) if it does not exist yet."""
   if not os.path.exists(path):
-    split = splits.stratified_split(dataset.keys, dataset.labels, tuple(fractions), seed)
-    splits.write_manifest(path, dataset.name, split, seed, fractions)
+    copies = duplicates.duplicate_groups(dataset.images)
+    split = splits.stratified_split(dataset.keys, dataset.labels, tuple(fractions), seed, copies.groups)
+    splits.write_manifest(path, dataset.name, split, seed, fractions, copies.stats())
   return splits.read_manifest(path)
 
 
@@ -44,11 +47,11 @@ def load(data_cfg, workdir: str, input_shape=None) -> RunData:
   if input_shape is not None:
     dataset = dataclasses.replace(dataset, images=pipeline.fit_channels(dataset.images, input_shape))
   path = data_cfg.split_manifest or os.path.join(workdir, "split.json")
-  split = ensure_manifest(dataset, path, data_cfg.split_seed, data_cfg.split_fractions)
-  idx = splits.indices(dataset.keys, split, path)
+  manifest = ensure_manifest(dataset, path, data_cfg.split_seed, data_cfg.split_fractions)
+  idx = splits.indices(dataset.keys, manifest["splits"], path)
   parts = {name: dataset.subset(idx[name]) for name in splits.SPLITS}
   for name, part in parts.items():
     if len(part.labels) == 0 or len(np.unique(part.labels)) < 2:
       raise ValueError(f"{path}: the {name} split has {len(part.labels)} images and not both "
                        "classes; use more data (config.data.max_per_class) or other fractions")
-  return RunData(dataset, parts["train"], parts["val"], parts["test"], path)
+  return RunData(dataset, parts["train"], parts["val"], parts["test"], path, manifest["duplicates"])
