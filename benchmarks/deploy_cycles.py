@@ -16,9 +16,10 @@ import tempfile
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-from compile import deploy, firmware, graph as graph_lib, naive_c, profile, quantize
+from experiments import cli
+from compile import build, firmware, graph as graph_lib, naive_c, profile, quantize
 from smile_jax.eval import predict
 from smile_jax.models import net, spec as spec_lib
 
@@ -49,7 +50,7 @@ def main(argv):
   rows = []
   with tempfile.TemporaryDirectory() as tmp:
     for model in (quantize.quantize(graph, images), graph):
-      built = deploy.compile_model(model, os.path.join(tmp, "tvm"))
+      built = build.compile_model(model, os.path.join(tmp, "tvm"))
       naive_dir = os.path.join(tmp, "naive")
       os.makedirs(naive_dir, exist_ok=True)
       header, source = naive_c.generate(model)
@@ -77,4 +78,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

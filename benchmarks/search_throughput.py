@@ -21,8 +21,9 @@ import time
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
 
+from experiments import cli
 from configs import default, search as search_config
 from smile_jax.data import run_data
 from smile_jax.models import zoo
@@ -110,4 +111,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

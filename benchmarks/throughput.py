@@ -18,10 +18,11 @@ import time  # noqa: E402
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
+from experiments import cli
 from configs import default  # noqa: E402
-from smile_jax.data import augment, pipeline  # noqa: E402
+from smile_jax.data import pipeline  # noqa: E402
 from smile_jax.models import zoo  # noqa: E402
 from smile_jax.train import steps  # noqa: E402
 
@@ -111,4 +112,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

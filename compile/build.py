@@ -1,29 +1,27 @@
-"""A trained run, deployed: compiled (int8 and float), built for both boards, checked, measured.
+"""A model compiled and built: from a deploy graph (float) or its int8 quantization to firmware
+for both boards, checked and measured.
 
-    deploy_run(run_dir, out_dir, cfg) -> deploy.json content
+    build_model(model, directory, ...) -> BuildResult
 
-For each dtype in `cfg.dtypes`: the graph (float) or its int8 quantization (activation ranges taken on training
-images) goes through Relax and TVM to C / Thumb-2, is linked into the QEMU firmware and the
-SparkFun Edge firmware, run under QEMU on real test images (parity: float logits vs JAX, int8
-accumulators vs the integer reference, which must be bit-exact), and profiled per kernel in
-unicorn (instructions, estimated cycles), with QEMU's instruction count as a cross-check.
-Everything that can fail fast (unsupported layer, missing toolchain) fails before compiling.
+The model goes through Relax and TVM to C / Thumb-2 (`compile_model`), is linked into the QEMU
+firmware and the SparkFun Edge firmware, run under QEMU on the given images (parity: float logits
+vs the caller's reference, int8 accumulators vs the integer reference, which must be bit-exact;
+`compile/parity.py` names the first divergent layer otherwise), and profiled per kernel in unicorn
+(instructions, estimated cycles), with QEMU's instruction count as a cross-check. Everything that
+can fail fast (unsupported layer, too large for the board) fails before compiling.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import numpy as np
 
 from compile import emulate, firmware, graph as graph_lib, kernels, model_source, profile
-from compile import quantize, relax_model
+from compile import parity, quantize, relax_model
 from smile_jax.cost import ops
-from smile_jax.eval import calibration, metrics, predict
 from smile_jax.models import spec as spec_lib
-from smile_jax.train import loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +72,7 @@ def kernel_layers(built: Built) -> dict:
   ops = list(built.graph.ops)
   out, i = {}, 0
   for call in built.program.calls:
-    kind = call.kernel.split("_", 2)[-1]
-    wanted = _CALL_KIND.get(kind)
+    wanted = _CALL_KIND.get(call.kind)
     covered = []
     if wanted is not None:
       while i < len(ops) and not isinstance(ops[i], wanted):
@@ -125,60 +122,48 @@ def check_fits(spec: spec_lib.ModelSpec, board: str = "sparkfun-edge") -> None:
         "deploy a smaller net (the search's max_flash_bytes / max_peak_ram_bytes keep it in bounds)")
 
 
-def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
-  """Compiles, builds, checks and measures a trained run; writes out_dir/deploy.json and returns it."""
-  firmware.check_toolchain(qemu=True)
-  run_dir, predictor, _, data = predict.load_run(run_dir)
-  val_threshold = predict.val_threshold(run_dir)
-  spec = predictor.spec
-  graph_lib.check_supported(spec)
-  check_fits(spec)
-  graph = graph_lib.from_spec(spec, predictor.variables)
-  rng = np.random.default_rng(cfg.seed)
-  range_images = data.train.images[rng.permutation(len(data.train.images))[:cfg.range_images]]
-  test_images, test_labels = data.test.images, data.test.labels
-  parity_images = test_images[:cfg.parity_images]
-  _, jax_logits = loop.predict_scores(predictor.apply_fn, predictor.variables, test_images, 256)
-  threshold_logit = float(calibration.logit(val_threshold)) if 0 < val_threshold < 1 else 0.0
-  float_auc = metrics.roc_auc(test_labels, jax_logits[:, 1] - jax_logits[:, 0])
-  entries = []
-  for dtype in cfg.dtypes:
-    model = quantize.quantize(graph, range_images, cfg.percentile) if dtype == "int8" else graph
-    built = compile_model(model, os.path.join(out_dir, dtype), threshold_logit)
-    fw = firmware.build(built.directory, "qemu-mps2-an386", os.path.join(built.directory, "qemu"),
-                        kernels=cfg.kernels)
-    try:
-      edge = firmware.build(built.directory, "sparkfun-edge", os.path.join(built.directory, "sparkfun_edge"),
-                            kernels=cfg.kernels, test_image=test_images[0])
-      fits, edge_note = True, f"{edge.bin} ({os.path.getsize(edge.bin):,} bytes)"
-    except firmware.DoesNotFit as e:
-      fits, edge_note = False, str(e)
-    run = emulate.run_qemu(fw, parity_images, built.logit_dtype)
-    if dtype == "int8":
-      ref = quantize.run_int(model, parity_images)
-      parity = float(np.abs(run.logits.astype(np.int64) - ref).max())
-      deployed_scores = quantize.dequantize_logits(model, quantize.run_int(model, test_images))
-    else:
-      parity = float(np.abs(run.logits - jax_logits[:cfg.parity_images]).max())
-      deployed_scores = graph_lib.run_float(graph, test_images)
-    prof = profile.profile_elf(fw.elf, parity_images[0], built.logit_dtype, spec.num_classes)
-    macs = spec_lib.total_macs(spec)
-    entry = {
-        "board": "sparkfun-edge", "dtype": dtype, "kernels": cfg.kernels, "macs": macs,
-        "instructions": prof.instructions, "qemu_instructions": int(run.instructions[0]),
-        "cycles": prof.cycles, "cycles_per_mac": prof.cycles / macs,
-        "latency_ms_48mhz": prof.cycles / 48e3, "latency_ms_96mhz": prof.cycles / 96e3,
-        "flash_bytes": fw.flash_bytes, "ram_bytes": fw.ram_bytes, "arena_bytes": built.plan.arena_bytes,
-        "fits_sparkfun_edge": fits, "sparkfun_edge": edge_note,
-        "parity_max_abs_diff": parity, "parity_images": int(len(parity_images)),
-        "parity_reference": "integer reference (bit-exact required)" if dtype == "int8" else "JAX float32",
-        "test_auc": metrics.roc_auc(test_labels, deployed_scores[:, 1] - deployed_scores[:, 0]),
-        "float_test_auc": float_auc,
-        "logit_scale": [float(v) for v in getattr(model, "logit_scale", np.ones(spec.num_classes))],
-        "layers": layer_rows(built, prof), "directory": built.directory,
-    }
-    entries.append(entry)
-  result = {"run_dir": run_dir, "model": spec.name, "val_threshold": val_threshold, "builds": entries}
-  with open(os.path.join(out_dir, "deploy.json"), "w") as f:
-    json.dump(result, f, indent=1)
-  return result
+@dataclasses.dataclass(frozen=True)
+class BuildResult:
+  """What a build is, measured: `row` holds deploy.json's per-build fields."""
+  built: Built
+  qemu: firmware.Firmware
+  logits: np.ndarray              # QEMU's outputs on the parity images
+  row: dict
+
+
+def build_model(model, directory: str, parity_images: np.ndarray, reference_logits: np.ndarray,
+                kernels_route: str = "llvm", threshold_logit: float = 0.0, label: str = "") -> BuildResult:
+  """Compiles `model`, builds both boards' firmware, checks parity under QEMU (raising
+  `parity.ParityError` with the first divergent layer) and profiles one inference in unicorn.
+
+  `reference_logits`: what the firmware must reproduce on `parity_images` (the integer reference's
+  int32 accumulators for int8, the float model's logits for float32).
+  """
+  built = compile_model(model, directory, threshold_logit)
+  spec = built.graph.spec
+  fw = firmware.build(directory, "qemu-mps2-an386", os.path.join(directory, "qemu"), kernels=kernels_route)
+  try:
+    edge = firmware.build(directory, "sparkfun-edge", os.path.join(directory, "sparkfun_edge"),
+                          kernels=kernels_route, test_image=parity_images[0])
+    fits, edge_note = True, f"{edge.bin} ({os.path.getsize(edge.bin):,} bytes)"
+  except firmware.DoesNotFit as e:
+    fits, edge_note = False, str(e)
+  run = emulate.run_qemu(fw, parity_images, built.logit_dtype)
+  worst = parity.check(built, kernel_layers(built), fw.elf, parity_images, run.logits, reference_logits,
+                       label or f"{spec.name} ({built.dtype})")
+  prof = profile.profile_elf(fw.elf, parity_images[0], built.logit_dtype, spec.num_classes)
+  macs = spec_lib.total_macs(spec)
+  row = {
+      "board": "sparkfun-edge", "dtype": built.dtype, "kernels": kernels_route, "macs": macs,
+      "instructions": prof.instructions, "qemu_instructions": int(run.instructions[0]),
+      "cycles": prof.cycles, "cycles_per_mac": prof.cycles / macs,
+      "latency_ms_48mhz": prof.cycles / 48e3, "latency_ms_96mhz": prof.cycles / 96e3,
+      "flash_bytes": fw.flash_bytes, "ram_bytes": fw.ram_bytes, "arena_bytes": built.plan.arena_bytes,
+      "fits_sparkfun_edge": fits, "sparkfun_edge": edge_note,
+      "parity_max_abs_diff": worst, "parity_images": int(len(parity_images)),
+      "parity_reference": ("integer reference (bit-exact required)" if built.dtype == "int8"
+                           else f"JAX float32 (within {parity.tolerance('float32'):g})"),
+      "logit_scale": [float(v) for v in getattr(model, "logit_scale", np.ones(spec.num_classes))],
+      "layers": layer_rows(built, prof), "directory": directory,
+  }
+  return BuildResult(built, fw, run.logits, row)

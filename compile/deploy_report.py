@@ -37,10 +37,11 @@ def _kb(n: int) -> str:
   return f"{n / 1024:,.1f} KB"
 
 
-def markdown(result: dict, energy_cfg, report_ops_per_s: float, report_macs_estimate: float) -> str:
+def markdown(result: dict, energy_cfg, report_ops_per_s: float,
+             report_macs_estimate: float) -> tuple[str, str]:
+  """(heading, body) of the deployment section; the body's sub-sections are `###`."""
   builds = result["builds"]
-  lines = [f"## Deployment: `{result['model']}` on the Apollo3 Cortex-M4F", "",
-           "Compiled with TVM (Relax -> fused TIR -> "
+  lines = ["Compiled with TVM (Relax -> fused TIR -> "
            f"{'LLVM Thumb-2 object' if builds[0]['kernels'] == 'llvm' else 'C, gcc -O2'}), linked with "
            "arm-none-eabi-gcc, run under QEMU `mps2-an386` (parity) and unicorn (counts). Cycles are an "
            "estimate from the Cortex-M4 TRM's instruction timings (compile/profile.py), no wait states.", "",
@@ -56,11 +57,11 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float, report_macs_esti
         f"{parity} | {b['test_auc']:.4f} |")
   est_s = report_macs_estimate / report_ops_per_s
   lines += ["", f"The report's estimate for this net ({report_macs_estimate:,.0f} ops at "
-            f"{report_ops_per_s / 1e6:.2f} M ops/s): **{est_s * 1e3:,.0f} ms**; measured (int8, 48 MHz): "
+            f"{report_ops_per_s / 1e6:.2f} M ops/s): **{est_s * 1e3:,.0f} ms**; estimated from the emulated firmware (48 MHz): "
             + ", ".join(f"**{b['latency_ms_48mhz']:.1f} ms** ({b['dtype']})" for b in builds) + ".",
             f"Float test AUC (JAX): {builds[0]['float_test_auc']:.4f}; AUC change from quantization: "
             + ", ".join(f"{b['test_auc'] - b['float_test_auc']:+.4f} ({b['dtype']})" for b in builds) + ".",
-            f"QEMU instruction count (SysTick x 40 under -icount): "
+            "QEMU instruction count (SysTick x 40 under -icount): "
             + ", ".join(f"{b['qemu_instructions']:,} vs unicorn {b['instructions']:,} ({b['dtype']})" for b in builds) + ".",
             "", "### Per layer", ""]
   for b in builds:
@@ -84,12 +85,12 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float, report_macs_esti
       no_cam = power(b["cycles"], mhz, energy_cfg, camera=False)
       lines.append(f"| {b['dtype']} | {mhz} MHz | {p.inference_uj:.1f} uJ | {p.average_ua:,.0f} uA | "
                    f"{p.battery_hours / 24:.1f} days | {no_cam.battery_hours / 24:.0f} days |")
-  return "\n".join(lines) + "\n"
+  return f"Deployment: `{result['model']}` on the Apollo3 Cortex-M4F", "\n".join(lines)
 
 
-def write(out_dir: str, result: dict, energy_cfg, report_ops_per_s: float) -> str:
-  path = os.path.join(out_dir, "deploy.md")
-  text = markdown(result, energy_cfg, report_ops_per_s, result["builds"][0]["macs"])
-  with open(path, "w") as f:
-    f.write(text)
-  return path
+def write(out_dir: str, result: dict, energy_cfg, report_ops_per_s: float) -> tuple[str, str]:
+  """Writes out_dir/deploy.md; returns its (heading, body) for a larger report to include."""
+  heading, body = markdown(result, energy_cfg, report_ops_per_s, result["builds"][0]["macs"])
+  with open(os.path.join(out_dir, "deploy.md"), "w") as f:
+    f.write(f"## {heading}\n\n{body}\n")
+  return heading, body

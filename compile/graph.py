@@ -15,6 +15,7 @@ hold it to the JAX model and the compiled firmware to it.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 import numpy as np
@@ -203,7 +204,12 @@ def run_float(graph: Graph, images: np.ndarray) -> np.ndarray:
 
 
 def run_float_ops(graph: Graph, x: np.ndarray) -> np.ndarray:
-  """The graph's ops applied to float32 activations x (calibration runs them one at a time)."""
+  """The graph's ops applied to float32 activations x (activation ranges run them one at a time)."""
+  return collections.deque(float_activations(graph, x), maxlen=1)[0].astype(np.float32)
+
+
+def float_activations(graph: Graph, x: np.ndarray):
+  """The float reference op by op: yields the float32 activation after each of `graph.ops`."""
   for op in graph.ops:
     if isinstance(op, ConvOp):
       cols = conv_windows(x, op.weight, op.stride, op.pads)
@@ -218,4 +224,4 @@ def run_float_ops(graph: Graph, x: np.ndarray) -> np.ndarray:
     elif isinstance(op, DenseOp):
       x = x @ op.weight + op.bias
       x = np.maximum(x, 0) if op.relu else x
-  return x.astype(np.float32)
+    yield x

@@ -50,9 +50,14 @@ class Tensor:
 @dataclasses.dataclass(frozen=True)
 class KernelCall:
   kernel: str                 # C symbol
+  kind: str                   # "input", "conv", "maxpool", "dense", "flatten" or "op"
   args: tuple                 # names: "image", a constant "c<i>", or an intermediate tensor
   out: Tensor
-  is_reshape: bool            # a pure copy in NHWC: the planner aliases instead of calling
+
+  @property
+  def is_reshape(self) -> bool:
+    """A flatten is a pure copy in NHWC: the planner aliases instead of calling."""
+    return self.kind == "flatten"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,13 +174,17 @@ def _kernel_names(main: relax.Function) -> dict:
   for block in main.body.blocks:
     for binding in block.bindings:
       name = binding.value.args[0].name_hint
-      kind = next((k for k in _KINDS if k in name), "op")
-      names.setdefault(name, f"{KERNEL_PREFIX}{len(names):02d}_{_KINDS.get(kind, kind)}")
+      names.setdefault(name, f"{KERNEL_PREFIX}{len(names):02d}_{_kind(name)}")
   return names
 
 
 _KINDS = {"conv2d": "conv", "max_pool2d": "maxpool", "matmul": "dense", "reshape": "flatten",
           "cast": "input"}
+
+
+def _kind(tvm_name: str) -> str:
+  """What a fused TVM function computes, from the op names TVM puts in its name."""
+  return next((kind for op, kind in _KINDS.items() if op in tvm_name), "op")
 
 
 def _program_calls(main: relax.Function, names: dict) -> tuple[list, dict]:
@@ -197,7 +206,7 @@ def _program_calls(main: relax.Function, names: dict) -> tuple[list, dict]:
       out = Tensor(binding.var.name, tuple(int(d) for d in ty.shape), str(ty.dtype))
       tensors[binding.var.name] = out.name
       name = value.args[0].name_hint
-      calls.append(KernelCall(names[name], tuple(args), out, name.startswith("reshape")))
+      calls.append(KernelCall(names[name], _kind(name), tuple(args), out))
   return calls, constants
 
 

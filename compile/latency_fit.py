@@ -14,7 +14,7 @@ import os
 import numpy as np
 from scipy import optimize
 
-from compile import deploy, firmware, graph as graph_lib, profile, quantize
+from compile import build, firmware, graph as graph_lib, profile, quantize
 from smile_jax.cost.emulated import FEATURES, layer_features
 from smile_jax.models import spec as spec_lib
 
@@ -32,14 +32,14 @@ def measure(spec: spec_lib.ModelSpec, variables: dict, images: np.ndarray, out_d
   graph = graph_lib.from_spec(spec, variables)
   samples = []
   for model in (quantize.quantize(graph, images), graph):
-    built = deploy.compile_model(model, os.path.join(out_dir, spec.name, deploy.dtype_of(model)))
+    built = build.compile_model(model, os.path.join(out_dir, spec.name, build.dtype_of(model)))
     try:
       fw = firmware.build(built.directory, "qemu-mps2-an386", os.path.join(built.directory, "qemu"))
     except firmware.DoesNotFit:
       continue   # e.g. the two-layer FC's 4 MB of float weights: no sample, not a failure
     prof = profile.profile_elf(fw.elf, images[0], built.logit_dtype, spec.num_classes)
     cycles = {k.name: k.cycles for k in prof.kernels}
-    covered = deploy.kernel_layers(built)
+    covered = build.kernel_layers(built)
     for call in built.program.calls:
       if not call.is_reshape:   # a flatten is an alias: no kernel, no cycles
         samples.append(Sample(spec.name, built.dtype, call.kernel,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compile import graph as graph_lib, model_source, quantize
+from compile import model_source, quantize
 
 
 def _arr(name: str, a: np.ndarray, ctype: str) -> str:

@@ -55,6 +55,7 @@ class KernelProfile:
 class Profile:
   kernels: tuple                  # KernelProfile in first-run order ("glue": smile_model_run itself)
   logits: np.ndarray
+  outputs: dict = dataclasses.field(default_factory=dict)   # watched kernel -> its output bytes
 
   @property
   def instructions(self) -> int:
@@ -131,8 +132,15 @@ class _Symbols:
     return "?"
 
 
-def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int) -> Profile:
-  """Runs one inference of the firmware's model in unicorn and counts it per kernel."""
+def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
+                watch: dict | None = None) -> Profile:
+  """Runs one inference of the firmware's model in unicorn and counts it per kernel.
+
+  `watch` maps kernel symbols to (symbol, offset, nbytes) of the buffer each writes: that buffer is
+  read the moment the kernel returns (before a later kernel may reuse the memory) into
+  `Profile.outputs`, so a wrong result can be traced to the kernel that first produced it.
+  """
+  watch = watch or {}
   uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
   uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
   with open(elf_path, "rb") as f:
@@ -164,6 +172,7 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int) -> 
   blocks: dict[int, _Block] = {}
   counts = collections.OrderedDict()
   state = {"kernel": "glue", "prev": None}
+  outputs = {}
 
   def on_block(uc_, address, size, _):
     block = blocks.get(address)
@@ -183,10 +192,11 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int) -> 
     if prev is not None and prev.ends_in_branch and address != prev.end:
       _add(counts, state["kernel"], 0, PIPELINE_REFILL)
     name = symbols.name_at(address)
-    if KERNEL.match(name):
-      state["kernel"] = name
-    elif name == "smile_model_run":
-      state["kernel"] = "glue"
+    running = name if KERNEL.match(name) else "glue" if name == "smile_model_run" else state["kernel"]
+    if running != state["kernel"] and state["kernel"] in watch:
+      symbol, offset, nbytes = watch[state["kernel"]]
+      outputs[state["kernel"]] = bytes(uc_.mem_read(symbols.addresses[symbol] + offset, nbytes))
+    state["kernel"] = running
     _add(counts, state["kernel"], block.instructions, block.cycles)
     state["prev"] = block
 
@@ -198,7 +208,7 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int) -> 
   dtype = np.dtype(logit_dtype)
   logits = np.frombuffer(bytes(uc.mem_read(out_addr, classes * dtype.itemsize)), dtype).copy()
   kernels = tuple(KernelProfile(k, v[0], v[1]) for k, v in counts.items())
-  return Profile(kernels, logits)
+  return Profile(kernels, logits, outputs)
 
 
 def _add(counts, kernel, instructions, cycles):

@@ -21,6 +21,7 @@ The arithmetic, which the compiled C code and `run_int` share exactly:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 import numpy as np
@@ -161,6 +162,11 @@ def _int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def run_int(qgraph: QuantGraph, images: np.ndarray) -> np.ndarray:
   """The integer reference: int32 logit accumulators (N, classes) of uint8 images (N, H, W, C)."""
+  return collections.deque(int_activations(qgraph, images), maxlen=1)[0]
+
+
+def int_activations(qgraph: QuantGraph, images: np.ndarray):
+  """The integer reference op by op: yields the activation after each of `qgraph.ops`."""
   x = input_int16(images)
   for op in qgraph.ops:
     if isinstance(op, QConv):
@@ -175,7 +181,7 @@ def run_int(qgraph: QuantGraph, images: np.ndarray) -> np.ndarray:
       x = graph_lib.max_pool(x, op.window, op.stride, op.pads)
     elif isinstance(op, graph_lib.FlattenOp):
       x = x.reshape(x.shape[0], -1)
-  return x
+    yield x
 
 
 def dequantize_logits(qgraph: QuantGraph, acc: np.ndarray) -> np.ndarray:

@@ -4,9 +4,10 @@ errors, thresholds and calibration, zero-shot and fine-tuned numbers on another 
   .venv/bin/python -m experiments.analyze --config=configs/analyze.py --workdir=runs/main
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
+from experiments import cli
 from smile_jax import analyze
 
 FLAGS = flags.FLAGS
@@ -33,4 +34,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -11,8 +11,9 @@ and prints the Cortex-M4 latency measured there. Output: <run>/demo/<input>_<dev
 PNGs or an annotated .mp4, and scores.csv), or --output.
 """
 
-from absl import app, flags
+from absl import flags
 
+from experiments import cli
 from smile_jax import demo
 
 FLAGS = flags.FLAGS
@@ -32,4 +33,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

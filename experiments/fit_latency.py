@@ -9,9 +9,10 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
+from experiments import cli
 from compile import latency_fit
 from smile_jax.cost import emulated
 from smile_jax.models import net, spec as spec_lib, zoo
@@ -71,4 +72,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

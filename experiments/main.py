@@ -6,9 +6,10 @@ r"""The main job: datasets, the report's models trained and evaluated, report.md
 Re-running the same command resumes: finished models are not retrained.
 """
 
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
 
+from experiments import cli
 from smile_jax import job
 
 FLAGS = flags.FLAGS
@@ -18,7 +19,6 @@ flags.DEFINE_string("workdir", "runs/main", "Directory for everything the job wr
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # per-epoch lines come from the progress bar instead
   summary = job.run_main_job(FLAGS.config, FLAGS.workdir)
   for m in summary["models"]:
     if m["split"] == "test":
@@ -27,4 +27,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

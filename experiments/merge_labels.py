@@ -6,8 +6,9 @@ votes.csv: `image,rater,answer` with answer yes / no (or unsure) / invalid. Prin
 per-vote error rate and the label noise left after the majority vote.
 """
 
-from absl import app, flags
+from absl import flags
 
+from experiments import cli
 from smile_jax.data import labels
 
 FLAGS = flags.FLAGS
@@ -30,4 +31,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

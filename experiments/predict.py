@@ -6,8 +6,9 @@ r"""Scores every image under --images with a trained run; writes CSV `path,face_
 score = probability of "smiling"; an unreadable image gets an empty score and a warning.
 """
 
-from absl import app, flags
+from absl import flags
 
+from experiments import cli
 from smile_jax.eval import predict
 
 FLAGS = flags.FLAGS
@@ -25,4 +26,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -4,9 +4,10 @@ r"""Runs the reduction search; writes runs.sqlite, Figure 3, search.md and chose
   .venv/bin/python -m experiments.search --config=configs/search.py:algorithm1 --workdir=runs/alg1
 """
 
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
 
+from experiments import cli
 from smile_jax.search import runner
 
 FLAGS = flags.FLAGS
@@ -17,8 +18,7 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)
-  s = runner.run_search(FLAGS.config, FLAGS.workdir)
+  s = runner.run_search(FLAGS.config, FLAGS.workdir).summary
   print(f"{s['mode']}: {s['candidates_trained']} candidates in {s['wall_time_s'] / 60:.1f} min; "
         f"cut-off {s['quality_cutoff']:.3f}")
   if s["chosen"]:
@@ -29,4 +29,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -7,9 +7,10 @@ r"""Trains and evaluates one model; writes checkpoints, metrics.json and report.
 Re-running the same command resumes from the workdir's last checkpoint.
 """
 
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
 
+from experiments import cli
 from smile_jax import runs
 from smile_jax.eval import evaluate
 
@@ -21,12 +22,11 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # per-epoch lines come from the progress bar instead
-  summary = runs.train_evaluate_report(FLAGS.config, FLAGS.workdir)
+  summary = runs.train_evaluate_report(FLAGS.config, FLAGS.workdir).summary
   test = evaluate.split_row(summary, "test")
   print(f"{summary['model']}: test AUC {test['auc']:.4f}, accuracy {test['accuracy']:.4f}; "
         f"report: {FLAGS.workdir}/report.md")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

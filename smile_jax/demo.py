@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import os
 
 import cv2
@@ -20,6 +19,7 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
+from smile_jax import jsonfile
 from smile_jax.data import faces, images as images_lib
 from smile_jax.eval import calibration, predict
 
@@ -99,14 +99,13 @@ def annotate(image: np.ndarray, crop: faces.FaceCrop, prob: float | None, thresh
 
 def _emulator_scorer(workdir: str, run_dir: str):
   """Scores crops with the run's int8 firmware in QEMU (from experiments.deploy, or the main job's
-  deploy stage); the score function also returns the latency measured there."""
+  deploy stage); the score function also returns the latency estimated there."""
   from compile import emulate, firmware   # the deploy stack (TVM, QEMU) only when asked for
   paths = [os.path.join(d, "deploy", "deploy.json") for d in (run_dir, workdir)]
   path = next((p for p in paths if os.path.exists(p)), None)
   if path is None:
     raise FileNotFoundError(f"no {paths[0]}: run `python -m experiments.deploy --workdir={run_dir}` first")
-  with open(path) as f:
-    build = next(b for b in json.load(f)["builds"] if b["dtype"] == "int8")
+  build = next(b for b in jsonfile.load(path)["builds"] if b["dtype"] == "int8")
   elf = os.path.join(build["directory"], "qemu", "firmware.elf")
   fw = firmware.Firmware(firmware.BOARDS["qemu-mps2-an386"], elf, "", 0, 0, {})
   scale = np.asarray(build["logit_scale"], np.float32)

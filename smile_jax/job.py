@@ -6,47 +6,49 @@ config. Every step reuses what an earlier, interrupted job left: built datasets,
 manifest, and each model's run directory (which resumes from its checkpoints).
 
 Workdir: `split.json`, `augmentations.png`, `runs/<model>/` (one training run each),
-`baselines/<name>/metrics.json`, `search/`, `deploy/` (compile/deploy.py), `report.md` + figures,
+`baselines/<name>/metrics.json`, `search/`, `deploy/` (smile_jax/deploy.py), `report.md` + figures,
 `summary.json`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
 import ml_collections
 import numpy as np
 
-from compile import deploy as deploy_lib, deploy_report, firmware
-from smile_jax import runs
+from compile import deploy_report, firmware
+from smile_jax import deploy as deploy_lib, jsonfile, runs
 from smile_jax.cost import hardware
 from smile_jax.data import augment, builders, run_data
 from smile_jax.eval import baselines as baselines_lib, evaluate, report
 from smile_jax.search import runner
 
 
-def _train(config, name: str, workdir: str, manifest: str) -> dict:
+def _train(config, name: str, workdir: str, manifest: str) -> runs.RunOutcome:
   cfg = config.run.copy_and_resolve_references()
   cfg.model = name
   cfg.data.split_manifest = manifest
   return runs.train_evaluate_report(cfg, os.path.join(workdir, "runs", name))
 
 
-def _baselines(config, data: run_data.RunData, workdir: str) -> list[dict]:
-  """Each baseline scored on val and test into `baselines/<name>/`, laid out like a run's metrics."""
+def _baselines(config, data: run_data.RunData, workdir: str) -> list[tuple[dict, dict]]:
+  """Each baseline scored on val and test into `baselines/<name>/`, laid out like a run's metrics;
+  (metrics.json content, split -> SplitEval) each. A finished one (an earlier job) is read back."""
   smiled_dir = os.path.join(data.dataset.summary["source"], "smileD")
-  summaries = []
+  out = []
   for name, score_fn in baselines_lib.available(config.baselines, smiled_dir).items():
     out_dir = os.path.join(workdir, "baselines", name)
-    if not os.path.exists(os.path.join(out_dir, "metrics.json")):
-      os.makedirs(out_dir, exist_ok=True)
-      evals = {s: evaluate.SplitEval(s, getattr(data, s).labels, score_fn(getattr(data, s).images))
-               for s in ("val", "test")}
-      evaluate.write(out_dir, evaluate.summarize(name, None, evals, config.run.eval,
-                                                 {"run_dir": os.path.abspath(out_dir)}), evals)
-    summaries.append(evaluate.read(out_dir)[0])
-  return summaries
+    if os.path.exists(os.path.join(out_dir, "metrics.json")):
+      out.append(evaluate.read(out_dir))
+      continue
+    os.makedirs(out_dir, exist_ok=True)
+    evals = {s: evaluate.SplitEval(s, getattr(data, s).labels, score_fn(getattr(data, s).images))
+             for s in ("val", "test")}
+    summary = evaluate.summarize(name, None, evals, config.run.eval, {"run_dir": os.path.abspath(out_dir)})
+    evaluate.write(out_dir, summary, evals)
+    out.append((summary, evals))
+  return out
 
 
 def _data_section(data: run_data.RunData, extra: list[dict]) -> str:
@@ -58,12 +60,18 @@ def _data_section(data: run_data.RunData, extra: list[dict]) -> str:
   split = ", ".join(f"{n} {len(getattr(data, n).labels):,} ({100 * getattr(data, n).labels.mean():.1f}% smiling)"
                     for n in ("train", "val", "test"))
   skipped = [f"- `{k['path']}`: {k['reason']}" for s in [data.dataset.summary] + extra for k in s["skipped"][:20]]
-  return "\n".join(lines + ["", f"Split (`{os.path.basename(data.manifest_path)}`): {split}.",
+  dup = data.duplicates
+  copies = ("Duplicates: not checked (this manifest predates duplicate detection; delete it to "
+            "re-split)." if dup is None else
+            f"Duplicates: {dup['images_with_copies']} images are exact or near copies of another "
+            f"(256-bit difference hash within {dup['max_distance']} bits), in {dup['groups']} groups; "
+            "each group is kept in one split, so no photo is both trained on and tested.")
+  return "\n".join(lines + ["", f"Split (`{os.path.basename(data.manifest_path)}`): {split}.", "", copies,
                             "", *(["Skipped files (first 20 per dataset):", ""] + skipped if skipped else [])])
 
 
 def run_main_job(config, workdir: str) -> dict:
-  """Runs the whole job; returns the summary.json content."""
+  """Runs the whole job; returns the summary.json content (with absolute paths)."""
   os.makedirs(workdir, exist_ok=True)
   if config.deploy.enabled:
     firmware.check_toolchain()   # fail before an hour of training, not after
@@ -75,51 +83,39 @@ def run_main_job(config, workdir: str) -> dict:
                            config.run.data.data_dir or None, config.run.data.image_size,
                            config.run.data.max_per_class)
     extra.append(other.summary)
-  pick = np.random.default_rng(0).choice(len(data.train.images), config.augment_figure_images, replace=False)
+  pick = np.random.default_rng(0).choice(len(data.train.images), config.augment_figure_images,
+                                         replace=False)
   augment.example_grid(augment.build(config.run.augment), data.train.images[pick],
                        os.path.join(workdir, "augmentations.png"))
 
-  net_summaries = [_train(config, name, workdir, manifest) for name in config.models]
-  base_summaries = _baselines(config, data, workdir)
+  nets = [_train(config, name, workdir, manifest) for name in config.models]
+  net_summaries = [n.summary for n in nets]
+  baselines = _baselines(config, data, workdir)
+  base_summaries = [summary for summary, _ in baselines]
+  sections = [("Data", _data_section(data, extra)),
+              ("Augmentations (report Figure 1)", "![augmentations](augmentations.png)")]
 
-  drop_base = config.drop_baseline if config.drop_baseline in config.models else \
-      max(net_summaries, key=lambda s: evaluate.split_row(s, "val")["auc"])["model"]
-  histories = {}
-  for s in net_summaries:
-    with open(os.path.join(s["run_dir"], "history.json")) as f:
-      histories[s["model"]] = json.load(f)
-  test_scores = {}
-  for s in net_summaries + base_summaries:
-    _, evals = evaluate.read(s["run_dir"])
-    test_scores[s["model"]] = (evals["test"].labels, evals["test"].scores)
-  report.write_report(
-      workdir, "smile_jax main job", net_summaries + base_summaries, histories, test_scores,
-      baseline=drop_base,
-      sections=[("Data", _data_section(data, extra)),
-                ("Augmentations (report Figure 1)", "![augmentations](augmentations.png)")])
-
-  sections = []
   chosen = config.chosen if config.chosen in config.models else config.models[0]
   chosen_run_dir = os.path.join(os.path.abspath(workdir), "runs", chosen)
-  search_summary = None
+  search = None
   if config.search.enabled:
-    search_summary = _search(config, workdir, manifest, net_summaries)
-    if search_summary["chosen"]:
-      chosen_run_dir = search_summary["chosen"]["run_dir"]
-    with open(os.path.join(workdir, "search", "search.md")) as f:
-      body = f.read().split("\n", 1)[1].replace("](search_figure.png)", "](search/search_figure.png)")
-    sections.append((f"Reduction search ({config.search.mode}, report Figure 3)", body))
+    search = _search(config, workdir, manifest, net_summaries)
+    if search.summary["chosen"]:
+      chosen_run_dir = search.summary["chosen"]["run_dir"]
+    sections.append(search.section(figure_path="search/search_figure.png"))
   deployed = None
   if config.deploy.enabled:
     deployed = deploy_lib.deploy_run(chosen_run_dir, os.path.join(workdir, "deploy"), config.deploy)
-    path = deploy_report.write(os.path.join(workdir, "deploy"), deployed, config.deploy.energy,
-                               hardware.get("apollo3-report").ops_per_second)
-    with open(path) as f:
-      heading, body = f.read().split("\n", 1)
-    sections.append((heading.lstrip("# "), body.replace("### ", "#### ")))
-  if sections:
-    with open(os.path.join(workdir, "report.md"), "a") as f:
-      f.write("".join(f"\n## {h}\n\n{b}\n" for h, b in sections))
+    sections.append(deploy_report.write(os.path.join(workdir, "deploy"), deployed, config.deploy.energy,
+                                        hardware.get("apollo3-report").ops_per_second))
+
+  drop_base = config.drop_baseline if config.drop_baseline in config.models else \
+      max(net_summaries, key=lambda s: evaluate.split_row(s, "val")["auc"])["model"]
+  test_scores = {s["model"]: (evals["test"].labels, evals["test"].scores)
+                 for s, evals in [(n.summary, n.evals) for n in nets] + baselines}
+  report.write_report(workdir, "smile_jax main job", net_summaries + base_summaries,
+                      {n.summary["model"]: n.history for n in nets}, test_scores,
+                      baseline=drop_base, sections=sections)
   summary = {
       "dataset": data.dataset.name,
       "split_manifest": os.path.abspath(manifest),
@@ -132,13 +128,12 @@ def run_main_job(config, workdir: str) -> dict:
       "datasets": {s["dataset"]: {k: s[k] for k in ("examples", "faces_found", "face_detection_rate")}
                    | {"skipped": len(s["skipped"])} for s in [data.dataset.summary] + extra},
   }
-  if search_summary is not None:
-    summary["search"] = {k: search_summary[k] for k in
+  if search is not None:
+    summary["search"] = {k: search.summary[k] for k in
                          ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front")}
   if deployed is not None:
     summary["deploy"] = [{k: b[k] for k in DEPLOY_KEYS} for b in deployed["builds"]]
-  with open(os.path.join(workdir, "summary.json"), "w") as f:
-    json.dump(summary, f, indent=1)
+  jsonfile.dump(summary, os.path.join(workdir, "summary.json"), indent=1)
   return summary
 
 
@@ -147,7 +142,7 @@ DEPLOY_KEYS = ("board", "dtype", "macs", "instructions", "cycles", "cycles_per_m
                "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc")
 
 
-def _search(config, workdir: str, manifest: str, net_summaries: list[dict]) -> dict:
+def _search(config, workdir: str, manifest: str, net_summaries: list[dict]) -> runner.SearchResult:
   """Runs the reduction search on the job's split; the root's val AUC from the job is AUC0."""
   cfg = ml_collections.ConfigDict({"run": config.run.to_dict(), "search": config.search.to_dict()})
   cfg.run.data.split_manifest = manifest

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from compile import deploy, emulate, firmware, graph as graph_lib, naive_c, profile, quantize
+from compile import build, emulate, firmware, graph as graph_lib, naive_c, parity, profile, quantize
 from smile_jax.cost import emulated
 from smile_jax.models import net, spec as spec_lib, zoo
 
@@ -86,7 +86,7 @@ def test_int8_reference_tracks_float():
 
 def test_memory_plan_never_overlaps_live_tensors(tmp_path):
   spec = zoo.reduced_alexnet()
-  built = deploy.compile_model(graph_lib.from_spec(spec, variables_for(spec)), str(tmp_path))
+  built = build.compile_model(graph_lib.from_spec(spec, variables_for(spec)), str(tmp_path))
   plan = built.plan
   items = list(plan.placements.values())
   for a in items:
@@ -102,7 +102,7 @@ def test_qemu_parity_and_profile(spec, tmp_path):
   images = images_for(spec, 3)
   graph = graph_lib.from_spec(spec, v)
   for model in (quantize.quantize(graph, images_for(spec, 16, seed=2)), graph):
-    built = deploy.compile_model(model, str(tmp_path / deploy.dtype_of(model)))
+    built = build.compile_model(model, str(tmp_path / build.dtype_of(model)))
     fw = firmware.build(built.directory, "qemu-mps2-an386", os.path.join(built.directory, "qemu"))
     run = emulate.run_qemu(fw, images, built.logit_dtype)
     if built.dtype == "int8":
@@ -116,11 +116,34 @@ def test_qemu_parity_and_profile(spec, tmp_path):
     assert {k.name for k in prof.kernels} >= {c.kernel for c in built.program.calls if not c.is_reshape}
 
 
+def test_a_parity_failure_names_the_first_divergent_layer(tmp_path):
+  """Firmware whose second conv computes other weights than the model it claims to be: the check
+  fails, naming that conv (read from the firmware's own buffers in unicorn), not a later layer."""
+  spec = zoo.embedded()
+  graph = graph_lib.from_spec(spec, variables_for(spec))
+  model = quantize.quantize(graph, images_for(spec, 16, seed=2))
+  convs = [i for i, op in enumerate(model.ops) if isinstance(op, quantize.QConv)]
+  wrong_ops = list(model.ops)
+  wrong_ops[convs[1]] = dataclasses.replace(model.ops[convs[1]], weight=-model.ops[convs[1]].weight)
+  wrong = dataclasses.replace(model, ops=tuple(wrong_ops))
+  built = dataclasses.replace(build.compile_model(wrong, str(tmp_path)), model=model)
+  fw = firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / "qemu"))
+  images = images_for(spec, 3)
+  run = emulate.run_qemu(fw, images, built.logit_dtype)
+  layer = f"conv_{model.ops[convs[1]].layer}"
+  with pytest.raises(parity.ParityError, match=rf"first divergent layer is kernel \w+ \({layer}"):
+    parity.check(built, build.kernel_layers(built), fw.elf, images, run.logits,
+                 quantize.run_int(model, images), "embedded")
+  ok = build.compile_model(model, str(tmp_path / "ok"))
+  fw_ok = firmware.build(ok.directory, "qemu-mps2-an386", str(tmp_path / "ok_qemu"))
+  assert parity.first_divergence(ok, build.kernel_layers(ok), fw_ok.elf, images[0]).startswith("no kernel")
+
+
 def test_c_kernels_match_llvm_kernels(tmp_path):
   spec = FOLDABLE
   graph = graph_lib.from_spec(spec, variables_for(spec))
   q = quantize.quantize(graph, images_for(spec, 8))
-  built = deploy.compile_model(q, str(tmp_path))
+  built = build.compile_model(q, str(tmp_path))
   images = images_for(spec, 2, seed=5)
   outs = [emulate.run_qemu(firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / k), kernels=k),
                            images, np.int32).logits for k in ("llvm", "c")]
@@ -131,7 +154,7 @@ def test_sparkfun_edge_memory_map(tmp_path):
   spec = zoo.reduced_alexnet()
   graph = graph_lib.from_spec(spec, variables_for(spec))
   images = images_for(spec, 8)
-  built = deploy.compile_model(quantize.quantize(graph, images), str(tmp_path))
+  built = build.compile_model(quantize.quantize(graph, images), str(tmp_path))
   fw = firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images[0])
   assert fw.sections[".isr_vector"][0] == 0xC000            # behind Ambiq's secure bootloader
   assert all(0x10000000 <= fw.sections[s][0] < 0x10060000 for s in (".bss", ".stack"))
@@ -145,7 +168,7 @@ def test_sparkfun_edge_memory_map(tmp_path):
 
 def test_float_embedded_does_not_fit_the_edge(tmp_path):
   spec = zoo.embedded()   # 1 MB of float32 weights
-  built = deploy.compile_model(graph_lib.from_spec(spec, variables_for(spec)), str(tmp_path))
+  built = build.compile_model(graph_lib.from_spec(spec, variables_for(spec)), str(tmp_path))
   with pytest.raises(firmware.DoesNotFit, match="FLASH.*overflowed.*int8 build"):
     firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images_for(spec, 1)[0])
 
@@ -174,7 +197,7 @@ def test_emulated_profile_predicts_a_fresh_compile(tmp_path):
   spec = SEARCHED
   graph = graph_lib.from_spec(spec, variables_for(spec))
   images = images_for(spec, 8)
-  built = deploy.compile_model(quantize.quantize(graph, images), str(tmp_path))
+  built = build.compile_model(quantize.quantize(graph, images), str(tmp_path))
   fw = firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / "qemu"))
   cycles = profile.profile_elf(fw.elf, images[0], np.int32, 2).cycles
   predicted = emulated.load().cycles(spec, "int8")
@@ -200,9 +223,9 @@ def test_naive_c_reference_agrees(spec, tmp_path):
 
 
 def test_too_large_for_the_board_fails_before_compiling():
-  deploy.check_fits(SEARCHED)                     # 0.7 MB of int8 weights: fits
+  build.check_fits(SEARCHED)                     # 0.7 MB of int8 weights: fits
   with pytest.raises(firmware.DoesNotFit, match=r"alexnet: int8 weights 7,9\d\d,\d\d\d B"):
-    deploy.check_fits(zoo.alexnet())              # 7.9 M parameters: does not
+    build.check_fits(zoo.alexnet())              # 7.9 M parameters: does not
 
 
 def test_firmware_links_no_tvm_runtime(tmp_path):
@@ -210,7 +233,7 @@ def test_firmware_links_no_tvm_runtime(tmp_path):
   import subprocess
   spec = FOLDABLE
   graph = graph_lib.from_spec(spec, variables_for(spec))
-  built = deploy.compile_model(quantize.quantize(graph, images_for(spec, 8)), str(tmp_path))
+  built = build.compile_model(quantize.quantize(graph, images_for(spec, 8)), str(tmp_path))
   for kernels in ("llvm", "c"):
     fw = firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / kernels), kernels=kernels)
     symbols = subprocess.run(["arm-none-eabi-nm", fw.elf], capture_output=True, text=True, check=True).stdout

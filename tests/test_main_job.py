@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from configs import main as main_config
-from smile_jax import demo, job
+from smile_jax import demo, job, jsonfile
 from smile_jax.eval import baselines, predict
 from tests.conftest import awkward_corpus, face_like
 
@@ -28,8 +29,7 @@ def job_dir(tmp_path_factory, tfds_dir):
 
 
 def test_summary_and_report(job_dir):
-  with open(os.path.join(job_dir, "summary.json")) as f:
-    summary = json.load(f)
+  summary = jsonfile.load(os.path.join(job_dir, "summary.json"))
   assert summary["dataset"] == "smilesmiled"
   rows = {(m["name"], m["split"]): m for m in summary["models"]}
   assert set(rows) == {(n, s) for n in ("embedded", "two_layer_fc", "white_pixels", "smiled_01")
@@ -45,6 +45,7 @@ def test_summary_and_report(job_dir):
   assert os.path.exists(os.path.join(summary["chosen_run_dir"], "spec.json"))
   report = open(os.path.join(job_dir, "report.md")).read()
   assert "| embedded | test |" in report and "| smiled_01 | test |" in report
+  assert "Duplicates: " in report and "kept in one split" in report
   assert "Reduction search (best_first" in report and "search/search_figure.png" in report
   for png in ("loss_curves.png", "roc_test.png", "pr_test.png", "augmentations.png"):
     assert os.path.getsize(os.path.join(job_dir, png)) > 5000, png
@@ -62,6 +63,18 @@ def test_summary_and_report(job_dir):
   assert os.path.exists(os.path.join(job_dir, "deploy", "int8", "sparkfun_edge", "firmware.bin"))
 
 
+def test_a_moved_job_still_predicts(job_dir, tmp_path):
+  with open(os.path.join(job_dir, "summary.json")) as f:
+    stored = json.load(f)
+  assert not os.path.isabs(stored["chosen_run_dir"]) and not os.path.isabs(stored["split_manifest"])
+  assert not any(os.path.isabs(m["run_dir"]) for m in stored["models"])
+  moved = str(tmp_path / "moved")
+  shutil.copytree(job_dir, moved, ignore=shutil.ignore_patterns("deploy", "demo", "analysis"))
+  run_dir = predict.resolve_run_dir(moved)
+  assert run_dir.startswith(moved) and os.path.exists(os.path.join(run_dir, "spec.json"))
+  assert predict.Predictor.from_run(run_dir).score_crops(face_like(0)[None, ..., None]).shape == (1,)
+
+
 def test_predict_cli_on_real_photos_and_a_broken_file(job_dir, tmp_path, shared_data_dir):
   photos = tmp_path / "photos"
   (photos / "nested").mkdir(parents=True)
@@ -75,6 +88,8 @@ def test_predict_cli_on_real_photos_and_a_broken_file(job_dir, tmp_path, shared_
                          f"--images={photos}", f"--output={out}"], cwd=REPO, capture_output=True,
                         text=True, check=True)
   assert "scored 6 of 7 images" in proc.stdout
+  assert not re.search(r"^I\d{4} ", proc.stderr, re.M), "INFO logs are hidden by default"
+  assert "broken.jpg" in proc.stderr   # warnings are not
   with open(out) as f:
     rows = list(csv.DictReader(f))
   assert [list(r) for r in rows][0] == ["path", "face_found", "score"] and len(rows) == 7
@@ -135,8 +150,7 @@ def test_analyze_cli_on_the_chosen_run(job_dir):
                          "--config.cross_max_per_class=15", "--config.finetune_epochs=1"],
                         cwd=REPO, capture_output=True, text=True, check=True)
   assert "saliency (vanilla): mouth" in proc.stdout and "fine-tuned: test AUC" in proc.stdout
-  with open(os.path.join(job_dir, "summary.json")) as f:
-    run_dir = json.load(f)["chosen_run_dir"]
+  run_dir = predict.resolve_run_dir(job_dir)
   with open(os.path.join(run_dir, "analysis", "analysis.json")) as f:
     result = json.load(f)
   for method in ("vanilla", "smoothgrad", "integrated"):

@@ -104,7 +104,7 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   config.run.data.tfds_dir = tfds_dir
   config.run.train.epochs = 2
   config.search.finalist_seeds = 2
-  first = runner.run_search(config, str(tmp_path))
+  first = runner.run_search(config, str(tmp_path)).summary
   assert first["candidates_trained"] == 3 and first["trainings_run"] == 3 * 2  # AUC0 given: root untrained
   assert first["chosen"]["macs"] <= config.search.budget_macs
   finalist_runs = sorted(os.listdir(tmp_path / "finalists"))
@@ -113,7 +113,7 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   assert first["chosen"]["val_auc"] == max(vals)
   for name in ("search_figure.png", "search.md", "chosen_spec.json", "runs.sqlite"):
     assert (tmp_path / name).exists(), name
-  second = runner.run_search(config, str(tmp_path))
+  second = runner.run_search(config, str(tmp_path)).summary
   assert second["trainings_run"] == 0
   assert second["chosen"]["name"] == first["chosen"]["name"]
   assert second["chosen"]["test_auc"] == first["chosen"]["test_auc"]
@@ -133,7 +133,7 @@ def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, shared_
   config = search_config.get_config("smoke")
   config.run.data.tfds_dir = tfds_dir
   config.run.train.epochs = 2
-  reference = runner.run_search(config, str(tmp_path / "uninterrupted"))
+  reference = runner.run_search(config, str(tmp_path / "uninterrupted")).summary
   workdir = tmp_path / "killed"
   cmd = [sys.executable, "-m", "experiments.search", "--config=configs/search.py:smoke",
          f"--workdir={workdir}", f"--config.run.data.tfds_dir={tfds_dir}", "--config.run.train.epochs=2"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from configs import default
-from smile_jax.data import pipeline
+from smile_jax import infer
 from smile_jax.models import spec as spec_lib
 from smile_jax.train import loop, steps
 
@@ -41,7 +41,7 @@ def test_short_run_learns_and_keeps_best_epoch(tmp_path, tfds_dir, shared_data_d
   assert len(h) == 4 and h[-1]["train_loss"] < h[0]["train_loss"]
   assert max(r["val_auc"] for r in h) > 0.8
   assert result.best_epoch == 1 + int(np.argmax([r["val_auc"] for r in h]))
-  restored = loop.restore_variables(str(tmp_path / "run"), result.spec)
+  restored = infer.restore_variables(str(tmp_path / "run"), result.spec)
   chex_equal = jax.tree_util.tree_map(np.array_equal, restored, jax.device_get(result.variables))
   assert all(jax.tree_util.tree_leaves(chex_equal))
 

@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import zipfile
 
 import numpy as np
 import tensorflow_datasets as tfds

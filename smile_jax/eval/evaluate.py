@@ -13,9 +13,9 @@ import os
 
 import numpy as np
 
+from smile_jax import infer, jsonfile
 from smile_jax.eval import metrics
 from smile_jax.models import spec as spec_lib
-from smile_jax.train import loop
 
 
 @dataclasses.dataclass
@@ -60,15 +60,13 @@ def split_row(summary: dict, split: str) -> dict:
 
 
 def write(workdir: str, summary: dict, evals: dict[str, SplitEval]) -> None:
-  with open(os.path.join(workdir, "metrics.json"), "w") as f:
-    json.dump(summary, f, indent=1)
+  jsonfile.dump(summary, os.path.join(workdir, "metrics.json"), indent=1)
   for split, e in evals.items():
     np.savez(os.path.join(workdir, f"scores_{split}.npz"), labels=e.labels, scores=e.scores)
 
 
 def read(workdir: str) -> tuple[dict, dict[str, SplitEval]]:
-  with open(os.path.join(workdir, "metrics.json")) as f:
-    summary = json.load(f)
+  summary = jsonfile.load(os.path.join(workdir, "metrics.json"))
   evals = {}
   for row in summary["splits"]:
     z = np.load(os.path.join(workdir, f"scores_{row['split']}.npz"))
@@ -76,15 +74,22 @@ def read(workdir: str) -> tuple[dict, dict[str, SplitEval]]:
   return summary, evals
 
 
-def evaluate_run(result, config, workdir: str) -> dict:
-  """Scores a `TrainResult`'s kept weights on val and test; writes and returns metrics.json."""
+def read_history(workdir: str) -> list[dict]:
+  """A finished run's per-epoch history (history.json)."""
+  with open(os.path.join(workdir, "history.json")) as f:
+    return json.load(f)
+
+
+def evaluate_run(result, config, workdir: str) -> tuple[dict, dict[str, SplitEval]]:
+  """Scores a `TrainResult`'s kept weights on val and test; writes metrics.json and the scores,
+  and returns (metrics.json content, split -> SplitEval)."""
   evals = {}
   for split in ("val", "test"):
     part = getattr(result.data, split)
-    scores, _ = loop.predict_scores(result.state.apply_fn, result.variables, part.images,
+    scores, _ = infer.predict_scores(result.state.apply_fn, result.variables, part.images,
                                     config.train.eval_batch_size)
     evals[split] = SplitEval(split, part.labels, scores)
   summary = summarize(result.spec.name, result.spec, evals, config.eval,
                       {"best_epoch": result.best_epoch, "run_dir": os.path.abspath(workdir)})
   write(workdir, summary, evals)
-  return summary
+  return summary, evals

@@ -17,10 +17,10 @@ import ml_collections
 from absl import logging
 from tqdm import tqdm
 
+from smile_jax import infer, jsonfile
 from smile_jax.data import faces, images as images_lib, pipeline, run_data
 from smile_jax.models import net as net_lib
 from smile_jax.models import spec as spec_lib
-from smile_jax.train import loop
 
 
 @dataclasses.dataclass
@@ -38,7 +38,7 @@ class Predictor:
                               "(or a main job's, whose summary.json names the chosen run)")
     with open(path) as f:
       spec = spec_lib.ModelSpec.from_json(f.read())
-    return cls(spec, loop.restore_variables(workdir, spec))
+    return cls(spec, infer.restore_variables(workdir, spec))
 
   def __post_init__(self):
     self.apply_fn = net_lib.build(self.spec).apply
@@ -46,7 +46,7 @@ class Predictor:
   def score_crops(self, crops: np.ndarray) -> np.ndarray:
     """Smiling probabilities for (N, S, S, 1) uint8 crops."""
     crops = pipeline.fit_channels(crops, self.spec.input_shape)
-    scores, _ = loop.predict_scores(self.apply_fn, self.variables, crops, self.batch_size)
+    scores, _ = infer.predict_scores(self.apply_fn, self.variables, crops, self.batch_size)
     return scores
 
 
@@ -69,8 +69,7 @@ def resolve_run_dir(workdir: str) -> str:
   """A training run's directory, or the chosen run of a main job's directory."""
   summary = os.path.join(workdir, "summary.json")
   if not os.path.exists(os.path.join(workdir, "spec.json")) and os.path.exists(summary):
-    with open(summary) as f:
-      return json.load(f)["chosen_run_dir"]
+    return jsonfile.load(summary)["chosen_run_dir"]
   return workdir
 
 

@@ -9,10 +9,9 @@ histories, and the test scores; it writes `report.md` and the PNG figures beside
 
 from __future__ import annotations
 
-import json
 import os
 
-from smile_jax.eval import evaluate, plots
+from smile_jax.eval import plots
 
 
 def _fmt(value, spec: str = ".3f") -> str:
@@ -76,11 +75,10 @@ def write_report(workdir: str, title: str, summaries: list[dict], histories: dic
   return path
 
 
-def write_run_report(workdir: str) -> str:
-  """The report of one training run, from the files it left (metrics.json, history.json, scores)."""
-  summary, evals = evaluate.read(workdir)
-  with open(os.path.join(workdir, "history.json")) as f:
-    history = json.load(f)
+def write_run_report(workdir: str, summary: dict, history: list[dict], evals: dict,
+                     sections: list[tuple[str, str]] = ()) -> str:
+  """The report of one training run: its metrics, loss curves and test curves, then `sections`."""
   name = summary["model"]
   test = {name: (evals["test"].labels, evals["test"].scores)} if "test" in evals else {}
-  return write_report(workdir, f"Run: {name}", [summary], {name: history}, test, baseline=None)
+  return write_report(workdir, f"Run: {name}", [summary], {name: history}, test, baseline=None,
+                      sections=sections)

@@ -11,7 +11,7 @@ The test split is touched once, at the end, by the finalists' evaluation only.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import time
 
@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from smile_jax import runs  # noqa: E402
+from smile_jax import jsonfile, runs  # noqa: E402
 from smile_jax.data import run_data  # noqa: E402
 from smile_jax.eval import evaluate  # noqa: E402
 from smile_jax.models import spec as spec_lib, zoo  # noqa: E402
@@ -117,7 +117,7 @@ def retrain_finalists(config, workdir: str, data, finalists) -> dict:
       run_dir = os.path.join(workdir, "finalists", cand.hash + (f"_s{seed}" if seed else ""))
       cfg = search_recipe(config)
       cfg.train.seed = seed
-      summary = runs.train_evaluate_report(cfg, run_dir, spec=cand.spec, data=data)
+      summary = runs.train_evaluate_report(cfg, run_dir, spec=cand.spec, data=data).summary
       row = {"run_dir": os.path.abspath(run_dir), "seed": seed,
              "val_auc": evaluate.split_row(summary, "val")["auc"],
              "test_auc": evaluate.split_row(summary, "test")["auc"]}
@@ -126,8 +126,23 @@ def retrain_finalists(config, workdir: str, data, finalists) -> dict:
   return out
 
 
-def run_search(config, workdir: str) -> dict:
-  """Runs `config.search.mode` from `config.search.root`; returns search_summary.json's content."""
+@dataclasses.dataclass(frozen=True)
+class SearchResult:
+  summary: dict             # search_summary.json's content
+  front_table: str          # the Pareto front as a Markdown table
+
+  def section(self, figure_path: str = "search_figure.png") -> tuple[str, str]:
+    """(heading, body) of the search's report section; `figure_path` relative to the report."""
+    s = self.summary
+    body = (f"Baseline val AUC {s['baseline_val_auc']:.3f}, cut-off {s['quality_cutoff']:.3f}, budget "
+            f"{s['budget_macs']:,} MACs; {s['candidates_trained']} candidates trained in "
+            f"{s['wall_time_s'] / 60:.1f} min.\n\n### Pareto front (feasible candidates)\n\n"
+            f"{self.front_table}\n\n![search]({figure_path})")
+    return f"Reduction search ({s['mode']}, report Figure 3)", body
+
+
+def run_search(config, workdir: str) -> SearchResult:
+  """Runs `config.search.mode` from `config.search.root`; writes search_summary.json and search.md."""
   os.makedirs(workdir, exist_ok=True)
   t0 = time.time()
   sc = config.search
@@ -176,12 +191,10 @@ def run_search(config, workdir: str) -> dict:
           "short_val_auc": chosen.mean_auc, "run_dir": finals[chosen.hash]["run_dir"]},
       "front": [c.row() | finals.get(c.hash, {}) for c in front],
   }
-  with open(os.path.join(workdir, "search_summary.json"), "w") as f:
-    json.dump(summary, f, indent=1)
+  jsonfile.dump(summary, os.path.join(workdir, "search_summary.json"), indent=1)
+  result = SearchResult(summary, front_table(front, finals))
+  heading, body = result.section()
   with open(os.path.join(workdir, "search.md"), "w") as f:
-    f.write(f"# Search ({sc.mode}) from {sc.root}\n\nBaseline val AUC {baseline_auc:.3f}, cut-off "
-            f"{beta:.3f}, budget {sc.budget_macs:,} MACs; {len(cands)} candidates trained in "
-            f"{summary['wall_time_s'] / 60:.1f} min.\n\n## Pareto front (feasible candidates)\n\n"
-            f"{front_table(front, finals)}\n\n![search](search_figure.png)\n")
+    f.write(f"# {heading}: from {sc.root}\n\n{body}\n")
   store.close()
-  return summary
+  return result

@@ -23,9 +23,10 @@ import orbax.checkpoint as ocp
 from absl import logging
 from tqdm import tqdm
 
+from smile_jax import infer
 from smile_jax.data import pipeline, run_data
 from smile_jax.eval import metrics
-from smile_jax.models import net as net_lib, spec as spec_lib, zoo
+from smile_jax.models import spec as spec_lib, zoo
 from smile_jax.train import steps
 
 
@@ -47,51 +48,17 @@ def model_spec(config) -> spec_lib.ModelSpec:
   return zoo.get(config.model, shape)
 
 
-def predict_scores(apply_fn, variables, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-  """Smiling probabilities and 2-class logits for uint8 images, in inference mode."""
-  logits = []
-  for batch, n in pipeline.eval_batches(images, batch_size):
-    logits.append(np.asarray(steps.predict_logits(apply_fn, variables, batch))[:n])
-  logits = np.concatenate(logits) if logits else np.zeros((0, 2), np.float32)
-  return np.asarray(jax.nn.softmax(logits, axis=-1)[:, 1]), logits
-
-
-def _checkpointer(workdir: str) -> ocp.CheckpointManager:
-  return ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), "checkpoints"),
-      options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True),
-      item_names=("state", "best", "meta"))
-
-
 def _state_tree(state: steps.TrainState) -> dict:
   return {"step": state.step, "params": state.params, "batch_stats": state.batch_stats,
           "opt_state": state.opt_state, "dropout_key": state.dropout_key}
 
 
-def variables_of(state: steps.TrainState) -> dict:
-  return {"params": state.params, "batch_stats": state.batch_stats}
-
-
 def validate(state: steps.TrainState, split, batch_size: int) -> tuple[float, float]:
   """(AUC, cross-entropy) of a train state on a split (images, labels), in inference mode."""
-  scores, logits = predict_scores(state.apply_fn, variables_of(state), split.images, batch_size)
+  scores, logits = infer.predict_scores(state.apply_fn, infer.variables_of(state), split.images,
+                                        batch_size)
   loss = float(steps.cross_entropy(jnp.asarray(logits), jnp.asarray(split.labels)))
   return metrics.roc_auc(split.labels, scores), loss
-
-
-def restore_variables(workdir: str, spec: spec_lib.ModelSpec) -> dict:
-  """The kept weights of a finished (or partly finished) run, for evaluation and prediction."""
-  mngr = _checkpointer(workdir)
-  step = mngr.latest_step()
-  if step is None:
-    raise FileNotFoundError(f"{workdir}/checkpoints holds no checkpoint: train the run first "
-                            "(python -m experiments.train --workdir=...)")
-  model = net_lib.build(spec)
-  abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *spec.input_shape)), train=False))
-  abstract = {"params": abstract["params"], "batch_stats": abstract.get("batch_stats", {})}
-  restored = mngr.restore(step, args=ocp.args.Composite(best=ocp.args.StandardRestore(abstract)))
-  mngr.close()
-  return restored["best"]
 
 
 def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = None,
@@ -128,10 +95,10 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
   state = steps.create_state(spec, tc, steps_per_epoch, tc.seed, "batch" if use_pmap else None)
   if init_variables is not None:
     state = state.replace(params=init_variables["params"], batch_stats=init_variables.get("batch_stats", {}))
-  best = variables_of(state)
+  best = infer.variables_of(state)
   meta = {"epoch": 0, "history": [], "best_epoch": -1, "best_val_auc": -1.0}
 
-  mngr = _checkpointer(workdir)
+  mngr = infer.checkpoint_manager(workdir)
   if mngr.latest_step() is not None:
     restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
         state=ocp.args.StandardRestore(_state_tree(state)),
@@ -169,7 +136,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
            "images_per_s": steps_per_epoch * tc.batch_size / max(1e-9, time.time() - t0)}
     meta["history"].append(row)
     if tc.keep == "last" or val_auc > meta["best_val_auc"]:
-      best = jax.device_get(variables_of(single))
+      best = jax.device_get(infer.variables_of(single))
       meta["best_epoch"], meta["best_val_auc"] = epoch + 1, val_auc
     meta["epoch"] = epoch + 1
     mngr.save(epoch + 1, args=ocp.args.Composite(

@@ -110,13 +110,3 @@ jit_train_step = jax.jit(train_step, donate_argnums=0)
 vmap_train_step = jax.jit(jax.vmap(train_step), donate_argnums=0)
 pmap_train_step = jax.pmap(functools.partial(train_step, axis_name="batch"), axis_name="batch",
                            donate_argnums=0)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def predict_logits(apply_fn, variables, images):
-  """Inference-mode logits for a batch of uint8 images."""
-  return apply_fn(variables, net_lib.normalize_pixels(images), train=False)
-
-
-def smile_probability(logits):
-  return jax.nn.softmax(logits, axis=-1)[..., 1]
