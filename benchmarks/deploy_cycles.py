@@ -1,7 +1,9 @@
 r"""Cycles per MAC on the Cortex-M4: TVM's kernels (LLVM and C routes) vs a naive C reference.
 
-  .venv/bin/python -m benchmarks.deploy_cycles                       # the searched 1.34 M-MAC net shape
-  .venv/bin/python -m benchmarks.deploy_cycles --workdir=runs/main   # a trained run (or main job's chosen)
+  .venv/bin/python -m benchmarks.deploy_cycles                       # the searched 1.34 M-MAC net
+  shape
+  .venv/bin/python -m benchmarks.deploy_cycles --workdir=runs/main   # a trained run (or main
+  job's chosen)
 
 Every build is linked into the same QEMU firmware with arm-none-eabi-gcc -O2 and profiled in
 unicorn on the same image: executed instructions and estimated cycles (compile/profile.py),
@@ -24,13 +26,16 @@ from smile_jax.eval import predict
 from smile_jax.models import net, spec as spec_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Trained run or main job; default: random weights on the searched net.")
+flags.DEFINE_string("workdir", None,
+                    "Trained run or main job; default: random weights on the searched net.")
 
-SEARCHED = spec_lib.ModelSpec("alexnet~cfbaace6", (
-    spec_lib.Conv(12, 11, stride=4), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
-    spec_lib.Conv(64, 5, stride=2), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
-    spec_lib.Conv(384, 3, stride=2), spec_lib.Conv(96, 3), spec_lib.Conv(128, 3), spec_lib.MaxPool(3, 2),
-    spec_lib.Flatten(), spec_lib.Dense(2, activation="none")), (64, 64, 1), 2)
+SEARCHED = spec_lib.ModelSpec(
+    "alexnet~cfbaace6",
+    (spec_lib.Conv(12, 11, stride=4), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
+     spec_lib.Conv(64, 5, stride=2), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
+     spec_lib.Conv(384, 3, stride=2), spec_lib.Conv(96, 3), spec_lib.Conv(
+         128, 3), spec_lib.MaxPool(3, 2), spec_lib.Flatten(), spec_lib.Dense(2, activation="none")),
+    (64, 64, 1), 2)
 
 
 def _model():
@@ -61,18 +66,25 @@ def main(argv):
       for label, directory, kernels in (("TVM, LLVM kernels", built.directory, "llvm"),
                                         ("TVM, C kernels + gcc -O2", built.directory, "c"),
                                         ("naive C, gcc -O2", naive_dir, "none")):
-        fw = firmware.build(directory, "qemu-mps2-an386", os.path.join(tmp, f"fw_{kernels}"), kernels=kernels)
+        fw = firmware.build(
+            directory, "qemu-mps2-an386", os.path.join(tmp, f"fw_{kernels}"), kernels=kernels)
         results[label] = profile.profile_elf(fw.elf, images[0], built.logit_dtype, spec.num_classes)
       outs = [r.logits for r in results.values()]
       same = all(np.array_equal(outs[0], o) for o in outs) if built.dtype == "int8" else \
           max(float(np.abs(outs[0] - o).max()) for o in outs)
       naive = results["naive C, gcc -O2"].cycles
       for label, prof in results.items():
-        rows.append(f"| {built.dtype} | {label} | {prof.instructions:,} | {prof.instructions / macs:.2f} | "
-                    f"{prof.cycles:,} | {prof.cycles / macs:.2f} | {naive / prof.cycles:.2f}x | {prof.cycles / 48e3:.1f} ms |")
+        rows.append(
+            f"| {built.dtype} | {label} | {prof.instructions:,} | {prof.instructions / macs:.2f} | "
+            f"{prof.cycles:,} | {prof.cycles / macs:.2f} | {naive / prof.cycles:.2f}x | "
+            f"{prof.cycles / 48e3:.1f} ms |"
+        )
       print(f"{built.dtype}: outputs agree across builds: {same}")
   print(f"\n{spec.name}: {macs:,} MACs\n")
-  print("| dtype | build | instructions | instr/MAC | est. cycles | cycles/MAC | speed-up vs naive | latency @48 MHz |")
+  print(
+      "| dtype | build | instructions | instr/MAC | est. cycles | cycles/MAC | speed-up vs naive "
+      "| latency @48 MHz |"
+  )
   print("|---|---|--:|--:|--:|--:|--:|--:|")
   print("\n".join(rows))
 

@@ -34,7 +34,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "embedded", "Zoo model standing in for a search candidate.")
 flags.DEFINE_integer("steps", 10, "Timed steps per path (after one warm-up step).")
 flags.DEFINE_integer("train_images", 9215, "Training images per epoch (SMILEsmileD's train split).")
-flags.DEFINE_bool("end_to_end", False, "Time whole short trainings on the real data instead of steps.")
+flags.DEFINE_bool("end_to_end", False,
+                  "Time whole short trainings on the real data instead of steps.")
 flags.DEFINE_integer("epochs", 1, "Epochs per short training with --end_to_end.")
 flags.DEFINE_integer("seeds", 3, "K with --end_to_end.")
 
@@ -80,7 +81,8 @@ def end_to_end() -> None:
     t0 = time.perf_counter()
     for seed in range(FLAGS.seeds):
       cfg.train.seed = seed
-      loop.train_and_evaluate(cfg, os.path.join(tmp, f"s{seed}"), spec=spec, data=data, verbose=False)
+      loop.train_and_evaluate(
+          cfg, os.path.join(tmp, f"s{seed}"), spec=spec, data=data, verbose=False)
     sequential = time.perf_counter() - t0
     t0 = time.perf_counter()
     seeds_lib.train_seeds(cfg, spec, tuple(range(FLAGS.seeds)), data)
@@ -88,7 +90,8 @@ def end_to_end() -> None:
   print(f"{FLAGS.model}: one candidate, {FLAGS.seeds} seeds x {FLAGS.epochs} epoch(s) on "
         f"{len(data.train.labels):,} training images\n")
   print("| path | seconds | candidates/min | vs sequential |\n|---|--:|--:|--:|")
-  for name, sec in (("sequential (one seed after another)", sequential), ("vmapped (seeds together)", together)):
+  for name, sec in (("sequential (one seed after another)", sequential),
+                    ("vmapped (seeds together)", together)):
     print(f"| {name} | {sec:.1f} | {60 / sec:.2f} | {sec / sequential:.2f}x |")
 
 
@@ -107,7 +110,9 @@ def main(argv):
   for k in (3, 8):
     seq, vm = seconds_per_step(k, False), seconds_per_step(k, True)
     per_min = lambda s: 60.0 / (s * steps_per_candidate)
-    print(f"| {k} | {seq:.4f} | {vm:.4f} | {vm / seq:.2f}x | {per_min(seq):.2f} | {per_min(vm):.2f} |")
+    print(
+        f"| {k} | {seq:.4f} | {vm:.4f} | {vm / seq:.2f}x | {per_min(seq):.2f} | {per_min(vm):.2f} |"
+    )
 
 
 if __name__ == "__main__":

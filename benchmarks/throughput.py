@@ -27,7 +27,8 @@ from smile_jax.models import zoo  # noqa: E402
 from smile_jax.train import steps  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("steps", 20, "Timed training steps per model and path (after 2 warm-up steps).")
+flags.DEFINE_integer("steps", 20,
+                     "Timed training steps per model and path (after 2 warm-up steps).")
 flags.DEFINE_integer("batch_size", 64, "Batch size (the report's).")
 flags.DEFINE_list("models", ["embedded", "alexnet"], "Zoo models to time.")
 
@@ -36,7 +37,8 @@ def _images(n: int) -> np.ndarray:
   from smile_jax.data import sources
   try:
     from smile_jax.data import builders, run_data
-    ds = builders.build("smilesmiled", run_data.tfds_dir(), sources.data_dir(), max_per_class=n // 2)
+    ds = builders.build(
+        "smilesmiled", run_data.tfds_dir(), sources.data_dir(), max_per_class=n // 2)
     return ds.images
   except Exception:  # noqa: BLE001 - a benchmark without the datasets still measures speed
     return np.random.default_rng(0).integers(0, 255, (n, 64, 64, 1), dtype=np.uint8)
@@ -89,8 +91,15 @@ def time_pipeline(images: np.ndarray) -> float:
   cfg = default.get_config()
   labels = np.arange(len(images)) % 2
   t0 = time.perf_counter()
-  n = sum(len(b["label"]) for b in pipeline.train_batches(
-      images, labels, batch_size=FLAGS.batch_size, seed=0, epoch=0, balance=True, augment_cfg=cfg.augment))
+  n = sum(
+      len(b["label"]) for b in pipeline.train_batches(
+          images,
+          labels,
+          batch_size=FLAGS.batch_size,
+          seed=0,
+          epoch=0,
+          balance=True,
+          augment_cfg=cfg.augment))
   return n / (time.perf_counter() - t0)
 
 
@@ -98,7 +107,10 @@ def main(argv):
   del argv
   images = _images(2048)
   aug_rate = time_pipeline(images)
-  print(f"devices: {jax.local_device_count()} x {jax.devices()[0].platform}; batch {FLAGS.batch_size}\n")
+  print(
+      f"devices: {jax.local_device_count()} x {jax.devices()[0].platform}; batch "
+      f"{FLAGS.batch_size}\n"
+  )
   print("| model | path | train step images/s | augmentation pipeline images/s | pipeline / train "
         "| train fed by the pipeline, images/s |")
   print("|---|---|--:|--:|--:|--:|")

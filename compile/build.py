@@ -54,7 +54,8 @@ def compile_model(model, directory: str, threshold_logit: float = 0.0) -> Built:
   plan = model_source.plan_memory(program)
   header, source = model_source.generate(program, plan, getattr(model, "logit_scale", None),
                                          threshold_logit)
-  for name, text in (("model.h", header), ("model.c", source), ("kernels.c", kernels.c_source(program))):
+  for name, text in (("model.h", header), ("model.c", source), ("kernels.c",
+                                                                kernels.c_source(program))):
     with open(os.path.join(directory, name), "w") as f:
       f.write(text)
   kernels.llvm_object(program, os.path.join(directory, "kernels.o"))
@@ -101,8 +102,14 @@ def layer_rows(built: Built, prof: profile.Profile) -> list[dict]:
     k = by_kernel.get(call.kernel, profile.KernelProfile(call.kernel, 0, 0))
     macs = sum(costs[op.layer].macs for op in ops)
     layer = " + ".join(f"{graph.spec.layers[op.layer].type}_{op.layer}" for op in ops) or "input"
-    rows.append({"kernel": call.kernel, "layer": layer, "macs": macs, "instructions": k.instructions,
-                 "cycles": k.cycles, "cycles_per_mac": k.cycles / macs if macs else None})
+    rows.append({
+        "kernel": call.kernel,
+        "layer": layer,
+        "macs": macs,
+        "instructions": k.instructions,
+        "cycles": k.cycles,
+        "cycles_per_mac": k.cycles / macs if macs else None
+    })
   glue = by_kernel.get("glue")
   if glue:
     rows.append({"kernel": "smile_model_run", "layer": "calls", "macs": 0,
@@ -118,8 +125,10 @@ def check_fits(spec: spec_lib.ModelSpec, board: str = "sparkfun-edge") -> None:
   if weights > b.flash_bytes or activations + b.stack_bytes > b.ram_bytes:
     raise firmware.DoesNotFit(
         f"{spec.name}: int8 weights {weights:,} B (flash {b.flash_bytes:,} B) and peak activations "
-        f"{activations:,} B + {b.stack_bytes:,} B stack (RAM {b.ram_bytes:,} B) do not fit the {board}: "
-        "deploy a smaller net (the search's max_flash_bytes / max_peak_ram_bytes keep it in bounds)")
+        f"{activations:,} B + {b.stack_bytes:,} B stack (RAM {b.ram_bytes:,} B) do not fit the "
+        f"{board}: "
+        "deploy a smaller net (the search's max_flash_bytes / max_peak_ram_bytes keep it in bounds)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,8 +140,13 @@ class BuildResult:
   row: dict
 
 
-def build_model(model, directory: str, parity_images: np.ndarray, reference_logits: np.ndarray,
-                kernels_route: str = "llvm", threshold_logit: float = 0.0, label: str = "") -> BuildResult:
+def build_model(model,
+                directory: str,
+                parity_images: np.ndarray,
+                reference_logits: np.ndarray,
+                kernels_route: str = "llvm",
+                threshold_logit: float = 0.0,
+                label: str = "") -> BuildResult:
   """Compiles `model`, builds both boards' firmware, checks parity under QEMU (raising
   `parity.ParityError` with the first divergent layer) and profiles one inference in unicorn.
 
@@ -141,7 +155,8 @@ def build_model(model, directory: str, parity_images: np.ndarray, reference_logi
   """
   built = compile_model(model, directory, threshold_logit)
   spec = built.graph.spec
-  fw = firmware.build(directory, "qemu-mps2-an386", os.path.join(directory, "qemu"), kernels=kernels_route)
+  fw = firmware.build(
+      directory, "qemu-mps2-an386", os.path.join(directory, "qemu"), kernels=kernels_route)
   try:
     edge = firmware.build(directory, "sparkfun-edge", os.path.join(directory, "sparkfun_edge"),
                           kernels=kernels_route, test_image=parity_images[0])
@@ -149,21 +164,32 @@ def build_model(model, directory: str, parity_images: np.ndarray, reference_logi
   except firmware.DoesNotFit as e:
     fits, edge_note = False, str(e)
   run = emulate.run_qemu(fw, parity_images, built.logit_dtype)
-  worst = parity.check(built, kernel_layers(built), fw.elf, parity_images, run.logits, reference_logits,
-                       label or f"{spec.name} ({built.dtype})")
+  worst = parity.check(built, kernel_layers(built), fw.elf, parity_images, run.logits,
+                       reference_logits, label or f"{spec.name} ({built.dtype})")
   prof = profile.profile_elf(fw.elf, parity_images[0], built.logit_dtype, spec.num_classes)
   macs = spec_lib.total_macs(spec)
   row = {
-      "board": "sparkfun-edge", "dtype": built.dtype, "kernels": kernels_route, "macs": macs,
-      "instructions": prof.instructions, "qemu_instructions": int(run.instructions[0]),
-      "cycles": prof.cycles, "cycles_per_mac": prof.cycles / macs,
-      "latency_ms_48mhz": prof.cycles / 48e3, "latency_ms_96mhz": prof.cycles / 96e3,
-      "flash_bytes": fw.flash_bytes, "ram_bytes": fw.ram_bytes, "arena_bytes": built.plan.arena_bytes,
-      "fits_sparkfun_edge": fits, "sparkfun_edge": edge_note,
-      "parity_max_abs_diff": worst, "parity_images": int(len(parity_images)),
-      "parity_reference": ("integer reference (bit-exact required)" if built.dtype == "int8"
-                           else f"JAX float32 (within {parity.tolerance('float32'):g})"),
+      "board": "sparkfun-edge",
+      "dtype": built.dtype,
+      "kernels": kernels_route,
+      "macs": macs,
+      "instructions": prof.instructions,
+      "qemu_instructions": int(run.instructions[0]),
+      "cycles": prof.cycles,
+      "cycles_per_mac": prof.cycles / macs,
+      "latency_ms_48mhz": prof.cycles / 48e3,
+      "latency_ms_96mhz": prof.cycles / 96e3,
+      "flash_bytes": fw.flash_bytes,
+      "ram_bytes": fw.ram_bytes,
+      "arena_bytes": built.plan.arena_bytes,
+      "fits_sparkfun_edge": fits,
+      "sparkfun_edge": edge_note,
+      "parity_max_abs_diff": worst,
+      "parity_images": int(len(parity_images)),
+      "parity_reference": ("integer reference (bit-exact required)" if built.dtype == "int8" else
+                           f"JAX float32 (within {parity.tolerance('float32'):g})"),
       "logit_scale": [float(v) for v in getattr(model, "logit_scale", np.ones(spec.num_classes))],
-      "layers": layer_rows(built, prof), "directory": directory,
+      "layers": layer_rows(built, prof),
+      "directory": directory,
   }
   return BuildResult(built, fw, run.logits, row)

@@ -41,50 +41,71 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
              report_macs_estimate: float) -> tuple[str, str]:
   """(heading, body) of the deployment section; the body's sub-sections are `###`."""
   builds = result["builds"]
-  lines = ["Compiled with TVM (Relax -> fused TIR -> "
-           f"{'LLVM Thumb-2 object' if builds[0]['kernels'] == 'llvm' else 'C, gcc -O2'}), linked with "
-           "arm-none-eabi-gcc, run under QEMU `mps2-an386` (parity) and unicorn (counts). Cycles are an "
-           "estimate from the Cortex-M4 TRM's instruction timings (compile/profile.py), no wait states.", "",
-           "| build | MACs | instructions | est. cycles | cycles/MAC | latency @48 MHz | @96 MHz | flash | RAM (arena) | fits Edge | parity | test AUC |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|"]
+  lines = [
+      "Compiled with TVM (Relax -> fused TIR -> "
+      f"{'LLVM Thumb-2 object' if builds[0]['kernels'] == 'llvm' else 'C, gcc -O2'}), linked with "
+      "arm-none-eabi-gcc, run under QEMU `mps2-an386` (parity) and unicorn (counts). Cycles are an "
+      "estimate from the Cortex-M4 TRM's instruction timings (compile/profile.py), no wait states.",
+      "",
+      "| build | MACs | instructions | est. cycles | cycles/MAC | latency @48 MHz | @96 MHz | "
+      "flash | RAM (arena) | fits Edge | parity | test AUC |",
+      "|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|"
+  ]
   for b in builds:
-    parity = (f"{b['parity_max_abs_diff']:.0f} (bit-exact)" if b["dtype"] == "int8" and b["parity_max_abs_diff"] == 0
-              else f"{b['parity_max_abs_diff']:.2e}")
+    parity = (f"{b['parity_max_abs_diff']:.0f} (bit-exact)" if b["dtype"] == "int8" and
+              b["parity_max_abs_diff"] == 0 else f"{b['parity_max_abs_diff']:.2e}")
     lines.append(
-        f"| {b['dtype']} | {b['macs']:,} | {b['instructions']:,} | {b['cycles']:,} | {b['cycles_per_mac']:.2f} | "
-        f"{b['latency_ms_48mhz']:.1f} ms | {b['latency_ms_96mhz']:.1f} ms | {_kb(b['flash_bytes'])} | "
-        f"{_kb(b['ram_bytes'])} ({_kb(b['arena_bytes'])}) | {'yes' if b['fits_sparkfun_edge'] else 'no'} | "
+        f"| {b['dtype']} | {b['macs']:,} | {b['instructions']:,} | {b['cycles']:,} | "
+        f"{b['cycles_per_mac']:.2f} | "
+        f"{b['latency_ms_48mhz']:.1f} ms | {b['latency_ms_96mhz']:.1f} ms | "
+        f"{_kb(b['flash_bytes'])} | "
+        f"{_kb(b['ram_bytes'])} ({_kb(b['arena_bytes'])}) | "
+        f"{'yes' if b['fits_sparkfun_edge'] else 'no'} | "
         f"{parity} | {b['test_auc']:.4f} |")
   est_s = report_macs_estimate / report_ops_per_s
-  lines += ["", f"The report's estimate for this net ({report_macs_estimate:,.0f} ops at "
-            f"{report_ops_per_s / 1e6:.2f} M ops/s): **{est_s * 1e3:,.0f} ms**; estimated from the emulated firmware (48 MHz): "
-            + ", ".join(f"**{b['latency_ms_48mhz']:.1f} ms** ({b['dtype']})" for b in builds) + ".",
-            f"Float test AUC (JAX): {builds[0]['float_test_auc']:.4f}; AUC change from quantization: "
-            + ", ".join(f"{b['test_auc'] - b['float_test_auc']:+.4f} ({b['dtype']})" for b in builds) + ".",
-            "QEMU instruction count (SysTick x 40 under -icount): "
-            + ", ".join(f"{b['qemu_instructions']:,} vs unicorn {b['instructions']:,} ({b['dtype']})" for b in builds) + ".",
-            "", "### Per layer", ""]
+  lines += [
+      "", f"The report's estimate for this net ({report_macs_estimate:,.0f} ops at "
+      f"{report_ops_per_s / 1e6:.2f} M ops/s): **{est_s * 1e3:,.0f} ms**; estimated from the "
+      "emulated firmware (48 MHz): "
+      + ", ".join(f"**{b['latency_ms_48mhz']:.1f} ms** ({b['dtype']})" for b in builds) + ".",
+      f"Float test AUC (JAX): {builds[0]['float_test_auc']:.4f}; AUC change from quantization: " +
+      ", ".join(f"{b['test_auc'] - b['float_test_auc']:+.4f} ({b['dtype']})" for b in builds) + ".",
+      "QEMU instruction count (SysTick x 40 under -icount): " +
+      ", ".join(f"{b['qemu_instructions']:,} vs unicorn {b['instructions']:,} ({b['dtype']})"
+                for b in builds) + ".", "", "### Per layer", ""
+  ]
   for b in builds:
-    lines += [f"{b['dtype']}:", "", "| kernel | layer | MACs | instructions | est. cycles | cycles/MAC |",
-              "|---|---|--:|--:|--:|--:|"]
+    lines += [
+        f"{b['dtype']}:", "", "| kernel | layer | MACs | instructions | est. cycles | cycles/MAC |",
+        "|---|---|--:|--:|--:|--:|"
+    ]
     for r in b["layers"]:
       cpm = f"{r['cycles_per_mac']:.2f}" if r["cycles_per_mac"] else ""
-      lines.append(f"| `{r['kernel']}` | {r['layer']} | {r['macs']:,} | {r['instructions']:,} | {r['cycles']:,} | {cpm} |")
+      lines.append(
+          f"| `{r['kernel']}` | {r['layer']} | {r['macs']:,} | {r['instructions']:,} | "
+          f"{r['cycles']:,} | {cpm} |"
+      )
     lines.append("")
-  lines += ["### Energy and battery life", "",
-            f"Apollo3 at {energy_cfg.active_ua_per_mhz} uA/MHz active, {energy_cfg.sleep_ua} uA asleep, camera "
-            f"{energy_cfg.camera_mw} mW, {energy_cfg.battery_mah} mAh CR2032 at {energy_cfg.supply_volts} V, "
-            f"{energy_cfg.inferences_per_s} inference(s) per second (sources: configs/deploy.py). With a "
-            "current proportional to the clock, 96 MHz halves the time at the same energy; what TurboSPOT "
-            "burst mode costs beyond that is not modelled (no published figure was found).", "",
-            "| build | clock | energy / inference | average current | battery life | without camera |",
-            "|---|--:|--:|--:|--:|--:|"]
+  lines += [
+      "### Energy and battery life", "",
+      f"Apollo3 at {energy_cfg.active_ua_per_mhz} uA/MHz active, {energy_cfg.sleep_ua} uA asleep, "
+      "camera "
+      f"{energy_cfg.camera_mw} mW, {energy_cfg.battery_mah} mAh CR2032 at "
+      f"{energy_cfg.supply_volts} V, "
+      f"{energy_cfg.inferences_per_s} inference(s) per second (sources: configs/deploy.py). With a "
+      "current proportional to the clock, 96 MHz halves the time at the same energy; what "
+      "TurboSPOT "
+      "burst mode costs beyond that is not modelled (no published figure was found).", "",
+      "| build | clock | energy / inference | average current | battery life | without camera |",
+      "|---|--:|--:|--:|--:|--:|"
+  ]
   for b in builds:
     for mhz in (48, 96):
       p = power(b["cycles"], mhz, energy_cfg)
       no_cam = power(b["cycles"], mhz, energy_cfg, camera=False)
-      lines.append(f"| {b['dtype']} | {mhz} MHz | {p.inference_uj:.1f} uJ | {p.average_ua:,.0f} uA | "
-                   f"{p.battery_hours / 24:.1f} days | {no_cam.battery_hours / 24:.0f} days |")
+      lines.append(
+          f"| {b['dtype']} | {mhz} MHz | {p.inference_uj:.1f} uJ | {p.average_ua:,.0f} uA | "
+          f"{p.battery_hours / 24:.1f} days | {no_cam.battery_hours / 24:.0f} days |")
   return f"Deployment: `{result['model']}` on the Apollo3 Cortex-M4F", "\n".join(lines)
 
 

@@ -30,7 +30,10 @@ class QemuRun:
     return self.ticks.astype(np.int64) * INSTRUCTIONS_PER_TICK
 
 
-def run_qemu(fw: firmware_lib.Firmware, images: np.ndarray, logit_dtype, timeout_s: float = 600) -> QemuRun:
+def run_qemu(fw: firmware_lib.Firmware,
+             images: np.ndarray,
+             logit_dtype,
+             timeout_s: float = 600) -> QemuRun:
   """Runs images (N, H, W, C) uint8 through the firmware under QEMU."""
   qemu = firmware_lib.require_tool("qemu-system-arm")
   images = np.ascontiguousarray(images, np.uint8)
@@ -48,7 +51,8 @@ def run_qemu(fw: firmware_lib.Firmware, images: np.ndarray, logit_dtype, timeout
   record = raw.size // max(len(images), 1)
   classes = (record - 4) // dtype.itemsize
   if len(images) == 0 or raw.size != len(images) * (classes * dtype.itemsize + 4):
-    raise RuntimeError(f"QEMU wrote {raw.size} bytes for {len(images)} images: the firmware stopped early")
+    raise RuntimeError(
+        f"QEMU wrote {raw.size} bytes for {len(images)} images: the firmware stopped early")
   rows = raw.reshape(len(images), record)
   logits = rows[:, :classes * dtype.itemsize].copy().view(dtype).reshape(len(images), classes)
   ticks = rows[:, classes * dtype.itemsize:].copy().view(np.uint32).reshape(-1)

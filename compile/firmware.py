@@ -77,7 +77,8 @@ def require_tool(name: str) -> str:
 
 def check_toolchain(qemu: bool = True) -> None:
   """Clear error before any long work when a tool the deploy needs is missing."""
-  for tool in ("arm-none-eabi-gcc", "arm-none-eabi-objcopy") + (("qemu-system-arm",) if qemu else ()):
+  for tool in ("arm-none-eabi-gcc", "arm-none-eabi-objcopy") + (("qemu-system-arm",) if qemu else
+                                                                ()):
     require_tool(tool)
 
 
@@ -107,7 +108,8 @@ def sizes(sections: dict, board: Board) -> tuple[int, int]:
 
 
 def _overflow_lines(stderr: str) -> str:
-  return "; ".join(line.split(": ", 1)[-1] for line in stderr.splitlines() if "overflowed by" in line)
+  return "; ".join(
+      line.split(": ", 1)[-1] for line in stderr.splitlines() if "overflowed by" in line)
 
 
 def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
@@ -124,7 +126,8 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
   for name in board.sources:
     if name == "camera.c":
       if test_image is None:
-        raise ValueError("the sparkfun-edge build needs a test_image for its compiled-in camera frame")
+        raise ValueError(
+            "the sparkfun-edge build needs a test_image for its compiled-in camera frame")
       path = os.path.join(out_dir, "camera.c")
       with open(path, "w") as f:
         f.write(camera_source(test_image))
@@ -138,9 +141,12 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
   elif kernels != "none":   # "none": model.c is self-contained (compile/naive_c.py)
     raise ValueError(f"kernels must be 'llvm', 'c' or 'none', got {kernels!r}")
   elf = os.path.join(out_dir, "firmware.elf")
-  cmd = [require_tool("arm-none-eabi-gcc"), *CFLAGS, f"-I{model_dir}", f"-I{common}", f"-I{board_dir}",
-         *sources, f"-L{common}", "-T", os.path.join(board_dir, "link.ld"),
-         f"-Wl,-Map={os.path.join(out_dir, 'firmware.map')}", *LDFLAGS, "-o", elf]
+  cmd = [
+      require_tool("arm-none-eabi-gcc"), *CFLAGS, f"-I{model_dir}", f"-I{common}", f"-I{board_dir}",
+      *sources, f"-L{common}", "-T",
+      os.path.join(board_dir, "link.ld"), f"-Wl,-Map={os.path.join(out_dir, 'firmware.map')}",
+      *LDFLAGS, "-o", elf
+  ]
   result = subprocess.run(cmd, capture_output=True, text=True)
   if result.returncode != 0:
     if "will not fit in region" in result.stderr or "overflowed by" in result.stderr:

@@ -102,7 +102,8 @@ def _pads(layer, h: int, w: int) -> tuple[int, int, int, int]:
 
 def _bn_affine(variables, name: str) -> tuple[np.ndarray, np.ndarray]:
   p, s = variables["params"][name], variables["batch_stats"][name]
-  scale = np.asarray(p["scale"], np.float64) / np.sqrt(np.asarray(s["var"], np.float64) + BN_EPSILON)
+  scale = np.asarray(p["scale"],
+                     np.float64) / np.sqrt(np.asarray(s["var"], np.float64) + BN_EPSILON)
   shift = np.asarray(p["bias"], np.float64) - scale * np.asarray(s["mean"], np.float64)
   return scale, shift
 
@@ -144,14 +145,18 @@ def from_spec(spec: spec_lib.ModelSpec, variables: dict) -> Graph:
 
 
 def check_supported(spec: spec_lib.ModelSpec) -> None:
-  """Raises UnsupportedLayer naming the first layer the compiler cannot deploy (no weights needed)."""
+  """Raises UnsupportedLayer naming the first layer the compiler cannot deploy (no weights
+  needed)."""
   known = (spec_lib.Conv, spec_lib.MaxPool, spec_lib.BatchNorm, spec_lib.Dropout, spec_lib.Flatten,
            spec_lib.Dense)
   for i, layer in enumerate(spec.layers):
     if not isinstance(layer, known):
       raise UnsupportedLayer(
-          f"layer {i} ({getattr(layer, 'type', type(layer).__name__)}) of spec {spec.name!r} has no "
-          "deploy kernel; the compiler covers conv, max_pool, batch_norm, dropout, flatten and dense")
+          f"layer {i} ({getattr(layer, 'type', type(layer).__name__)}) of spec {spec.name!r} has "
+          "no "
+          "deploy kernel; the compiler covers conv, max_pool, batch_norm, dropout, flatten and "
+          "dense"
+      )
     if getattr(layer, "activation", "none") not in ("relu", "none"):
       raise UnsupportedLayer(f"layer {i} ({layer.type}) of spec {spec.name!r}: activation "
                              f"{layer.activation!r} has no deploy kernel (relu or none)")

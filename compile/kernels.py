@@ -193,7 +193,8 @@ def _program_calls(main: relax.Function, names: dict) -> tuple[list, dict]:
     for binding in block.bindings:
       value = binding.value
       if not (isinstance(value, tvm.ir.expr.Call) and value.op.name == "relax.call_tir"):
-        raise NotImplementedError(f"deploy emission expects only call_tir after fusion, got {value.op}")
+        raise NotImplementedError(
+            f"deploy emission expects only call_tir after fusion, got {value.op}")
       args = []
       for a in value.args[1].fields:
         if isinstance(a, tvm.ir.expr.Constant):

@@ -27,7 +27,8 @@ class Sample:
   cycles: int
 
 
-def measure(spec: spec_lib.ModelSpec, variables: dict, images: np.ndarray, out_dir: str) -> list[Sample]:
+def measure(spec: spec_lib.ModelSpec, variables: dict, images: np.ndarray,
+            out_dir: str) -> list[Sample]:
   """Per-kernel cycle samples of one net, int8 and float."""
   graph = graph_lib.from_spec(spec, variables)
   samples = []

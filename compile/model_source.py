@@ -5,7 +5,8 @@
 runs the kernels of a `kernels.Program` in order. Every intermediate tensor lives in one static
 arena at an offset chosen by a greedy planner over lifetimes (the biggest tensor first, each at the
 lowest offset free during its whole life), the way TFLM's greedy memory planner works. A reshape
-(flatten of an NHWC map) is free: its output aliases its input. The planner's peak is the arena size.
+(flatten of an NHWC map) is free: its output aliases its input. The planner's peak is the arena
+size.
 """
 
 from __future__ import annotations
@@ -119,10 +120,13 @@ extern const float smile_model_threshold;
     lines.append(f"static const {kernels_lib.C_TYPES[str(value.dtype)]} {name}[{value.size}] "
                  f"__attribute__((aligned({ALIGN}))) = {array_literal(value)};")
   scale = np.ones(out.shape[-1], np.float32) if logit_scale is None else logit_scale
-  lines += ["", f"static const float logit_scale[{scale.size}] = {array_literal(scale.astype(np.float32))};",
-            f"const float smile_model_threshold = {float(threshold_logit)!r}f;",
-            f"static uint8_t arena[{max(plan.arena_bytes, ALIGN)}] __attribute__((aligned({ALIGN})));",
-            "", "int smile_model_run(const uint8_t* image, smile_logit_t* logits) {"]
+  lines += [
+      "",
+      f"static const float logit_scale[{scale.size}] = {array_literal(scale.astype(np.float32))};",
+      f"const float smile_model_threshold = {float(threshold_logit)!r}f;",
+      f"static uint8_t arena[{max(plan.arena_bytes, ALIGN)}] __attribute__((aligned({ALIGN})));",
+      "", "int smile_model_run(const uint8_t* image, smile_logit_t* logits) {"
+  ]
   params = {name.name_hint: func for name, func in program.kernels.functions.items()}
 
   def pointer(arg: str, ctype: str) -> str:
@@ -142,7 +146,8 @@ extern const float smile_model_threshold;
     ctypes = [kernels_lib.C_TYPES[str(p.ty.element_type.dtype)] for p in func.params]
     args = [pointer(a, t) for a, t in zip(call.args + (call.out.name,), ctypes)]
     lines.append(f"  {call.kernel}({', '.join(args)});")
-  lines += ["  return 0;", "}", "",
-            "float smile_model_score(const smile_logit_t* logits) {",
-            "  return (float)logits[1] * logit_scale[1] - (float)logits[0] * logit_scale[0];", "}", ""]
+  lines += [
+      "  return 0;", "}", "", "float smile_model_score(const smile_logit_t* logits) {",
+      "  return (float)logits[1] * logit_scale[1] - (float)logits[0] * logit_scale[0];", "}", ""
+  ]
   return header, "\n".join(lines)

@@ -21,7 +21,8 @@ def _arr(name: str, a: np.ndarray, ctype: str) -> str:
 def _conv_loop(i, h, w, c, oh, ow, oc, k, stride, pads, acc, xt, inner_epilogue) -> str:
   return f"""
 static void op{i}(const {xt}* x, void* out_) {{
-  for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) for (int o = 0; o < {oc}; ++o) {{
+  for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) for (int o = 0; o < {oc};
+  ++o) {{
     {acc} acc = 0;
     for (int ky = 0; ky < {k}; ++ky) {{
       int iy = oy * {stride} + ky - {pads[0]};
@@ -30,7 +31,8 @@ static void op{i}(const {xt}* x, void* out_) {{
         int ix = ox * {stride} + kx - {pads[1]};
         if (ix < 0 || ix >= {w}) continue;
         for (int ci = 0; ci < {c}; ++ci)
-          acc += ({acc})x[(iy * {w} + ix) * {c} + ci] * ({acc})w{i}[((ky * {k} + kx) * {c} + ci) * {oc} + o];
+          acc += ({acc})x[(iy * {w} + ix) * {c} + ci] * ({acc})w{i}[((ky * {k} + kx) * {c}
+          + ci) * {oc} + o];
       }}
     }}
     {inner_epilogue}
@@ -39,8 +41,10 @@ static void op{i}(const {xt}* x, void* out_) {{
 
 
 def _requant_expr(i: int, rq: quantize.Requant, value: str, channel: str) -> str:
-  return (f"{{ int64_t y = ((int64_t)({value}) * (int64_t)m{i}[{channel}] + off{i}[{channel}]) >> {rq.shift};"
-          f" y = y < {rq.lo} ? {rq.lo} : (y > 127 ? 127 : y); out[idx] = (int8_t)y; }}")
+  return (
+      f"{{ int64_t y = ((int64_t)({value}) * (int64_t)m{i}[{channel}] + off{i}[{channel}])"
+      f" >> {rq.shift};"
+      f" y = y < {rq.lo} ? {rq.lo} : (y > 127 ? 127 : y); out[idx] = (int8_t)y; }}")
 
 
 def generate(model, threshold_logit: float = 0.0) -> tuple[str, str]:
@@ -56,7 +60,8 @@ def generate(model, threshold_logit: float = 0.0) -> tuple[str, str]:
   funcs.append(f"""
 static void op_input(const uint8_t* image, void* out_) {{
   {xt}* out = ({xt}*)out_;
-  for (int i = 0; i < {h * w * c}; ++i) out[i] = {'(int16_t)(2 * image[i] - 255)' if is_int else 'image[i] * (2.0f / 255.0f) - 1.0f'};
+  for (int i = 0; i < {h * w * c}; ++i) out[i] = {'(int16_t)(2 * image[i] - 255)' if is_int else
+  'image[i] * (2.0f / 255.0f) - 1.0f'};
 }}""")
   in_t = xt
   for i, op in enumerate(ops):
@@ -66,15 +71,20 @@ static void op_input(const uint8_t* image, void* out_) {{
       oh = (shape[0] + op.pads[0] + op.pads[2] - k) // op.stride + 1
       ow = (shape[1] + op.pads[1] + op.pads[3] - k) // op.stride + 1
       if is_int:
-        decls += [_arr(f"w{i}", op.weight, "int8_t"), _arr(f"m{i}", op.requant.multiplier, "int32_t"),
-                  _arr(f"off{i}", op.requant.offset, "int64_t")]
-        epi = f"int8_t* out = (int8_t*)out_; int idx = (oy * {ow} + ox) * {oc} + o; " + _requant_expr(i, op.requant, "acc", "o")
+        decls += [
+            _arr(f"w{i}", op.weight, "int8_t"),
+            _arr(f"m{i}", op.requant.multiplier, "int32_t"),
+            _arr(f"off{i}", op.requant.offset, "int64_t")
+        ]
+        epi = (f"int8_t* out = (int8_t*)out_; int idx = (oy * {ow} + ox) * {oc} + o; "
+               + _requant_expr(i, op.requant, "acc", "o"))
         funcs.append(_conv_loop(i, *shape, oh, ow, oc, k, op.stride, op.pads, "int32_t", in_t, epi))
         out_t = "int8_t"
       else:
         decls += [_arr(f"w{i}", op.weight, "float"), _arr(f"b{i}", op.bias, "float")]
         relu = "v = v > 0.0f ? v : 0.0f;" if op.relu else ""
-        epi = f"float* out = (float*)out_; float v = acc + b{i}[o]; {relu} out[(oy * {ow} + ox) * {oc} + o] = v;"
+        epi = (f"float* out = (float*)out_; float v = acc + b{i}[o]; {relu} "
+               f"out[(oy * {ow} + ox) * {oc} + o] = v;")
         funcs.append(_conv_loop(i, *shape, oh, ow, oc, k, op.stride, op.pads, "float", in_t, epi))
       shape = (oh, ow, oc)
     elif op.kind == "max_pool":
@@ -85,7 +95,8 @@ static void op_input(const uint8_t* image, void* out_) {{
       funcs.append(f"""
 static void op{i}(const {in_t}* x, void* out_) {{
   {in_t}* out = ({in_t}*)out_;
-  for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) for (int ci = 0; ci < {shape[2]}; ++ci) {{
+  for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) for (int ci = 0; ci <
+  {shape[2]}; ++ci) {{
     {in_t} m = {low};
     for (int ky = 0; ky < {k}; ++ky) for (int kx = 0; kx < {k}; ++kx) {{
       int iy = oy * {s} + ky - {p[0]}, ix = ox * {s} + kx - {p[1]};
@@ -99,12 +110,17 @@ static void op{i}(const {in_t}* x, void* out_) {{
     elif op.kind == "affine":
       n, ch = int(np.prod(shape)), shape[-1]
       if is_int:
-        decls += [_arr(f"m{i}", op.requant.multiplier, "int32_t"), _arr(f"off{i}", op.requant.offset, "int64_t")]
-        body = f"int8_t* out = (int8_t*)out_; for (int idx = 0; idx < {n}; ++idx) {_requant_expr(i, op.requant, 'x[idx]', f'idx % {ch}')}"
+        decls += [
+            _arr(f"m{i}", op.requant.multiplier, "int32_t"),
+            _arr(f"off{i}", op.requant.offset, "int64_t")
+        ]
+        requant = _requant_expr(i, op.requant, "x[idx]", f"idx % {ch}")
+        body = f"int8_t* out = (int8_t*)out_; for (int idx = 0; idx < {n}; ++idx) {requant}"
         out_t = "int8_t"
       else:
         decls += [_arr(f"s{i}", op.scale, "float"), _arr(f"t{i}", op.shift, "float")]
-        body = f"float* out = (float*)out_; for (int idx = 0; idx < {n}; ++idx) out[idx] = x[idx] * s{i}[idx % {ch}] + t{i}[idx % {ch}];"
+        body = (f"float* out = (float*)out_; for (int idx = 0; idx < {n}; ++idx) "
+                f"out[idx] = x[idx] * s{i}[idx % {ch}] + t{i}[idx % {ch}];")
       funcs.append(f"\nstatic void op{i}(const {in_t}* x, void* out_) {{ {body} }}")
     elif op.kind == "flatten":
       shape = (int(np.prod(shape)),)
@@ -120,7 +136,10 @@ static void op{i}(const {in_t}* x, void* out_) {{
           epi = "int32_t* out = (int32_t*)out_; out[idx] = acc + b%d[idx];" % i
           out_t = "int32_t"
         else:
-          decls += [_arr(f"m{i}", op.requant.multiplier, "int32_t"), _arr(f"off{i}", op.requant.offset, "int64_t")]
+          decls += [
+              _arr(f"m{i}", op.requant.multiplier, "int32_t"),
+              _arr(f"off{i}", op.requant.offset, "int64_t")
+          ]
           epi = "int8_t* out = (int8_t*)out_; " + _requant_expr(i, op.requant, "acc", "idx")
           out_t = "int8_t"
       else:
@@ -151,10 +170,13 @@ static void op{i}(const {in_t}* x, void* out_) {{
     dst = "logits" if n == len(calls) - 1 else f"buf[{(n + 1) % 2}]"
     lines.append(f"  op{i}((const {t}*)buf[{n % 2}], {dst});")
   scale = model.logit_scale if is_int else np.ones(2, np.float32)
-  lines += ["  return 0;", "}",
-            f"static const float logit_scale[{scale.size}] = {model_source.array_literal(np.asarray(scale, np.float32))};",
-            "float smile_model_score(const smile_logit_t* logits) {",
-            "  return (float)logits[1] * logit_scale[1] - (float)logits[0] * logit_scale[0];", "}"]
+  lines += [
+      "  return 0;", "}",
+      f"static const float logit_scale[{scale.size}] = "
+      f"{model_source.array_literal(np.asarray(scale, np.float32))};",
+      "float smile_model_score(const smile_logit_t* logits) {",
+      "  return (float)logits[1] * logit_scale[1] - (float)logits[0] * logit_scale[0];", "}"
+  ]
   header = f"""/* Generated by compile/naive_c.py. */
 #ifndef SMILE_MODEL_H_
 #define SMILE_MODEL_H_

@@ -27,7 +27,8 @@ def tolerance(dtype: str) -> float:
 def _reference_activations(built, image: np.ndarray) -> tuple[np.ndarray, list]:
   """(the input as the model sees it, the activation after each graph op) for one image."""
   if built.dtype == "int8":
-    return quantize.input_int16(image[None]), list(quantize.int_activations(built.model, image[None]))
+    return quantize.input_int16(image[None]), list(
+        quantize.int_activations(built.model, image[None]))
   x = graph_lib.normalize(image[None])
   return x, list(graph_lib.float_activations(built.model, x))
 
@@ -75,6 +76,7 @@ def check(built, covered: dict, elf_path: str, images: np.ndarray, logits: np.nd
         f"{label}: the {built.dtype} firmware's logits differ from the "
         f"{'integer reference' if built.dtype == 'int8' else 'JAX model'} by {worst:.4g} "
         f"(allowed {tolerance(built.dtype):g}); on image {i} the first divergent layer is "
-        f"{first_divergence(built, covered, elf_path, images[i])}. The firmware and its sources are in "
+        f"{first_divergence(built, covered, elf_path, images[i])}. The firmware and its sources "
+        "are in "
         f"{built.directory}; fix the kernel named, or report the spec with this message")
   return worst

@@ -1,4 +1,5 @@
-"""Instruction and cycle counts of one inference, per kernel, by running the firmware ELF in unicorn.
+"""Instruction and cycle counts of one inference, per kernel, by running the firmware ELF in
+unicorn.
 
 unicorn executes the same Thumb-2 + FPU code as QEMU. The ELF's sections are loaded as linked,
 `smile_model_run(image, logits)` is called directly (no start-up, no semihosting) and a basic-block
@@ -27,7 +28,7 @@ import unicorn
 from elftools.elf.elffile import ELFFile
 from unicorn import arm_const
 
-SCRATCH = 0x30000000            # I/O buffers and the return sentinel (outside 0x4000_0000+: XN space)
+SCRATCH = 0x30000000  # I/O buffers and the return sentinel (outside 0x4000_0000+: XN space)
 SCRATCH_BYTES = 1 << 20
 STACK_BYTES = 64 * 1024
 KERNEL = re.compile(r"^smile_\d\d_")
@@ -53,7 +54,7 @@ class KernelProfile:
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
-  kernels: tuple                  # KernelProfile in first-run order ("glue": smile_model_run itself)
+  kernels: tuple  # KernelProfile in first-run order ("glue": smile_model_run itself)
   logits: np.ndarray
   outputs: dict = dataclasses.field(default_factory=dict)   # watched kernel -> its output bytes
 
@@ -123,7 +124,9 @@ class _Symbols:
     funcs.sort()
     self.starts = [f[0] for f in funcs]
     self.funcs = funcs
-    self.addresses = {sym.name: sym["st_value"] for sym in elf.get_section_by_name(".symtab").iter_symbols()}
+    self.addresses = {
+        sym.name: sym["st_value"] for sym in elf.get_section_by_name(".symtab").iter_symbols()
+    }
 
   def name_at(self, address: int) -> str:
     i = bisect.bisect_right(self.starts, address) - 1
@@ -192,7 +195,8 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
     if prev is not None and prev.ends_in_branch and address != prev.end:
       _add(counts, state["kernel"], 0, PIPELINE_REFILL)
     name = symbols.name_at(address)
-    running = name if KERNEL.match(name) else "glue" if name == "smile_model_run" else state["kernel"]
+    running = name if KERNEL.match(
+        name) else "glue" if name == "smile_model_run" else state["kernel"]
     if running != state["kernel"] and state["kernel"] in watch:
       symbol, offset, nbytes = watch[state["kernel"]]
       outputs[state["kernel"]] = bytes(uc_.mem_read(symbols.addresses[symbol] + offset, nbytes))

@@ -80,7 +80,8 @@ class QuantGraph:
 
 
 def fixed_point(real: np.ndarray, bits: int = MULTIPLIER_BITS) -> tuple[np.ndarray, int]:
-  """int32 multipliers M and one shift with M * 2^-shift ~= real; the largest |M| in [2^bits, 2^(bits+1))."""
+  """int32 multipliers M and one shift with M * 2^-shift ~= real; the largest |M| in [2^bits,
+  2^(bits+1))."""
   real = np.asarray(real, np.float64)
   top = max(float(np.abs(real).max()), 1e-30)
   shift = int(np.clip(bits - np.floor(np.log2(top)), 1, 62))
@@ -92,7 +93,8 @@ def fixed_point(real: np.ndarray, bits: int = MULTIPLIER_BITS) -> tuple[np.ndarr
 
 
 def _requant(real_multiplier, real_offset, relu: bool, bias=None) -> Requant:
-  """Requantize q = round(x * real_multiplier + real_offset) (+ the int32 `bias` added to x first)."""
+  """Requantize q = round(x * real_multiplier + real_offset) (+ the int32 `bias` added to x
+  first)."""
   mult, shift = fixed_point(real_multiplier)
   offset = np.round(np.asarray(real_offset, np.float64) * 2.0 ** shift).astype(np.int64)
   if bias is not None:
@@ -105,7 +107,8 @@ def _weight_scale(w: np.ndarray) -> np.ndarray:
   return np.maximum(np.abs(w).max(axis=axes), 1e-12) / 127.0
 
 
-def activation_scales(graph: graph_lib.Graph, images: np.ndarray, percentile: float) -> list[float | None]:
+def activation_scales(graph: graph_lib.Graph, images: np.ndarray,
+                      percentile: float) -> list[float | None]:
   """Per-op activation scale from float activations on sample images (None: keeps its input's)."""
   x = graph_lib.normalize(images)
   single = graph_lib.Graph(graph.spec, (), ())
@@ -147,7 +150,8 @@ def quantize(graph: graph_lib.Graph, range_images: np.ndarray,
       ops.append(op)   # pool and flatten: integers pass through at their input's scale
     scales.append(s_out)
     s_in = s_out
-  raise graph_lib.UnsupportedLayer(f"spec {graph.spec.name!r}: the last op must be the logits dense")
+  raise graph_lib.UnsupportedLayer(
+      f"spec {graph.spec.name!r}: the last op must be the logits dense")
 
 
 def input_int16(images: np.ndarray) -> np.ndarray:

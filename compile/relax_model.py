@@ -44,7 +44,8 @@ def _requant(bb, x, rq: quant_lib.Requant):
 
 def _float_body(bb, image, graph: graph_lib.Graph):
   x = bb.emit(R.astype(image, "float32"))
-  x = bb.emit(R.subtract(R.multiply(x, relax.const(np.float32(2.0 / 255.0))), relax.const(np.float32(1.0))))
+  x = bb.emit(
+      R.subtract(R.multiply(x, relax.const(np.float32(2.0 / 255.0))), relax.const(np.float32(1.0))))
   for op in graph.ops:
     if isinstance(op, graph_lib.ConvOp):
       x = bb.emit(R.add(_conv(x, op.weight, op.stride, op.pads, "float32"), _const(op.bias)))
@@ -69,7 +70,8 @@ def _int_body(bb, image, qgraph: quant_lib.QuantGraph):
       x = _requant(bb, bb.emit(_conv(x, op.weight, op.stride, op.pads, "int32")), op.requant)
     elif isinstance(op, quant_lib.QDense):
       acc = bb.emit(R.matmul(x, _const(op.weight), out_dtype="int32"))
-      x = _requant(bb, acc, op.requant) if op.requant is not None else bb.emit(R.add(acc, _const(op.bias)))
+      x = _requant(bb, acc, op.requant) if op.requant is not None else bb.emit(
+          R.add(acc, _const(op.bias)))
     elif isinstance(op, quant_lib.QAffine):
       x = _requant(bb, x, op.requant)
     elif isinstance(op, graph_lib.PoolOp):

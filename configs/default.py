@@ -5,7 +5,8 @@ seed 0: val AUC 0.936, test AUC 0.948 [0.938, 0.958], accuracy 0.884 at 0.5.
   .venv/bin/python -m experiments.train --config=configs/default.py --workdir=runs/embedded
 
 Override anything from the command line, e.g. `--config.train.epochs=5 --config.model=alexnet`.
-Recipe (report sections 3.2, 3.3, 4.2.1): softmax cross-entropy, SGD + Nesterov momentum 0.8, peak LR
+Recipe (report sections 3.2, 3.3, 4.2.1): softmax cross-entropy, SGD + Nesterov momentum 0.8, peak
+LR
 0.05 after a linear warmup of 10 epochs, cosine decay to 0 after, 20 epochs, batch 64, class
 balancing by repetition, the report's augmentations. Weight decay is ours (the report is silent).
 """
@@ -41,7 +42,7 @@ def get_config():
   config.train.nesterov = True
   config.train.weight_decay = 5e-4
   config.train.seed = 0
-  config.train.parallel = "jit"       # "jit" (one device) or "pmap" (data-parallel over local devices)
+  config.train.parallel = "jit"  # "jit" (one device) or "pmap" (data-parallel over local devices)
   config.train.eval_batch_size = 500
   config.train.keep = "best_val_auc"  # or "last": which epoch's weights the run keeps
 

@@ -1,7 +1,8 @@
 r"""Fitting the `apollo3-emulated` hardware profile on compiled nets (smile_jax/cost/emulated.py).
 
 Launch (2 cores, CPU, ~2 min; needs the Arm toolchain and QEMU):
-  .venv/bin/python -m experiments.fit_latency --config=configs/fit_latency.py --workdir=runs/fit_latency
+  .venv/bin/python -m experiments.fit_latency --config=configs/fit_latency.py
+  --workdir=runs/fit_latency
 Writes smile_jax/cost/apollo3_emulated.json (commit it) and <workdir>/latency_fit.md. Weights are
 random (cycle counts do not depend on them); the nets are zoo models plus seeded chains of search
 reductions, so the fit covers what the search proposes.

@@ -1,12 +1,14 @@
 r"""The main job: build the datasets, train the report's models, evaluate, write the report.
 
-Launch (what `make main` runs; ~30 min on 2 cores, CPU: ~10 min of models, ~18 of search, 1 of deploy):
+Launch (what `make main` runs; ~30 min on 2 cores, CPU: ~10 min of models, ~18 of search, 1 of
+deploy):
   .venv/bin/python -m experiments.main --config=configs/main.py --workdir=runs/main
 Variants after a colon:
   configs/main.py:full    every zoo model incl. the Table 1 AlexNet, whose val AUC is then the
                           search's AUC0 (~45 min more on 2 cores)
   configs/main.py:nosearch the report's models, baselines and the Embedded net deployed (~11 min)
-  configs/main.py:smoke   200 images per class, 2 epochs, a 3-candidate search: the plumbing in ~2 min
+  configs/main.py:smoke   200 images per class, 2 epochs, a 3-candidate search: the plumbing in ~2
+  min
 Measured (default, split seed 0, test AUC): Embedded 0.948, Reduced AlexNet 0.951, two-layer
 FC 0.948; baselines: white pixels 0.535, OpenCV smile cascade 0.891, SMILEsmileD smiled_01 0.948;
 the search's chosen net (1.34 M MACs) 0.969, deployed int8 at 92 ms on the Apollo3 at 48 MHz.
@@ -26,16 +28,46 @@ from configs import default, deploy, search
 REPORT_MODELS = ("embedded", "reduced_alexnet", "two_layer_fc")
 REPORT_BASELINES = ("white_pixels", "haar_smile", "smiled_01")
 VARIANTS = {
-    "": dict(models=REPORT_MODELS, epochs=20, max_per_class=0, baselines=REPORT_BASELINES,
-             genki=True, search_variant="", search_root="alexnet", search_baseline_auc=0.974),
-    "nosearch": dict(models=REPORT_MODELS, epochs=20, max_per_class=0, baselines=REPORT_BASELINES,
-                     genki=True, search_variant=None, search_root="alexnet", search_baseline_auc=0.0),
-    "full": dict(models=("alexnet",) + REPORT_MODELS, epochs=20, max_per_class=0, genki=True,
-                 baselines=REPORT_BASELINES + ("smiled_02", "smiled_03", "smiled_04", "smiled_05"),
-                 search_variant="", search_root="alexnet", search_baseline_auc=0.0),
-    "smoke": dict(models=("embedded", "two_layer_fc"), epochs=2, max_per_class=200,
-                  baselines=("white_pixels", "smiled_01"), genki=False, search_variant="smoke",
-                  search_root="embedded", search_baseline_auc=0.0),
+    "":
+        dict(
+            models=REPORT_MODELS,
+            epochs=20,
+            max_per_class=0,
+            baselines=REPORT_BASELINES,
+            genki=True,
+            search_variant="",
+            search_root="alexnet",
+            search_baseline_auc=0.974),
+    "nosearch":
+        dict(
+            models=REPORT_MODELS,
+            epochs=20,
+            max_per_class=0,
+            baselines=REPORT_BASELINES,
+            genki=True,
+            search_variant=None,
+            search_root="alexnet",
+            search_baseline_auc=0.0),
+    "full":
+        dict(
+            models=("alexnet",) + REPORT_MODELS,
+            epochs=20,
+            max_per_class=0,
+            genki=True,
+            baselines=REPORT_BASELINES + ("smiled_02", "smiled_03", "smiled_04", "smiled_05"),
+            search_variant="",
+            search_root="alexnet",
+            search_baseline_auc=0.0),
+    "smoke":
+        dict(
+            models=("embedded", "two_layer_fc"),
+            epochs=2,
+            max_per_class=200,
+            baselines=("white_pixels", "smiled_01"),
+            genki=False,
+            search_variant="smoke",
+            search_root="embedded",
+            search_baseline_auc=0.0),
 }
 
 
@@ -48,9 +80,10 @@ def get_config(variant: str = ""):
   config.run.data.max_per_class = v["max_per_class"]
   config.models = v["models"]
   config.chosen = "embedded"             # the run later stages deploy (summary.json chosen_run_dir)
-  config.drop_baseline = "alexnet"       # AUC drop is relative to it; else to the best net by val AUC
+  config.drop_baseline = "alexnet"  # AUC drop is relative to it; else to the best net by val AUC
   config.baselines = v["baselines"]
-  config.cross_dataset = "genki4k" if v["genki"] else ""   # built too; its face detection rate reported
+  config.cross_dataset = "genki4k" if v[
+      "genki"] else ""  # built too; its face detection rate reported
   config.augment_figure_images = 6
   # The reduction search (configs/search.py) from `search.root`; its baseline AUC is the root's
   # val AUC from this job when the root is one of `models`.

@@ -34,9 +34,11 @@ def get_config(variant: str = ""):
   config.search = ml_collections.ConfigDict()
   config.search.mode = v["mode"]             # "best_first" or "algorithm1"
   config.search.root = v["root"]             # zoo model the reductions start from
-  config.search.baseline_auc = v.get("baseline_auc", 0.0)  # > 0: AUC0 given; 0: short-train the root
+  config.search.baseline_auc = v.get("baseline_auc",
+                                     0.0)  # > 0: AUC0 given; 0: short-train the root
   config.search.keep = 0.8                   # the report's 80% of AUC - 0.5
-  config.search.budget_macs = 1_380_000      # the report's 1.38 M ops (= MACs, see smile_jax/cost/ops.py)
+  # The report's 1.38 M ops (= MACs, see smile_jax/cost/ops.py).
+  config.search.budget_macs = 1_380_000
   config.search.max_peak_ram_bytes = 384 * 1024   # Apollo3 SRAM
   config.search.max_flash_bytes = 1024 * 1024     # Apollo3 flash
   config.search.max_latency_ms = 0.0         # > 0: int8 at 48 MHz by the apollo3-emulated profile
@@ -53,7 +55,8 @@ def get_config(variant: str = ""):
   config.search.max_candidates = v["max_candidates"]
   config.search.max_minutes = v["max_minutes"]
   config.search.finalists = v["finalists"]   # retrained with the full recipe, then tested
-  config.search.finalist_seeds = v.get("finalist_seeds", 1)   # per finalist; the best val seed is kept
+  config.search.finalist_seeds = v.get("finalist_seeds",
+                                       1)  # per finalist; the best val seed is kept
   config.run.train.epochs = 20
   # Candidates and finalists train with the report's recipe plus these overrides. Measured on the
   # 0.96 M-MAC conv 8/16/32/64 stride-2 net (20 epochs, split seed 0): the report's recipe gave val

@@ -21,15 +21,21 @@ def main(argv):
   result = analyze.analyze_run(FLAGS.workdir, FLAGS.config)
   v = result["saliency"].get("vanilla")
   if v:
-    print(f"saliency (vanilla): mouth {v['mouth']['share']:.1%}, cheeks {v['cheeks']['share']:.1%}, "
-          f"elsewhere {v['elsewhere']['share']:.1%} over {v['n']} faces")
+    print(
+        f"saliency (vanilla): mouth {v['mouth']['share']:.1%}, cheeks {v['cheeks']['share']:.1%}, "
+        f"elsewhere {v['elsewhere']['share']:.1%} over {v['n']} faces")
   cross = result.get("cross_dataset", {})
   if "zero_shot" in cross:
     z = cross["zero_shot"]
-    print(f"{z['dataset']}: AUC {z['auc_all']:.3f} (faces found {z['face_detection_rate']:.1%}), accuracy "
-          f"{z['accuracy_uncalibrated']:.3f} -> {z['accuracy_calibrated']:.3f} calibrated")
+    print(
+        f"{z['dataset']}: AUC {z['auc_all']:.3f} (faces found {z['face_detection_rate']:.1%}), "
+        "accuracy "
+        f"{z['accuracy_uncalibrated']:.3f} -> {z['accuracy_calibrated']:.3f} calibrated")
   if "finetune" in cross:
-    print(f"fine-tuned: test AUC {cross['finetune']['test_auc_before']:.3f} -> {cross['finetune']['test_auc_after']:.3f}")
+    print(
+        f"fine-tuned: test AUC {cross['finetune']['test_auc_before']:.3f} -> "
+        f"{cross['finetune']['test_auc_after']:.3f}"
+    )
   print(f"report: {result['run_dir']}/report.md")
 
 

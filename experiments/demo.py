@@ -20,16 +20,20 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Trained run (or main job) directory.")
 flags.DEFINE_string("input", None, "An image, a folder of images, a video file, or a camera index.")
 flags.DEFINE_string("output", None, "Output folder (default: <run>/demo/<input>_<device>).")
-flags.DEFINE_enum("device", "host", ["host", "emulator"], "Score on the host (JAX) or the emulated Cortex-M4.")
-flags.DEFINE_integer("max_frames", 0, "Stop after this many frames (0: all; a camera runs until stopped).")
+flags.DEFINE_enum("device", "host", ["host", "emulator"],
+                  "Score on the host (JAX) or the emulated Cortex-M4.")
+flags.DEFINE_integer("max_frames", 0,
+                     "Stop after this many frames (0: all; a camera runs until stopped).")
 flags.mark_flags_as_required(["workdir", "input"])
 
 
 def main(argv):
   del argv
   out = demo.run_demo(FLAGS.workdir, FLAGS.input, FLAGS.output, FLAGS.device, FLAGS.max_frames)
-  print(f"{out['frames']} frame(s), {out['faces_found']} with a face, smile LEDs on in {out['smiling']} "
-        f"(threshold {out['threshold']:.3f}, {out['device']}) -> {out['output']}")
+  print(
+      f"{out['frames']} frame(s), {out['faces_found']} with a face, smile LEDs on in "
+      f"{out['smiling']} "
+      f"(threshold {out['threshold']:.3f}, {out['device']}) -> {out['output']}")
 
 
 if __name__ == "__main__":

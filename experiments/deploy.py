@@ -30,11 +30,14 @@ def main(argv):
   run_dir = predict.resolve_run_dir(FLAGS.workdir)
   out_dir = FLAGS.output or os.path.join(run_dir, "deploy")
   result = deploy.deploy_run(run_dir, out_dir, FLAGS.config)
-  deploy_report.write(out_dir, result, FLAGS.config.energy, hardware.get("apollo3-report").ops_per_second)
+  deploy_report.write(out_dir, result, FLAGS.config.energy,
+                      hardware.get("apollo3-report").ops_per_second)
   for b in result["builds"]:
-    print(f"{b['dtype']}: {b['cycles']:,} cycles ({b['cycles_per_mac']:.2f}/MAC), "
-          f"{b['latency_ms_48mhz']:.1f} ms at 48 MHz, flash {b['flash_bytes']:,} B, RAM {b['ram_bytes']:,} B, "
-          f"parity {b['parity_max_abs_diff']:.3g}, test AUC {b['test_auc']:.4f}")
+    print(
+        f"{b['dtype']}: {b['cycles']:,} cycles ({b['cycles_per_mac']:.2f}/MAC), "
+        f"{b['latency_ms_48mhz']:.1f} ms at 48 MHz, flash {b['flash_bytes']:,} B, RAM "
+        f"{b['ram_bytes']:,} B, "
+        f"parity {b['parity_max_abs_diff']:.3g}, test AUC {b['test_auc']:.4f}")
   print(f"report: {os.path.join(out_dir, 'deploy.md')}")
 
 

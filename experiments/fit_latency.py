@@ -1,7 +1,8 @@
 r"""Fits the `apollo3-emulated` hardware profile: cycles per layer from compiled nets profiled in
 unicorn. See configs/fit_latency.py.
 
-  .venv/bin/python -m experiments.fit_latency --config=configs/fit_latency.py --workdir=runs/fit_latency
+  .venv/bin/python -m experiments.fit_latency --config=configs/fit_latency.py
+  --workdir=runs/fit_latency
 """
 
 import os
@@ -46,13 +47,16 @@ def main(argv):
   for i, spec in enumerate(nets):
     model = net.build(spec)
     variables = model.init(jax.random.key(i), jnp.zeros((1, *spec.input_shape)), train=False)
-    images = np.random.default_rng(i).integers(0, 256, (cfg.range_images, *spec.input_shape), dtype=np.uint8)
+    images = np.random.default_rng(i).integers(
+        0, 256, (cfg.range_images, *spec.input_shape), dtype=np.uint8)
     print(f"[{i + 1}/{len(nets)}] {spec.name}: {spec_lib.total_macs(spec):,} MACs", flush=True)
     samples += latency_fit.measure(spec, variables, images, FLAGS.workdir)
   held = {s.name for s in nets[-cfg.held_out:]} if cfg.held_out else set()
   fits = latency_fit.fit([s for s in samples if s.net not in held])
   check = latency_fit.fit(samples)   # all nets, for the per-net table
-  lines = ["| net | dtype | emulated cycles | predicted | error | in fit |", "|---|---|--:|--:|--:|:-:|"]
+  lines = [
+      "| net | dtype | emulated cycles | predicted | error | in fit |", "|---|---|--:|--:|--:|:-:|"
+  ]
   coef = {d: np.array([fits[d]["coefficients"][k] for k in emulated.FEATURES]) for d in fits}
   for d in fits:
     for name in check[d]["nets"]:
@@ -61,8 +65,10 @@ def main(argv):
       pred = float(sum(s.features @ coef[d] for s in rows))
       lines.append(f"| {name} | {d} | {meas:,} | {pred:,.0f} | {pred / meas - 1:+.1%} | "
                    f"{'no' if name in held else 'yes'} |")
-  description = (f"fitted on {len(nets) - len(held)} nets ({', '.join(sorted({s.net for s in samples} - held))}) "
-                 "compiled by compile/ (TVM 0.27, LLVM kernels), cycles from compile/profile.py")
+  description = (
+      f"fitted on {len(nets) - len(held)} nets "
+      f"({', '.join(sorted({s.net for s in samples} - held))}) "
+      "compiled by compile/ (TVM 0.27, LLVM kernels), cycles from compile/profile.py")
   latency_fit.write(emulated.PROFILE_PATH, fits, [s.name for s in nets], description)
   os.makedirs(FLAGS.workdir, exist_ok=True)
   with open(os.path.join(FLAGS.workdir, "latency_fit.md"), "w") as f:

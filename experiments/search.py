@@ -23,7 +23,10 @@ def main(argv):
         f"cut-off {s['quality_cutoff']:.3f}")
   if s["chosen"]:
     c = s["chosen"]
-    print(f"chosen {c['name']}: {c['macs']:,} MACs, val AUC {c['val_auc']:.4f}, test AUC {c['test_auc']:.4f}")
+    print(
+        f"chosen {c['name']}: {c['macs']:,} MACs, val AUC {c['val_auc']:.4f}, test AUC "
+        f"{c['test_auc']:.4f}"
+    )
   else:
     print("no feasible candidate cleared the cut-off")
 

@@ -19,7 +19,8 @@ import os
 
 from smile_jax import jsonfile, runs
 from smile_jax.data import builders, pipeline, run_data
-from smile_jax.eval import calibration, cross_dataset, errors, evaluate, metrics, predict, report, saliency
+from smile_jax.eval import calibration, cross_dataset, errors, evaluate, metrics, predict, report
+from smile_jax.eval import saliency
 
 
 def _pct(x) -> str:
@@ -45,12 +46,16 @@ def _saliency_section(cfg, predictor, test, probs, out_dir) -> tuple[dict, str]:
            "share of the image, what a uniform map would give.", "",
            "| method | mouth | cheeks (beside the mouth) | elsewhere |", "|---|--:|--:|--:|"]
   for method, s in shares.items():
-    cells = [f"{_pct(s[r]['share'])} [{_pct(s[r]['ci95'][0])}, {_pct(s[r]['ci95'][1])}] (area {_pct(s[r]['area'])})"
-             for r in ("mouth", "cheeks", "elsewhere")]
+    cells = [
+        f"{_pct(s[r]['share'])} [{_pct(s[r]['ci95'][0])}, {_pct(s[r]['ci95'][1])}] (area "
+        f"{_pct(s[r]['area'])})"
+        for r in ("mouth", "cheeks", "elsewhere")
+    ]
     lines.append(f"| {method} | " + " | ".join(cells) + " |")
   v = shares.get("vanilla", next(iter(shares.values())))
-  verdict = ("more on the cheeks than on the mouth, as the report claims" if v["cheeks"]["share"] > v["mouth"]["share"]
-             else "more on the mouth than on the cheeks, unlike the report's claim")
+  verdict = ("more on the cheeks than on the mouth, as the report claims"
+             if v["cheeks"]["share"] > v["mouth"]["share"] else
+             "more on the mouth than on the cheeks, unlike the report's claim")
   lines += ["", f"This net looks {verdict} (vanilla gradients).", "",
             "![saliency](analysis/figure6_saliency.png)"]
   return shares, "\n".join(lines)
@@ -58,24 +63,36 @@ def _saliency_section(cfg, predictor, test, probs, out_dir) -> tuple[dict, str]:
 
 def _errors_section(cfg, predictor, data, probs, out_dir) -> tuple[dict, str]:
   test = data.test
-  for kind, fig, title in (("fp", "figure7_false_positives.png", "Highest-scoring false positives (report Figure 7)"),
-                           ("fn", "figure8_false_negatives.png", "Lowest-scoring false negatives (report Figure 8)")):
-    errors.gallery(test.images, probs, test.keys, errors.worst(test.labels, probs, kind, cfg.gallery_images),
-                   title, os.path.join(out_dir, fig))
+  for kind, fig, title in (("fp", "figure7_false_positives.png",
+                            "Highest-scoring false positives (report Figure 7)"),
+                           ("fn", "figure8_false_negatives.png",
+                            "Lowest-scoring false negatives (report Figure 8)")):
+    errors.gallery(test.images, probs, test.keys,
+                   errors.worst(test.labels, probs, kind, cfg.gallery_images), title,
+                   os.path.join(out_dir, fig))
   train_probs = predictor.score_crops(data.train.images)
-  rows = (errors.suspected_label_errors(test.keys, test.labels, probs, predictor.spec.name, cfg.label_error_confidence)
-          + errors.suspected_label_errors(data.train.keys, data.train.labels, train_probs, predictor.spec.name,
-                                          cfg.label_error_confidence))
+  rows = (
+      errors.suspected_label_errors(test.keys, test.labels, probs, predictor.spec.name,
+                                    cfg.label_error_confidence) +
+      errors.suspected_label_errors(data.train.keys, data.train.labels, train_probs,
+                                    predictor.spec.name, cfg.label_error_confidence))
   errors.write_votes_csv(rows, os.path.join(out_dir, "suspected_label_errors.csv"))
   n_fp = int(((test.labels == 0) & (probs >= 0.5)).sum())
   n_fn = int(((test.labels == 1) & (probs < 0.5)).sum())
-  text = (f"Test errors at probability 0.5: {n_fp} false positives, {n_fn} false negatives.\n\n"
-          "![false positives](analysis/figure7_false_positives.png)\n\n"
-          "![false negatives](analysis/figure8_false_negatives.png)\n\n"
-          f"Suspected label errors (the model disagrees with probability >= {cfg.label_error_confidence}): "
-          f"{len(rows)} images (train and test), in `analysis/suspected_label_errors.csv`, in the vote format "
-          "of `experiments.merge_labels` (`image,rater,answer`): add new raters' votes and merge.")
-  return {"false_positives": n_fp, "false_negatives": n_fn, "suspected_label_errors": len(rows)}, text
+  text = (
+      f"Test errors at probability 0.5: {n_fp} false positives, {n_fn} false negatives.\n\n"
+      "![false positives](analysis/figure7_false_positives.png)\n\n"
+      "![false negatives](analysis/figure8_false_negatives.png)\n\n"
+      "Suspected label errors (the model disagrees with probability >= "
+      f"{cfg.label_error_confidence}): "
+      f"{len(rows)} images (train and test), in `analysis/suspected_label_errors.csv`, in the "
+      "vote format "
+      "of `experiments.merge_labels` (`image,rater,answer`): add new raters' votes and merge.")
+  return {
+      "false_positives": n_fp,
+      "false_negatives": n_fn,
+      "suspected_label_errors": len(rows)
+  }, text
 
 
 def _threshold_section(cfg, predictor, data, test_d) -> tuple[dict, str]:
@@ -83,18 +100,30 @@ def _threshold_section(cfg, predictor, data, test_d) -> tuple[dict, str]:
   t = calibration.temperature(data.val.labels, val_d)
   points = calibration.operating_points(data.val.labels, val_d, data.test.labels, test_d,
                                         cfg.target_precision, cfg.target_recall)
-  lines = ["| rule (chosen on val) | probability threshold | test precision | test recall | test F1 | test accuracy |",
-           "|---|--:|--:|--:|--:|--:|"]
+  lines = [
+      "| rule (chosen on val) | probability threshold | test precision | test recall | test F1 | "
+      "test accuracy |",
+      "|---|--:|--:|--:|--:|--:|"
+  ]
   for p in points:
     te = p["test"]
-    lines.append(f"| {p['rule']} | {p['probability']:.3f} | {te['precision']:.3f} | {te['recall']:.3f} | "
-                 f"{te['f1']:.3f} | {te['accuracy']:.3f} |")
-  nll_before, nll_after = calibration.nll(data.test.labels, test_d), calibration.nll(data.test.labels, test_d / t)
-  lines += ["", f"Temperature scaling on val: T = {t:.3f}; test NLL {nll_before:.4f} -> {nll_after:.4f}."]
-  return {"temperature": t, "test_nll": [nll_before, nll_after], "operating_points": points}, "\n".join(lines)
+    lines.append(
+        f"| {p['rule']} | {p['probability']:.3f} | {te['precision']:.3f} | {te['recall']:.3f} | "
+        f"{te['f1']:.3f} | {te['accuracy']:.3f} |")
+  nll_before, nll_after = calibration.nll(data.test.labels,
+                                          test_d), calibration.nll(data.test.labels, test_d / t)
+  lines += [
+      "", f"Temperature scaling on val: T = {t:.3f}; test NLL {nll_before:.4f} -> {nll_after:.4f}."
+  ]
+  return {
+      "temperature": t,
+      "test_nll": [nll_before, nll_after],
+      "operating_points": points
+  }, "\n".join(lines)
 
 
-def finetune(predictor, run_config, dataset_name: str, workdir: str, epochs: int, peak_lr: float) -> dict:
+def finetune(predictor, run_config, dataset_name: str, workdir: str, epochs: int,
+             peak_lr: float) -> dict:
   """Fine-tunes the run's model on `dataset_name`; test AUC on its test split before and after."""
   cfg = run_config.copy_and_resolve_references()
   cfg.data.dataset = dataset_name
@@ -115,27 +144,41 @@ def _cross_section(cfg, predictor, run_config, data, run_dir, temperature) -> tu
   other = builders.build(cfg.cross_dataset, run_data.tfds_dir(run_config.data.tfds_dir),
                          run_config.data.data_dir or None, run_config.data.image_size,
                          cfg.cross_max_per_class)
-  other = dataclasses.replace(other, images=pipeline.fit_channels(other.images, predictor.spec.input_shape))
+  other = dataclasses.replace(
+      other, images=pipeline.fit_channels(other.images, predictor.spec.input_shape))
   # The model's own prior is the share of smiles it trained on, after class balancing.
-  seen = data.train.labels[pipeline.epoch_indices(data.train.labels, run_config.train.seed, run_config.data.balance)]
+  seen = data.train.labels[pipeline.epoch_indices(data.train.labels, run_config.train.seed,
+                                                  run_config.data.balance)]
   source_prior = float(seen.mean())
   zero = cross_dataset.evaluate_on(predictor, other, temperature, source_prior)
-  lines = ["| dataset | images | smiling | faces found | AUC (all) | AUC (faces found) | accuracy @0.5 | calibrated accuracy |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|",
-           f"| {zero['dataset']} | {zero['images']:,} | {_pct(zero['smiling_share'])} | {_pct(zero['face_detection_rate'])} | "
-           f"{zero['auc_all']:.3f} | {zero['auc_faces_found'] or float('nan'):.3f} | {zero['accuracy_uncalibrated']:.3f} | "
-           f"{zero['accuracy_calibrated']:.3f} |", "",
-           f"Calibration: val temperature {temperature:.2f}, then the prior shifted from the share of smiles seen "
-           f"in training ({_pct(source_prior)}, after class balancing) to the share estimated from the target's unlabelled scores "
-           f"({_pct(zero['estimated_smiling_share'])}; true {_pct(zero['smiling_share'])})."]
+  lines = [
+      "| dataset | images | smiling | faces found | AUC (all) | AUC (faces found) | accuracy @0.5 "
+      "| calibrated accuracy |",
+      "|---|--:|--:|--:|--:|--:|--:|--:|",
+      f"| {zero['dataset']} | {zero['images']:,} | {_pct(zero['smiling_share'])} | "
+      f"{_pct(zero['face_detection_rate'])} | "
+      f"{zero['auc_all']:.3f} | {zero['auc_faces_found'] or float('nan'):.3f} | "
+      f"{zero['accuracy_uncalibrated']:.3f} | "
+      f"{zero['accuracy_calibrated']:.3f} |", "",
+      f"Calibration: val temperature {temperature:.2f}, then the prior shifted from the share of "
+      "smiles seen "
+      f"in training ({_pct(source_prior)}, after class balancing) to the share estimated from the "
+      "target's unlabelled scores "
+      f"({_pct(zero['estimated_smiling_share'])}; true {_pct(zero['smiling_share'])})."
+  ]
   result = {"zero_shot": zero}
   if cfg.finetune_epochs:
-    ft = finetune(predictor, run_config, cfg.cross_dataset, os.path.join(run_dir, "analysis", f"finetune_{cfg.cross_dataset}"),
-                                cfg.finetune_epochs, cfg.finetune_peak_lr)
+    ft = finetune(predictor, run_config, cfg.cross_dataset,
+                  os.path.join(run_dir, "analysis", f"finetune_{cfg.cross_dataset}"),
+                  cfg.finetune_epochs, cfg.finetune_peak_lr)
     result["finetune"] = ft
-    lines += ["", f"Fine-tuned on {ft['train_images']:,} {ft['dataset']} training images ({ft['epochs']} epochs, peak LR "
-              f"{ft['peak_lr']}): test AUC on its own test split ({ft['test_images']:,} images) "
-              f"{ft['test_auc_before']:.3f} -> **{ft['test_auc_after']:.3f}**."]
+    lines += [
+        "",
+        f"Fine-tuned on {ft['train_images']:,} {ft['dataset']} training images ({ft['epochs']} "
+        "epochs, peak LR "
+        f"{ft['peak_lr']}): test AUC on its own test split ({ft['test_images']:,} images) "
+        f"{ft['test_auc_before']:.3f} -> **{ft['test_auc_after']:.3f}**."
+    ]
   return result, "\n".join(lines)
 
 
@@ -143,7 +186,8 @@ def analyze_run(workdir: str, cfg) -> dict:
   run_dir, predictor, run_config, data = predict.load_run(workdir)
   out_dir = os.path.join(run_dir, "analysis")
   os.makedirs(out_dir, exist_ok=True)
-  test_d = cross_dataset.logit_diffs(predictor, data.test.images)   # scored once, used by every section
+  test_d = cross_dataset.logit_diffs(predictor,
+                                     data.test.images)  # scored once, used by every section
   probs = calibration.sigmoid(test_d)
   result, sections = {"run_dir": run_dir, "model": predictor.spec.name}, []
   result["saliency"], text = _saliency_section(cfg, predictor, data.test, probs, out_dir)

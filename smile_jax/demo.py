@@ -35,7 +35,8 @@ class Frame:
 
 
 def _frames(source: str):
-  """(kind, fps, frame count or None, iterator of Frame) for an image, folder, video or camera index."""
+  """(kind, fps, frame count or None, iterator of Frame) for an image, folder, video or camera
+  index."""
   if source.isdigit():
     cap = cv2.VideoCapture(int(source))
     if not cap.isOpened():
@@ -47,7 +48,8 @@ def _frames(source: str):
       raise FileNotFoundError(f"--input={source} holds no files")
     return "images", 0.0, len(files), (Frame(os.path.relpath(p, source), p) for p in files)
   if not os.path.exists(source):
-    raise FileNotFoundError(f"--input={source} does not exist: give an image, a folder, a video or a camera index")
+    raise FileNotFoundError(
+        f"--input={source} does not exist: give an image, a folder, a video or a camera index")
   if source.lower().endswith(VIDEO_EXTENSIONS):
     cap = cv2.VideoCapture(source)
     if not cap.isOpened():
@@ -87,12 +89,14 @@ def annotate(image: np.ndarray, crop: faces.FaceCrop, prob: float | None, thresh
   lit = prob is not None and prob >= threshold
   if crop.face_found:
     x, y, w, h = crop.box
-    cv2.rectangle(out, (x, y), (x + w, y + h), (0, 200, 0) if lit else (0, 140, 255), max(1, int(2 * scale)))
-  label = "no face" if prob is None else f"smiling {prob:.2f}" + ("" if crop.face_found else " (no face found)")
+    cv2.rectangle(out, (x, y), (x + w, y + h), (0, 200, 0) if lit else (0, 140, 255),
+                  max(1, int(2 * scale)))
+  label = "no face" if prob is None else f"smiling {prob:.2f}" + (
+      "" if crop.face_found else " (no face found)")
   for text, row in ((label, 1), (note, 2)):
     if text:
-      cv2.putText(out, text, (int(8 * scale), int(26 * scale * row)), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale,
-                  (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+      cv2.putText(out, text, (int(8 * scale), int(26 * scale * row)), cv2.FONT_HERSHEY_SIMPLEX,
+                  0.8 * scale, (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
   draw_leds(out, lit)
   return out
 
@@ -104,7 +108,8 @@ def _emulator_scorer(workdir: str, run_dir: str):
   paths = [os.path.join(d, "deploy", "deploy.json") for d in (run_dir, workdir)]
   path = next((p for p in paths if os.path.exists(p)), None)
   if path is None:
-    raise FileNotFoundError(f"no {paths[0]}: run `python -m experiments.deploy --workdir={run_dir}` first")
+    raise FileNotFoundError(
+        f"no {paths[0]}: run `python -m experiments.deploy --workdir={run_dir}` first")
   build = next(b for b in jsonfile.load(path)["builds"] if b["dtype"] == "int8")
   elf = os.path.join(build["directory"], "qemu", "firmware.elf")
   fw = firmware.Firmware(firmware.BOARDS["qemu-mps2-an386"], elf, "", 0, 0, {})
@@ -129,14 +134,16 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
   name = os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "input"
   out_dir = os.path.abspath(out_dir or os.path.join(run_dir, "demo", f"{name}_{device}"))
   if not source.isdigit() and os.path.abspath(source) in (out_dir, os.path.dirname(out_dir)):
-    raise ValueError(f"the output folder {out_dir} would overwrite the input: choose another --output")
+    raise ValueError(
+        f"the output folder {out_dir} would overwrite the input: choose another --output")
   os.makedirs(out_dir, exist_ok=True)
   scorer = _emulator_scorer(workdir, run_dir) if device == "emulator" else None
   kind, fps, count, frames = _frames(source)
   size = predictor.spec.input_shape[0]
   writer, rows = None, []
   total = min(count, max_frames) if count and max_frames else (max_frames or count)
-  for i, frame in enumerate(tqdm(frames, total=total, desc=f"demo ({device})", unit="frame", mininterval=1.0)):
+  for i, frame in enumerate(
+      tqdm(frames, total=total, desc=f"demo ({device})", unit="frame", mininterval=1.0)):
     if max_frames and i >= max_frames:
       break
     try:
@@ -157,8 +164,9 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
     if kind == "video":
       if writer is None:
         h, w = annotated.shape[:2]
-        writer = cv2.VideoWriter(os.path.join(out_dir, f"{name}_annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
-                                 fps, (w, h))
+        writer = cv2.VideoWriter(
+            os.path.join(out_dir, f"{name}_annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+            (w, h))
       writer.write(annotated)
     else:
       target = os.path.join(out_dir, os.path.splitext(frame.name)[0] + "_annotated.png")
@@ -171,6 +179,12 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
     w.writerow(["frame", "face_found", "score", "smile_leds_on"])
     w.writerows(rows)
   scored = [r for r in rows if r[1] != ""]
-  return {"frames": len(rows), "smiling": sum(r[3] for r in scored), "faces_found": sum(r[1] for r in scored),
-          "unreadable": len(rows) - len(scored),
-          "output": out_dir, "threshold": threshold, "device": device}
+  return {
+      "frames": len(rows),
+      "smiling": sum(r[3] for r in scored),
+      "faces_found": sum(r[1] for r in scored),
+      "unreadable": len(rows) - len(scored),
+      "output": out_dir,
+      "threshold": threshold,
+      "device": device
+  }

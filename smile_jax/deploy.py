@@ -53,6 +53,11 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
     entries.append(result.row | {
         "test_auc": metrics.roc_auc(test_labels, deployed[:, 1] - deployed[:, 0]),
         "float_test_auc": float_auc})
-  result = {"run_dir": run_dir, "model": spec.name, "val_threshold": val_threshold, "builds": entries}
+  result = {
+      "run_dir": run_dir,
+      "model": spec.name,
+      "val_threshold": val_threshold,
+      "builds": entries
+  }
   jsonfile.dump(result, os.path.join(out_dir, "deploy.json"), indent=1)
   return result

@@ -27,7 +27,10 @@ def batch_logits(apply_fn, variables, images):
   return apply_fn(variables, net_lib.normalize_pixels(images), train=False)
 
 
-def predict_logits(apply_fn, variables, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
+def predict_logits(apply_fn,
+                   variables,
+                   images: np.ndarray,
+                   batch_size: int = BATCH_SIZE) -> np.ndarray:
   """2-class logits (N, 2) for uint8 images (N, H, W, C), in fixed-size batches."""
   logits = [np.asarray(batch_logits(apply_fn, variables, batch))[:n]
             for batch, n in pipeline.eval_batches(images, batch_size)]

@@ -45,7 +45,8 @@ def _baselines(config, data: run_data.RunData, workdir: str) -> list[tuple[dict,
     os.makedirs(out_dir, exist_ok=True)
     evals = {s: evaluate.SplitEval(s, getattr(data, s).labels, score_fn(getattr(data, s).images))
              for s in ("val", "test")}
-    summary = evaluate.summarize(name, None, evals, config.run.eval, {"run_dir": os.path.abspath(out_dir)})
+    summary = evaluate.summarize(name, None, evals, config.run.eval,
+                                 {"run_dir": os.path.abspath(out_dir)})
     evaluate.write(out_dir, summary, evals)
     out.append((summary, evals))
   return out
@@ -57,17 +58,24 @@ def _data_section(data: run_data.RunData, extra: list[dict]) -> str:
     lines.append(f"| {s['dataset']} ({s['config']}) | {s['examples']:,} | "
                  f"{100 * s['smiling'] / max(1, s['examples']):.1f}% | {len(s['skipped'])} | "
                  f"{100 * s['face_detection_rate']:.1f}% |")
-  split = ", ".join(f"{n} {len(getattr(data, n).labels):,} ({100 * getattr(data, n).labels.mean():.1f}% smiling)"
-                    for n in ("train", "val", "test"))
-  skipped = [f"- `{k['path']}`: {k['reason']}" for s in [data.dataset.summary] + extra for k in s["skipped"][:20]]
+  split = ", ".join(
+      f"{n} {len(getattr(data, n).labels):,} ({100 * getattr(data, n).labels.mean():.1f}% smiling)"
+      for n in ("train", "val", "test"))
+  skipped = [
+      f"- `{k['path']}`: {k['reason']}" for s in [data.dataset.summary] + extra
+      for k in s["skipped"][:20]
+  ]
   dup = data.duplicates
-  copies = ("Duplicates: not checked (this manifest predates duplicate detection; delete it to "
-            "re-split)." if dup is None else
-            f"Duplicates: {dup['images_with_copies']} images are exact or near copies of another "
-            f"(256-bit difference hash within {dup['max_distance']} bits), in {dup['groups']} groups; "
-            "each group is kept in one split, so no photo is both trained on and tested.")
-  return "\n".join(lines + ["", f"Split (`{os.path.basename(data.manifest_path)}`): {split}.", "", copies,
-                            "", *(["Skipped files (first 20 per dataset):", ""] + skipped if skipped else [])])
+  copies = (
+      "Duplicates: not checked (this manifest predates duplicate detection; delete it to "
+      "re-split)." if dup is None else
+      f"Duplicates: {dup['images_with_copies']} images are exact or near copies of another "
+      f"(256-bit difference hash within {dup['max_distance']} bits), in {dup['groups']} groups; "
+      "each group is kept in one split, so no photo is both trained on and tested.")
+  return "\n".join(lines + [
+      "", f"Split (`{os.path.basename(data.manifest_path)}`): {split}.", "", copies, "", *(
+          ["Skipped files (first 20 per dataset):", ""] + skipped if skipped else [])
+  ])
 
 
 def run_main_job(config, workdir: str) -> dict:
@@ -106,8 +114,10 @@ def run_main_job(config, workdir: str) -> dict:
   deployed = None
   if config.deploy.enabled:
     deployed = deploy_lib.deploy_run(chosen_run_dir, os.path.join(workdir, "deploy"), config.deploy)
-    sections.append(deploy_report.write(os.path.join(workdir, "deploy"), deployed, config.deploy.energy,
-                                        hardware.get("apollo3-report").ops_per_second))
+    sections.append(
+        deploy_report.write(
+            os.path.join(workdir, "deploy"), deployed, config.deploy.energy,
+            hardware.get("apollo3-report").ops_per_second))
 
   drop_base = config.drop_baseline if config.drop_baseline in config.models else \
       max(net_summaries, key=lambda s: evaluate.split_row(s, "val")["auc"])["model"]
@@ -119,27 +129,41 @@ def run_main_job(config, workdir: str) -> dict:
   summary = {
       "dataset": data.dataset.name,
       "split_manifest": os.path.abspath(manifest),
-      "models": [
-          {"name": s["model"], "split": r["split"], "auc": r["auc"], "accuracy": r["accuracy"],
-           "precision": r["precision"], "recall": r["recall"], "macs": s["macs"],
-           "params": s["params"], "run_dir": s.get("run_dir")}
-          for s in net_summaries + base_summaries for r in s["splits"]],
+      "models": [{
+          "name": s["model"],
+          "split": r["split"],
+          "auc": r["auc"],
+          "accuracy": r["accuracy"],
+          "precision": r["precision"],
+          "recall": r["recall"],
+          "macs": s["macs"],
+          "params": s["params"],
+          "run_dir": s.get("run_dir")
+      } for s in net_summaries + base_summaries for r in s["splits"]],
       "chosen_run_dir": chosen_run_dir,
-      "datasets": {s["dataset"]: {k: s[k] for k in ("examples", "faces_found", "face_detection_rate")}
-                   | {"skipped": len(s["skipped"])} for s in [data.dataset.summary] + extra},
+      "datasets": {
+          s["dataset"]: {
+              k: s[k] for k in ("examples", "faces_found", "face_detection_rate")
+          }
+                        | {
+                            "skipped": len(s["skipped"])
+                        } for s in [data.dataset.summary] + extra
+      },
   }
   if search is not None:
-    summary["search"] = {k: search.summary[k] for k in
-                         ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front")}
+    summary["search"] = {
+        k: search.summary[k]
+        for k in ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front")
+    }
   if deployed is not None:
     summary["deploy"] = [{k: b[k] for k in DEPLOY_KEYS} for b in deployed["builds"]]
   jsonfile.dump(summary, os.path.join(workdir, "summary.json"), indent=1)
   return summary
 
 
-DEPLOY_KEYS = ("board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac", "latency_ms_48mhz",
-               "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc", "fits_sparkfun_edge",
-               "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc")
+DEPLOY_KEYS = ("board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac",
+               "latency_ms_48mhz", "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc",
+               "fits_sparkfun_edge", "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc")
 
 
 def _search(config, workdir: str, manifest: str, net_summaries: list[dict]) -> runner.SearchResult:

@@ -19,8 +19,13 @@ class RunOutcome:
   evals: dict                   # split -> evaluate.SplitEval (labels and scores)
 
 
-def train_evaluate_report(config, workdir: str, spec=None, data=None, init_variables=None) -> RunOutcome:
-  result = loop.train_and_evaluate(config, workdir, spec=spec, data=data, init_variables=init_variables)
+def train_evaluate_report(config,
+                          workdir: str,
+                          spec=None,
+                          data=None,
+                          init_variables=None) -> RunOutcome:
+  result = loop.train_and_evaluate(
+      config, workdir, spec=spec, data=data, init_variables=init_variables)
   summary, evals = evaluate.evaluate_run(result, config, workdir)
   report.write_run_report(workdir, summary, result.history, evals)
   return RunOutcome(summary, result.history, evals)

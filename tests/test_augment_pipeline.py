@@ -38,7 +38,8 @@ def test_the_reports_probabilities():
 
 
 def test_example_grid_is_written(images, tmp_path):
-  path = augment.example_grid(augment.build(default.get_config().augment), images[:3], str(tmp_path / "aug.png"))
+  path = augment.example_grid(
+      augment.build(default.get_config().augment), images[:3], str(tmp_path / "aug.png"))
   assert (tmp_path / "aug.png").stat().st_size > 1000 and path.endswith("aug.png")
 
 

@@ -1,4 +1,5 @@
-"""The jaxpr op counter against hand counts, XLA's cost analysis, and the report's runtime column."""
+"""The jaxpr op counter against hand counts, XLA's cost analysis, and the report's runtime
+column."""
 
 import pytest
 
@@ -39,9 +40,11 @@ def test_params_and_peak_memory():
 def test_matches_xla_cost_analysis_where_comparable():
   # XLA counts 2 flops per MAC plus elementwise ops, but skips the padded border of SAME convs,
   # so the two agree exactly on VALID convs and dense layers.
-  spec = spec_lib.ModelSpec("valid", (
-      spec_lib.Conv(8, 3, 2, "VALID"), spec_lib.Conv(16, 3, 1, "VALID"), spec_lib.MaxPool(2, 2, "VALID"),
-      spec_lib.Flatten(), spec_lib.Dense(32), spec_lib.Dense(2, "none")), input_shape=(32, 32, 1))
+  spec = spec_lib.ModelSpec(
+      "valid", (spec_lib.Conv(8, 3, 2, "VALID"), spec_lib.Conv(
+          16, 3, 1, "VALID"), spec_lib.MaxPool(
+              2, 2, "VALID"), spec_lib.Flatten(), spec_lib.Dense(32), spec_lib.Dense(2, "none")),
+      input_shape=(32, 32, 1))
   cost = ops.analyze(spec)
   assert ops.xla_flops(spec) == 2 * cost.macs + cost.other_ops_unfolded
   fc = ops.analyze(zoo.two_layer_fc())

@@ -1,4 +1,5 @@
-"""Bad input at build time: every bad file is skipped, counted and named; bad folders fail clearly."""
+"""Bad input at build time: every bad file is skipped, counted and named; bad folders fail
+clearly."""
 
 import glob
 import json
@@ -88,7 +89,8 @@ def test_exif_orientation_matches_pillow(tmp_path):
     Image.fromarray(pixels).save(path, exif=exif)
     with Image.open(path) as pil:
       upright = np.asarray(ImageOps.exif_transpose(pil))[..., ::-1]   # RGB -> BGR
-    np.testing.assert_array_equal(images.read_image(path), upright, err_msg=f"orientation {orientation}")
+    np.testing.assert_array_equal(
+        images.read_image(path), upright, err_msg=f"orientation {orientation}")
 
 
 def test_bad_folders_fail_with_a_fix(tmp_path, tfds_dir):

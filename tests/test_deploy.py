@@ -17,24 +17,28 @@ from smile_jax.cost import emulated
 from smile_jax.models import net, spec as spec_lib, zoo
 
 # The shape of the net the first full-size search from AlexNet chose (WORKSPACE.md, issue 3).
-SEARCHED = spec_lib.ModelSpec("alexnet~cfbaace6", (
-    spec_lib.Conv(12, 11, stride=4), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
-    spec_lib.Conv(64, 5, stride=2), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
-    spec_lib.Conv(384, 3, stride=2), spec_lib.Conv(96, 3), spec_lib.Conv(128, 3), spec_lib.MaxPool(3, 2),
-    spec_lib.Flatten(), spec_lib.Dense(2, activation="none")), (64, 64, 1), 2)
+SEARCHED = spec_lib.ModelSpec(
+    "alexnet~cfbaace6",
+    (spec_lib.Conv(12, 11, stride=4), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
+     spec_lib.Conv(64, 5, stride=2), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
+     spec_lib.Conv(384, 3, stride=2), spec_lib.Conv(96, 3), spec_lib.Conv(
+         128, 3), spec_lib.MaxPool(3, 2), spec_lib.Flatten(), spec_lib.Dense(2, activation="none")),
+    (64, 64, 1), 2)
 # Batch norm right after a conv without activation folds into its weights.
-FOLDABLE = spec_lib.ModelSpec("foldable", (
-    spec_lib.Conv(8, 3, stride=2, activation="none"), spec_lib.BatchNorm(), spec_lib.Conv(8, 3, stride=2),
-    spec_lib.BatchNorm(), spec_lib.Dropout(0.5), spec_lib.Flatten(), spec_lib.Dense(16),
-    spec_lib.Dense(2, activation="none")), (32, 32, 1), 2)
+FOLDABLE = spec_lib.ModelSpec(
+    "foldable", (spec_lib.Conv(8, 3, stride=2, activation="none"), spec_lib.BatchNorm(),
+                 spec_lib.Conv(8, 3, stride=2), spec_lib.BatchNorm(), spec_lib.Dropout(0.5),
+                 spec_lib.Flatten(), spec_lib.Dense(16), spec_lib.Dense(2, activation="none")),
+    (32, 32, 1), 2)
 
 
 def variables_for(spec, seed=0):
   model = net.build(spec)
   v = model.init(jax.random.key(seed), jnp.zeros((1, *spec.input_shape)), train=False)
   rng = np.random.default_rng(seed)
-  stats = jax.tree_util.tree_map(lambda a: np.asarray(a) + rng.uniform(0.1, 0.5, a.shape).astype(np.float32),
-                                 v.get("batch_stats", {}))
+  stats = jax.tree_util.tree_map(
+      lambda a: np.asarray(a) + rng.uniform(0.1, 0.5, a.shape).astype(np.float32),
+      v.get("batch_stats", {}))
   return {"params": v["params"], "batch_stats": stats}
 
 
@@ -52,12 +56,14 @@ def test_float_graph_matches_jax(spec):
   v = variables_for(spec)
   images = images_for(spec, 4)
   graph = graph_lib.from_spec(spec, v)
-  np.testing.assert_allclose(graph_lib.run_float(graph, images), jax_logits(spec, v, images), atol=2e-5)
+  np.testing.assert_allclose(
+      graph_lib.run_float(graph, images), jax_logits(spec, v, images), atol=2e-5)
 
 
 def test_batch_norm_folds_only_where_exact():
   kinds = [op.kind for op in graph_lib.from_spec(FOLDABLE, variables_for(FOLDABLE)).ops]
-  # conv_0 (no activation) absorbs batch_norm_1; batch_norm_3 follows a ReLU and stays; dropout goes.
+  # conv_0 (no activation) absorbs batch_norm_1; batch_norm_3 follows a ReLU and stays; dropout
+  # goes.
   assert kinds == ["conv", "conv", "affine", "flatten", "dense", "dense"]
 
 
@@ -71,7 +77,7 @@ def test_fixed_point_multipliers():
 def test_requantize_rounds_half_up_and_clips():
   rq = quantize._requant(np.array([0.5]), np.array([0.0]), relu=False)
   x = np.array([[1], [3], [-3], [1000], [-1000]])
-  np.testing.assert_array_equal(rq.apply(x)[:, 0], [1, 2, -1, 127, -128])   # 0.5, 1.5, -1.5 round up
+  np.testing.assert_array_equal(rq.apply(x)[:, 0], [1, 2, -1, 127, -128])  # 0.5, 1.5, -1.5 round up
 
 
 def test_int8_reference_tracks_float():
@@ -96,7 +102,8 @@ def test_memory_plan_never_overlaps_live_tensors(tmp_path):
   assert plan.arena_bytes < sum(p.nbytes for p in items)   # buffers are reused
 
 
-@pytest.mark.parametrize("spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED], ids=lambda s: s.name)
 def test_qemu_parity_and_profile(spec, tmp_path):
   v = variables_for(spec)
   images = images_for(spec, 3)
@@ -113,7 +120,8 @@ def test_qemu_parity_and_profile(spec, tmp_path):
     np.testing.assert_array_equal(prof.logits, run.logits[0])
     # QEMU counts through SysTick in steps of 40 instructions, plus the reads around the call.
     assert abs(int(run.instructions[0]) - prof.instructions) <= 2 * emulate.INSTRUCTIONS_PER_TICK
-    assert {k.name for k in prof.kernels} >= {c.kernel for c in built.program.calls if not c.is_reshape}
+    assert {k.name for k in prof.kernels
+           } >= {c.kernel for c in built.program.calls if not c.is_reshape}
 
 
 def test_a_parity_failure_names_the_first_divergent_layer(tmp_path):
@@ -136,7 +144,8 @@ def test_a_parity_failure_names_the_first_divergent_layer(tmp_path):
                  quantize.run_int(model, images), "embedded")
   ok = build.compile_model(model, str(tmp_path / "ok"))
   fw_ok = firmware.build(ok.directory, "qemu-mps2-an386", str(tmp_path / "ok_qemu"))
-  assert parity.first_divergence(ok, build.kernel_layers(ok), fw_ok.elf, images[0]).startswith("no kernel")
+  assert parity.first_divergence(ok, build.kernel_layers(ok), fw_ok.elf,
+                                 images[0]).startswith("no kernel")
 
 
 def test_c_kernels_match_llvm_kernels(tmp_path):
@@ -145,8 +154,11 @@ def test_c_kernels_match_llvm_kernels(tmp_path):
   q = quantize.quantize(graph, images_for(spec, 8))
   built = build.compile_model(q, str(tmp_path))
   images = images_for(spec, 2, seed=5)
-  outs = [emulate.run_qemu(firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / k), kernels=k),
-                           images, np.int32).logits for k in ("llvm", "c")]
+  outs = [
+      emulate.run_qemu(
+          firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / k), kernels=k), images,
+          np.int32).logits for k in ("llvm", "c")
+  ]
   np.testing.assert_array_equal(outs[0], outs[1])
 
 
@@ -155,22 +167,25 @@ def test_sparkfun_edge_memory_map(tmp_path):
   graph = graph_lib.from_spec(spec, variables_for(spec))
   images = images_for(spec, 8)
   built = build.compile_model(quantize.quantize(graph, images), str(tmp_path))
-  fw = firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images[0])
+  fw = firmware.build(
+      built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images[0])
   assert fw.sections[".isr_vector"][0] == 0xC000            # behind Ambiq's secure bootloader
   assert all(0x10000000 <= fw.sections[s][0] < 0x10060000 for s in (".bss", ".stack"))
   assert fw.flash_bytes <= 960 * 1024 and fw.ram_bytes <= 384 * 1024
   assert 0 < os.path.getsize(fw.bin) <= fw.flash_bytes + 64   # the flashable image from 0xC000
   with open(fw.bin, "rb") as f:
     words = np.frombuffer(f.read(8), np.uint32)
-  assert 0x10000000 < words[0] <= 0x10060000                           # initial SP: top of the stack in SRAM
-  assert words[1] & 1 and 0xC000 < words[1] < 0xC000 + fw.flash_bytes  # Thumb reset vector in the image
+  assert 0x10000000 < words[0] <= 0x10060000  # initial SP: top of the stack in SRAM
+  assert words[1] & 1 and 0xC000 < words[
+      1] < 0xC000 + fw.flash_bytes  # Thumb reset vector in the image
 
 
 def test_float_embedded_does_not_fit_the_edge(tmp_path):
   spec = zoo.embedded()   # 1 MB of float32 weights
   built = build.compile_model(graph_lib.from_spec(spec, variables_for(spec)), str(tmp_path))
   with pytest.raises(firmware.DoesNotFit, match="FLASH.*overflowed.*int8 build"):
-    firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images_for(spec, 1)[0])
+    firmware.build(
+        built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images_for(spec, 1)[0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,12 +203,14 @@ def test_unsupported_layer_is_named_before_compiling():
 
 def test_missing_toolchain_says_how_to_install(monkeypatch):
   monkeypatch.setenv("PATH", "/nonexistent")
-  with pytest.raises(firmware.ToolchainMissing, match="apt-get install --no-install-recommends gcc-arm-none-eabi"):
+  with pytest.raises(
+      firmware.ToolchainMissing, match="apt-get install --no-install-recommends gcc-arm-none-eabi"):
     firmware.check_toolchain()
 
 
 def test_emulated_profile_predicts_a_fresh_compile(tmp_path):
-  """The committed apollo3-emulated fit (experiments.fit_latency) still describes today's compiler."""
+  """The committed apollo3-emulated fit (experiments.fit_latency) still describes today's
+  compiler."""
   spec = SEARCHED
   graph = graph_lib.from_spec(spec, variables_for(spec))
   images = images_for(spec, 8)
@@ -210,7 +227,8 @@ def test_naive_c_reference_agrees(spec, tmp_path):
   v = variables_for(spec)
   graph = graph_lib.from_spec(spec, v)
   images = images_for(spec, 2, seed=3)
-  for model, dtype in ((quantize.quantize(graph, images_for(spec, 8)), np.int32), (graph, np.float32)):
+  for model, dtype in ((quantize.quantize(graph, images_for(spec,
+                                                            8)), np.int32), (graph, np.float32)):
     header, source = naive_c.generate(model)
     (tmp_path / "model.h").write_text(header)
     (tmp_path / "model.c").write_text(source)
@@ -235,8 +253,12 @@ def test_firmware_links_no_tvm_runtime(tmp_path):
   graph = graph_lib.from_spec(spec, variables_for(spec))
   built = build.compile_model(quantize.quantize(graph, images_for(spec, 8)), str(tmp_path))
   for kernels in ("llvm", "c"):
-    fw = firmware.build(built.directory, "qemu-mps2-an386", str(tmp_path / kernels), kernels=kernels)
-    symbols = subprocess.run(["arm-none-eabi-nm", fw.elf], capture_output=True, text=True, check=True).stdout
+    fw = firmware.build(
+        built.directory, "qemu-mps2-an386", str(tmp_path / kernels), kernels=kernels)
+    symbols = subprocess.run(["arm-none-eabi-nm", fw.elf],
+                             capture_output=True,
+                             text=True,
+                             check=True).stdout
     assert "smile_model_run" in symbols and "smile_01_conv" in symbols
     assert not [line for line in symbols.splitlines() if "tvm" in line.lower() or " U " in line]
   obj = subprocess.run(["arm-none-eabi-nm", "-u", os.path.join(built.directory, "kernels.o")],

@@ -32,7 +32,8 @@ def test_saliency_of_a_linear_model_is_its_weights():
   x = images()
   for method in ("vanilla", "smoothgrad"):
     maps = saliency.saliency(apply_fn, v, x, method, samples=4)
-    np.testing.assert_allclose(maps, np.broadcast_to(np.abs(v["w"][..., 0]), maps.shape), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        maps, np.broadcast_to(np.abs(v["w"][..., 0]), maps.shape), rtol=1e-5, atol=1e-6)
   ig = saliency.saliency(apply_fn, v, x, "integrated", steps=4)
   normalized = x.astype(np.float32) * (2 / 255) - 1
   np.testing.assert_allclose(ig, np.abs((normalized + 1) * v["w"])[..., 0], rtol=1e-4, atol=1e-6)
@@ -43,15 +44,18 @@ def test_region_shares_on_a_crafted_map():
   maps[:, 4:6, 3:5] = 1.0          # all mass in the mouth box (x=3, y=4, w=2, h=2)
   maps[1, 4:6, 1:3] = 1.0          # the second image: as much again in the left cheek
   shares = saliency.region_shares(maps, np.array([[3, 4, 2, 2]] * 2), bootstrap=50)
-  assert shares["mouth"]["share"] == pytest.approx(0.75) and shares["cheeks"]["share"] == pytest.approx(0.25)
+  assert shares["mouth"]["share"] == pytest.approx(
+      0.75) and shares["cheeks"]["share"] == pytest.approx(0.25)
   assert shares["elsewhere"]["share"] == pytest.approx(0.0)
-  assert shares["mouth"]["area"] == pytest.approx(4 / 64) and shares["cheeks"]["area"] == pytest.approx(8 / 64)
+  assert shares["mouth"]["area"] == pytest.approx(
+      4 / 64) and shares["cheeks"]["area"] == pytest.approx(8 / 64)
 
 
 def test_temperature_scaling_lowers_nll_of_overconfident_scores():
   rng = np.random.default_rng(0)
   d = rng.normal(0, 3, 4000)
-  y = (rng.random(4000) < calibration.sigmoid(d / 3.0)).astype(int)   # the truth is 3x less confident
+  y = (rng.random(4000)
+       < calibration.sigmoid(d / 3.0)).astype(int)  # the truth is 3x less confident
   t = calibration.temperature(y, d)
   assert t == pytest.approx(3.0, rel=0.15)
   assert calibration.nll(y, d / t) < calibration.nll(y, d) - 0.05

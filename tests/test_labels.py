@@ -13,12 +13,14 @@ def _csv(tmp_path, text):
 
 
 def test_majority_ties_and_invalids(tmp_path):
-  path = _csv(tmp_path, "image,rater,answer\n"
-              "a.jpg,r1,yes\na.jpg,r2,yes\na.jpg,r3,no\n"          # 2:1 -> smiling, agreement 2/3
-              "b.jpg,r1,Yes\nb.jpg,r2,No / Unsure\n"                # tie -> not smiling (stated rule)
-              "c.jpg,r1,invalid\nc.jpg,r2,invalid\nc.jpg,r3,yes\n"  # invalid majority -> dropped
-              "d.jpg,r1,invalid\nd.jpg,r2,no\nd.jpg,r3,no\n"       # invalid vote dropped, not smiling
-              "e.jpg,r1,unsure\n")
+  path = _csv(
+      tmp_path,
+      "image,rater,answer\n"
+      "a.jpg,r1,yes\na.jpg,r2,yes\na.jpg,r3,no\n"  # 2:1 -> smiling, agreement 2/3
+      "b.jpg,r1,Yes\nb.jpg,r2,No / Unsure\n"  # tie -> not smiling (stated rule)
+      "c.jpg,r1,invalid\nc.jpg,r2,invalid\nc.jpg,r3,yes\n"  # invalid majority -> dropped
+      "d.jpg,r1,invalid\nd.jpg,r2,no\nd.jpg,r3,no\n"  # invalid vote dropped, not smiling
+      "e.jpg,r1,unsure\n")
   result = labels.merge_votes(labels.read_votes(path))
   by = {l.image: l for l in result.labels}
   assert sorted(by) == ["a.jpg", "b.jpg", "d.jpg", "e.jpg"] and result.dropped_invalid == ["c.jpg"]

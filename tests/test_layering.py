@@ -13,8 +13,8 @@ FORBIDDEN = {
                        "smile_jax.runs", "smile_jax.job", "smile_jax.deploy", "compile"),
     "smile_jax/models": ("smile_jax.train", "smile_jax.eval", "smile_jax.search", "smile_jax.runs",
                          "smile_jax.job", "smile_jax.deploy", "compile"),
-    "smile_jax/train": ("smile_jax.eval.evaluate", "smile_jax.search", "smile_jax.runs", "smile_jax.job",
-                        "smile_jax.deploy", "compile"),
+    "smile_jax/train": ("smile_jax.eval.evaluate", "smile_jax.search", "smile_jax.runs",
+                        "smile_jax.job", "smile_jax.deploy", "compile"),
     "smile_jax/eval": ("smile_jax.train", "smile_jax.search", "smile_jax.runs", "smile_jax.job",
                        "smile_jax.deploy", "compile"),
     "compile": ("smile_jax.train", "smile_jax.eval", "smile_jax.search", "smile_jax.runs",
@@ -38,5 +38,6 @@ def test_no_import_from_a_layer_above(package):
   files = glob.glob(os.path.join(REPO, package, "*.py"))
   assert files
   for path in files:
-    bad = sorted(n for n in _imports(path) for p in FORBIDDEN[package] if n == p or n.startswith(p + "."))
+    bad = sorted(
+        n for n in _imports(path) for p in FORBIDDEN[package] if n == p or n.startswith(p + "."))
     assert not bad, f"{os.path.relpath(path, REPO)} imports {bad} from a layer above it"

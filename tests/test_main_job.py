@@ -35,10 +35,14 @@ def test_summary_and_report(job_dir):
   assert set(rows) == {(n, s) for n in ("embedded", "two_layer_fc", "white_pixels", "smiled_01")
                        for s in ("val", "test")}
   for m in rows.values():
-    assert 0.0 <= m["auc"] <= 1.0 and set(m) >= {"accuracy", "precision", "recall", "macs", "params", "run_dir"}
+    assert 0.0 <= m["auc"] <= 1.0 and set(m) >= {
+        "accuracy", "precision", "recall", "macs", "params", "run_dir"
+    }
   assert rows[("embedded", "test")]["macs"] == 805_632
   search = summary["search"]
-  assert set(search) == {"mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front"}
+  assert set(search) == {
+      "mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front"
+  }
   assert search["candidates_trained"] == 3 and search["chosen"]["macs"] <= search["budget_macs"]
   assert summary["chosen_run_dir"] == search["chosen"]["run_dir"]  # the search's retrained pick
   assert os.path.exists(os.path.join(summary["chosen_run_dir"], "checkpoints"))
@@ -54,11 +58,16 @@ def test_summary_and_report(job_dir):
   builds = {b["dtype"]: b for b in summary["deploy"]}
   assert set(builds) == {"int8", "float32"}
   for b in builds.values():
-    assert set(b) >= {"board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac",
-                      "latency_ms_48mhz", "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc"}
-    assert b["macs"] == search["chosen"]["macs"] and b["cycles"] > b["macs"] and 0 <= b["test_auc"] <= 1
-  assert builds["int8"]["parity_max_abs_diff"] == 0 and builds["float32"]["parity_max_abs_diff"] <= 1e-4
-  assert builds["int8"]["fits_sparkfun_edge"] and builds["int8"]["flash_bytes"] < builds["float32"]["flash_bytes"]
+    assert set(b) >= {
+        "board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac", "latency_ms_48mhz",
+        "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc"
+    }
+    assert b["macs"] == search["chosen"]["macs"] and b["cycles"] > b[
+        "macs"] and 0 <= b["test_auc"] <= 1
+  assert builds["int8"]["parity_max_abs_diff"] == 0 and builds["float32"][
+      "parity_max_abs_diff"] <= 1e-4
+  assert builds["int8"]["fits_sparkfun_edge"] and builds["int8"]["flash_bytes"] < builds["float32"][
+      "flash_bytes"]
   assert "Deployment: " in report and "| int8 |" in report
   assert os.path.exists(os.path.join(job_dir, "deploy", "int8", "sparkfun_edge", "firmware.bin"))
 
@@ -72,7 +81,8 @@ def test_a_moved_job_still_predicts(job_dir, tmp_path):
   shutil.copytree(job_dir, moved, ignore=shutil.ignore_patterns("deploy", "demo", "analysis"))
   run_dir = predict.resolve_run_dir(moved)
   assert run_dir.startswith(moved) and os.path.exists(os.path.join(run_dir, "spec.json"))
-  assert predict.Predictor.from_run(run_dir).score_crops(face_like(0)[None, ..., None]).shape == (1,)
+  assert predict.Predictor.from_run(run_dir).score_crops(face_like(0)[None, ...,
+                                                                      None]).shape == (1,)
 
 
 def test_predict_cli_on_real_photos_and_a_broken_file(job_dir, tmp_path, shared_data_dir):
@@ -155,9 +165,11 @@ def test_analyze_cli_on_the_chosen_run(job_dir):
     result = json.load(f)
   for method in ("vanilla", "smoothgrad", "integrated"):
     s = result["saliency"][method]
-    assert s["n"] > 0 and sum(s[r]["share"] for r in ("mouth", "cheeks", "elsewhere")) == pytest.approx(1.0)
+    assert s["n"] > 0 and sum(
+        s[r]["share"] for r in ("mouth", "cheeks", "elsewhere")) == pytest.approx(1.0)
   zero = result["cross_dataset"]["zero_shot"]
-  assert zero["images"] == 30 and 0 <= zero["auc_all"] <= 1 and 0 <= zero["face_detection_rate"] <= 1
+  assert zero["images"] == 30 and 0 <= zero["auc_all"] <= 1
+  assert 0 <= zero["face_detection_rate"] <= 1
   assert len(result["thresholds"]["operating_points"]) == 5
   for png in ("figure6_saliency.png", "figure7_false_positives.png", "figure8_false_negatives.png"):
     assert os.path.getsize(os.path.join(run_dir, "analysis", png)) > 3000
@@ -170,21 +182,32 @@ def test_demo_on_real_photos_a_video_and_the_emulator(job_dir, tmp_path, shared_
   photos = tmp_path / "photos"
   photos.mkdir()
   genki = os.path.join(shared_data_dir, "genki4k-dev")
-  sources = [os.path.join(genki, c, sorted(os.listdir(os.path.join(genki, c)))[0]) for c in ("Smile", "not_Smile")]
+  sources = [
+      os.path.join(genki, c,
+                   sorted(os.listdir(os.path.join(genki, c)))[0]) for c in ("Smile", "not_Smile")
+  ]
   for path in sources:
     shutil.copy(path, photos / os.path.basename(path))
   video = tmp_path / "clip.mp4"
   frame = cv2.imread(sources[0])
-  writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (frame.shape[1], frame.shape[0]))
+  writer = cv2.VideoWriter(
+      str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (frame.shape[1], frame.shape[0]))
   for k in range(6):
     writer.write(np.roll(frame, 2 * k, axis=1))
   writer.release()
   for source, device, frames in ((photos, "host", 2), (video, "host", 6), (photos, "emulator", 2)):
-    proc = subprocess.run([sys.executable, "-m", "experiments.demo", f"--workdir={job_dir}", f"--input={source}",
-                           f"--device={device}"], cwd=REPO, capture_output=True, text=True, check=True)
+    proc = subprocess.run([
+        sys.executable, "-m", "experiments.demo", f"--workdir={job_dir}", f"--input={source}",
+        f"--device={device}"
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          check=True)
     assert f"{frames} frame(s)" in proc.stdout
     out = proc.stdout.strip().split("-> ")[-1]
-    assert out.startswith(job_dir) and not out.startswith(str(tmp_path))   # next to the run, not the input
+    assert out.startswith(job_dir) and not out.startswith(
+        str(tmp_path))  # next to the run, not the input
     with open(os.path.join(out, "scores.csv")) as f:
       rows = list(csv.DictReader(f))
     assert len(rows) == frames and all(0 <= float(r["score"]) <= 1 for r in rows)

@@ -12,7 +12,8 @@ def test_auc_curves_and_ap_match_sklearn_with_ties(seed):
   rng = np.random.default_rng(seed)
   labels = rng.integers(0, 2, 300)
   scores = np.round(rng.random(300) + 0.4 * labels, 1)  # rounding makes many ties
-  assert metrics.roc_auc(labels, scores) == pytest.approx(skm.roc_auc_score(labels, scores), abs=1e-12)
+  assert metrics.roc_auc(labels, scores) == pytest.approx(
+      skm.roc_auc_score(labels, scores), abs=1e-12)
   fpr, tpr, _ = metrics.roc_curve(labels, scores)
   sk_fpr, sk_tpr, _ = skm.roc_curve(labels, scores, drop_intermediate=False)
   np.testing.assert_allclose(fpr, sk_fpr)
@@ -30,7 +31,8 @@ def test_non_finite_scores_raise_instead_of_ranking(bad):
 def test_fixed_example():
   labels = np.array([0, 0, 1, 1, 1, 0])
   scores = np.array([0.1, 0.6, 0.6, 0.8, 0.3, 0.2])
-  # Positive/negative pairs ranked right: (0.6 vs 0.1, 0.2; tie with 0.6 = 0.5), 0.8: 3, 0.3: 2 -> 7.5/9
+  # Positive/negative pairs ranked right: (0.6 vs 0.1, 0.2; tie with 0.6 = 0.5), 0.8: 3, 0.3: 2
+  # -> 7.5/9
   assert metrics.roc_auc(labels, scores) == pytest.approx(7.5 / 9)
   m = metrics.at_threshold(labels, scores, 0.5)
   assert (m.accuracy, m.precision, m.recall) == pytest.approx((4 / 6, 2 / 3, 2 / 3))

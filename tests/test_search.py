@@ -28,12 +28,15 @@ def test_reductions_apply_and_explain_skips():
   found = {r.description: r for r in reductions.reductions(zoo.embedded())}
   assert spec_lib.total_macs(found["conv_0 filters/2"].spec) == 682_368
   assert found["conv_0 filters/2"].spec.layers[0].features == 6
-  assert found["conv_0 stride+1"].spec is None and "does not reduce MACs" in found["conv_0 stride+1"].reason
+  assert found["conv_0 stride+1"].spec is None and "does not reduce MACs" in found[
+      "conv_0 stride+1"].reason
   assert found["remove max_pool_1"].spec is None
-  assert found["conv_2 kernel-2"].spec.layers[2].kernel == 3 and found["conv_5 kernel-2"].spec.layers[5].kernel == 1
+  assert found["conv_2 kernel-2"].spec.layers[2].kernel == 3 and found[
+      "conv_5 kernel-2"].spec.layers[5].kernel == 1
   assert found["conv_0 kernel-2"].spec.layers[0].kernel == 9        # stride 8 <= 9
-  assert "skips pixels" in reductions.reductions(found["conv_0 kernel-2"].spec)[
-      [r.description for r in reductions.reductions(found["conv_0 kernel-2"].spec)].index("conv_0 kernel-2")].reason
+  assert "skips pixels" in reductions.reductions(found["conv_0 kernel-2"].spec)[[
+      r.description for r in reductions.reductions(found["conv_0 kernel-2"].spec)
+  ].index("conv_0 kernel-2")].reason
   assert [l.type for l in found["remove conv_5"].spec.layers].count("conv") == 2
   for r in reductions.valid(zoo.embedded()):
     assert spec_lib.total_macs(r.spec) < 805_632
@@ -54,7 +57,8 @@ def test_algorithm1_stops_at_first_success_depth_first(tmp_path):
   s = search_lib.Search(synthetic_trainer(calls), RunStore(str(tmp_path / "a.sqlite")),
                         search_lib.Constraints(budget_macs=600_000))
   found = s.algorithm1(zoo.embedded(), beta=0.9)
-  # Depth first along the first reduction: conv_0 filters/2 (682k) then its first reduction (3 filters, 651k)...
+  # Depth first along the first reduction: conv_0 filters/2 (682k) then its first reduction (3
+  # filters, 651k)...
   assert found is not None and found.feasible and found.mean_auc >= 0.9
   assert spec_lib.total_macs(found.spec) <= 600_000
   assert len(calls) == len({c for c in calls})  # one seed each, no spec trained twice
@@ -74,7 +78,8 @@ def test_best_first_explores_beyond_first_success_and_resumes(tmp_path):
   assert sum(c.feasible for c in trained) >= 2  # it did not stop at the first success
   front = search_lib.pareto_front([c for c in trained if c.feasible], margin=1.0)
   scores = [c.score(1.0) for c in front]
-  assert scores == sorted(scores)  # cheaper front members never score higher (synthetic quality rises with MACs)
+  assert scores == sorted(
+      scores)  # cheaper front members never score higher (synthetic quality rises with MACs)
 
   def must_not_train(spec, seed):
     raise AssertionError("a finished candidate was trained again")
@@ -105,11 +110,16 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   config.run.train.epochs = 2
   config.search.finalist_seeds = 2
   first = runner.run_search(config, str(tmp_path)).summary
-  assert first["candidates_trained"] == 3 and first["trainings_run"] == 3 * 2  # AUC0 given: root untrained
+  assert first["candidates_trained"] == 3 and first[
+      "trainings_run"] == 3 * 2  # AUC0 given: root untrained
   assert first["chosen"]["macs"] <= config.search.budget_macs
   finalist_runs = sorted(os.listdir(tmp_path / "finalists"))
-  assert len(finalist_runs) == 2 and finalist_runs[1] == finalist_runs[0] + "_s1"   # two seeds, best val kept
-  vals = [json.load(open(tmp_path / "finalists" / d / "metrics.json"))["splits"][0]["auc"] for d in finalist_runs]
+  assert len(finalist_runs
+            ) == 2 and finalist_runs[1] == finalist_runs[0] + "_s1"  # two seeds, best val kept
+  vals = [
+      json.load(open(tmp_path / "finalists" / d / "metrics.json"))["splits"][0]["auc"]
+      for d in finalist_runs
+  ]
   assert first["chosen"]["val_auc"] == max(vals)
   for name in ("search_figure.png", "search.md", "chosen_spec.json", "runs.sqlite"):
     assert (tmp_path / name).exists(), name
@@ -135,8 +145,11 @@ def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, shared_
   config.run.train.epochs = 2
   reference = runner.run_search(config, str(tmp_path / "uninterrupted")).summary
   workdir = tmp_path / "killed"
-  cmd = [sys.executable, "-m", "experiments.search", "--config=configs/search.py:smoke",
-         f"--workdir={workdir}", f"--config.run.data.tfds_dir={tfds_dir}", "--config.run.train.epochs=2"]
+  cmd = [
+      sys.executable, "-m", "experiments.search", "--config=configs/search.py:smoke",
+      f"--workdir={workdir}", f"--config.run.data.tfds_dir={tfds_dir}",
+      "--config.run.train.epochs=2"
+  ]
   proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   db_path, done, deadline = workdir / "runs.sqlite", 0, time.time() + 300
   while done < 2 and time.time() < deadline:  # kill once two trainings are stored, mid-search
@@ -144,7 +157,8 @@ def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, shared_
     time.sleep(0.2)
     if db_path.exists():
       try:
-        done = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
+        done = sqlite3.connect(db_path).execute(
+            "SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
       except sqlite3.OperationalError:
         pass
   proc.send_signal(signal.SIGKILL)
@@ -164,4 +178,5 @@ def test_latency_constraint_uses_the_measured_profile():
   assert latency is not None and 20 < latency < 200   # ~2.9 M cycles at 48 MHz when fitted
   cost = ops_lib.analyze(spec)
   assert search_lib.Constraints(max_latency_ms=latency * 1.1).violations(cost, spec) == []
-  assert "est. latency" in search_lib.Constraints(max_latency_ms=latency * 0.9).violations(cost, spec)[0]
+  assert "est. latency" in search_lib.Constraints(max_latency_ms=latency * 0.9).violations(
+      cost, spec)[0]

@@ -7,8 +7,10 @@ import pytest
 from smile_jax.models import net, spec as spec_lib, zoo
 
 # Hand counts at 64x64x1 (conv MACs = Hout*Wout*K*K*Cin*Cout, SAME padding, pools 3x3/2 SAME):
-# embedded: conv 8x8 (11x11x1x12) + conv 4x4 (5x5x12x32) + conv 2x2 (3x3x32x256) + fc 256x1024 + fc 1024x2
-EMBEDDED_MACS = 8 * 8 * 121 * 12 + 4 * 4 * 25 * 12 * 32 + 2 * 2 * 9 * 32 * 256 + 256 * 1024 + 1024 * 2
+# embedded: conv 8x8 (11x11x1x12) + conv 4x4 (5x5x12x32) + conv 2x2 (3x3x32x256) + fc 256x1024 +
+# fc 1024x2
+EMBEDDED_MACS = (8 * 8 * 121 * 12 + 4 * 4 * 25 * 12 * 32 + 2 * 2 * 9 * 32 * 256 + 256 * 1024
+                 + 1024 * 2)
 ALEXNET_MACS = (16 * 16 * 121 * 96 + 8 * 8 * 25 * 96 * 256 + 4 * 4 * 9 * 256 * 384
                 + 4 * 4 * 9 * 384 * 384 + 4 * 4 * 9 * 384 * 256 + 1024 * 4096 + 4096 * 2)
 REDUCED_MACS = (8 * 8 * 121 * 24 + 4 * 4 * 25 * 24 * 64 + 2 * 2 * 9 * 64 * 96 + 2 * 2 * 9 * 96 * 96
@@ -29,7 +31,8 @@ def test_round_trip_and_param_count(name):
   spec = zoo.get(name)
   again = spec_lib.ModelSpec.from_json(spec.to_json())
   assert again == spec and again.canonical_hash() == spec.canonical_hash()
-  variables = jax.eval_shape(lambda: net.SpecNet(spec).init(jax.random.key(0), jnp.zeros((1, 64, 64, 1))))
+  variables = jax.eval_shape(
+      lambda: net.SpecNet(spec).init(jax.random.key(0), jnp.zeros((1, 64, 64, 1))))
   assert net.count_params(variables["params"]) == spec_lib.total_params(spec)
 
 
@@ -44,8 +47,10 @@ def test_any_input_size(name):
 def test_collapse_names_the_layer():
   layers = (spec_lib.Conv(8, 3, stride=2, padding="VALID"), spec_lib.MaxPool(3, 2, "VALID"),
             spec_lib.Conv(8, 3, padding="VALID"), spec_lib.Flatten(), spec_lib.Dense(2, "none"))
-  with pytest.raises(spec_lib.SpecError, match=r"layer 2 \(conv\).*collapses the 3x3 feature map to 1x1|"
-                                               r"layer 2 \(conv\)"):
+  with pytest.raises(
+      spec_lib.SpecError,
+      match=r"layer 2 \(conv\).*collapses the 3x3 feature map to 1x1|"
+      r"layer 2 \(conv\)"):
     spec_lib.ModelSpec("tiny", layers, input_shape=(8, 8, 1))
   with pytest.raises(spec_lib.SpecError, match=r"layer 1 \(max_pool\).*collapses"):
     spec_lib.ModelSpec("tiny", layers, input_shape=(4, 4, 1))

@@ -77,6 +77,11 @@ def test_duplicate_groups_find_copies_not_strangers(shared_data_dir):
   found = duplicates.duplicate_groups(
       np.concatenate([faces, reencoded[None], rescaled[None], faces[2:3], brighter[None]]))
   g = found.groups
-  assert g[6] == g[0] and g[7] == g[1] and g[8] == g[2] and g[9] == g[3]   # re-encoded, rescaled, exact
+  assert g[6] == g[0] and g[7] == g[1] and g[8] == g[2] and g[9] == g[
+      3]  # re-encoded, rescaled, exact
   assert len(set(g[:6])) == 6                               # six different faces stay apart
-  assert found.stats() == {"max_distance": duplicates.MAX_DISTANCE, "images_with_copies": 8, "groups": 4}
+  assert found.stats() == {
+      "max_distance": duplicates.MAX_DISTANCE,
+      "images_with_copies": 8,
+      "groups": 4
+  }

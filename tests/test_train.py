@@ -69,10 +69,12 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, tfds_dir, shared_da
   config = tiny_config(tmp_path, tfds_dir, epochs=5)
   reference = loop.train_and_evaluate(config, str(tmp_path / "uninterrupted"))
   workdir = tmp_path / "killed"
-  cmd = [sys.executable, "-m", "experiments.train", "--config=configs/default.py",
-         f"--workdir={workdir}", f"--config.spec_json={config.spec_json}",
-         f"--config.data.tfds_dir={tfds_dir}", "--config.data.max_per_class=400",
-         "--config.train.epochs=5", "--config.train.batch_size=32", "--config.train.warmup_epochs=1"]
+  cmd = [
+      sys.executable, "-m", "experiments.train", "--config=configs/default.py",
+      f"--workdir={workdir}", f"--config.spec_json={config.spec_json}",
+      f"--config.data.tfds_dir={tfds_dir}", "--config.data.max_per_class=400",
+      "--config.train.epochs=5", "--config.train.batch_size=32", "--config.train.warmup_epochs=1"
+  ]
   proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 240
   while not os.path.isdir(workdir / "checkpoints" / "1") and time.time() < deadline:
@@ -80,7 +82,8 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, tfds_dir, shared_da
     time.sleep(0.05)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
-  history = json.loads((workdir / "history.json").read_text()) if (workdir / "history.json").exists() else []
+  history = json.loads(
+      (workdir / "history.json").read_text()) if (workdir / "history.json").exists() else []
   assert len(history) < 5, "the kill came after the run had finished; nothing was tested"
   subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   resumed = json.loads((workdir / "history.json").read_text())
@@ -112,8 +115,9 @@ def test_vmapped_step_equals_sequential_steps():
   for i, state in enumerate(states):
     single, single_out = steps.jit_train_step(state, jax.tree_util.tree_map(lambda x: x[i], batch))
     np.testing.assert_allclose(out["loss"][i], single_out["loss"], rtol=1e-5)
-    for a, b in zip(jax.tree_util.tree_leaves(single.params),
-                    jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda x: x[i], stacked.params))):
+    for a, b in zip(
+        jax.tree_util.tree_leaves(single.params),
+        jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda x: x[i], stacked.params))):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
@@ -126,7 +130,8 @@ def test_vmapped_seeds_train_like_sequential_runs(tmp_path, tfds_dir, shared_dat
   together = seeds_lib.train_seeds(config, TINY, (0, 1), data)
   for seed, got in zip((0, 1), together):
     config.train.seed = seed
-    alone = loop.train_and_evaluate(config, str(tmp_path / f"s{seed}"), spec=TINY, data=data, verbose=False)
+    alone = loop.train_and_evaluate(
+        config, str(tmp_path / f"s{seed}"), spec=TINY, data=data, verbose=False)
     best = alone.history[alone.best_epoch - 1]
     assert got["val_auc"] == pytest.approx(best["val_auc"], abs=0.01)
     assert got["val_loss"] == pytest.approx(best["val_loss"], rel=0.02)

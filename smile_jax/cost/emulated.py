@@ -5,7 +5,8 @@ coefficients fitted on compiled nets profiled in emulation (compile/latency_fit.
 A net's cycles are a sum over the kernels the deploy compiler emits (one per conv, dense and pool,
 batch norm fused into the kernel before it, plus the input conversion):
 
-    cycles = a_conv * conv MACs + b_conv * conv outputs + a_dense * dense MACs + b_dense * dense outputs
+    cycles = a_conv * conv MACs + b_conv * conv outputs + a_dense * dense MACs + b_dense * dense
+    outputs
            + a_pool * pool comparisons + b_pool * pool outputs + b_bn * batch-norm outputs
            + b_input * input pixels + c * kernels
 """

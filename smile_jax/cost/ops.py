@@ -177,7 +177,8 @@ _NEW_BUFFER = (spec_lib.Conv, spec_lib.MaxPool, spec_lib.Dense)
 
 
 def peak_activation_elements(spec: spec_lib.ModelSpec) -> int:
-  """Largest input + output buffer pair live at once, at batch 1, with buffers reused across layers."""
+  """Largest input + output buffer pair live at once, at batch 1, with buffers reused across
+  layers."""
   peak, current = _size(spec.input_shape), _size(spec.input_shape)
   for layer, shape in zip(spec.layers, spec_lib.infer_shapes(spec)):
     if isinstance(layer, _NEW_BUFFER):
@@ -190,7 +191,8 @@ def analyze(spec: spec_lib.ModelSpec) -> ModelCost:
   """Walks `spec`'s inference jaxpr and returns its per-layer and total cost."""
   counted = count_jaxpr(inference_jaxpr(spec))
   rows = []
-  for (layer, shape), base in zip(zip(spec.layers, spec_lib.infer_shapes(spec)), spec_lib.layer_costs(spec)):
+  for (layer, shape), base in zip(
+      zip(spec.layers, spec_lib.infer_shapes(spec)), spec_lib.layer_costs(spec)):
     name = f"{layer.type}_{base.index}"
     c = counted.get(name, LayerCost(name))
     folded_other = 0 if isinstance(layer, spec_lib.BatchNorm) else c.other_ops

@@ -33,7 +33,9 @@ class BankedMotionBlur(A.MotionBlur):
     if self._bank is None:
       own_random = self.py_random
       self.py_random = random.Random(0)  # the bank is the same for every pipeline
-      self._bank = [super(BankedMotionBlur, self).get_params()["kernel"] for _ in range(self.bank_size)]
+      self._bank = [
+          super(BankedMotionBlur, self).get_params()["kernel"] for _ in range(self.bank_size)
+      ]
       self.py_random = own_random
     return {"kernel": self._bank[self.py_random.randrange(self.bank_size)]}
 

@@ -35,7 +35,9 @@ class FaceDatasetConfig(tfds.core.BuilderConfig):
   source_dir: str = ""      # FaceFolder only
 
 
-def make_config(image_size: int = 64, max_per_class: int = 0, source_dir: str = "") -> FaceDatasetConfig:
+def make_config(image_size: int = 64,
+                max_per_class: int = 0,
+                source_dir: str = "") -> FaceDatasetConfig:
   name = f"{image_size}px" + (f"_first{max_per_class}" if max_per_class else "")
   if source_dir:
     name += "_" + hashlib.sha256(os.path.abspath(source_dir).encode()).hexdigest()[:8]
@@ -152,7 +154,8 @@ class Smilesmiled(_FaceBuilder):
 
 
 class Genki4k(_FaceBuilder):
-  """GENKI-4K (MPLab, UCSD): in-the-wild photos in Smile/ and not_Smile/; faces detected at build."""
+  """GENKI-4K (MPLab, UCSD): in-the-wild photos in Smile/ and not_Smile/; faces detected at
+  build."""
   HOMEPAGE = "https://inc.ucsd.edu/mplab/398/"
   MANUAL_DOWNLOAD_INSTRUCTIONS = "Point the manual dir at a folder with Smile/ and not_Smile/."
 
@@ -206,12 +209,14 @@ def build(name: str, tfds_dir: str, data_dir: str | None = None, image_size: int
     raise sources.DataError(f"unknown dataset {name!r}: use one of {sorted(BUILDERS)} or the path "
                             "of a folder with smile/ and not_smile/ sub-folders")
   # A config equal to a predefined one must be passed by name.
-  builder = cls(config=config.name if config.name in cls.builder_configs else config, data_dir=tfds_dir)
+  builder = cls(
+      config=config.name if config.name in cls.builder_configs else config, data_dir=tfds_dir)
   builder.download_and_prepare(file_format="array_record",
                                download_config=tfds.download.DownloadConfig(manual_dir=manual))
   summary_path = os.path.join(builder.data_dir, SUMMARY_FILE)
   if getattr(builder, "summary", None):
-    builder.summary["face_detection_rate"] = builder.summary["faces_found"] / max(1, builder.summary["examples"])
+    builder.summary["face_detection_rate"] = builder.summary["faces_found"] / max(
+        1, builder.summary["examples"])
     with open(summary_path, "w") as f:
       json.dump(builder.summary, f, indent=1)
   with open(summary_path) as f:
@@ -221,8 +226,13 @@ def build(name: str, tfds_dir: str, data_dir: str | None = None, image_size: int
   if not rows:
     raise sources.DataError(f"{name}: every file was skipped; see {summary_path}")
   stack = lambda k, dt: np.stack([np.asarray(r[k], dt) for r in rows])
-  return FaceDataset(name=builder.name, images=stack("image", np.uint8), labels=stack("label", np.int32),
-                     keys=np.asarray([r["key"].decode() if isinstance(r["key"], bytes) else str(r["key"])
-                                      for r in rows]),
-                     face_found=stack("face_found", bool), face_box=stack("face_box", np.int32),
-                     mouth_box=stack("mouth_box", np.int32), summary=summary)
+  return FaceDataset(
+      name=builder.name,
+      images=stack("image", np.uint8),
+      labels=stack("label", np.int32),
+      keys=np.asarray(
+          [r["key"].decode() if isinstance(r["key"], bytes) else str(r["key"]) for r in rows]),
+      face_found=stack("face_found", bool),
+      face_box=stack("face_box", np.int32),
+      mouth_box=stack("mouth_box", np.int32),
+      summary=summary)

@@ -1,4 +1,5 @@
-"""Exact and near-duplicate images, found by a perceptual hash, so that splits can keep them together.
+"""Exact and near-duplicate images, found by a perceptual hash, so that splits can keep them
+together.
 
 SMILEsmileD is cut from a public face set with several photos of many people (and a few files
 stored twice, once per class), so a per-image split can put the same photo in train and test.

@@ -100,7 +100,8 @@ def read_image(path: str, min_side: int = MIN_SIDE) -> np.ndarray:
     with open(path, "rb") as f:
       data = f.read()
   except OSError as e:
-    raise BadImage(path, f"cannot be read: {e.strerror}", "check the path and its permissions") from None
+    raise BadImage(path, f"cannot be read: {e.strerror}",
+                   "check the path and its permissions") from None
   if not data:
     raise BadImage(path, "is an empty (0-byte) file", "re-copy or delete it")
   if _jpeg_is_truncated(data):

@@ -59,7 +59,8 @@ def read_votes(path: str) -> list[tuple[str, str, str]]:
     for line, row in enumerate(reader, start=2):
       answer = _ANSWERS.get(re.sub(r"[^a-z0-9]+", "_", row["answer"].lower()).strip("_"))
       if answer is None:
-        raise ValueError(f"{path}:{line}: answer {row['answer']!r} is not yes / no / unsure / invalid")
+        raise ValueError(
+            f"{path}:{line}: answer {row['answer']!r} is not yes / no / unsure / invalid")
       votes.append((row["image"].strip(), row["rater"].strip(), answer))
   return votes
 

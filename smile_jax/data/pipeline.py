@@ -66,7 +66,8 @@ def _background(generator, depth: int = 3):
 
 def train_batches(images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int, epoch: int,
                   balance: bool, augment_cfg=None) -> Iterator[dict]:
-  """One epoch of {'image': uint8 (B,H,W,C), 'label': int32 (B,)}; the last partial batch is dropped."""
+  """One epoch of {'image': uint8 (B,H,W,C), 'label': int32 (B,)}; the last partial batch is
+  dropped."""
   order = epoch_order(epoch_indices(labels, seed, balance), seed, epoch)
   pipeline = augment_lib.build(augment_cfg, seed=seed * 100_003 + epoch) if augment_cfg else None
 
@@ -82,7 +83,8 @@ def train_batches(images: np.ndarray, labels: np.ndarray, *, batch_size: int, se
 
 
 def eval_batches(images: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, int]]:
-  """Fixed-size batches (the last one padded, so one compiled shape serves all) and their true size."""
+  """Fixed-size batches (the last one padded, so one compiled shape serves all) and their true
+  size."""
   for start in range(0, len(images), batch_size):
     batch = images[start:start + batch_size]
     n = len(batch)

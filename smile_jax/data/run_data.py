@@ -18,7 +18,8 @@ TFDS_DIR_ENV = "SMILE_JAX_TFDS_DIR"
 
 def tfds_dir(flag_value: str = "") -> str:
   """Where prepared datasets are cached: the flag, else $SMILE_JAX_TFDS_DIR, else ./data/tfds."""
-  return flag_value or os.environ.get(TFDS_DIR_ENV) or os.path.join(sources.REPO_ROOT, "data", "tfds")
+  return flag_value or os.environ.get(TFDS_DIR_ENV) or os.path.join(sources.REPO_ROOT, "data",
+                                                                    "tfds")
 
 
 @dataclasses.dataclass
@@ -35,17 +36,20 @@ def ensure_manifest(dataset: builders.FaceDataset, path: str, seed: int, fractio
   """The split manifest at `path`, made (duplicates kept in one split) if it does not exist yet."""
   if not os.path.exists(path):
     copies = duplicates.duplicate_groups(dataset.images)
-    split = splits.stratified_split(dataset.keys, dataset.labels, tuple(fractions), seed, copies.groups)
+    split = splits.stratified_split(dataset.keys, dataset.labels, tuple(fractions), seed,
+                                    copies.groups)
     splits.write_manifest(path, dataset.name, split, seed, fractions, copies.stats())
   return splits.read_manifest(path)
 
 
 def load(data_cfg, workdir: str, input_shape=None) -> RunData:
-  """Builds (or reuses) the dataset in `data_cfg`, splits it by manifest, fits it to `input_shape`."""
+  """Builds (or reuses) the dataset in `data_cfg`, splits it by manifest, fits it to
+  `input_shape`."""
   dataset = builders.build(data_cfg.dataset, tfds_dir(data_cfg.tfds_dir), data_cfg.data_dir or None,
                            data_cfg.image_size, data_cfg.max_per_class)
   if input_shape is not None:
-    dataset = dataclasses.replace(dataset, images=pipeline.fit_channels(dataset.images, input_shape))
+    dataset = dataclasses.replace(
+        dataset, images=pipeline.fit_channels(dataset.images, input_shape))
   path = data_cfg.split_manifest or os.path.join(workdir, "split.json")
   manifest = ensure_manifest(dataset, path, data_cfg.split_seed, data_cfg.split_fractions)
   idx = splits.indices(dataset.keys, manifest["splits"], path)

@@ -118,7 +118,8 @@ def class_folder_examples(root: str) -> list[Example]:
 
 
 def content_sha256(root: str, paths: list[str]) -> str:
-  """Checksum of a set of files, independent of archive packaging (see SMILESMILED_CONTENT_SHA256)."""
+  """Checksum of a set of files, independent of archive packaging (see
+  SMILESMILED_CONTENT_SHA256)."""
   digest = hashlib.sha256()
   for path in sorted(paths, key=lambda p: os.path.relpath(p, root)):
     with open(path, "rb") as f:

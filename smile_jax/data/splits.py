@@ -26,13 +26,16 @@ def stratified_split(keys, labels, fractions=(0.7, 0.15, 0.15), seed: int = 0,
   """
   keys, labels = np.asarray(keys), np.asarray(labels)
   if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
-    raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+    raise ValueError(
+        f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
   groups = np.arange(len(keys)) if groups is None else np.asarray(groups)
   units: dict = {}
   for key, group in sorted(zip(keys.tolist(), groups.tolist())):
     units.setdefault(group, []).append(key)
   label_of = dict(zip(keys.tolist(), labels.tolist()))
-  unit_class = {g: int(np.mean([label_of[k] for k in members]) > 0.5) for g, members in units.items()}
+  unit_class = {
+      g: int(np.mean([label_of[k] for k in members]) > 0.5) for g, members in units.items()
+  }
   rng = np.random.default_rng(seed)
   out = {s: [] for s in SPLITS}
   for cls in np.unique(labels):
@@ -67,14 +70,17 @@ def read_manifest(path: str) -> dict:
   return manifest
 
 
-def indices(keys, split: dict[str, list[str]], manifest_path: str = "manifest") -> dict[str, np.ndarray]:
+def indices(keys,
+            split: dict[str, list[str]],
+            manifest_path: str = "manifest") -> dict[str, np.ndarray]:
   """Positions of each split's keys in `keys`; fails if the manifest names unknown examples."""
   position = {k: i for i, k in enumerate(keys)}
   out = {}
   for name in SPLITS:
     missing = [k for k in split[name] if k not in position]
     if missing:
-      raise ValueError(f"{manifest_path}: {len(missing)} {name} key(s) are not in the dataset "
-                       f"(first: {missing[0]!r}); it was made for other data: delete it to re-split")
+      raise ValueError(
+          f"{manifest_path}: {len(missing)} {name} key(s) are not in the dataset "
+          f"(first: {missing[0]!r}); it was made for other data: delete it to re-split")
     out[name] = np.asarray([position[k] for k in split[name]], np.int64)
   return out

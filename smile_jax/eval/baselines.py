@@ -1,6 +1,7 @@
 """Non-neural baselines scored on the same split as the nets (report sections 2.1 and 4.3).
 
-  * `white_pixels`: the report's "count white pixels": mean brightness of the lower half of the face.
+  * `white_pixels`: the report's "count white pixels": mean brightness of the lower half of the
+  face.
   * `haar_smile`: OpenCV's Viola-Jones smile cascade (`haarcascade_smile.xml`).
   * `smiled_NN`: SMILEsmileD's own cascades (`smileD/smiled_0N.xml`), likely trained on this data.
 
@@ -48,7 +49,8 @@ def available(names, smiled_dir: str) -> dict[str, callable]:
     if name == "white_pixels":
       out[name] = white_pixels
     elif name == "haar_smile":
-      out[name] = lambda ims, n=name: cascade_scores(cv2.data.haarcascades + "haarcascade_smile.xml", ims, n)
+      out[name] = lambda ims, n=name: cascade_scores(
+          cv2.data.haarcascades + "haarcascade_smile.xml", ims, n)
     elif name.startswith("smiled_"):
       path = os.path.join(smiled_dir, f"{name}.xml")
       if os.path.exists(path):

@@ -68,16 +68,32 @@ def operating_points(val_labels, val_d, test_labels, test_d, target_precision: f
   fpr = np.array([np.mean(val_d[y == 0] >= t) for t in candidates])
   points = [("max F1 (val)", candidates[int(np.argmax(f1))])]
   ok = np.flatnonzero(prec >= target_precision)
-  points.append((f"precision >= {target_precision:.2f} (val)", candidates[ok[0]] if len(ok) else candidates[-1]))
+  points.append((f"precision >= {target_precision:.2f} (val)",
+                 candidates[ok[0]] if len(ok) else candidates[-1]))
   ok = np.flatnonzero(rec >= target_recall)
-  points.append((f"recall >= {target_recall:.2f} (val)", candidates[ok[-1]] if len(ok) else candidates[0]))
+  points.append(
+      (f"recall >= {target_recall:.2f} (val)", candidates[ok[-1]] if len(ok) else candidates[0]))
   points.append(("equal error rate (val)", candidates[int(np.argmin(np.abs(fpr - (1 - rec))))]))
   points.append(("probability 0.5", 0.0))
   out = []
   for name, t in points:
     v = metrics.at_threshold(val_labels, val_d, t)
     te = metrics.at_threshold(test_labels, test_d, t)
-    out.append({"rule": name, "threshold_logit": float(t), "probability": float(sigmoid(t)),
-                "val": {"precision": v.precision, "recall": v.recall, "f1": v.f1, "accuracy": v.accuracy},
-                "test": {"precision": te.precision, "recall": te.recall, "f1": te.f1, "accuracy": te.accuracy}})
+    out.append({
+        "rule": name,
+        "threshold_logit": float(t),
+        "probability": float(sigmoid(t)),
+        "val": {
+            "precision": v.precision,
+            "recall": v.recall,
+            "f1": v.f1,
+            "accuracy": v.accuracy
+        },
+        "test": {
+            "precision": te.precision,
+            "recall": te.recall,
+            "f1": te.f1,
+            "accuracy": te.accuracy
+        }
+    })
   return out

@@ -24,18 +24,32 @@ def logit_diffs(predictor, images) -> np.ndarray:
   return (logits[:, 1] - logits[:, 0]).astype(np.float64)
 
 
-def evaluate_on(predictor, dataset: builders.FaceDataset, temperature: float, source_prior: float) -> dict:
+def evaluate_on(predictor, dataset: builders.FaceDataset, temperature: float,
+                source_prior: float) -> dict:
   d = logit_diffs(predictor, dataset.images)
   y, found = dataset.labels, dataset.face_found.astype(bool)
   calibrated = d / temperature
   prior = calibration.estimate_prior(calibrated, source_prior)
   shifted = calibration.shift_prior(calibrated, source_prior, prior)
   return {
-      "dataset": dataset.name, "images": int(len(y)), "smiling_share": float(y.mean()),
-      "face_detection_rate": float(found.mean()),
-      "auc_all": metrics.roc_auc(y, d),
-      "auc_faces_found": metrics.roc_auc(y[found], d[found]) if found.any() and len(set(y[found])) == 2 else None,
-      "accuracy_uncalibrated": metrics.at_threshold(y, d, 0.0).accuracy,
-      "accuracy_calibrated": metrics.at_threshold(y, shifted, 0.0).accuracy,
-      "estimated_smiling_share": prior, "temperature": temperature,
+      "dataset":
+          dataset.name,
+      "images":
+          int(len(y)),
+      "smiling_share":
+          float(y.mean()),
+      "face_detection_rate":
+          float(found.mean()),
+      "auc_all":
+          metrics.roc_auc(y, d),
+      "auc_faces_found":
+          metrics.roc_auc(y[found], d[found]) if found.any() and len(set(y[found])) == 2 else None,
+      "accuracy_uncalibrated":
+          metrics.at_threshold(y, d, 0.0).accuracy,
+      "accuracy_calibrated":
+          metrics.at_threshold(y, shifted, 0.0).accuracy,
+      "estimated_smiling_share":
+          prior,
+      "temperature":
+          temperature,
   }

@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def worst(labels, probs, kind: str, k: int) -> np.ndarray:
-  """Indices of the k most confident mistakes: 'fp' (label 0, highest score) or 'fn' (label 1, lowest)."""
+  """Indices of the k most confident mistakes: 'fp' (label 0, highest score) or 'fn' (label 1,
+  lowest)."""
   labels, probs = np.asarray(labels), np.asarray(probs)
   if kind == "fp":
     idx = np.flatnonzero((labels == 0) & (probs >= 0.5))
@@ -50,9 +51,11 @@ def gallery(images, probs, keys, idx, title: str, path: str, cols: int = 6) -> s
 
 
 def suspected_label_errors(keys, labels, probs, model: str, confidence: float = 0.9) -> list[dict]:
-  """Images whose label the model contradicts with probability >= `confidence`, most confident first."""
+  """Images whose label the model contradicts with probability >= `confidence`, most confident
+  first."""
   labels, probs = np.asarray(labels), np.asarray(probs)
-  disagree = np.flatnonzero(((labels == 0) & (probs >= confidence)) | ((labels == 1) & (probs <= 1 - confidence)))
+  disagree = np.flatnonzero(((labels == 0) & (probs >= confidence))
+                            | ((labels == 1) & (probs <= 1 - confidence)))
   disagree = disagree[np.argsort(-np.abs(probs[disagree] - 0.5), kind="stable")]
   return [{"image": str(keys[i]), "label": int(labels[i]), "score": float(probs[i]), "model": model}
           for i in disagree]
@@ -65,4 +68,7 @@ def write_votes_csv(rows: list[dict], path: str) -> None:
     w.writerow(["image", "rater", "answer", "score"])
     for r in rows:
       w.writerow([r["image"], "dataset_label", "yes" if r["label"] else "no", ""])
-      w.writerow([r["image"], f"model:{r['model']}", "yes" if r["score"] >= 0.5 else "no", f"{r['score']:.4f}"])
+      w.writerow([
+          r["image"], f"model:{r['model']}", "yes" if r["score"] >= 0.5 else "no",
+          f"{r['score']:.4f}"
+      ])

@@ -16,13 +16,15 @@ import numpy as np
 def _check(labels, scores):
   labels, scores = np.asarray(labels).astype(np.int64), np.asarray(scores, np.float64)
   if labels.shape != scores.shape or labels.ndim != 1:
-    raise ValueError(f"labels {labels.shape} and scores {scores.shape} must be equal-length vectors")
+    raise ValueError(
+        f"labels {labels.shape} and scores {scores.shape} must be equal-length vectors")
   bad = ~np.isfinite(scores)
   if bad.any():
     # A NaN sorts last and would silently rank as the most confident positive.
-    raise ValueError(f"{int(bad.sum())} of {len(scores)} scores are NaN or infinite (first at index "
-                     f"{int(np.flatnonzero(bad)[0])}): the model or its input diverged; fix that "
-                     "before measuring")
+    raise ValueError(
+        f"{int(bad.sum())} of {len(scores)} scores are NaN or infinite (first at index "
+        f"{int(np.flatnonzero(bad)[0])}): the model or its input diverged; fix that "
+        "before measuring")
   return labels, scores
 
 
@@ -98,7 +100,8 @@ def at_threshold(labels, scores, threshold: float) -> ThresholdMetrics:
   precision = tp / (tp + fp) if tp + fp else 0.0
   recall = tp / (tp + fn) if tp + fn else 0.0
   f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-  return ThresholdMetrics(float(threshold), float(np.mean(pred == (labels == 1))), precision, recall, f1)
+  return ThresholdMetrics(
+      float(threshold), float(np.mean(pred == (labels == 1))), precision, recall, f1)
 
 
 def best_accuracy_threshold(labels, scores) -> float:

@@ -1,4 +1,5 @@
-"""The report's figures as PNGs: loss curves (Figure 2), PR curves (Figure 4), ROC curves (Figure 5).
+"""The report's figures as PNGs: loss curves (Figure 2), PR curves (Figure 4), ROC curves (Figure
+5).
 
 Each function takes plain data (histories, label/score arrays keyed by model name) and a path.
 """
@@ -21,7 +22,8 @@ def _save(fig, path: str) -> str:
 
 
 def loss_curves(histories: dict[str, list[dict]], path: str) -> str:
-  """Train and val cross-entropy per epoch (solid / dashed), one colour per model; val AUC beside."""
+  """Train and val cross-entropy per epoch (solid / dashed), one colour per model; val AUC
+  beside."""
   fig, (ax, ax_auc) = plt.subplots(1, 2, figsize=(10, 4))
   for i, (name, history) in enumerate(histories.items()):
     epochs = [h["epoch"] for h in history]
@@ -36,7 +38,9 @@ def loss_curves(histories: dict[str, list[dict]], path: str) -> str:
   return _save(fig, path)
 
 
-def roc_curves(curves: dict[str, tuple], path: str, title: str = "ROC, test set (report Figure 5)") -> str:
+def roc_curves(curves: dict[str, tuple],
+               path: str,
+               title: str = "ROC, test set (report Figure 5)") -> str:
   """`curves`: name -> (labels, scores)."""
   fig, ax = plt.subplots(figsize=(5, 5))
   for name, (labels, scores) in curves.items():
@@ -48,7 +52,9 @@ def roc_curves(curves: dict[str, tuple], path: str, title: str = "ROC, test set 
   return _save(fig, path)
 
 
-def pr_curves(curves: dict[str, tuple], path: str, title: str = "Precision-recall, test set (report Figure 4)") -> str:
+def pr_curves(curves: dict[str, tuple],
+              path: str,
+              title: str = "Precision-recall, test set (report Figure 4)") -> str:
   fig, ax = plt.subplots(figsize=(5, 5))
   for name, (labels, scores) in curves.items():
     precision, recall, _ = metrics.pr_curve(labels, scores)

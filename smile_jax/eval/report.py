@@ -27,7 +27,8 @@ def auc_drop(auc: float, baseline_auc: float) -> float:
 
 
 def table2(summaries: list[dict], baseline: str | None) -> str:
-  """Table 2: model, set, AUC [95% CI], AUC drop, accuracy / precision / recall at 0.5, params, MACs."""
+  """Table 2: model, set, AUC [95% CI], AUC drop, accuracy / precision / recall at 0.5, params,
+  MACs."""
   base = {r["split"]: r["auc"] for s in summaries if s["model"] == baseline for r in s["splits"]}
   lines = ["| model | set | AUC [95% CI] | AUC drop | accuracy | precision | recall | "
            "acc. @ val thr. | parameters | MACs / inference |",
@@ -53,17 +54,23 @@ def write_report(workdir: str, title: str, summaries: list[dict], histories: dic
   """
   figures = []
   if histories:
-    figures.append(("Loss curves (Figure 2)", plots.loss_curves(histories, os.path.join(workdir, "loss_curves.png"))))
+    figures.append(("Loss curves (Figure 2)",
+                    plots.loss_curves(histories, os.path.join(workdir, "loss_curves.png"))))
   if test_scores:
-    figures.append(("ROC, test (Figure 5)", plots.roc_curves(test_scores, os.path.join(workdir, "roc_test.png"))))
-    figures.append(("Precision-recall, test (Figure 4)", plots.pr_curves(test_scores, os.path.join(workdir, "pr_test.png"))))
-  parts = [f"# {title}", "",
-           "## Results (report Table 2)", "",
-           f"Threshold 0.5 for accuracy, precision and recall, as in the report; the column "
-           f"\"acc. @ val thr.\" uses the threshold that maximises accuracy on val. AUC drop is "
-           f"relative to **{baseline or 'none'}** (1 - (AUC - 0.5) / (AUC_baseline - 0.5)). "
-           f"MACs are per 64x64 inference at batch 1. Non-neural baselines score with brightness or "
-           f"cascade neighbour counts, not probabilities: read their accuracy at the val threshold.", "", table2(summaries, baseline), ""]
+    figures.append(
+        ("ROC, test (Figure 5)", plots.roc_curves(test_scores,
+                                                  os.path.join(workdir, "roc_test.png"))))
+    figures.append(("Precision-recall, test (Figure 4)",
+                    plots.pr_curves(test_scores, os.path.join(workdir, "pr_test.png"))))
+  parts = [
+      f"# {title}", "", "## Results (report Table 2)", "",
+      f"Threshold 0.5 for accuracy, precision and recall, as in the report; the column "
+      f"\"acc. @ val thr.\" uses the threshold that maximises accuracy on val. AUC drop is "
+      f"relative to **{baseline or 'none'}** (1 - (AUC - 0.5) / (AUC_baseline - 0.5)). "
+      f"MACs are per 64x64 inference at batch 1. Non-neural baselines score with brightness or "
+      f"cascade neighbour counts, not probabilities: read their accuracy at the val threshold.", "",
+      table2(summaries, baseline), ""
+  ]
   for heading, body in sections:
     parts += [f"## {heading}", "", body, ""]
   if figures:

@@ -57,8 +57,16 @@ def _maps(apply_fn, variables, x, key, method: str, samples: int, steps: int, si
   return g
 
 
-def saliency(apply_fn, variables, images: np.ndarray, method: str = "vanilla", *, samples: int = 16,
-             steps: int = 16, sigma: float = 0.1, seed: int = 0, batch_size: int = 64) -> np.ndarray:
+def saliency(apply_fn,
+             variables,
+             images: np.ndarray,
+             method: str = "vanilla",
+             *,
+             samples: int = 16,
+             steps: int = 16,
+             sigma: float = 0.1,
+             seed: int = 0,
+             batch_size: int = 64) -> np.ndarray:
   """Saliency maps (N, H, W): |attribution| summed over channels, for uint8 images (N, H, W, C)."""
   out = []
   for start in range(0, len(images), batch_size):
@@ -81,7 +89,10 @@ def region_masks(mouth_box, shape) -> dict[str, np.ndarray]:
   return masks
 
 
-def region_shares(maps: np.ndarray, mouth_boxes: np.ndarray, bootstrap: int = 1000, seed: int = 0) -> dict:
+def region_shares(maps: np.ndarray,
+                  mouth_boxes: np.ndarray,
+                  bootstrap: int = 1000,
+                  seed: int = 0) -> dict:
   """Mean share of saliency mass per region over images, with a 95% bootstrap CI, and the regions'
   mean share of the image area (what a uniform map would give)."""
   shares = {k: [] for k in ("mouth", "cheeks", "elsewhere")}
@@ -95,7 +106,8 @@ def region_shares(maps: np.ndarray, mouth_boxes: np.ndarray, bootstrap: int = 10
   out = {}
   for name, values in shares.items():
     v = np.asarray(values)
-    boots = [v[rng.integers(0, len(v), len(v))].mean() for _ in range(bootstrap)] if len(v) else [np.nan]
+    boots = [v[rng.integers(0, len(v), len(v))].mean() for _ in range(bootstrap)
+            ] if len(v) else [np.nan]
     out[name] = {"share": float(v.mean()) if len(v) else float("nan"),
                  "ci95": [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))],
                  "area": float(np.mean(area[name])) if len(v) else float("nan")}
@@ -124,7 +136,8 @@ def figure(images: np.ndarray, maps_by_method: dict[str, np.ndarray], titles: li
   for ax in axes.ravel():
     ax.set_xticks([])
     ax.set_yticks([])
-  fig.suptitle("Saliency of the smiling score (report Figure 6); cyan: SMILEsmileD mouth box", fontsize=9)
+  fig.suptitle(
+      "Saliency of the smiling score (report Figure 6); cyan: SMILEsmileD mouth box", fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

@@ -163,7 +163,8 @@ def infer_shapes(spec: ModelSpec) -> list[tuple[int, ...]]:
 
 def validate(spec: ModelSpec) -> None:
   if len(spec.input_shape) != 3 or min(spec.input_shape) < 1:
-    raise SpecError(f"spec {spec.name!r}: input_shape must be (H, W, C) >= 1, got {spec.input_shape}")
+    raise SpecError(
+        f"spec {spec.name!r}: input_shape must be (H, W, C) >= 1, got {spec.input_shape}")
   if not spec.layers:
     raise SpecError(f"spec {spec.name!r} has no layers")
   for i, layer in enumerate(spec.layers):
@@ -179,7 +180,8 @@ def validate(spec: ModelSpec) -> None:
     if isinstance(layer, Dropout) and not 0.0 <= layer.rate < 1.0:
       raise SpecError(f"{where}: dropout rate must be in [0, 1), got {layer.rate}")
   last = spec.layers[-1]
-  if not (isinstance(last, Dense) and last.features == spec.num_classes and last.activation == "none"):
+  if not (isinstance(last, Dense) and last.features == spec.num_classes and
+          last.activation == "none"):
     raise SpecError(f"spec {spec.name!r}: the last layer must be Dense({spec.num_classes}, "
                     f"activation='none') producing logits, got {last}")
   infer_shapes(spec)

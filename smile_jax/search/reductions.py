@@ -37,11 +37,13 @@ def _rebuild(spec: spec_lib.ModelSpec, layers: list, description: str) -> Reduct
   except spec_lib.SpecError as e:
     return Reduction(description, None, str(e))
   before, after = spec_lib.total_macs(spec), spec_lib.total_macs(reduced)
-  if after >= before:  # e.g. a stride that no longer shrinks the map, or a pool whose removal grows it
+  # e.g. a stride that no longer shrinks the map, or a pool whose removal grows it
+  if after >= before:
     return Reduction(description, None, f"does not reduce MACs ({before:,} -> {after:,})")
   # Named after the root and the architecture (the run store keeps the chain of reductions).
   root = spec.name.split("~")[0]
-  return Reduction(description, dataclasses.replace(reduced, name=f"{root}~{reduced.canonical_hash()[:8]}"))
+  return Reduction(description,
+                   dataclasses.replace(reduced, name=f"{root}~{reduced.canonical_hash()[:8]}"))
 
 
 def _replace(spec, i, **changes) -> list:
@@ -71,24 +73,29 @@ def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
     for k in (2, 4):
       features = layers[i].features // k
       desc = f"{name} filters/{k}"
-      out.append(_rebuild(spec, _replace(spec, i, features=features), desc) if features >= MIN_FEATURES
-                 else Reduction(desc, None, f"would leave {features} filters (< {MIN_FEATURES})"))
+      out.append(
+          _rebuild(spec, _replace(spec, i, features=features), desc) if features >= MIN_FEATURES
+          else Reduction(desc, None, f"would leave {features} filters (< {MIN_FEATURES})"))
   for i in conv_idx:
     desc = f"conv_{i} stride+1"
     stride = layers[i].stride + 1
-    out.append(_rebuild(spec, _replace(spec, i, stride=stride), desc) if stride <= layers[i].kernel
-               else Reduction(desc, None, f"stride {stride} > kernel {layers[i].kernel} skips pixels"))
+    out.append(
+        _rebuild(spec, _replace(spec, i, stride=stride), desc) if stride <= layers[i].kernel else
+        Reduction(desc, None, f"stride {stride} > kernel {layers[i].kernel} skips pixels"))
   for i in conv_idx:
     desc = f"conv_{i} kernel-2"
     kernel = layers[i].kernel - 2
-    out.append(_rebuild(spec, _replace(spec, i, kernel=kernel), desc) if kernel >= max(1, layers[i].stride)
-               else Reduction(desc, None, f"kernel {kernel} < stride {layers[i].stride} skips pixels"))
+    out.append(
+        _rebuild(spec, _replace(spec, i, kernel=kernel), desc) if kernel >=
+        max(1, layers[i].stride) else Reduction(
+            desc, None, f"kernel {kernel} < stride {layers[i].stride} skips pixels"))
   for i in dense_idx:
     for k in (2, 4):
       features = layers[i].features // k
       desc = f"dense_{i} width/{k}"
-      out.append(_rebuild(spec, _replace(spec, i, features=features), desc) if features >= MIN_FEATURES
-                 else Reduction(desc, None, f"would leave {features} units (< {MIN_FEATURES})"))
+      out.append(
+          _rebuild(spec, _replace(spec, i, features=features), desc) if features >= MIN_FEATURES
+          else Reduction(desc, None, f"would leave {features} units (< {MIN_FEATURES})"))
   pools = [i for i, l in enumerate(layers) if isinstance(l, spec_lib.MaxPool)]
   for i in conv_idx[1:] + pools + dense_idx:
     out.append(_rebuild(spec, _remove(spec, i), f"remove {layers[i].type}_{i}"))

@@ -48,8 +48,9 @@ def short_recipe(config):
 def short_trainer_many(config, data: run_data.RunData):
   """All seeds of a candidate in one vmapped training (smile_jax/train/seeds.py)."""
   def train_many(spec: spec_lib.ModelSpec, seeds) -> list[dict]:
-    return seeds_lib.train_seeds(short_recipe(config), spec.with_input_shape(data.train.images.shape[1:]),
-                                 tuple(seeds), data)
+    return seeds_lib.train_seeds(
+        short_recipe(config), spec.with_input_shape(data.train.images.shape[1:]), tuple(seeds),
+        data)
   return train_many
 
 
@@ -59,9 +60,12 @@ def short_trainer(config, workdir: str, data: run_data.RunData):
     cfg = short_recipe(config)
     cfg.train.seed = seed
     t0 = time.time()
-    result = loop.train_and_evaluate(cfg, os.path.join(workdir, "candidates", spec.canonical_hash(), f"s{seed}"),
-                                     spec=spec.with_input_shape(data.train.images.shape[1:]), data=data,
-                                     verbose=False)
+    result = loop.train_and_evaluate(
+        cfg,
+        os.path.join(workdir, "candidates", spec.canonical_hash(), f"s{seed}"),
+        spec=spec.with_input_shape(data.train.images.shape[1:]),
+        data=data,
+        verbose=False)
     best = result.history[result.best_epoch - 1]
     return {"val_auc": best["val_auc"], "val_loss": best["val_loss"], "seconds": time.time() - t0}
   return train
@@ -94,16 +98,22 @@ def _num(x) -> str:
 
 def front_table(front, finals: dict) -> str:
   """Markdown table of the front; full-recipe val/test AUC only for the retrained finalists."""
-  lines = ["| candidate | reduction | MACs | est. latency (int8, 48 MHz) | peak RAM (int8) | flash (int8) | "
-           "val AUC (short, mean ± sd) | val AUC (full) | test AUC (full) |", "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
+  lines = [
+      "| candidate | reduction | MACs | est. latency (int8, 48 MHz) | peak RAM (int8) | flash "
+      "(int8) | "
+      "val AUC (short, mean ± sd) | val AUC (full) | test AUC (full) |",
+      "|---|---|--:|--:|--:|--:|--:|--:|--:|"
+  ]
   for c in front:
     f = finals.get(c.hash, {})
     sd = (sum((a - c.mean_auc) ** 2 for a in c.aucs) / max(1, len(c.aucs) - 1)) ** 0.5
     latency = search_lib.estimated_latency_ms(c.spec)
-    lines.append(f"| {c.spec.name} | {c.reduction} | {c.cost.macs:,} | "
-                 f"{'-' if latency is None else f'{latency:.0f} ms'} | {c.cost.peak_activation_bytes('int8'):,} B | "
-                 f"{c.cost.param_bytes('int8'):,} B | {c.mean_auc:.3f} ± {sd:.3f} | "
-                 f"{_num(f.get('val_auc'))} | {_num(f.get('test_auc'))} |")
+    lines.append(
+        f"| {c.spec.name} | {c.reduction} | {c.cost.macs:,} | "
+        f"{'-' if latency is None else f'{latency:.0f} ms'} | "
+        f"{c.cost.peak_activation_bytes('int8'):,} B | "
+        f"{c.cost.param_bytes('int8'):,} B | {c.mean_auc:.3f} ± {sd:.3f} | "
+        f"{_num(f.get('val_auc'))} | {_num(f.get('test_auc'))} |")
   return "\n".join(lines)
 
 
@@ -134,15 +144,17 @@ class SearchResult:
   def section(self, figure_path: str = "search_figure.png") -> tuple[str, str]:
     """(heading, body) of the search's report section; `figure_path` relative to the report."""
     s = self.summary
-    body = (f"Baseline val AUC {s['baseline_val_auc']:.3f}, cut-off {s['quality_cutoff']:.3f}, budget "
-            f"{s['budget_macs']:,} MACs; {s['candidates_trained']} candidates trained in "
-            f"{s['wall_time_s'] / 60:.1f} min.\n\n### Pareto front (feasible candidates)\n\n"
-            f"{self.front_table}\n\n![search]({figure_path})")
+    body = (
+        f"Baseline val AUC {s['baseline_val_auc']:.3f}, cut-off {s['quality_cutoff']:.3f}, budget "
+        f"{s['budget_macs']:,} MACs; {s['candidates_trained']} candidates trained in "
+        f"{s['wall_time_s'] / 60:.1f} min.\n\n### Pareto front (feasible candidates)\n\n"
+        f"{self.front_table}\n\n![search]({figure_path})")
     return f"Reduction search ({s['mode']}, report Figure 3)", body
 
 
 def run_search(config, workdir: str) -> SearchResult:
-  """Runs `config.search.mode` from `config.search.root`; writes search_summary.json and search.md."""
+  """Runs `config.search.mode` from `config.search.root`; writes search_summary.json and
+  search.md."""
   os.makedirs(workdir, exist_ok=True)
   t0 = time.time()
   sc = config.search
@@ -152,13 +164,21 @@ def run_search(config, workdir: str) -> SearchResult:
                                        max_latency_ms=sc.get("max_latency_ms", 0.0))
   store = RunStore(os.path.join(workdir, "runs.sqlite"))
   seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
-  s = search_lib.Search(short_trainer(config, workdir, data), store, constraints, seeds=seeds,
-                        margin=sc.margin, epochs=sc.epochs, train_above_budget=sc.train_above_budget,
-                        max_candidates=sc.max_candidates, max_seconds=sc.max_minutes * 60,
-                        train_many=short_trainer_many(config, data) if sc.get("parallel_seeds") == "vmap" else None,
-                        on_trained=lambda c: print(
-                            f"[search {(time.time() - t0) / 60:5.1f} min] {c.spec.name}: {c.cost.macs:,} MACs, "
-                            f"val AUC {c.mean_auc:.4f} over {len(c.aucs)} seed(s) ({c.reduction})", flush=True))
+  s = search_lib.Search(
+      short_trainer(config, workdir, data),
+      store,
+      constraints,
+      seeds=seeds,
+      margin=sc.margin,
+      epochs=sc.epochs,
+      train_above_budget=sc.train_above_budget,
+      max_candidates=sc.max_candidates,
+      max_seconds=sc.max_minutes * 60,
+      train_many=short_trainer_many(config, data) if sc.get("parallel_seeds") == "vmap" else None,
+      on_trained=lambda c: print(
+          f"[search {(time.time() - t0) / 60:5.1f} min] {c.spec.name}: {c.cost.macs:,} MACs, "
+          f"val AUC {c.mean_auc:.4f} over {len(c.aucs)} seed(s) ({c.reduction})",
+          flush=True))
   if sc.baseline_auc > 0:
     baseline_auc = sc.baseline_auc
   else:
@@ -182,13 +202,32 @@ def run_search(config, workdir: str) -> SearchResult:
     with open(os.path.join(workdir, "chosen_spec.json"), "w") as f:
       f.write(chosen.spec.to_json())
   summary = {
-      "mode": sc.mode, "root": sc.root, "budget_macs": sc.budget_macs, "baseline_val_auc": baseline_auc,
-      "quality_cutoff": beta, "candidates_trained": len(cands), "trainings_run": s.trainings,
-      "wall_time_s": time.time() - t0,
-      "chosen": None if chosen is None else {
-          "name": chosen.spec.name, "spec": chosen.spec.to_dict(), "macs": chosen.cost.macs,
-          "val_auc": finals[chosen.hash]["val_auc"], "test_auc": finals[chosen.hash]["test_auc"],
-          "short_val_auc": chosen.mean_auc, "run_dir": finals[chosen.hash]["run_dir"]},
+      "mode":
+          sc.mode,
+      "root":
+          sc.root,
+      "budget_macs":
+          sc.budget_macs,
+      "baseline_val_auc":
+          baseline_auc,
+      "quality_cutoff":
+          beta,
+      "candidates_trained":
+          len(cands),
+      "trainings_run":
+          s.trainings,
+      "wall_time_s":
+          time.time() - t0,
+      "chosen":
+          None if chosen is None else {
+              "name": chosen.spec.name,
+              "spec": chosen.spec.to_dict(),
+              "macs": chosen.cost.macs,
+              "val_auc": finals[chosen.hash]["val_auc"],
+              "test_auc": finals[chosen.hash]["test_auc"],
+              "short_val_auc": chosen.mean_auc,
+              "run_dir": finals[chosen.hash]["run_dir"]
+          },
       "front": [c.row() | finals.get(c.hash, {}) for c in front],
   }
   jsonfile.dump(summary, os.path.join(workdir, "search_summary.json"), indent=1)

@@ -48,12 +48,17 @@ class Constraints:
   weight_dtype: str = "int8"        # what flash and RAM are measured in on the device
   max_latency_ms: float = 0.0       # 0 = unconstrained; else by the apollo3-emulated profile
 
-  def violations(self, cost: ops_lib.ModelCost, spec: spec_lib.ModelSpec | None = None) -> list[str]:
+  def violations(self,
+                 cost: ops_lib.ModelCost,
+                 spec: spec_lib.ModelSpec | None = None) -> list[str]:
     out = []
     if self.max_latency_ms and spec is not None:
       latency = estimated_latency_ms(spec)
       if latency is None:
-        raise KeyError("max_latency_ms needs the apollo3-emulated profile: run `python -m experiments.fit_latency`")
+        raise KeyError(
+            "max_latency_ms needs the apollo3-emulated profile: run `python -m "
+            "experiments.fit_latency`"
+        )
       if latency > self.max_latency_ms:
         out.append(f"est. latency {latency:.1f} ms > {self.max_latency_ms:.1f} ms")
     if cost.macs > self.budget_macs:
@@ -98,13 +103,20 @@ class Candidate:
     return self.mean_auc - margin * float(np.std(self.aucs, ddof=1)) / math.sqrt(len(self.aucs))
 
   def row(self) -> dict:
-    return {"name": self.spec.name, "hash": self.hash, "parent": self.parent_hash,
-            "reduction": self.reduction, "macs": self.cost.macs,
-            "peak_ram_bytes": self.cost.peak_activation_bytes("int8"),
-            "flash_bytes": self.cost.param_bytes("int8"), "est_latency_ms": estimated_latency_ms(self.spec),
-            "val_auc": self.mean_auc,
-            "val_aucs": list(self.aucs), "feasible": self.feasible,
-            "spec": self.spec.to_dict()}
+    return {
+        "name": self.spec.name,
+        "hash": self.hash,
+        "parent": self.parent_hash,
+        "reduction": self.reduction,
+        "macs": self.cost.macs,
+        "peak_ram_bytes": self.cost.peak_activation_bytes("int8"),
+        "flash_bytes": self.cost.param_bytes("int8"),
+        "est_latency_ms": estimated_latency_ms(self.spec),
+        "val_auc": self.mean_auc,
+        "val_aucs": list(self.aucs),
+        "feasible": self.feasible,
+        "spec": self.spec.to_dict()
+    }
 
 
 def quality_cutoff(baseline_auc: float, keep: float = 0.8) -> float:
@@ -153,7 +165,9 @@ class Search:
   def evaluate(self, cand: Candidate, seeds=None) -> Candidate:
     """Trains `cand` once per seed, reusing finished (hash, seed) rows of the store."""
     seeds = tuple(seeds or self.seeds)
-    missing = [seed for seed in seeds if (self.store.get(cand.hash, seed) or {}).get("status") != "done"]
+    missing = [
+        seed for seed in seeds if (self.store.get(cand.hash, seed) or {}).get("status") != "done"
+    ]
     if missing:
       self._train_and_store(cand, missing)
     for seed in seeds:
@@ -176,7 +190,8 @@ class Search:
     for group in groups:
       self.trainings += len(group)
       try:
-        results = self.train_many(cand.spec, group) if together else [self.train(cand.spec, group[0])]
+        results = self.train_many(cand.spec,
+                                  group) if together else [self.train(cand.spec, group[0])]
       except Exception as e:  # noqa: BLE001 - one bad candidate must not end the search
         logging.warning("candidate %s seeds %s failed: %s", cand.spec.name, group, e)
         for seed in group:
@@ -219,7 +234,8 @@ class Search:
     halvings = abs(math.log2(max(macs, 1) / self.constraints.budget_macs)) / 2.0
     return halvings - 4.0 * (parent_quality - beta) / max(1e-6, 1.0 - beta)
 
-  def best_first(self, root: spec_lib.ModelSpec, beta: float, root_quality: float) -> list[Candidate]:
+  def best_first(self, root: spec_lib.ModelSpec, beta: float,
+                 root_quality: float) -> list[Candidate]:
     """Explores until the candidate/time budget is spent; returns every trained candidate."""
     seen = {root.canonical_hash()}
     heap, counter = [], 0
@@ -243,7 +259,8 @@ class Search:
         continue
       cand = self.evaluate(self.make(spec, parent_hash, reduction))
       if cand.aucs and cand.score(self.margin) >= beta:
-        push_children(spec, cand.hash, cand.score(self.margin))  # reductions only lose quality: prune below beta
+        push_children(spec, cand.hash,
+                      cand.score(self.margin))  # reductions only lose quality: prune below beta
     return list(self.trained.values())
 
 

@@ -59,7 +59,8 @@ class RunStore:
     names = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     self.db.execute(f"INSERT OR REPLACE INTO runs ({names}) VALUES ({marks})", tuple(row.values()))
-    self.db.commit()  # each finished training is durable at once: a kill loses at most the one in flight
+    self.db.commit(
+    )  # each finished training is durable at once: a kill loses at most the one in flight
 
   def all(self) -> list[dict]:
     rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM runs ORDER BY finished_at").fetchall()
@@ -67,4 +68,3 @@ class RunStore:
 
   def close(self) -> None:
     self.db.close()
-

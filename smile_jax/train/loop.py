@@ -33,7 +33,7 @@ from smile_jax.train import steps
 @dataclasses.dataclass
 class TrainResult:
   state: steps.TrainState          # the last epoch's state (single-device)
-  variables: dict                  # the kept weights ({'params', 'batch_stats'}), per config.train.keep
+  variables: dict  # the kept weights ({'params', 'batch_stats'}), per config.train.keep
   history: list[dict]
   best_epoch: int
   spec: spec_lib.ModelSpec
@@ -94,7 +94,8 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
     raise ValueError(f"batch size {tc.batch_size} does not split over {n_dev} devices")
   state = steps.create_state(spec, tc, steps_per_epoch, tc.seed, "batch" if use_pmap else None)
   if init_variables is not None:
-    state = state.replace(params=init_variables["params"], batch_stats=init_variables.get("batch_stats", {}))
+    state = state.replace(
+        params=init_variables["params"], batch_stats=init_variables.get("batch_stats", {}))
   best = infer.variables_of(state)
   meta = {"epoch": 0, "history": [], "best_epoch": -1, "best_val_auc": -1.0}
 

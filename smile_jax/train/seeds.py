@@ -29,19 +29,28 @@ def train_seeds(config, spec: spec_lib.ModelSpec, seeds, data: run_data.RunData)
   base = pipeline.epoch_indices(data.train.labels, seeds[0], config.data.balance)
   steps_per_epoch = pipeline.steps_per_epoch(len(base), tc.batch_size)
   if steps_per_epoch == 0:
-    raise ValueError(f"the train split has {len(base)} images, fewer than one batch of {tc.batch_size}")
+    raise ValueError(
+        f"the train split has {len(base)} images, fewer than one batch of {tc.batch_size}")
   states = steps.stack([steps.create_state(spec, tc, steps_per_epoch, s) for s in seeds])
   augment_cfg = config.augment if config.augment.enabled else None
   best = [{"val_auc": -1.0, "val_loss": float("nan")} for _ in seeds]
   for epoch in range(tc.epochs):
-    streams = [pipeline.train_batches(data.train.images, data.train.labels, batch_size=tc.batch_size,
-                                      seed=s, epoch=epoch, balance=config.data.balance,
-                                      augment_cfg=augment_cfg) for s in seeds]
+    streams = [
+        pipeline.train_batches(
+            data.train.images,
+            data.train.labels,
+            batch_size=tc.batch_size,
+            seed=s,
+            epoch=epoch,
+            balance=config.data.balance,
+            augment_cfg=augment_cfg) for s in seeds
+    ]
     for batches in zip(*streams):
       batch = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *batches)
       states, _ = steps.vmap_train_step(states, batch)
     for k in range(len(seeds)):
-      auc, loss = loop.validate(jax.tree_util.tree_map(lambda x: x[k], states), data.val, tc.eval_batch_size)
+      auc, loss = loop.validate(
+          jax.tree_util.tree_map(lambda x: x[k], states), data.val, tc.eval_batch_size)
       if auc > best[k]["val_auc"]:
         best[k] = {"val_auc": auc, "val_loss": loss}
   seconds = time.time() - t0

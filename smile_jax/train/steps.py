@@ -26,7 +26,8 @@ class TrainState(train_state.TrainState):
 
 
 def learning_rate_schedule(cfg, steps_per_epoch: int) -> optax.Schedule:
-  """Linear warmup from 0 to `peak_lr` over `warmup_epochs`, then cosine decay to 0 (report 4.2.1)."""
+  """Linear warmup from 0 to `peak_lr` over `warmup_epochs`, then cosine decay to 0 (report
+  4.2.1)."""
   total = max(1, cfg.epochs * steps_per_epoch)
   warmup = min(cfg.warmup_epochs * steps_per_epoch, total - 1)
   return optax.warmup_cosine_decay_schedule(0.0, cfg.peak_lr, warmup, total, end_value=0.0)
@@ -45,7 +46,8 @@ def make_optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
 @functools.lru_cache(maxsize=64)
 def _optimizer(epochs, warmup_epochs, peak_lr, momentum, nesterov, weight_decay, steps_per_epoch):
   cfg = types.SimpleNamespace(epochs=epochs, warmup_epochs=warmup_epochs, peak_lr=peak_lr)
-  sgd = optax.sgd(learning_rate_schedule(cfg, steps_per_epoch), momentum=momentum, nesterov=nesterov)
+  sgd = optax.sgd(
+      learning_rate_schedule(cfg, steps_per_epoch), momentum=momentum, nesterov=nesterov)
   if weight_decay:
     return optax.chain(optax.add_decayed_weights(weight_decay), sgd)
   return sgd
