@@ -40,10 +40,10 @@ SEARCHED = spec_lib.ModelSpec(
 
 def _model():
   if FLAGS.workdir:
-    p = predict.Predictor.from_run(predict.resolve_run_dir(FLAGS.workdir))
-    return p.spec, p.variables
-  v = net.build(SEARCHED).init(jax.random.key(0), jnp.zeros((1, 64, 64, 1)), train=False)
-  return SEARCHED, v
+    params = predict.Predictor.from_run(predict.resolve_run_dir(FLAGS.workdir))
+    return params.spec, params.variables
+  variables = net.build(SEARCHED).init(jax.random.key(0), jnp.zeros((1, 64, 64, 1)), train=False)
+  return SEARCHED, variables
 
 
 def main(argv):
@@ -60,8 +60,8 @@ def main(argv):
       os.makedirs(naive_dir, exist_ok=True)
       header, source = naive_c.generate(model)
       for name, text in (("model.h", header), ("model.c", source)):
-        with open(os.path.join(naive_dir, name), "w") as f:
-          f.write(text)
+        with open(os.path.join(naive_dir, name), "w") as file:
+          file.write(text)
       results = {}
       for label, directory, kernels in (("TVM, LLVM kernels", built.directory, "llvm"),
                                         ("TVM, C kernels + gcc -O2", built.directory, "c"),

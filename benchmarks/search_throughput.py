@@ -40,32 +40,36 @@ flags.DEFINE_integer("epochs", 1, "Epochs per short training with --end_to_end."
 flags.DEFINE_integer("seeds", 3, "K with --end_to_end.")
 
 
-def _batches(k: int, n: int, bs: int):
+def _batches(seeds: int, count: int, bs: int):
   rng = np.random.default_rng(0)
-  return [{"image": rng.integers(0, 255, (k, bs, 64, 64, 1), dtype=np.uint8),
-           "label": rng.integers(0, 2, (k, bs)).astype(np.int32)} for _ in range(n)]
+  return [{"image": rng.integers(0, 255, (seeds, bs, 64, 64, 1), dtype=np.uint8),
+           "label": rng.integers(0, 2, (seeds, bs)).astype(np.int32)} for _ in range(count)]
 
 
-def seconds_per_step(k: int, vmapped: bool) -> float:
+def seconds_per_step(seeds: int, vmapped: bool) -> float:
   cfg = default.get_config().train
   spec = zoo.get(FLAGS.model)
-  states = [steps.create_state(spec, cfg, 100, seed) for seed in range(k)]
-  batches = _batches(k, FLAGS.steps + 1, cfg.batch_size)
+  states = [steps.create_state(spec, cfg, 100, seed) for seed in range(seeds)]
+  batches = _batches(seeds, FLAGS.steps + 1, cfg.batch_size)
   if vmapped:
     state = steps.stack(states)
-    run = lambda state, b: steps.vmap_train_step(state, b)
+    run = lambda state, batch: steps.vmap_train_step(state, batch)
   else:
     state = states
-    run = lambda st, b: [steps.jit_train_step(s, {"image": b["image"][i], "label": b["label"][i]})
-                         for i, s in enumerate(st)]
-  def step(state, b):
-    out = run(state, b)
+    run = lambda st, batch: [
+        steps.jit_train_step(s, {
+            "image": batch["image"][i],
+            "label": batch["label"][i]
+        }) for i, s in enumerate(st)
+    ]
+  def step(state, batch):
+    out = run(state, batch)
     return ([o[0] for o in out], out[-1][1]) if not vmapped else out
   state, out = step(state, batches[0])
   jax.block_until_ready(out)
   t0 = time.perf_counter()
-  for b in batches[1:]:
-    state, out = step(state, b)
+  for batch in batches[1:]:
+    state, out = step(state, batch)
   jax.block_until_ready((state, out))
   return (time.perf_counter() - t0) / FLAGS.steps
 
@@ -107,11 +111,12 @@ def main(argv):
   print("| seeds K | sequential s/step (all K) | vmapped s/step (all K) | vmapped / sequential | "
         "candidates/min sequential | candidates/min vmapped |")
   print("|--:|--:|--:|--:|--:|--:|")
-  for k in (3, 8):
-    seq, vm = seconds_per_step(k, False), seconds_per_step(k, True)
+  for seeds in (3, 8):
+    seq, vm = seconds_per_step(seeds, False), seconds_per_step(seeds, True)
     per_min = lambda s: 60.0 / (s * steps_per_candidate)
     print(
-        f"| {k} | {seq:.4f} | {vm:.4f} | {vm / seq:.2f}x | {per_min(seq):.2f} | {per_min(vm):.2f} |"
+        f"| {seeds} | {seq:.4f} | {vm:.4f} | {vm / seq:.2f}x | {per_min(seq):.2f} | "
+        f"{per_min(vm):.2f} |"
     )
 
 

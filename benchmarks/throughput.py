@@ -33,15 +33,15 @@ flags.DEFINE_integer("batch_size", 64, "Batch size (the report's).")
 flags.DEFINE_list("models", ["embedded", "alexnet"], "Zoo models to time.")
 
 
-def _images(n: int) -> np.ndarray:
+def _images(count: int) -> np.ndarray:
   from smile_jax.data import sources
   try:
     from smile_jax.data import builders, run_data
     ds = builders.build(
-        "smilesmiled", run_data.tfds_dir(), sources.data_dir(), max_per_class=n // 2)
+        "smilesmiled", run_data.tfds_dir(), sources.data_dir(), max_per_class=count // 2)
     return ds.images
   except Exception:  # noqa: BLE001 - a benchmark without the datasets still measures speed
-    return np.random.default_rng(0).integers(0, 255, (n, 64, 64, 1), dtype=np.uint8)
+    return np.random.default_rng(0).integers(0, 255, (count, 64, 64, 1), dtype=np.uint8)
 
 
 def time_training(name: str, images: np.ndarray, parallel: str) -> float:
@@ -52,18 +52,21 @@ def time_training(name: str, images: np.ndarray, parallel: str) -> float:
   batches = [{"image": images[(i * bs) % (len(images) - bs):][:bs], "label": labels}
              for i in range(FLAGS.steps + 2)]
   if parallel == "pmap":
-    n = jax.local_device_count()
-    state = steps.replicate(steps.create_state(spec, cfg, 100, 0, bn_axis_name="batch"), n)
+    count = jax.local_device_count()
+    state = steps.replicate(steps.create_state(spec, cfg, 100, 0, bn_axis_name="batch"), count)
     step = steps.pmap_train_step
-    batches = [jax.tree_util.tree_map(lambda x: x.reshape(n, -1, *x.shape[1:]), b) for b in batches]
+    batches = [
+        jax.tree_util.tree_map(lambda x: x.reshape(count, -1, *x.shape[1:]), batch)
+        for batch in batches
+    ]
   else:
     state, step = steps.create_state(spec, cfg, 100, 0), steps.jit_train_step
-  for b in batches[:2]:
-    state, out = step(state, b)
+  for batch in batches[:2]:
+    state, out = step(state, batch)
   jax.block_until_ready(out)
   t0 = time.perf_counter()
-  for b in batches[2:]:
-    state, out = step(state, b)
+  for batch in batches[2:]:
+    state, out = step(state, batch)
   jax.block_until_ready(out)
   return FLAGS.steps * bs / (time.perf_counter() - t0)
 
@@ -77,21 +80,21 @@ def time_fed_training(name: str, images: np.ndarray) -> float:
                                    balance=False, augment_cfg=cfg.augment)
   state, out = steps.jit_train_step(state, next(batches))  # compile outside the timing
   jax.block_until_ready(out)
-  t0, n = time.perf_counter(), 0
+  t0, count = time.perf_counter(), 0
   for batch in batches:
-    if n >= FLAGS.steps * FLAGS.batch_size:
+    if count >= FLAGS.steps * FLAGS.batch_size:
       break
     state, out = steps.jit_train_step(state, batch)
-    n += FLAGS.batch_size
+    count += FLAGS.batch_size
   jax.block_until_ready(out)
-  return n / (time.perf_counter() - t0)
+  return count / (time.perf_counter() - t0)
 
 
 def time_pipeline(images: np.ndarray) -> float:
   cfg = default.get_config()
   labels = np.arange(len(images)) % 2
   t0 = time.perf_counter()
-  n = sum(
+  count = sum(
       len(b["label"]) for b in pipeline.train_batches(
           images,
           labels,
@@ -100,7 +103,7 @@ def time_pipeline(images: np.ndarray) -> float:
           epoch=0,
           balance=True,
           augment_cfg=cfg.augment))
-  return n / (time.perf_counter() - t0)
+  return count / (time.perf_counter() - t0)
 
 
 def main(argv):

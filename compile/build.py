@@ -56,8 +56,8 @@ def compile_model(model, directory: str, threshold_logit: float = 0.0) -> Built:
                                          threshold_logit)
   for name, text in (("model.h", header), ("model.c", source), ("kernels.c",
                                                                 kernels.c_source(program))):
-    with open(os.path.join(directory, name), "w") as f:
-      f.write(text)
+    with open(os.path.join(directory, name), "w") as file:
+      file.write(text)
   kernels.llvm_object(program, os.path.join(directory, "kernels.o"))
   return Built(dtype_of(model), model, program, plan, directory)
 
@@ -71,19 +71,19 @@ def kernel_layers(built: Built) -> dict:
   so kernels are matched to ops by their anchor (conv, pool, dense), in order, and each affine op
   goes with the kernel that precedes it."""
   ops = list(built.graph.ops)
-  out, i = {}, 0
+  out, position = {}, 0
   for call in built.program.calls:
     wanted = _CALL_KIND.get(call.kind)
     covered = []
     if wanted is not None:
-      while i < len(ops) and not isinstance(ops[i], wanted):
-        i += 1
-      if i < len(ops):
-        covered.append(ops[i])
-        i += 1
-      while i < len(ops) and isinstance(ops[i], graph_lib.AffineOp):
-        covered.append(ops[i])
-        i += 1
+      while position < len(ops) and not isinstance(ops[position], wanted):
+        position += 1
+      if position < len(ops):
+        covered.append(ops[position])
+        position += 1
+      while position < len(ops) and isinstance(ops[position], graph_lib.AffineOp):
+        covered.append(ops[position])
+        position += 1
     out[call.kernel] = covered
   return out
 
@@ -92,23 +92,23 @@ def layer_rows(built: Built, prof: profile.Profile) -> list[dict]:
   """Per kernel: the spec layers it computes, their MACs, instructions, cycles, cycles per MAC."""
   graph = built.graph
   costs = {c.index: c for c in spec_lib.layer_costs(graph.spec)}
-  by_kernel = {k.name: k for k in prof.kernels}
+  by_kernel = {kernel_profile.name: kernel_profile for kernel_profile in prof.kernels}
   covered = kernel_layers(built)
   rows = []
   for call in built.program.calls:
     if call.is_reshape:
       continue
     ops = covered[call.kernel]
-    k = by_kernel.get(call.kernel, profile.KernelProfile(call.kernel, 0, 0))
+    kernel_profile = by_kernel.get(call.kernel, profile.KernelProfile(call.kernel, 0, 0))
     macs = sum(costs[op.layer].macs for op in ops)
     layer = " + ".join(f"{graph.spec.layers[op.layer].type}_{op.layer}" for op in ops) or "input"
     rows.append({
         "kernel": call.kernel,
         "layer": layer,
         "macs": macs,
-        "instructions": k.instructions,
-        "cycles": k.cycles,
-        "cycles_per_mac": k.cycles / macs if macs else None
+        "instructions": kernel_profile.instructions,
+        "cycles": kernel_profile.cycles,
+        "cycles_per_mac": kernel_profile.cycles / macs if macs else None
     })
   glue = by_kernel.get("glue")
   if glue:
@@ -119,16 +119,15 @@ def layer_rows(built: Built, prof: profile.Profile) -> list[dict]:
 
 def check_fits(spec: spec_lib.ModelSpec, board: str = "sparkfun-edge") -> None:
   """Raises DoesNotFit, before any compilation, when the int8 weights or activations cannot fit."""
-  b = firmware.BOARDS[board]
+  limits = firmware.BOARDS[board]
   cost = ops.analyze(spec)
   weights, activations = cost.param_bytes("int8"), cost.peak_activation_bytes("int8")
-  if weights > b.flash_bytes or activations + b.stack_bytes > b.ram_bytes:
+  if weights > limits.flash_bytes or activations + limits.stack_bytes > limits.ram_bytes:
     raise firmware.DoesNotFit(
-        f"{spec.name}: int8 weights {weights:,} B (flash {b.flash_bytes:,} B) and peak activations "
-        f"{activations:,} B + {b.stack_bytes:,} B stack (RAM {b.ram_bytes:,} B) do not fit the "
-        f"{board}: "
-        "deploy a smaller net (the search's max_flash_bytes / max_peak_ram_bytes keep it in bounds)"
-    )
+        f"{spec.name}: int8 weights {weights:,} B (flash {limits.flash_bytes:,} B) and peak "
+        f"activations {activations:,} B + {limits.stack_bytes:,} B stack (RAM "
+        f"{limits.ram_bytes:,} B) do not fit the {board}: deploy a smaller net (the search's "
+        "max_flash_bytes / max_peak_ram_bytes keep it in bounds)")
 
 
 @dataclasses.dataclass(frozen=True)

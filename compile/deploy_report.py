@@ -33,8 +33,8 @@ def power(cycles: int, mhz: float, energy_cfg, camera: bool = True) -> Power:
   return Power(inference_uj, average_ua, energy_cfg.battery_mah * 1e3 / average_ua)
 
 
-def _kb(n: int) -> str:
-  return f"{n / 1024:,.1f} KB"
+def _kb(nbytes: int) -> str:
+  return f"{nbytes / 1024:,.1f} KB"
 
 
 def markdown(result: dict, energy_cfg, report_ops_per_s: float,
@@ -51,39 +51,43 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
       "flash | RAM (arena) | fits Edge | parity | test AUC |",
       "|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|"
   ]
-  for b in builds:
-    parity = (f"{b['parity_max_abs_diff']:.0f} (bit-exact)" if b["dtype"] == "int8" and
-              b["parity_max_abs_diff"] == 0 else f"{b['parity_max_abs_diff']:.2e}")
+  for build in builds:
+    parity = (f"{build['parity_max_abs_diff']:.0f} (bit-exact)" if build["dtype"] == "int8" and
+              build["parity_max_abs_diff"] == 0 else f"{build['parity_max_abs_diff']:.2e}")
     lines.append(
-        f"| {b['dtype']} | {b['macs']:,} | {b['instructions']:,} | {b['cycles']:,} | "
-        f"{b['cycles_per_mac']:.2f} | "
-        f"{b['latency_ms_48mhz']:.1f} ms | {b['latency_ms_96mhz']:.1f} ms | "
-        f"{_kb(b['flash_bytes'])} | "
-        f"{_kb(b['ram_bytes'])} ({_kb(b['arena_bytes'])}) | "
-        f"{'yes' if b['fits_sparkfun_edge'] else 'no'} | "
-        f"{parity} | {b['test_auc']:.4f} |")
+        f"| {build['dtype']} | {build['macs']:,} | {build['instructions']:,} | "
+        f"{build['cycles']:,} | "
+        f"{build['cycles_per_mac']:.2f} | "
+        f"{build['latency_ms_48mhz']:.1f} ms | {build['latency_ms_96mhz']:.1f} ms | "
+        f"{_kb(build['flash_bytes'])} | "
+        f"{_kb(build['ram_bytes'])} ({_kb(build['arena_bytes'])}) | "
+        f"{'yes' if build['fits_sparkfun_edge'] else 'no'} | "
+        f"{parity} | {build['test_auc']:.4f} |")
   est_s = report_macs_estimate / report_ops_per_s
   lines += [
       "", f"The report's estimate for this net ({report_macs_estimate:,.0f} ops at "
       f"{report_ops_per_s / 1e6:.2f} M ops/s): **{est_s * 1e3:,.0f} ms**; estimated from the "
-      "emulated firmware (48 MHz): "
-      + ", ".join(f"**{b['latency_ms_48mhz']:.1f} ms** ({b['dtype']})" for b in builds) + ".",
+      "emulated firmware (48 MHz): " +
+      ", ".join(f"**{build['latency_ms_48mhz']:.1f} ms** ({build['dtype']})" for build in builds) +
+      ".",
       f"Float test AUC (JAX): {builds[0]['float_test_auc']:.4f}; AUC change from quantization: " +
-      ", ".join(f"{b['test_auc'] - b['float_test_auc']:+.4f} ({b['dtype']})" for b in builds) + ".",
-      "QEMU instruction count (SysTick x 40 under -icount): " +
-      ", ".join(f"{b['qemu_instructions']:,} vs unicorn {b['instructions']:,} ({b['dtype']})"
-                for b in builds) + ".", "", "### Per layer", ""
+      ", ".join(f"{build['test_auc'] - build['float_test_auc']:+.4f} ({build['dtype']})"
+                for build in builds) + ".",
+      "QEMU instruction count (SysTick x 40 under -icount): " + ", ".join(
+          f"{build['qemu_instructions']:,} vs unicorn {build['instructions']:,} ({build['dtype']})"
+          for build in builds) + ".", "", "### Per layer", ""
   ]
-  for b in builds:
+  for build in builds:
     lines += [
-        f"{b['dtype']}:", "", "| kernel | layer | MACs | instructions | est. cycles | cycles/MAC |",
+        f"{build['dtype']}:", "",
+        "| kernel | layer | MACs | instructions | est. cycles | cycles/MAC |",
         "|---|---|--:|--:|--:|--:|"
     ]
-    for r in b["layers"]:
-      cpm = f"{r['cycles_per_mac']:.2f}" if r["cycles_per_mac"] else ""
+    for row in build["layers"]:
+      cpm = f"{row['cycles_per_mac']:.2f}" if row["cycles_per_mac"] else ""
       lines.append(
-          f"| `{r['kernel']}` | {r['layer']} | {r['macs']:,} | {r['instructions']:,} | "
-          f"{r['cycles']:,} | {cpm} |"
+          f"| `{row['kernel']}` | {row['layer']} | {row['macs']:,} | {row['instructions']:,} | "
+          f"{row['cycles']:,} | {cpm} |"
       )
     lines.append("")
   lines += [
@@ -99,19 +103,20 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
       "| build | clock | energy / inference | average current | battery life | without camera |",
       "|---|--:|--:|--:|--:|--:|"
   ]
-  for b in builds:
+  for build in builds:
     for mhz in (48, 96):
-      p = power(b["cycles"], mhz, energy_cfg)
-      no_cam = power(b["cycles"], mhz, energy_cfg, camera=False)
+      with_camera = power(build["cycles"], mhz, energy_cfg)
+      no_cam = power(build["cycles"], mhz, energy_cfg, camera=False)
       lines.append(
-          f"| {b['dtype']} | {mhz} MHz | {p.inference_uj:.1f} uJ | {p.average_ua:,.0f} uA | "
-          f"{p.battery_hours / 24:.1f} days | {no_cam.battery_hours / 24:.0f} days |")
+          f"| {build['dtype']} | {mhz} MHz | {with_camera.inference_uj:.1f} uJ | "
+          f"{with_camera.average_ua:,.0f} uA | "
+          f"{with_camera.battery_hours / 24:.1f} days | {no_cam.battery_hours / 24:.0f} days |")
   return f"Deployment: `{result['model']}` on the Apollo3 Cortex-M4F", "\n".join(lines)
 
 
 def write(out_dir: str, result: dict, energy_cfg, report_ops_per_s: float) -> tuple[str, str]:
   """Writes out_dir/deploy.md; returns its (heading, body) for a larger report to include."""
   heading, body = markdown(result, energy_cfg, report_ops_per_s, result["builds"][0]["macs"])
-  with open(os.path.join(out_dir, "deploy.md"), "w") as f:
-    f.write(f"## {heading}\n\n{body}\n")
+  with open(os.path.join(out_dir, "deploy.md"), "w") as file:
+    file.write(f"## {heading}\n\n{body}\n")
   return heading, body

@@ -92,8 +92,8 @@ def camera_source(image: np.ndarray) -> str:
 
 
 def _sections(elf_path: str) -> dict:
-  with open(elf_path, "rb") as f:
-    elf = ELFFile(f)
+  with open(elf_path, "rb") as file:
+    elf = ELFFile(file)
     return {s.name: (s["sh_addr"], s["sh_size"]) for s in elf.iter_sections()
             if s["sh_flags"] & 0x2 and s["sh_size"] > 0}   # SHF_ALLOC
 
@@ -129,8 +129,8 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
         raise ValueError(
             "the sparkfun-edge build needs a test_image for its compiled-in camera frame")
       path = os.path.join(out_dir, "camera.c")
-      with open(path, "w") as f:
-        f.write(camera_source(test_image))
+      with open(path, "w") as file:
+        file.write(camera_source(test_image))
       sources.append(path)
     else:
       sources.append(os.path.join(board_dir, name))

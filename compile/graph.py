@@ -91,20 +91,20 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
   return total // 2, total - total // 2
 
 
-def _pads(layer, h: int, w: int) -> tuple[int, int, int, int]:
+def _pads(layer, height: int, width: int) -> tuple[int, int, int, int]:
   if layer.padding == "VALID":
     return (0, 0, 0, 0)
-  k = layer.kernel if isinstance(layer, spec_lib.Conv) else layer.window
-  top, bottom = same_pads(h, k, layer.stride)
-  left, right = same_pads(w, k, layer.stride)
+  window = layer.kernel if isinstance(layer, spec_lib.Conv) else layer.window
+  top, bottom = same_pads(height, window, layer.stride)
+  left, right = same_pads(width, window, layer.stride)
   return (top, left, bottom, right)
 
 
 def _bn_affine(variables, name: str) -> tuple[np.ndarray, np.ndarray]:
-  p, s = variables["params"][name], variables["batch_stats"][name]
-  scale = np.asarray(p["scale"],
-                     np.float64) / np.sqrt(np.asarray(s["var"], np.float64) + BN_EPSILON)
-  shift = np.asarray(p["bias"], np.float64) - scale * np.asarray(s["mean"], np.float64)
+  params, stats = variables["params"][name], variables["batch_stats"][name]
+  variance = np.asarray(stats["var"], np.float64)
+  scale = np.asarray(params["scale"], np.float64) / np.sqrt(variance + BN_EPSILON)
+  shift = np.asarray(params["bias"], np.float64) - scale * np.asarray(stats["mean"], np.float64)
   return scale, shift
 
 
@@ -114,14 +114,16 @@ def from_spec(spec: spec_lib.ModelSpec, variables: dict) -> Graph:
   ops: list = []
   shapes = spec_lib.infer_shapes(spec)
   shape = tuple(spec.input_shape)
-  for i, layer in enumerate(spec.layers):
-    name = f"{layer.type}_{i}"
+  for index, layer in enumerate(spec.layers):
+    name = f"{layer.type}_{index}"
     if isinstance(layer, spec_lib.Conv):
-      p = variables["params"][name]
-      ops.append(ConvOp(np.asarray(p["kernel"], np.float32), np.asarray(p["bias"], np.float32),
-                        layer.stride, _pads(layer, *shape[:2]), layer.activation == "relu", i))
+      params = variables["params"][name]
+      ops.append(
+          ConvOp(
+              np.asarray(params["kernel"], np.float32), np.asarray(params["bias"], np.float32),
+              layer.stride, _pads(layer, *shape[:2]), layer.activation == "relu", index))
     elif isinstance(layer, spec_lib.MaxPool):
-      ops.append(PoolOp(layer.window, layer.stride, _pads(layer, *shape[:2]), i))
+      ops.append(PoolOp(layer.window, layer.stride, _pads(layer, *shape[:2]), index))
     elif isinstance(layer, spec_lib.BatchNorm):
       scale, shift = _bn_affine(variables, name)
       prev = ops[-1] if ops else None
@@ -131,16 +133,18 @@ def from_spec(spec: spec_lib.ModelSpec, variables: dict) -> Graph:
             prev, weight=(prev.weight * scale).astype(np.float32),
             bias=(prev.bias * scale + shift).astype(np.float32))
       else:
-        ops.append(AffineOp(scale.astype(np.float32), shift.astype(np.float32), i))
+        ops.append(AffineOp(scale.astype(np.float32), shift.astype(np.float32), index))
     elif isinstance(layer, spec_lib.Dropout):
       pass  # the identity at inference
     elif isinstance(layer, spec_lib.Flatten):
-      ops.append(FlattenOp(i))
+      ops.append(FlattenOp(index))
     elif isinstance(layer, spec_lib.Dense):
-      p = variables["params"][name]
-      ops.append(DenseOp(np.asarray(p["kernel"], np.float32), np.asarray(p["bias"], np.float32),
-                         layer.activation == "relu", i))
-    shape = shapes[i]
+      params = variables["params"][name]
+      ops.append(
+          DenseOp(
+              np.asarray(params["kernel"], np.float32), np.asarray(params["bias"], np.float32),
+              layer.activation == "relu", index))
+    shape = shapes[index]
   return Graph(spec, tuple(ops), tuple(shapes[op.layer] for op in ops))
 
 
@@ -149,16 +153,14 @@ def check_supported(spec: spec_lib.ModelSpec) -> None:
   needed)."""
   known = (spec_lib.Conv, spec_lib.MaxPool, spec_lib.BatchNorm, spec_lib.Dropout, spec_lib.Flatten,
            spec_lib.Dense)
-  for i, layer in enumerate(spec.layers):
+  for index, layer in enumerate(spec.layers):
     if not isinstance(layer, known):
       raise UnsupportedLayer(
-          f"layer {i} ({getattr(layer, 'type', type(layer).__name__)}) of spec {spec.name!r} has "
-          "no "
-          "deploy kernel; the compiler covers conv, max_pool, batch_norm, dropout, flatten and "
-          "dense"
-      )
+          f"layer {index} ({getattr(layer, 'type', type(layer).__name__)}) of spec {spec.name!r} "
+          "has no deploy kernel; the compiler covers conv, max_pool, batch_norm, dropout, "
+          "flatten and dense")
     if getattr(layer, "activation", "none") not in ("relu", "none"):
-      raise UnsupportedLayer(f"layer {i} ({layer.type}) of spec {spec.name!r}: activation "
+      raise UnsupportedLayer(f"layer {index} ({layer.type}) of spec {spec.name!r}: activation "
                              f"{layer.activation!r} has no deploy kernel (relu or none)")
 
 
@@ -169,38 +171,39 @@ def normalize(images: np.ndarray) -> np.ndarray:
   return np.asarray(images, np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
 
 
-def _pad(x, pads, value):
-  t, l, b, r = pads
-  return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+def _pad(inputs, pads, value):
+  top, left, bottom, right = pads
+  return np.pad(inputs, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
-def _windows(x, k, stride, out_h, out_w):
+def _windows(padded, window, stride, out_h, out_w):
   """(N, out_h, out_w, k, k, C) view of the k x k windows of padded x."""
-  n, _, _, c = x.shape
-  s = x.strides
+  batch, _, _, channels = padded.shape
+  strides = padded.strides
   return np.lib.stride_tricks.as_strided(
-      x, (n, out_h, out_w, k, k, c), (s[0], s[1] * stride, s[2] * stride, s[1], s[2], s[3]))
+      padded, (batch, out_h, out_w, window, window, channels),
+      (strides[0], strides[1] * stride, strides[2] * stride, strides[1], strides[2], strides[3]))
 
 
-def _out_hw(x_shape, k, stride, pads):
-  h = (x_shape[1] + pads[0] + pads[2] - k) // stride + 1
-  w = (x_shape[2] + pads[1] + pads[3] - k) // stride + 1
-  return h, w
+def _out_hw(x_shape, window, stride, pads):
+  out_h = (x_shape[1] + pads[0] + pads[2] - window) // stride + 1
+  out_w = (x_shape[2] + pads[1] + pads[3] - window) // stride + 1
+  return out_h, out_w
 
 
-def conv_windows(x, weight, stride, pads, pad_value=0):
+def conv_windows(inputs, weight, stride, pads, pad_value=0):
   """Patches (N, H', W', K*K*Cin) of x ready for a matmul with weight.reshape(-1, Cout)."""
-  k = weight.shape[0]
-  h, w = _out_hw(x.shape, k, stride, pads)
-  xp = np.ascontiguousarray(_pad(x, pads, pad_value))
-  return _windows(xp, k, stride, h, w).reshape(x.shape[0], h, w, -1)
+  window = weight.shape[0]
+  out_h, out_w = _out_hw(inputs.shape, window, stride, pads)
+  xp = np.ascontiguousarray(_pad(inputs, pads, pad_value))
+  return _windows(xp, window, stride, out_h, out_w).reshape(inputs.shape[0], out_h, out_w, -1)
 
 
-def max_pool(x, window, stride, pads):
-  h, w = _out_hw(x.shape, window, stride, pads)
-  low = np.iinfo(x.dtype).min if np.issubdtype(x.dtype, np.integer) else -np.inf
-  xp = np.ascontiguousarray(_pad(x, pads, low))
-  return _windows(xp, window, stride, h, w).max(axis=(3, 4))
+def max_pool(inputs, window, stride, pads):
+  out_h, out_w = _out_hw(inputs.shape, window, stride, pads)
+  low = np.iinfo(inputs.dtype).min if np.issubdtype(inputs.dtype, np.integer) else -np.inf
+  xp = np.ascontiguousarray(_pad(inputs, pads, low))
+  return _windows(xp, window, stride, out_h, out_w).max(axis=(3, 4))
 
 
 def run_float(graph: Graph, images: np.ndarray) -> np.ndarray:
@@ -208,25 +211,25 @@ def run_float(graph: Graph, images: np.ndarray) -> np.ndarray:
   return run_float_ops(graph, normalize(images))
 
 
-def run_float_ops(graph: Graph, x: np.ndarray) -> np.ndarray:
+def run_float_ops(graph: Graph, inputs: np.ndarray) -> np.ndarray:
   """The graph's ops applied to float32 activations x (activation ranges run them one at a time)."""
-  return collections.deque(float_activations(graph, x), maxlen=1)[0].astype(np.float32)
+  return collections.deque(float_activations(graph, inputs), maxlen=1)[0].astype(np.float32)
 
 
-def float_activations(graph: Graph, x: np.ndarray):
+def float_activations(graph: Graph, activation: np.ndarray):
   """The float reference op by op: yields the float32 activation after each of `graph.ops`."""
   for op in graph.ops:
     if isinstance(op, ConvOp):
-      cols = conv_windows(x, op.weight, op.stride, op.pads)
-      x = cols @ op.weight.reshape(-1, op.weight.shape[-1]) + op.bias
-      x = np.maximum(x, 0) if op.relu else x
+      cols = conv_windows(activation, op.weight, op.stride, op.pads)
+      activation = cols @ op.weight.reshape(-1, op.weight.shape[-1]) + op.bias
+      activation = np.maximum(activation, 0) if op.relu else activation
     elif isinstance(op, PoolOp):
-      x = max_pool(x, op.window, op.stride, op.pads)
+      activation = max_pool(activation, op.window, op.stride, op.pads)
     elif isinstance(op, AffineOp):
-      x = x * op.scale + op.shift
+      activation = activation * op.scale + op.shift
     elif isinstance(op, FlattenOp):
-      x = x.reshape(x.shape[0], -1)
+      activation = activation.reshape(activation.shape[0], -1)
     elif isinstance(op, DenseOp):
-      x = x @ op.weight + op.bias
-      x = np.maximum(x, 0) if op.relu else x
-    yield x
+      activation = activation @ op.weight + op.bias
+      activation = np.maximum(activation, 0) if op.relu else activation
+    yield activation

@@ -85,8 +85,8 @@ def _block_name(sch: s_tir.Schedule, block) -> str:
   return sch.get(block).name_hint
 
 
-def _largest_divisor(n: int, candidates=(4, 2)) -> int:
-  return next((c for c in candidates if n % c == 0), 1)
+def _largest_divisor(extent: int, candidates=(4, 2)) -> int:
+  return next((c for c in candidates if extent % c == 0), 1)
 
 
 def schedule(func: tirx.PrimFunc, tile: int = 4) -> tirx.PrimFunc:
@@ -126,8 +126,8 @@ def schedule(func: tirx.PrimFunc, tile: int = 4) -> tirx.PrimFunc:
   if conv or dense:
     channels = loops[spatial - 1]
     extent = int(sch.get(channels).extent)
-    t = _largest_divisor(extent, tuple(c for c in (tile, 2) if c <= tile))
-    outer, inner = sch.split(channels, [None, t])
+    target = _largest_divisor(extent, tuple(c for c in (tile, 2) if c <= tile))
+    outer, inner = sch.split(channels, [None, target])
     sch.reorder(outer, *loops[spatial:], inner)
     if not is_anchor(output):
       sch.reverse_compute_at(output, outer)
@@ -196,13 +196,13 @@ def _program_calls(main: relax.Function, names: dict) -> tuple[list, dict]:
         raise NotImplementedError(
             f"deploy emission expects only call_tir after fusion, got {value.op}")
       args = []
-      for a in value.args[1].fields:
-        if isinstance(a, tvm.ir.expr.Constant):
+      for arg in value.args[1].fields:
+        if isinstance(arg, tvm.ir.expr.Constant):
           name = f"c{len(constants)}"
-          constants[name] = a.value.numpy()
+          constants[name] = arg.value.numpy()
           args.append(name)
         else:
-          args.append(tensors.get(a.name, a.name))
+          args.append(tensors.get(arg.name, arg.name))
       ty = binding.var.ty
       out = Tensor(binding.var.name, tuple(int(d) for d in ty.shape), str(ty.dtype))
       tensors[binding.var.name] = out.name
@@ -228,14 +228,14 @@ def compile_module(mod: tvm.IRModule) -> Program:
 
 
 def _finalize(kernels: tvm.IRModule, target: dict) -> tvm.IRModule:
-  t = tvm.target.Target(target)
-  return tirx.transform.LowerIntrin()(tirx.transform.BindTarget(t)(kernels))
+  tvm_target = tvm.target.Target(target)
+  return tirx.transform.LowerIntrin()(tirx.transform.BindTarget(tvm_target)(kernels))
 
 
 def c_source(program: Program) -> str:
   """The kernels as portable C (TVM's C code generator)."""
-  t = tvm.target.Target(C_TARGET)
-  lib = tvm.get_global_func("target.build.c")(_finalize(program.kernels, C_TARGET), t)
+  target = tvm.target.Target(C_TARGET)
+  lib = tvm.get_global_func("target.build.c")(_finalize(program.kernels, C_TARGET), target)
   # TVM's C prelude includes its runtime headers and defines a library context for its FFI; the
   # kernels use neither, so a plain prelude replaces them.
   body = [line for line in lib.inspect_source().splitlines()
@@ -247,15 +247,15 @@ def c_source(program: Program) -> str:
 
 def llvm_object(program: Program, path: str) -> None:
   """The kernels as a Cortex-M4 hard-float Thumb-2 object file (TVM's bundled LLVM)."""
-  t = tvm.target.Target(LLVM_TARGET)
-  lib = tvm.get_global_func("target.build.llvm")(_finalize(program.kernels, LLVM_TARGET), t)
+  target = tvm.target.Target(LLVM_TARGET)
+  lib = tvm.get_global_func("target.build.llvm")(_finalize(program.kernels, LLVM_TARGET), target)
   lib.write_to_file(path, "o")   # never hasattr() this module: it probes the runtime and aborts
 
 
 def kernel_signature(func: tirx.PrimFunc, name: str) -> str:
   """The C prototype of an unpacked kernel."""
   params = []
-  for p in func.params:
-    dtype = str(p.ty.element_type.dtype)
-    params.append(f"{C_TYPES[dtype]}* {p.name}")
+  for param in func.params:
+    dtype = str(param.ty.element_type.dtype)
+    params.append(f"{C_TYPES[dtype]}* {param.name}")
   return f"void {name}({', '.join(params)})"

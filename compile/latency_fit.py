@@ -54,15 +54,15 @@ def fit(samples: list[Sample]) -> dict:
   out = {}
   for dtype in sorted({s.dtype for s in samples}):
     rows = [s for s in samples if s.dtype == dtype]
-    x = np.stack([s.features for s in rows])
-    y = np.array([s.cycles for s in rows], np.float64)
-    scale = np.maximum(x.max(axis=0), 1.0)          # conditioning: features span 1 to 1e6
-    coef, _ = optimize.nnls(x / scale, y)
+    features = np.stack([s.features for s in rows])
+    cycles = np.array([s.cycles for s in rows], np.float64)
+    scale = np.maximum(features.max(axis=0), 1.0)          # conditioning: features span 1 to 1e6
+    coef, _ = optimize.nnls(features / scale, cycles)
     coef = coef / scale
     nets = {}
     for net in sorted({s.net for s in rows}):
       idx = [i for i, s in enumerate(rows) if s.net == net]
-      emulated, predicted = y[idx].sum(), float((x[idx] @ coef).sum())
+      emulated, predicted = cycles[idx].sum(), float((features[idx] @ coef).sum())
       nets[net] = {"emulated_cycles": int(emulated), "predicted_cycles": int(predicted),
                    "relative_error": predicted / emulated - 1.0}
     out[dtype] = {"coefficients": dict(zip(FEATURES, map(float, coef))), "nets": nets}
@@ -70,5 +70,5 @@ def fit(samples: list[Sample]) -> dict:
 
 
 def write(path: str, fits: dict, nets: list[str], description: str) -> None:
-  with open(path, "w") as f:
-    json.dump({"description": description, "nets": nets, "fits": fits}, f, indent=1)
+  with open(path, "w") as file:
+    json.dump({"description": description, "nets": nets, "fits": fits}, file, indent=1)

@@ -34,8 +34,8 @@ class MemoryPlan:
   aliases: dict      # reshape output -> the tensor it aliases
 
 
-def _align(n: int) -> int:
-  return -(-n // ALIGN) * ALIGN
+def _align(nbytes: int) -> int:
+  return -(-nbytes // ALIGN) * ALIGN
 
 
 def plan_memory(program: kernels_lib.Program) -> MemoryPlan:
@@ -70,12 +70,12 @@ def plan_memory(program: kernels_lib.Program) -> MemoryPlan:
   return MemoryPlan(placed, arena, aliases)
 
 
-def array_literal(a: np.ndarray) -> str:
+def array_literal(array: np.ndarray) -> str:
   """A C initializer for an array (shared with naive_c.py)."""
-  flat = a.reshape(-1)
-  if a.dtype == np.float32:
+  flat = array.reshape(-1)
+  if array.dtype == np.float32:
     items = [f"{float(v)!r}f" if np.isfinite(v) else "0.0f" for v in flat]
-  elif a.dtype == np.int64:
+  elif array.dtype == np.int64:
     items = [f"{int(v)}LL" for v in flat]
   else:
     items = [str(int(v)) for v in flat]

@@ -14,24 +14,26 @@ import numpy as np
 from compile import model_source, quantize
 
 
-def _arr(name: str, a: np.ndarray, ctype: str) -> str:
-  return f"static const {ctype} {name}[{a.size}] = {model_source.array_literal(a)};"
+def _arr(name: str, array: np.ndarray, ctype: str) -> str:
+  return f"static const {ctype} {name}[{array.size}] = {model_source.array_literal(array)};"
 
 
-def _conv_loop(i, h, w, c, oh, ow, oc, k, stride, pads, acc, xt, inner_epilogue) -> str:
+def _conv_loop(index, height, width, channels, oh, ow, oc, kernel, stride, pads, acc, xt,
+               inner_epilogue) -> str:
   return f"""
-static void op{i}(const {xt}* x, void* out_) {{
+static void op{index}(const {xt}* x, void* out_) {{
   for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) for (int o = 0; o < {oc};
   ++o) {{
     {acc} acc = 0;
-    for (int ky = 0; ky < {k}; ++ky) {{
+    for (int ky = 0; ky < {kernel}; ++ky) {{
       int iy = oy * {stride} + ky - {pads[0]};
-      if (iy < 0 || iy >= {h}) continue;
-      for (int kx = 0; kx < {k}; ++kx) {{
+      if (iy < 0 || iy >= {height}) continue;
+      for (int kx = 0; kx < {kernel}; ++kx) {{
         int ix = ox * {stride} + kx - {pads[1]};
-        if (ix < 0 || ix >= {w}) continue;
-        for (int ci = 0; ci < {c}; ++ci)
-          acc += ({acc})x[(iy * {w} + ix) * {c} + ci] * ({acc})w{i}[((ky * {k} + kx) * {c}
+        if (ix < 0 || ix >= {width}) continue;
+        for (int ci = 0; ci < {channels}; ++ci)
+          acc += ({acc})x[(iy * {width} + ix) * {channels} + ci] * ({acc})w{index}[((ky *
+          {kernel} + kx) * {channels}
           + ci) * {oc} + o];
       }}
     }}
@@ -40,9 +42,9 @@ static void op{i}(const {xt}* x, void* out_) {{
 }}"""
 
 
-def _requant_expr(i: int, rq: quantize.Requant, value: str, channel: str) -> str:
+def _requant_expr(index: int, rq: quantize.Requant, value: str, channel: str) -> str:
   return (
-      f"{{ int64_t y = ((int64_t)({value}) * (int64_t)m{i}[{channel}] + off{i}[{channel}])"
+      f"{{ int64_t y = ((int64_t)({value}) * (int64_t)m{index}[{channel}] + off{index}[{channel}])"
       f" >> {rq.shift};"
       f" y = y < {rq.lo} ? {rq.lo} : (y > 127 ? 127 : y); out[idx] = (int8_t)y; }}")
 
@@ -52,54 +54,57 @@ def generate(model, threshold_logit: float = 0.0) -> tuple[str, str]:
   is_int = isinstance(model, quantize.QuantGraph)
   graph = model.graph if is_int else model
   ops = model.ops if is_int else graph.ops
-  h, w, c = graph.input_shape
-  shape = (h, w, c)
+  height, width, channels = graph.input_shape
+  shape = (height, width, channels)
   xt = "int16_t" if is_int else "float"
   decls, funcs, calls = [], [], []
-  sizes = [h * w * c * (2 if is_int else 4)]   # bytes of the converted input
+  sizes = [height * width * channels * (2 if is_int else 4)]   # bytes of the converted input
   funcs.append(f"""
 static void op_input(const uint8_t* image, void* out_) {{
   {xt}* out = ({xt}*)out_;
-  for (int i = 0; i < {h * w * c}; ++i) out[i] = {'(int16_t)(2 * image[i] - 255)' if is_int else
+  for (int i = 0; i < {height * width * channels}; ++i) out[i] = {'(int16_t)(2 * image[i] - 255)'
+  if is_int else
   'image[i] * (2.0f / 255.0f) - 1.0f'};
 }}""")
   in_t = xt
-  for i, op in enumerate(ops):
+  for index, op in enumerate(ops):
     out_t = in_t
     if op.kind == "conv":
-      k, oc = op.weight.shape[0], op.weight.shape[-1]
-      oh = (shape[0] + op.pads[0] + op.pads[2] - k) // op.stride + 1
-      ow = (shape[1] + op.pads[1] + op.pads[3] - k) // op.stride + 1
+      window, oc = op.weight.shape[0], op.weight.shape[-1]
+      oh = (shape[0] + op.pads[0] + op.pads[2] - window) // op.stride + 1
+      ow = (shape[1] + op.pads[1] + op.pads[3] - window) // op.stride + 1
       if is_int:
         decls += [
-            _arr(f"w{i}", op.weight, "int8_t"),
-            _arr(f"m{i}", op.requant.multiplier, "int32_t"),
-            _arr(f"off{i}", op.requant.offset, "int64_t")
+            _arr(f"w{index}", op.weight, "int8_t"),
+            _arr(f"m{index}", op.requant.multiplier, "int32_t"),
+            _arr(f"off{index}", op.requant.offset, "int64_t")
         ]
         epi = (f"int8_t* out = (int8_t*)out_; int idx = (oy * {ow} + ox) * {oc} + o; "
-               + _requant_expr(i, op.requant, "acc", "o"))
-        funcs.append(_conv_loop(i, *shape, oh, ow, oc, k, op.stride, op.pads, "int32_t", in_t, epi))
+               + _requant_expr(index, op.requant, "acc", "o"))
+        funcs.append(
+            _conv_loop(index, *shape, oh, ow, oc, window, op.stride, op.pads, "int32_t", in_t, epi))
         out_t = "int8_t"
       else:
-        decls += [_arr(f"w{i}", op.weight, "float"), _arr(f"b{i}", op.bias, "float")]
+        decls += [_arr(f"w{index}", op.weight, "float"), _arr(f"b{index}", op.bias, "float")]
         relu = "v = v > 0.0f ? v : 0.0f;" if op.relu else ""
-        epi = (f"float* out = (float*)out_; float v = acc + b{i}[o]; {relu} "
+        epi = (f"float* out = (float*)out_; float v = acc + b{index}[o]; {relu} "
                f"out[(oy * {ow} + ox) * {oc} + o] = v;")
-        funcs.append(_conv_loop(i, *shape, oh, ow, oc, k, op.stride, op.pads, "float", in_t, epi))
+        funcs.append(
+            _conv_loop(index, *shape, oh, ow, oc, window, op.stride, op.pads, "float", in_t, epi))
       shape = (oh, ow, oc)
     elif op.kind == "max_pool":
-      k, s, p = op.window, op.stride, op.pads
-      oh = (shape[0] + p[0] + p[2] - k) // s + 1
-      ow = (shape[1] + p[1] + p[3] - k) // s + 1
+      window, stride, pads = op.window, op.stride, op.pads
+      oh = (shape[0] + pads[0] + pads[2] - window) // stride + 1
+      ow = (shape[1] + pads[1] + pads[3] - window) // stride + 1
       low = {"float": "-INFINITY", "int8_t": "-128", "int16_t": "-32768"}[in_t]
       funcs.append(f"""
-static void op{i}(const {in_t}* x, void* out_) {{
+static void op{index}(const {in_t}* x, void* out_) {{
   {in_t}* out = ({in_t}*)out_;
   for (int oy = 0; oy < {oh}; ++oy) for (int ox = 0; ox < {ow}; ++ox) for (int ci = 0; ci <
   {shape[2]}; ++ci) {{
     {in_t} m = {low};
-    for (int ky = 0; ky < {k}; ++ky) for (int kx = 0; kx < {k}; ++kx) {{
-      int iy = oy * {s} + ky - {p[0]}, ix = ox * {s} + kx - {p[1]};
+    for (int ky = 0; ky < {window}; ++ky) for (int kx = 0; kx < {window}; ++kx) {{
+      int iy = oy * {stride} + ky - {pads[0]}, ix = ox * {stride} + kx - {pads[1]};
       if (iy >= 0 && iy < {shape[0]} && ix >= 0 && ix < {shape[1]}) {{
         {in_t} v = x[(iy * {shape[1]} + ix) * {shape[2]} + ci]; if (v > m) m = v; }}
     }}
@@ -108,20 +113,20 @@ static void op{i}(const {in_t}* x, void* out_) {{
 }}""")
       shape = (oh, ow, shape[2])
     elif op.kind == "affine":
-      n, ch = int(np.prod(shape)), shape[-1]
+      count, ch = int(np.prod(shape)), shape[-1]
       if is_int:
         decls += [
-            _arr(f"m{i}", op.requant.multiplier, "int32_t"),
-            _arr(f"off{i}", op.requant.offset, "int64_t")
+            _arr(f"m{index}", op.requant.multiplier, "int32_t"),
+            _arr(f"off{index}", op.requant.offset, "int64_t")
         ]
-        requant = _requant_expr(i, op.requant, "x[idx]", f"idx % {ch}")
-        body = f"int8_t* out = (int8_t*)out_; for (int idx = 0; idx < {n}; ++idx) {requant}"
+        requant = _requant_expr(index, op.requant, "x[idx]", f"idx % {ch}")
+        body = f"int8_t* out = (int8_t*)out_; for (int idx = 0; idx < {count}; ++idx) {requant}"
         out_t = "int8_t"
       else:
-        decls += [_arr(f"s{i}", op.scale, "float"), _arr(f"t{i}", op.shift, "float")]
-        body = (f"float* out = (float*)out_; for (int idx = 0; idx < {n}; ++idx) "
-                f"out[idx] = x[idx] * s{i}[idx % {ch}] + t{i}[idx % {ch}];")
-      funcs.append(f"\nstatic void op{i}(const {in_t}* x, void* out_) {{ {body} }}")
+        decls += [_arr(f"s{index}", op.scale, "float"), _arr(f"t{index}", op.shift, "float")]
+        body = (f"float* out = (float*)out_; for (int idx = 0; idx < {count}; ++idx) "
+                f"out[idx] = x[idx] * s{index}[idx % {ch}] + t{index}[idx % {ch}];")
+      funcs.append(f"\nstatic void op{index}(const {in_t}* x, void* out_) {{ {body} }}")
     elif op.kind == "flatten":
       shape = (int(np.prod(shape)),)
       continue
@@ -130,32 +135,32 @@ static void op{i}(const {in_t}* x, void* out_) {{
       last = is_int and op.requant is None
       acc = "int32_t" if is_int else "float"
       if is_int:
-        decls.append(_arr(f"w{i}", op.weight, "int8_t"))
+        decls.append(_arr(f"w{index}", op.weight, "int8_t"))
         if last:
-          decls.append(_arr(f"b{i}", op.bias, "int32_t"))
-          epi = "int32_t* out = (int32_t*)out_; out[idx] = acc + b%d[idx];" % i
+          decls.append(_arr(f"b{index}", op.bias, "int32_t"))
+          epi = "int32_t* out = (int32_t*)out_; out[idx] = acc + b%d[idx];" % index
           out_t = "int32_t"
         else:
           decls += [
-              _arr(f"m{i}", op.requant.multiplier, "int32_t"),
-              _arr(f"off{i}", op.requant.offset, "int64_t")
+              _arr(f"m{index}", op.requant.multiplier, "int32_t"),
+              _arr(f"off{index}", op.requant.offset, "int64_t")
           ]
-          epi = "int8_t* out = (int8_t*)out_; " + _requant_expr(i, op.requant, "acc", "idx")
+          epi = "int8_t* out = (int8_t*)out_; " + _requant_expr(index, op.requant, "acc", "idx")
           out_t = "int8_t"
       else:
-        decls += [_arr(f"w{i}", op.weight, "float"), _arr(f"b{i}", op.bias, "float")]
+        decls += [_arr(f"w{index}", op.weight, "float"), _arr(f"b{index}", op.bias, "float")]
         relu = "v = v > 0.0f ? v : 0.0f;" if op.relu else ""
-        epi = f"float* out = (float*)out_; float v = acc + b{i}[idx]; {relu} out[idx] = v;"
+        epi = f"float* out = (float*)out_; float v = acc + b{index}[idx]; {relu} out[idx] = v;"
       funcs.append(f"""
-static void op{i}(const {in_t}* x, void* out_) {{
+static void op{index}(const {in_t}* x, void* out_) {{
   for (int idx = 0; idx < {n_out}; ++idx) {{
     {acc} acc = 0;
-    for (int j = 0; j < {n_in}; ++j) acc += ({acc})x[j] * ({acc})w{i}[j * {n_out} + idx];
+    for (int j = 0; j < {n_in}; ++j) acc += ({acc})x[j] * ({acc})w{index}[j * {n_out} + idx];
     {epi}
   }}
 }}""")
       shape = (n_out,)
-    calls.append((i, in_t))
+    calls.append((index, in_t))
     sizes.append(int(np.prod(shape)) * {"float": 4, "int8_t": 1, "int16_t": 2, "int32_t": 4}[out_t])
     in_t = out_t
   logit_t = "int32_t" if is_int else "float"
@@ -166,9 +171,9 @@ static void op{i}(const {in_t}* x, void* out_) {{
            f"const float smile_model_threshold = {float(threshold_logit)!r}f;",
            "int smile_model_run(const uint8_t* image, smile_logit_t* logits) {",
            "  op_input(image, buf[0]);"]
-  for n, (i, t) in enumerate(calls):
-    dst = "logits" if n == len(calls) - 1 else f"buf[{(n + 1) % 2}]"
-    lines.append(f"  op{i}((const {t}*)buf[{n % 2}], {dst});")
+  for count, (index, dtype) in enumerate(calls):
+    dst = "logits" if count == len(calls) - 1 else f"buf[{(count + 1) % 2}]"
+    lines.append(f"  op{index}((const {dtype}*)buf[{count % 2}], {dst});")
   scale = model.logit_scale if is_int else np.ones(2, np.float32)
   lines += [
       "  return 0;", "}",
@@ -181,7 +186,7 @@ static void op{i}(const {in_t}* x, void* out_) {{
 #ifndef SMILE_MODEL_H_
 #define SMILE_MODEL_H_
 #include <stdint.h>
-#define SMILE_MODEL_INPUT_SIZE {h * w * c}
+#define SMILE_MODEL_INPUT_SIZE {height * width * channels}
 #define SMILE_MODEL_NUM_CLASSES {graph.spec.num_classes}
 typedef {logit_t} smile_logit_t;
 int smile_model_run(const uint8_t* image, smile_logit_t* logits);

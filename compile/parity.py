@@ -29,8 +29,8 @@ def _reference_activations(built, image: np.ndarray) -> tuple[np.ndarray, list]:
   if built.dtype == "int8":
     return quantize.input_int16(image[None]), list(
         quantize.int_activations(built.model, image[None]))
-  x = graph_lib.normalize(image[None])
-  return x, list(graph_lib.float_activations(built.model, x))
+  model_input = graph_lib.normalize(image[None])
+  return model_input, list(graph_lib.float_activations(built.model, model_input))
 
 
 def first_divergence(built, covered: dict, elf_path: str, image: np.ndarray) -> str:
@@ -71,12 +71,12 @@ def check(built, covered: dict, elf_path: str, images: np.ndarray, logits: np.nd
   diff = np.abs(np.asarray(logits, np.float64) - np.asarray(reference, np.float64)).max(axis=-1)
   worst = float(diff.max())
   if worst > tolerance(built.dtype):
-    i = int(np.flatnonzero(diff > tolerance(built.dtype))[0])
+    first = int(np.flatnonzero(diff > tolerance(built.dtype))[0])
     raise ParityError(
         f"{label}: the {built.dtype} firmware's logits differ from the "
         f"{'integer reference' if built.dtype == 'int8' else 'JAX model'} by {worst:.4g} "
-        f"(allowed {tolerance(built.dtype):g}); on image {i} the first divergent layer is "
-        f"{first_divergence(built, covered, elf_path, images[i])}. The firmware and its sources "
-        "are in "
-        f"{built.directory}; fix the kernel named, or report the spec with this message")
+        f"(allowed {tolerance(built.dtype):g}); on image {first} the first divergent layer is "
+        f"{first_divergence(built, covered, elf_path, images[first])}. The firmware and its "
+        f"sources are in {built.directory}; fix the kernel named, or report the spec with this "
+        "message")
   return worst

@@ -68,12 +68,13 @@ class Profile:
 
 
 def _base(mnemonic: str) -> str:
-  m = mnemonic.split(".")[0]
+  mnem = mnemonic.split(".")[0]
   for suffix in ("eq", "ne", "cs", "hs", "cc", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt",
                  "gt", "le", "al"):
-    if len(m) > len(suffix) + 1 and m.endswith(suffix) and m[:-len(suffix)] in _BRANCH + ("it",):
-      return m[:-len(suffix)]
-  return m
+    if len(mnem) > len(suffix) + 1 and mnem.endswith(
+        suffix) and mnem[:-len(suffix)] in _BRANCH + ("it",):
+      return mnem[:-len(suffix)]
+  return mnem
 
 
 def _count_registers(op_str: str) -> int:
@@ -90,20 +91,20 @@ def _count_registers(op_str: str) -> int:
 
 def instruction_cycles(mnemonic: str, op_str: str, after_load_store: bool) -> int:
   """Cycles of one instruction, not counting a taken branch's refill (added per block)."""
-  m = _base(mnemonic)
-  if m.startswith(_MULTIPLE):
-    return 1 + (2 if m in ("ldrd", "strd") else _count_registers(op_str))
-  if m.startswith(_LOAD_STORE):
+  mnem = _base(mnemonic)
+  if mnem.startswith(_MULTIPLE):
+    return 1 + (2 if mnem in ("ldrd", "strd") else _count_registers(op_str))
+  if mnem.startswith(_LOAD_STORE):
     return 1 if after_load_store else 2
   for prefix, cycles in _FIXED.items():
-    if m.startswith(prefix):
+    if mnem.startswith(prefix):
       return cycles
   return 1
 
 
 def _is_load_store(mnemonic: str) -> bool:
-  m = _base(mnemonic)
-  return m.startswith(_LOAD_STORE) and not m.startswith(_MULTIPLE)
+  mnem = _base(mnemonic)
+  return mnem.startswith(_LOAD_STORE) and not mnem.startswith(_MULTIPLE)
 
 
 @dataclasses.dataclass
@@ -129,9 +130,9 @@ class _Symbols:
     }
 
   def name_at(self, address: int) -> str:
-    i = bisect.bisect_right(self.starts, address) - 1
-    if i >= 0 and address < self.funcs[i][1]:
-      return self.funcs[i][2]
+    position = bisect.bisect_right(self.starts, address) - 1
+    if position >= 0 and address < self.funcs[position][1]:
+      return self.funcs[position][2]
     return "?"
 
 
@@ -146,8 +147,8 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
   watch = watch or {}
   uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
   uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
-  with open(elf_path, "rb") as f:
-    elf = ELFFile(f)
+  with open(elf_path, "rb") as file:
+    elf = ELFFile(file)
     symbols = _Symbols(elf)
     mapped = []
     for seg in elf.iter_segments():
@@ -155,8 +156,8 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
         continue
       lo = seg["p_vaddr"] & ~0xFFF
       hi = (seg["p_vaddr"] + seg["p_memsz"] + 0xFFF) & ~0xFFF
-      for a, b in mapped:            # merge with an existing mapping
-        lo, hi = (b, hi) if a <= lo < b else (lo, hi)
+      for map_lo, map_hi in mapped:            # merge with an existing mapping
+        lo, hi = (map_hi, hi) if map_lo <= lo < map_hi else (lo, hi)
       if hi > lo:
         uc.mem_map(lo, hi - lo)
         mapped.append((lo, hi))
@@ -181,15 +182,16 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
     block = blocks.get(address)
     if block is None:
       code = bytes(uc_.mem_read(address, size))
-      n = cycles = 0
+      count = cycles = 0
       after_ls = False
       last = ""
       for ins in md.disasm(code, address):
-        n += 1
+        count += 1
         cycles += instruction_cycles(ins.mnemonic, ins.op_str, after_ls)
         after_ls = _is_load_store(ins.mnemonic)
         last = ins.mnemonic
-      block = _Block(n, cycles, _base(last) in _BRANCH or last.startswith("pop"), address + size)
+      block = _Block(count, cycles,
+                     _base(last) in _BRANCH or last.startswith("pop"), address + size)
       blocks[address] = block
     prev = state["prev"]
     if prev is not None and prev.ends_in_branch and address != prev.end:

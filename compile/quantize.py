@@ -40,9 +40,9 @@ class Requant:
   offset: np.ndarray           # int64 (C,)
   lo: int                      # 0 after a ReLU, else -128
 
-  def apply(self, x: np.ndarray) -> np.ndarray:
-    y = (x.astype(np.int64) * self.multiplier.astype(np.int64) + self.offset) >> self.shift
-    return np.clip(y, self.lo, 127).astype(np.int8)
+  def apply(self, acc: np.ndarray) -> np.ndarray:
+    scaled = (acc.astype(np.int64) * self.multiplier.astype(np.int64) + self.offset) >> self.shift
+    return np.clip(scaled, self.lo, 127).astype(np.int8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,21 +102,21 @@ def _requant(real_multiplier, real_offset, relu: bool, bias=None) -> Requant:
   return Requant(mult, shift, offset + (np.int64(1) << np.int64(shift - 1)), 0 if relu else -128)
 
 
-def _weight_scale(w: np.ndarray) -> np.ndarray:
-  axes = tuple(range(w.ndim - 1))
-  return np.maximum(np.abs(w).max(axis=axes), 1e-12) / 127.0
+def _weight_scale(weight: np.ndarray) -> np.ndarray:
+  axes = tuple(range(weight.ndim - 1))
+  return np.maximum(np.abs(weight).max(axis=axes), 1e-12) / 127.0
 
 
 def activation_scales(graph: graph_lib.Graph, images: np.ndarray,
                       percentile: float) -> list[float | None]:
   """Per-op activation scale from float activations on sample images (None: keeps its input's)."""
-  x = graph_lib.normalize(images)
+  activation = graph_lib.normalize(images)
   single = graph_lib.Graph(graph.spec, (), ())
   scales = []
   for op in graph.ops:
-    x = graph_lib.run_float_ops(dataclasses.replace(single, ops=(op,)), x)
+    activation = graph_lib.run_float_ops(dataclasses.replace(single, ops=(op,)), activation)
     if isinstance(op, (graph_lib.ConvOp, graph_lib.DenseOp, graph_lib.AffineOp)):
-      bound = float(np.percentile(np.abs(x), percentile))
+      bound = float(np.percentile(np.abs(activation), percentile))
       scales.append(max(bound, 1e-8) / 127.0)
     else:
       scales.append(None)
@@ -130,14 +130,14 @@ def quantize(graph: graph_lib.Graph, range_images: np.ndarray,
   s_in = INPUT_SCALE
   ops, scales = [], []
   last = len(graph.ops) - 1
-  for i, op in enumerate(graph.ops):
-    s_out = measured_scales[i] if measured_scales[i] is not None else s_in
+  for index, op in enumerate(graph.ops):
+    s_out = measured_scales[index] if measured_scales[index] is not None else s_in
     if isinstance(op, (graph_lib.ConvOp, graph_lib.DenseOp)):
       s_w = _weight_scale(op.weight)
       w_q = np.clip(np.round(op.weight / s_w), -127, 127).astype(np.int8)
       acc_scale = s_in * s_w
       b_q = np.round(op.bias / acc_scale).astype(np.int32)
-      if i == last:
+      if index == last:
         ops.append(QDense(w_q, b_q, None, op.layer))
         scales.append(None)
         return QuantGraph(graph, tuple(ops), tuple(scales), acc_scale.astype(np.float32))
@@ -158,10 +158,10 @@ def input_int16(images: np.ndarray) -> np.ndarray:
   return np.asarray(images, np.int16) * 2 - 255
 
 
-def _int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _int_matmul(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
   """Exact integer matmul through float64 BLAS: every product and partial sum of int16 x int8
   terms stays far below 2^53, where float64 is exact, and BLAS is ~100x numpy's integer matmul."""
-  return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+  return (lhs.astype(np.float64) @ rhs.astype(np.float64)).astype(np.int64)
 
 
 def run_int(qgraph: QuantGraph, images: np.ndarray) -> np.ndarray:
@@ -171,21 +171,22 @@ def run_int(qgraph: QuantGraph, images: np.ndarray) -> np.ndarray:
 
 def int_activations(qgraph: QuantGraph, images: np.ndarray):
   """The integer reference op by op: yields the activation after each of `qgraph.ops`."""
-  x = input_int16(images)
+  activation = input_int16(images)
   for op in qgraph.ops:
     if isinstance(op, QConv):
-      cols = graph_lib.conv_windows(x, op.weight, op.stride, op.pads)
-      x = op.requant.apply(_int_matmul(cols, op.weight.reshape(-1, op.weight.shape[-1])))
+      cols = graph_lib.conv_windows(activation, op.weight, op.stride, op.pads)
+      activation = op.requant.apply(_int_matmul(cols, op.weight.reshape(-1, op.weight.shape[-1])))
     elif isinstance(op, QDense):
-      acc = _int_matmul(x, op.weight)
-      x = op.requant.apply(acc) if op.requant is not None else (acc + op.bias).astype(np.int32)
+      acc = _int_matmul(activation, op.weight)
+      activation = op.requant.apply(acc) if op.requant is not None else (acc +
+                                                                         op.bias).astype(np.int32)
     elif isinstance(op, QAffine):
-      x = op.requant.apply(x)
+      activation = op.requant.apply(activation)
     elif isinstance(op, graph_lib.PoolOp):
-      x = graph_lib.max_pool(x, op.window, op.stride, op.pads)
+      activation = graph_lib.max_pool(activation, op.window, op.stride, op.pads)
     elif isinstance(op, graph_lib.FlattenOp):
-      x = x.reshape(x.shape[0], -1)
-    yield x
+      activation = activation.reshape(activation.shape[0], -1)
+    yield activation
 
 
 def dequantize_logits(qgraph: QuantGraph, acc: np.ndarray) -> np.ndarray:

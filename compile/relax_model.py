@@ -17,68 +17,81 @@ from compile import graph as graph_lib
 from compile import quantize as quant_lib
 
 
-def _const(a: np.ndarray):
-  a = np.ascontiguousarray(a)
-  return relax.const(a, str(a.dtype))   # without the dtype, relax.const narrows int64 to int32
+def _const(array: np.ndarray):
+  array = np.ascontiguousarray(array)
+  return relax.const(array,
+                     str(array.dtype))  # without the dtype, relax.const narrows int64 to int32
 
 
-def _conv(x, weight: np.ndarray, stride: int, pads, out_dtype: str):
-  return R.nn.conv2d(x, _const(weight), strides=stride, padding=tuple(pads), data_layout="NHWC",
-                     kernel_layout="HWIO", out_dtype=out_dtype)
+def _conv(inputs, weight: np.ndarray, stride: int, pads, out_dtype: str):
+  return R.nn.conv2d(
+      inputs,
+      _const(weight),
+      strides=stride,
+      padding=tuple(pads),
+      data_layout="NHWC",
+      kernel_layout="HWIO",
+      out_dtype=out_dtype)
 
 
-def _pool(x, op: graph_lib.PoolOp):
-  return R.nn.max_pool2d(x, pool_size=op.window, strides=op.stride, padding=tuple(op.pads),
+def _pool(inputs, op: graph_lib.PoolOp):
+  return R.nn.max_pool2d(inputs, pool_size=op.window, strides=op.stride, padding=tuple(op.pads),
                          layout="NHWC")
 
 
-def _requant(bb, x, rq: quant_lib.Requant):
+def _requant(bb, acc, rq: quant_lib.Requant):
   # Both factors are cast to int64 inside the kernel (kernels.py runs no FoldConstant), so the
   # code generator sees a 32 x 32 -> 64-bit multiply; the scalar shift becomes an immediate.
-  y = bb.emit(R.multiply(R.astype(x, "int64"), R.astype(_const(rq.multiplier), "int64")))
-  y = bb.emit(R.add(y, _const(rq.offset)))
-  y = bb.emit(R.right_shift(y, relax.const(np.int64(rq.shift), "int64")))
-  y = bb.emit(R.clip(y, rq.lo, 127))
-  return bb.emit(R.astype(y, "int8"))
+  scaled = bb.emit(R.multiply(R.astype(acc, "int64"), R.astype(_const(rq.multiplier), "int64")))
+  scaled = bb.emit(R.add(scaled, _const(rq.offset)))
+  scaled = bb.emit(R.right_shift(scaled, relax.const(np.int64(rq.shift), "int64")))
+  scaled = bb.emit(R.clip(scaled, rq.lo, 127))
+  return bb.emit(R.astype(scaled, "int8"))
 
 
 def _float_body(bb, image, graph: graph_lib.Graph):
-  x = bb.emit(R.astype(image, "float32"))
-  x = bb.emit(
-      R.subtract(R.multiply(x, relax.const(np.float32(2.0 / 255.0))), relax.const(np.float32(1.0))))
+  activation = bb.emit(R.astype(image, "float32"))
+  activation = bb.emit(
+      R.subtract(
+          R.multiply(activation, relax.const(np.float32(2.0 / 255.0))),
+          relax.const(np.float32(1.0))))
   for op in graph.ops:
     if isinstance(op, graph_lib.ConvOp):
-      x = bb.emit(R.add(_conv(x, op.weight, op.stride, op.pads, "float32"), _const(op.bias)))
-      x = bb.emit(R.nn.relu(x)) if op.relu else x
+      activation = bb.emit(
+          R.add(_conv(activation, op.weight, op.stride, op.pads, "float32"), _const(op.bias)))
+      activation = bb.emit(R.nn.relu(activation)) if op.relu else activation
     elif isinstance(op, graph_lib.PoolOp):
-      x = bb.emit(_pool(x, op))
+      activation = bb.emit(_pool(activation, op))
     elif isinstance(op, graph_lib.AffineOp):
-      x = bb.emit(R.add(R.multiply(x, _const(op.scale)), _const(op.shift)))
+      activation = bb.emit(R.add(R.multiply(activation, _const(op.scale)), _const(op.shift)))
     elif isinstance(op, graph_lib.FlattenOp):
-      x = bb.emit(R.reshape(x, (1, -1)))
+      activation = bb.emit(R.reshape(activation, (1, -1)))
     elif isinstance(op, graph_lib.DenseOp):
-      x = bb.emit(R.add(R.matmul(x, _const(op.weight), out_dtype="float32"), _const(op.bias)))
-      x = bb.emit(R.nn.relu(x)) if op.relu else x
-  return x
+      activation = bb.emit(
+          R.add(R.matmul(activation, _const(op.weight), out_dtype="float32"), _const(op.bias)))
+      activation = bb.emit(R.nn.relu(activation)) if op.relu else activation
+  return activation
 
 
 def _int_body(bb, image, qgraph: quant_lib.QuantGraph):
-  x = bb.emit(R.astype(image, "int16"))
-  x = bb.emit(R.subtract(R.multiply(x, relax.const(np.int16(2))), relax.const(np.int16(255))))
+  activation = bb.emit(R.astype(image, "int16"))
+  activation = bb.emit(
+      R.subtract(R.multiply(activation, relax.const(np.int16(2))), relax.const(np.int16(255))))
   for op in qgraph.ops:
     if isinstance(op, quant_lib.QConv):
-      x = _requant(bb, bb.emit(_conv(x, op.weight, op.stride, op.pads, "int32")), op.requant)
+      activation = _requant(bb, bb.emit(_conv(activation, op.weight, op.stride, op.pads, "int32")),
+                            op.requant)
     elif isinstance(op, quant_lib.QDense):
-      acc = bb.emit(R.matmul(x, _const(op.weight), out_dtype="int32"))
-      x = _requant(bb, acc, op.requant) if op.requant is not None else bb.emit(
+      acc = bb.emit(R.matmul(activation, _const(op.weight), out_dtype="int32"))
+      activation = _requant(bb, acc, op.requant) if op.requant is not None else bb.emit(
           R.add(acc, _const(op.bias)))
     elif isinstance(op, quant_lib.QAffine):
-      x = _requant(bb, x, op.requant)
+      activation = _requant(bb, activation, op.requant)
     elif isinstance(op, graph_lib.PoolOp):
-      x = bb.emit(_pool(x, op))
+      activation = bb.emit(_pool(activation, op))
     elif isinstance(op, graph_lib.FlattenOp):
-      x = bb.emit(R.reshape(x, (1, -1)))
-  return x
+      activation = bb.emit(R.reshape(activation, (1, -1)))
+  return activation
 
 
 def build(model: graph_lib.Graph | quant_lib.QuantGraph) -> tvm.IRModule:

@@ -72,25 +72,25 @@ VARIANTS = {
 
 
 def get_config(variant: str = ""):
-  v = VARIANTS[variant]
+  variant_fields = VARIANTS[variant]
   config = ml_collections.ConfigDict()
   config.variant = variant
   config.run = default.get_config()      # the recipe every model is trained with
-  config.run.train.epochs = v["epochs"]
-  config.run.data.max_per_class = v["max_per_class"]
-  config.models = v["models"]
+  config.run.train.epochs = variant_fields["epochs"]
+  config.run.data.max_per_class = variant_fields["max_per_class"]
+  config.models = variant_fields["models"]
   config.chosen = "embedded"             # the run later stages deploy (summary.json chosen_run_dir)
   config.drop_baseline = "alexnet"  # AUC drop is relative to it; else to the best net by val AUC
-  config.baselines = v["baselines"]
-  config.cross_dataset = "genki4k" if v[
+  config.baselines = variant_fields["baselines"]
+  config.cross_dataset = "genki4k" if variant_fields[
       "genki"] else ""  # built too; its face detection rate reported
   config.augment_figure_images = 6
   # The reduction search (configs/search.py) from `search.root`; its baseline AUC is the root's
   # val AUC from this job when the root is one of `models`.
-  config.search = search.get_config(v["search_variant"] or "").search
-  config.search.enabled = v["search_variant"] is not None
-  config.search.root = v["search_root"]
-  config.search.baseline_auc = v["search_baseline_auc"] or config.search.baseline_auc
+  config.search = search.get_config(variant_fields["search_variant"] or "").search
+  config.search.enabled = variant_fields["search_variant"] is not None
+  config.search.root = variant_fields["search_root"]
+  config.search.baseline_auc = variant_fields["search_baseline_auc"] or config.search.baseline_auc
   # Deploy the chosen net (configs/deploy.py): int8 and float, QEMU parity, unicorn profile.
   config.deploy = deploy.get_config()
   config.deploy.enabled = True

@@ -19,18 +19,20 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
   del argv
   result = analyze.analyze_run(FLAGS.workdir, FLAGS.config)
-  v = result["saliency"].get("vanilla")
-  if v:
+  vanilla = result["saliency"].get("vanilla")
+  if vanilla:
     print(
-        f"saliency (vanilla): mouth {v['mouth']['share']:.1%}, cheeks {v['cheeks']['share']:.1%}, "
-        f"elsewhere {v['elsewhere']['share']:.1%} over {v['n']} faces")
+        f"saliency (vanilla): mouth {vanilla['mouth']['share']:.1%}, cheeks "
+        f"{vanilla['cheeks']['share']:.1%}, "
+        f"elsewhere {vanilla['elsewhere']['share']:.1%} over {vanilla['n']} faces")
   cross = result.get("cross_dataset", {})
   if "zero_shot" in cross:
-    z = cross["zero_shot"]
+    zero_shot = cross["zero_shot"]
     print(
-        f"{z['dataset']}: AUC {z['auc_all']:.3f} (faces found {z['face_detection_rate']:.1%}), "
-        "accuracy "
-        f"{z['accuracy_uncalibrated']:.3f} -> {z['accuracy_calibrated']:.3f} calibrated")
+        f"{zero_shot['dataset']}: AUC {zero_shot['auc_all']:.3f} (faces found "
+        f"{zero_shot['face_detection_rate']:.1%}), accuracy "
+        f"{zero_shot['accuracy_uncalibrated']:.3f} -> {zero_shot['accuracy_calibrated']:.3f} "
+        "calibrated")
   if "finetune" in cross:
     print(
         f"fine-tuned: test AUC {cross['finetune']['test_auc_before']:.3f} -> "

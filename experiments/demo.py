@@ -7,7 +7,7 @@ r"""The smile-back demo: face box, score and the robot's LED smile drawn on each
   .venv/bin/python -m experiments.demo --workdir=runs/main --input=photos/ --device=emulator
 
 --device=emulator scores each face with the int8 firmware under QEMU (after experiments.deploy)
-and prints the Cortex-M4 latency measured there. Output: <run>/demo/<input>_<device>/ (annotated
+and prints the Cortex-M4 latency estimated there. Output: <run>/demo/<input>_<device>/ (annotated
 PNGs or an annotated .mp4, and scores.csv), or --output.
 """
 

@@ -32,12 +32,12 @@ def main(argv):
   result = deploy.deploy_run(run_dir, out_dir, FLAGS.config)
   deploy_report.write(out_dir, result, FLAGS.config.energy,
                       hardware.get("apollo3-report").ops_per_second)
-  for b in result["builds"]:
+  for build in result["builds"]:
     print(
-        f"{b['dtype']}: {b['cycles']:,} cycles ({b['cycles_per_mac']:.2f}/MAC), "
-        f"{b['latency_ms_48mhz']:.1f} ms at 48 MHz, flash {b['flash_bytes']:,} B, RAM "
-        f"{b['ram_bytes']:,} B, "
-        f"parity {b['parity_max_abs_diff']:.3g}, test AUC {b['test_auc']:.4f}")
+        f"{build['dtype']}: {build['cycles']:,} cycles ({build['cycles_per_mac']:.2f}/MAC), "
+        f"{build['latency_ms_48mhz']:.1f} ms at 48 MHz, flash {build['flash_bytes']:,} B, RAM "
+        f"{build['ram_bytes']:,} B, "
+        f"parity {build['parity_max_abs_diff']:.3g}, test AUC {build['test_auc']:.4f}")
   print(f"report: {os.path.join(out_dir, 'deploy.md')}")
 
 

@@ -44,12 +44,12 @@ def main(argv):
   cfg = FLAGS.config
   nets = fit_nets(cfg)
   samples = []
-  for i, spec in enumerate(nets):
+  for index, spec in enumerate(nets):
     model = net.build(spec)
-    variables = model.init(jax.random.key(i), jnp.zeros((1, *spec.input_shape)), train=False)
-    images = np.random.default_rng(i).integers(
+    variables = model.init(jax.random.key(index), jnp.zeros((1, *spec.input_shape)), train=False)
+    images = np.random.default_rng(index).integers(
         0, 256, (cfg.range_images, *spec.input_shape), dtype=np.uint8)
-    print(f"[{i + 1}/{len(nets)}] {spec.name}: {spec_lib.total_macs(spec):,} MACs", flush=True)
+    print(f"[{index + 1}/{len(nets)}] {spec.name}: {spec_lib.total_macs(spec):,} MACs", flush=True)
     samples += latency_fit.measure(spec, variables, images, FLAGS.workdir)
   held = {s.name for s in nets[-cfg.held_out:]} if cfg.held_out else set()
   fits = latency_fit.fit([s for s in samples if s.net not in held])
@@ -57,13 +57,15 @@ def main(argv):
   lines = [
       "| net | dtype | emulated cycles | predicted | error | in fit |", "|---|---|--:|--:|--:|:-:|"
   ]
-  coef = {d: np.array([fits[d]["coefficients"][k] for k in emulated.FEATURES]) for d in fits}
-  for d in fits:
-    for name in check[d]["nets"]:
-      rows = [s for s in samples if s.net == name and s.dtype == d]
+  coef = {
+      dtype: np.array([fits[dtype]["coefficients"][k] for k in emulated.FEATURES]) for dtype in fits
+  }
+  for dtype in fits:
+    for name in check[dtype]["nets"]:
+      rows = [s for s in samples if s.net == name and s.dtype == dtype]
       meas = sum(s.cycles for s in rows)
-      pred = float(sum(s.features @ coef[d] for s in rows))
-      lines.append(f"| {name} | {d} | {meas:,} | {pred:,.0f} | {pred / meas - 1:+.1%} | "
+      pred = float(sum(s.features @ coef[dtype] for s in rows))
+      lines.append(f"| {name} | {dtype} | {meas:,} | {pred:,.0f} | {pred / meas - 1:+.1%} | "
                    f"{'no' if name in held else 'yes'} |")
   description = (
       f"fitted on {len(nets) - len(held)} nets "
@@ -71,8 +73,8 @@ def main(argv):
       "compiled by compile/ (TVM 0.27, LLVM kernels), cycles from compile/profile.py")
   latency_fit.write(emulated.PROFILE_PATH, fits, [s.name for s in nets], description)
   os.makedirs(FLAGS.workdir, exist_ok=True)
-  with open(os.path.join(FLAGS.workdir, "latency_fit.md"), "w") as f:
-    f.write("# apollo3-emulated latency fit\n\n" + "\n".join(lines) + "\n")
+  with open(os.path.join(FLAGS.workdir, "latency_fit.md"), "w") as file:
+    file.write("# apollo3-emulated latency fit\n\n" + "\n".join(lines) + "\n")
   print("\n".join(lines))
   print(f"wrote {emulated.PROFILE_PATH}")
 

@@ -20,9 +20,9 @@ flags.DEFINE_string("workdir", "runs/main", "Directory for everything the job wr
 def main(argv):
   del argv
   summary = job.run_main_job(FLAGS.config, FLAGS.workdir)
-  for m in summary["models"]:
-    if m["split"] == "test":
-      print(f"{m['name']:>16}: test AUC {m['auc']:.4f}  accuracy {m['accuracy']:.4f}")
+  for row in summary["models"]:
+    if row["split"] == "test":
+      print(f"{row['name']:>16}: test AUC {row['auc']:.4f}  accuracy {row['accuracy']:.4f}")
   print(f"report: {FLAGS.workdir}/report.md; chosen run: {summary['chosen_run_dir']}")
 
 

@@ -18,15 +18,16 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
   del argv
-  s = runner.run_search(FLAGS.config, FLAGS.workdir).summary
-  print(f"{s['mode']}: {s['candidates_trained']} candidates in {s['wall_time_s'] / 60:.1f} min; "
-        f"cut-off {s['quality_cutoff']:.3f}")
-  if s["chosen"]:
-    c = s["chosen"]
+  summary = runner.run_search(FLAGS.config, FLAGS.workdir).summary
+  print(
+      f"{summary['mode']}: {summary['candidates_trained']} candidates in "
+      f"{summary['wall_time_s'] / 60:.1f} min; "
+      f"cut-off {summary['quality_cutoff']:.3f}")
+  if summary["chosen"]:
+    chosen = summary["chosen"]
     print(
-        f"chosen {c['name']}: {c['macs']:,} MACs, val AUC {c['val_auc']:.4f}, test AUC "
-        f"{c['test_auc']:.4f}"
-    )
+        f"chosen {chosen['name']}: {chosen['macs']:,} MACs, val AUC {chosen['val_auc']:.4f}, test "
+        f"AUC {chosen['test_auc']:.4f}")
   else:
     print("no feasible candidate cleared the cut-off")
 

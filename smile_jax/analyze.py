@@ -23,8 +23,8 @@ from smile_jax.eval import calibration, cross_dataset, errors, evaluate, metrics
 from smile_jax.eval import saliency
 
 
-def _pct(x) -> str:
-  return "-" if x is None else f"{100 * x:.1f}%"
+def _pct(share) -> str:
+  return "-" if share is None else f"{100 * share:.1f}%"
 
 
 def _saliency_section(cfg, predictor, test, probs, out_dir) -> tuple[dict, str]:
@@ -45,16 +45,15 @@ def _saliency_section(cfg, predictor, test, probs, out_dir) -> tuple[dict, str]:
            "saliency mass per region (mean over faces, 95% bootstrap CI); `area` is the region's "
            "share of the image, what a uniform map would give.", "",
            "| method | mouth | cheeks (beside the mouth) | elsewhere |", "|---|--:|--:|--:|"]
-  for method, s in shares.items():
+  for method, share in shares.items():
     cells = [
-        f"{_pct(s[r]['share'])} [{_pct(s[r]['ci95'][0])}, {_pct(s[r]['ci95'][1])}] (area "
-        f"{_pct(s[r]['area'])})"
-        for r in ("mouth", "cheeks", "elsewhere")
+        f"{_pct(share[r]['share'])} [{_pct(share[r]['ci95'][0])}, {_pct(share[r]['ci95'][1])}] "
+        f"(area {_pct(share[r]['area'])})" for r in ("mouth", "cheeks", "elsewhere")
     ]
     lines.append(f"| {method} | " + " | ".join(cells) + " |")
-  v = shares.get("vanilla", next(iter(shares.values())))
+  vanilla = shares.get("vanilla", next(iter(shares.values())))
   verdict = ("more on the cheeks than on the mouth, as the report claims"
-             if v["cheeks"]["share"] > v["mouth"]["share"] else
+             if vanilla["cheeks"]["share"] > vanilla["mouth"]["share"] else
              "more on the mouth than on the cheeks, unlike the report's claim")
   lines += ["", f"This net looks {verdict} (vanilla gradients).", "",
             "![saliency](analysis/figure6_saliency.png)"]
@@ -97,7 +96,7 @@ def _errors_section(cfg, predictor, data, probs, out_dir) -> tuple[dict, str]:
 
 def _threshold_section(cfg, predictor, data, test_d) -> tuple[dict, str]:
   val_d = cross_dataset.logit_diffs(predictor, data.val.images)
-  t = calibration.temperature(data.val.labels, val_d)
+  temperature = calibration.temperature(data.val.labels, val_d)
   points = calibration.operating_points(data.val.labels, val_d, data.test.labels, test_d,
                                         cfg.target_precision, cfg.target_recall)
   lines = [
@@ -105,18 +104,22 @@ def _threshold_section(cfg, predictor, data, test_d) -> tuple[dict, str]:
       "test accuracy |",
       "|---|--:|--:|--:|--:|--:|"
   ]
-  for p in points:
-    te = p["test"]
+  for point in points:
+    te = point["test"]
     lines.append(
-        f"| {p['rule']} | {p['probability']:.3f} | {te['precision']:.3f} | {te['recall']:.3f} | "
+        f"| {point['rule']} | {point['probability']:.3f} | {te['precision']:.3f} | "
+        f"{te['recall']:.3f} | "
         f"{te['f1']:.3f} | {te['accuracy']:.3f} |")
   nll_before, nll_after = calibration.nll(data.test.labels,
-                                          test_d), calibration.nll(data.test.labels, test_d / t)
+                                          test_d), calibration.nll(data.test.labels,
+                                                                   test_d / temperature)
   lines += [
-      "", f"Temperature scaling on val: T = {t:.3f}; test NLL {nll_before:.4f} -> {nll_after:.4f}."
+      "",
+      f"Temperature scaling on val: T = {temperature:.3f}; test NLL {nll_before:.4f} -> "
+      f"{nll_after:.4f}."
   ]
   return {
-      "temperature": t,
+      "temperature": temperature,
       "test_nll": [nll_before, nll_after],
       "operating_points": points
   }, "\n".join(lines)
@@ -202,8 +205,8 @@ def analyze_run(workdir: str, cfg) -> dict:
     sections.append((f"On {cfg.cross_dataset}", text))
   jsonfile.dump(result, os.path.join(out_dir, "analysis.json"), indent=1, default=float)
   body = "".join(f"\n## {h}\n\n{b}\n" for h, b in sections)
-  with open(os.path.join(out_dir, "analysis.md"), "w") as f:
-    f.write(f"# Analysis of `{predictor.spec.name}`\n{body.replace('](analysis/', '](')}")
+  with open(os.path.join(out_dir, "analysis.md"), "w") as file:
+    file.write(f"# Analysis of `{predictor.spec.name}`\n{body.replace('](analysis/', '](')}")
   summary, evals = evaluate.read(run_dir)
   report.write_run_report(run_dir, summary, evaluate.read_history(run_dir), evals, sections)
   return result

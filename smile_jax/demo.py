@@ -5,7 +5,7 @@ an annotated copy with the face box, the score and a drawing of the SparkFun Edg
 the smile pattern (green, red, yellow; compile/firmware/sparkfun_edge/main.c) when the score
 passes the run's validation threshold. `device="emulator"` scores the crops with the run's int8
 firmware under QEMU instead (experiments.deploy must have built it) and shows the latency
-measured there. Output goes to <run>/demo/<input name>/ unless told otherwise, never over the input.
+estimated there (its instruction count at the profiled cycles per instruction). Output goes to <run>/demo/<input name>/ unless told otherwise, never over the input.
 """
 
 from __future__ import annotations
@@ -60,26 +60,26 @@ def _frames(source: str):
 
 
 def _video_frames(cap):
-  i = 0
+  index = 0
   while True:
     ok, image = cap.read()
     if not ok:
       cap.release()
       return
-    yield Frame(f"frame_{i:05d}", image)
-    i += 1
+    yield Frame(f"frame_{index:05d}", image)
+    index += 1
 
 
 def draw_leds(image: np.ndarray, lit: bool) -> None:
   """The Edge's smile LEDs along an arc at the bottom right corner of the frame."""
-  h, w = image.shape[:2]
-  r = max(4, min(h, w) // 40)
-  cx, cy = w - 6 * r, h - 4 * r
-  for k, (_, colour) in enumerate(LEDS):
-    x = cx + (k - 1) * 2 * r
-    y = cy + (r if k != 1 else 2 * r)      # the middle one lower: a smile
-    cv2.circle(image, (x, y), r, colour if lit else UNLIT, -1)
-    cv2.circle(image, (x, y), r, (255, 255, 255), 1)
+  height, width = image.shape[:2]
+  radius = max(4, min(height, width) // 40)
+  cx, cy = width - 6 * radius, height - 4 * radius
+  for position, (_, colour) in enumerate(LEDS):
+    led_x = cx + (position - 1) * 2 * radius
+    led_y = cy + (radius if position != 1 else 2 * radius)      # the middle one lower: a smile
+    cv2.circle(image, (led_x, led_y), radius, colour if lit else UNLIT, -1)
+    cv2.circle(image, (led_x, led_y), radius, (255, 255, 255), 1)
 
 
 def annotate(image: np.ndarray, crop: faces.FaceCrop, prob: float | None, threshold: float,
@@ -88,9 +88,9 @@ def annotate(image: np.ndarray, crop: faces.FaceCrop, prob: float | None, thresh
   scale = float(np.clip(out.shape[1] / 480, 0.35, 3.0))
   lit = prob is not None and prob >= threshold
   if crop.face_found:
-    x, y, w, h = crop.box
-    cv2.rectangle(out, (x, y), (x + w, y + h), (0, 200, 0) if lit else (0, 140, 255),
-                  max(1, int(2 * scale)))
+    box_x, box_y, box_w, box_h = crop.box
+    cv2.rectangle(out, (box_x, box_y), (box_x + box_w, box_y + box_h), (0, 200, 0) if lit else
+                  (0, 140, 255), max(1, int(2 * scale)))
   label = "no face" if prob is None else f"smiling {prob:.2f}" + (
       "" if crop.face_found else " (no face found)")
   for text, row in ((label, 1), (note, 2)):
@@ -142,9 +142,9 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
   size = predictor.spec.input_shape[0]
   writer, rows = None, []
   total = min(count, max_frames) if count and max_frames else (max_frames or count)
-  for i, frame in enumerate(
+  for index, frame in enumerate(
       tqdm(frames, total=total, desc=f"demo ({device})", unit="frame", mininterval=1.0)):
-    if max_frames and i >= max_frames:
+    if max_frames and index >= max_frames:
       break
     try:
       image = images_lib.read_image(frame.image) if isinstance(frame.image, str) else frame.image
@@ -163,10 +163,10 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
     rows.append([frame.name, int(crop.face_found), f"{prob:.6f}", int(prob >= threshold)])
     if kind == "video":
       if writer is None:
-        h, w = annotated.shape[:2]
+        height, width = annotated.shape[:2]
         writer = cv2.VideoWriter(
             os.path.join(out_dir, f"{name}_annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-            (w, h))
+            (width, height))
       writer.write(annotated)
     else:
       target = os.path.join(out_dir, os.path.splitext(frame.name)[0] + "_annotated.png")
@@ -174,10 +174,10 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
       cv2.imwrite(target, annotated)
   if writer is not None:
     writer.release()
-  with open(os.path.join(out_dir, "scores.csv"), "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["frame", "face_found", "score", "smile_leds_on"])
-    w.writerows(rows)
+  with open(os.path.join(out_dir, "scores.csv"), "w", newline="") as file:
+    width = csv.writer(file)
+    width.writerow(["frame", "face_found", "score", "smile_leds_on"])
+    width.writerows(rows)
   scored = [r for r in rows if r[1] != ""]
   return {
       "frames": len(rows),

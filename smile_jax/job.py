@@ -54,16 +54,18 @@ def _baselines(config, data: run_data.RunData, workdir: str) -> list[tuple[dict,
 
 def _data_section(data: run_data.RunData, extra: list[dict]) -> str:
   lines = ["| dataset | images | smiling | skipped files | faces found |", "|---|--:|--:|--:|--:|"]
-  for s in [data.dataset.summary] + extra:
-    lines.append(f"| {s['dataset']} ({s['config']}) | {s['examples']:,} | "
-                 f"{100 * s['smiling'] / max(1, s['examples']):.1f}% | {len(s['skipped'])} | "
-                 f"{100 * s['face_detection_rate']:.1f}% |")
+  for summary in [data.dataset.summary] + extra:
+    lines.append(
+        f"| {summary['dataset']} ({summary['config']}) | {summary['examples']:,} | "
+        f"{100 * summary['smiling'] / max(1, summary['examples']):.1f}% | "
+        f"{len(summary['skipped'])} | "
+        f"{100 * summary['face_detection_rate']:.1f}% |")
   split = ", ".join(
       f"{n} {len(getattr(data, n).labels):,} ({100 * getattr(data, n).labels.mean():.1f}% smiling)"
       for n in ("train", "val", "test"))
   skipped = [
-      f"- `{k['path']}`: {k['reason']}" for s in [data.dataset.summary] + extra
-      for k in s["skipped"][:20]
+      f"- `{k['path']}`: {k['reason']}" for summary in [data.dataset.summary] + extra
+      for k in summary["skipped"][:20]
   ]
   dup = data.duplicates
   copies = (

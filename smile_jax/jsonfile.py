@@ -26,15 +26,15 @@ def _map_paths(obj, fn):
 def dump(obj, path: str, **json_kwargs) -> None:
   base = os.path.dirname(os.path.abspath(path))
 
-  def relative(p: str) -> str:
-    rel = os.path.relpath(os.path.abspath(p), base)
-    return os.path.abspath(p) if rel == ".." or rel.startswith(".." + os.sep) else rel
+  def relative(target: str) -> str:
+    rel = os.path.relpath(os.path.abspath(target), base)
+    return os.path.abspath(target) if rel == ".." or rel.startswith(".." + os.sep) else rel
 
-  with open(path, "w") as f:
-    json.dump(_map_paths(obj, relative), f, **json_kwargs)
+  with open(path, "w") as file:
+    json.dump(_map_paths(obj, relative), file, **json_kwargs)
 
 
 def load(path: str):
   base = os.path.dirname(os.path.abspath(path))
-  with open(path) as f:
-    return _map_paths(json.load(f), lambda p: os.path.normpath(os.path.join(base, p)))
+  with open(path) as file:
+    return _map_paths(json.load(file), lambda stored: os.path.normpath(os.path.join(base, stored)))

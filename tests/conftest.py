@@ -80,7 +80,7 @@ def awkward_corpus(folder: str, face_bgr: np.ndarray) -> dict[str, str | None]:
          "notes.jpg": (b"just some text, not a picture\n", "not an image file"),
          "page.png": (b"<!DOCTYPE html><html><body>404</body></html>", "not an image file")}
   for name, (data, reason) in bad.items():
-    with open(os.path.join(folder, name), "wb") as f:
-      f.write(data)
+    with open(os.path.join(folder, name), "wb") as file:
+      file.write(data)
     out[name] = reason
   return out

@@ -20,12 +20,12 @@ def test_config_builds_without_warnings_and_is_seeded(images):
   cfg = default.get_config().augment
   with warnings.catch_warnings():
     warnings.simplefilter("error")  # albumentations 2.x only *warns* about 1.x argument names
-    a = augment.apply(augment.build(cfg, seed=3), images)
-    b = augment.apply(augment.build(cfg, seed=3), images)
-    c = augment.apply(augment.build(cfg, seed=4), images)
-  assert a.shape == images.shape and a.dtype == np.uint8
-  np.testing.assert_array_equal(a, b)
-  assert not np.array_equal(a, c) and not np.array_equal(a, images)
+    first = augment.apply(augment.build(cfg, seed=3), images)
+    again = augment.apply(augment.build(cfg, seed=3), images)
+    other_seed = augment.apply(augment.build(cfg, seed=4), images)
+  assert first.shape == images.shape and first.dtype == np.uint8
+  np.testing.assert_array_equal(first, again)
+  assert not np.array_equal(first, other_seed) and not np.array_equal(first, images)
 
 
 def test_the_reports_probabilities():
@@ -57,9 +57,9 @@ def test_train_batches_are_a_function_of_seed_and_epoch(images):
       images, labels, batch_size=4, seed=1, epoch=epoch, balance=True, augment_cfg=cfg)]
   first, again, other = run(0), run(0), run(1)
   assert len(first) == (16 + 5) // 4  # 8 positives -> 5 repeated, partial batch dropped
-  for x, y in zip(first, again):
-    np.testing.assert_array_equal(x, y)
-  assert not all(np.array_equal(x, y) for x, y in zip(first, other))
+  for batch_a, batch_b in zip(first, again):
+    np.testing.assert_array_equal(batch_a, batch_b)
+  assert not all(np.array_equal(batch_a, batch_b) for batch_a, batch_b in zip(first, other))
 
 
 def test_eval_batches_pad_the_last_batch(images):

@@ -16,13 +16,13 @@ from tests.conftest import awkward_corpus, face_like, write_jpeg
 def _bad_files(folder):
   """One of each bad case; returns {file name: expected reason fragment}."""
   good = cv2.imencode(".jpg", face_like(0, 80))[1].tobytes()
-  with open(os.path.join(folder, "truncated.jpg"), "wb") as f:
-    f.write(good[: len(good) // 2])
+  with open(os.path.join(folder, "truncated.jpg"), "wb") as file:
+    file.write(good[: len(good) // 2])
   open(os.path.join(folder, "empty.jpg"), "wb").close()
-  with open(os.path.join(folder, "corrupt.jpg"), "wb") as f:
-    f.write(b"\xff\xd8\xff\xe0 this is not really a jpeg" + b"\x00" * 50 + b"\xff\xd9")
-  with open(os.path.join(folder, "notes.txt"), "w") as f:
-    f.write("not an image")
+  with open(os.path.join(folder, "corrupt.jpg"), "wb") as file:
+    file.write(b"\xff\xd8\xff\xe0 this is not really a jpeg" + b"\x00" * 50 + b"\xff\xd9")
+  with open(os.path.join(folder, "notes.txt"), "w") as file:
+    file.write("not an image")
   cv2.imwrite(os.path.join(folder, "tiny.png"), np.zeros((8, 8), np.uint8))
   return {"truncated.jpg": "truncated JPEG", "empty.jpg": "empty (0-byte)",
           "corrupt.jpg": "not a decodable image", "notes.txt": "not an image file",
@@ -44,9 +44,9 @@ def test_read_image_handles_alpha_and_16_bit(tmp_path):
 
 def test_class_folder_build_skips_and_names_bad_files(tmp_path, tfds_dir):
   root = tmp_path / "photos"
-  for i in range(6):
-    write_jpeg(str(root / "smile" / f"s{i}.jpg"), face_like(i, 96, smiling=True))
-    write_jpeg(str(root / "not_smile" / f"n{i}.jpg"), face_like(100 + i, 96))
+  for index in range(6):
+    write_jpeg(str(root / "smile" / f"s{index}.jpg"), face_like(index, 96, smiling=True))
+    write_jpeg(str(root / "not_smile" / f"n{index}.jpg"), face_like(100 + index, 96))
   rgba = np.dstack([face_like(7, 96)] * 3 + [np.full((96, 96), 255, np.uint8)])
   cv2.imwrite(str(root / "smile" / "alpha.png"), rgba)
   cv2.imwrite(str(root / "smile" / "deep.png"), face_like(8, 96).astype(np.uint16) * 257)
@@ -60,16 +60,16 @@ def test_class_folder_build_skips_and_names_bad_files(tmp_path, tfds_dir):
   assert ds.summary["files_seen"] == 14 + len(expected)
   assert not ds.face_found.any() and ds.summary["face_detection_rate"] == 0.0  # no real faces here
   summary_files = glob.glob(os.path.join(tfds_dir, "face_folder", "*", "*", builders.SUMMARY_FILE))
-  with open(summary_files[0]) as f:
-    assert json.load(f)["examples"] == 14
+  with open(summary_files[0]) as file:
+    assert json.load(file)["examples"] == 14
 
 
 def test_builder_reads_an_awkward_folder_by_content(tmp_path, tfds_dir):
   root = tmp_path / "photos"
   face = cv2.cvtColor(face_like(3, 120, smiling=True), cv2.COLOR_GRAY2BGR)
   expected = awkward_corpus(str(root / "smile"), face)
-  for i in range(4):
-    write_jpeg(str(root / "not_smile" / f"n{i}.jpg"), face_like(200 + i, 96))
+  for index in range(4):
+    write_jpeg(str(root / "not_smile" / f"n{index}.jpg"), face_like(200 + index, 96))
   ds = builders.build(str(root), tfds_dir)
   skipped = {os.path.relpath(s["path"], root / "smile"): s["reason"] for s in ds.summary["skipped"]}
   assert sorted(skipped) == sorted(k for k, v in expected.items() if v)
@@ -110,9 +110,10 @@ def test_bad_folders_fail_with_a_fix(tmp_path, tfds_dir):
 def test_smilesmiled_layout_with_bad_files(tmp_path, tfds_dir):
   """A crafted copy of SMILEsmileD's layout, mouth boxes included, with bad files mixed in."""
   smiles = tmp_path / "SMILEsmileD" / "SMILEs"
-  for i in range(5):
-    write_jpeg(str(smiles / "positives" / "positives7" / f"{i}.jpg"), face_like(i, smiling=True))
-    write_jpeg(str(smiles / "negatives" / "negatives7" / f"{i}.jpg"), face_like(50 + i))
+  for index in range(5):
+    write_jpeg(
+        str(smiles / "positives" / "positives7" / f"{index}.jpg"), face_like(index, smiling=True))
+    write_jpeg(str(smiles / "negatives" / "negatives7" / f"{index}.jpg"), face_like(50 + index))
   (smiles / "positives" / "smiles_01_pos.idx").write_text("positives7/3.jpg 1 10 42 45 19\n")
   expected = _bad_files(str(smiles / "negatives" / "negatives7"))
   ds = builders.build("smilesmiled", tfds_dir, data_dir=str(tmp_path))

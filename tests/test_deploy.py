@@ -34,16 +34,16 @@ FOLDABLE = spec_lib.ModelSpec(
 
 def variables_for(spec, seed=0):
   model = net.build(spec)
-  v = model.init(jax.random.key(seed), jnp.zeros((1, *spec.input_shape)), train=False)
+  variables = model.init(jax.random.key(seed), jnp.zeros((1, *spec.input_shape)), train=False)
   rng = np.random.default_rng(seed)
   stats = jax.tree_util.tree_map(
       lambda a: np.asarray(a) + rng.uniform(0.1, 0.5, a.shape).astype(np.float32),
-      v.get("batch_stats", {}))
-  return {"params": v["params"], "batch_stats": stats}
+      variables.get("batch_stats", {}))
+  return {"params": variables["params"], "batch_stats": stats}
 
 
-def images_for(spec, n=3, seed=0):
-  return np.random.default_rng(seed).integers(0, 256, (n, *spec.input_shape), dtype=np.uint8)
+def images_for(spec, count=3, seed=0):
+  return np.random.default_rng(seed).integers(0, 256, (count, *spec.input_shape), dtype=np.uint8)
 
 
 def jax_logits(spec, variables, images):
@@ -53,11 +53,11 @@ def jax_logits(spec, variables, images):
 @pytest.mark.parametrize("spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED, FOLDABLE],
                          ids=lambda s: s.name)
 def test_float_graph_matches_jax(spec):
-  v = variables_for(spec)
+  variables = variables_for(spec)
   images = images_for(spec, 4)
-  graph = graph_lib.from_spec(spec, v)
+  graph = graph_lib.from_spec(spec, variables)
   np.testing.assert_allclose(
-      graph_lib.run_float(graph, images), jax_logits(spec, v, images), atol=2e-5)
+      graph_lib.run_float(graph, images), jax_logits(spec, variables, images), atol=2e-5)
 
 
 def test_batch_norm_folds_only_where_exact():
@@ -76,18 +76,20 @@ def test_fixed_point_multipliers():
 
 def test_requantize_rounds_half_up_and_clips():
   rq = quantize._requant(np.array([0.5]), np.array([0.0]), relu=False)
-  x = np.array([[1], [3], [-3], [1000], [-1000]])
-  np.testing.assert_array_equal(rq.apply(x)[:, 0], [1, 2, -1, 127, -128])  # 0.5, 1.5, -1.5 round up
+  acc = np.array([[1], [3], [-3], [1000], [-1000]])
+  np.testing.assert_array_equal(rq.apply(acc)[:, 0],
+                                [1, 2, -1, 127, -128])  # 0.5, 1.5, -1.5 round up
 
 
 def test_int8_reference_tracks_float():
   spec = zoo.reduced_alexnet()
   graph = graph_lib.from_spec(spec, variables_for(spec))
   images = images_for(spec, 64, seed=1)
-  q = quantize.quantize(graph, images[:32])
-  f = graph_lib.run_float(graph, images)
-  i = quantize.dequantize_logits(q, quantize.run_int(q, images))
-  assert np.corrcoef(f[:, 1] - f[:, 0], i[:, 1] - i[:, 0])[0, 1] > 0.98
+  qgraph = quantize.quantize(graph, images[:32])
+  float_logits = graph_lib.run_float(graph, images)
+  int_logits = quantize.dequantize_logits(qgraph, quantize.run_int(qgraph, images))
+  assert np.corrcoef(float_logits[:, 1] - float_logits[:, 0],
+                     int_logits[:, 1] - int_logits[:, 0])[0, 1] > 0.98
 
 
 def test_memory_plan_never_overlaps_live_tensors(tmp_path):
@@ -95,19 +97,20 @@ def test_memory_plan_never_overlaps_live_tensors(tmp_path):
   built = build.compile_model(graph_lib.from_spec(spec, variables_for(spec)), str(tmp_path))
   plan = built.plan
   items = list(plan.placements.values())
-  for a in items:
-    for b in items:
-      if a is not b and not (a.last < b.first or b.last < a.first):
-        assert a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset
+  for first in items:
+    for second in items:
+      if first is not second and not (first.last < second.first or second.last < first.first):
+        assert (first.offset + first.nbytes <= second.offset
+                or second.offset + second.nbytes <= first.offset)
   assert plan.arena_bytes < sum(p.nbytes for p in items)   # buffers are reused
 
 
 @pytest.mark.parametrize(
     "spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED], ids=lambda s: s.name)
 def test_qemu_parity_and_profile(spec, tmp_path):
-  v = variables_for(spec)
+  variables = variables_for(spec)
   images = images_for(spec, 3)
-  graph = graph_lib.from_spec(spec, v)
+  graph = graph_lib.from_spec(spec, variables)
   for model in (quantize.quantize(graph, images_for(spec, 16, seed=2)), graph):
     built = build.compile_model(model, str(tmp_path / build.dtype_of(model)))
     fw = firmware.build(built.directory, "qemu-mps2-an386", os.path.join(built.directory, "qemu"))
@@ -115,7 +118,7 @@ def test_qemu_parity_and_profile(spec, tmp_path):
     if built.dtype == "int8":
       np.testing.assert_array_equal(run.logits, quantize.run_int(model, images))   # bit-exact
     else:
-      assert np.abs(run.logits - jax_logits(spec, v, images)).max() <= 1e-4
+      assert np.abs(run.logits - jax_logits(spec, variables, images)).max() <= 1e-4
     prof = profile.profile_elf(fw.elf, images[0], built.logit_dtype, 2)
     np.testing.assert_array_equal(prof.logits, run.logits[0])
     # QEMU counts through SysTick in steps of 40 instructions, plus the reads around the call.
@@ -151,8 +154,8 @@ def test_a_parity_failure_names_the_first_divergent_layer(tmp_path):
 def test_c_kernels_match_llvm_kernels(tmp_path):
   spec = FOLDABLE
   graph = graph_lib.from_spec(spec, variables_for(spec))
-  q = quantize.quantize(graph, images_for(spec, 8))
-  built = build.compile_model(q, str(tmp_path))
+  qgraph = quantize.quantize(graph, images_for(spec, 8))
+  built = build.compile_model(qgraph, str(tmp_path))
   images = images_for(spec, 2, seed=5)
   outs = [
       emulate.run_qemu(
@@ -173,8 +176,8 @@ def test_sparkfun_edge_memory_map(tmp_path):
   assert all(0x10000000 <= fw.sections[s][0] < 0x10060000 for s in (".bss", ".stack"))
   assert fw.flash_bytes <= 960 * 1024 and fw.ram_bytes <= 384 * 1024
   assert 0 < os.path.getsize(fw.bin) <= fw.flash_bytes + 64   # the flashable image from 0xC000
-  with open(fw.bin, "rb") as f:
-    words = np.frombuffer(f.read(8), np.uint32)
+  with open(fw.bin, "rb") as file:
+    words = np.frombuffer(file.read(8), np.uint32)
   assert 0x10000000 < words[0] <= 0x10060000  # initial SP: top of the stack in SRAM
   assert words[1] & 1 and 0xC000 < words[
       1] < 0xC000 + fw.flash_bytes  # Thumb reset vector in the image
@@ -224,8 +227,8 @@ def test_emulated_profile_predicts_a_fresh_compile(tmp_path):
 @pytest.mark.parametrize("spec", [SEARCHED, FOLDABLE], ids=lambda s: s.name)
 def test_naive_c_reference_agrees(spec, tmp_path):
   """The plain C baseline (benchmarks/deploy_cycles.py) computes what the TVM build computes."""
-  v = variables_for(spec)
-  graph = graph_lib.from_spec(spec, v)
+  variables = variables_for(spec)
+  graph = graph_lib.from_spec(spec, variables)
   images = images_for(spec, 2, seed=3)
   for model, dtype in ((quantize.quantize(graph, images_for(spec,
                                                             8)), np.int32), (graph, np.float32)):
@@ -237,7 +240,7 @@ def test_naive_c_reference_agrees(spec, tmp_path):
     if dtype == np.int32:
       np.testing.assert_array_equal(out, quantize.run_int(model, images))
     else:
-      assert np.abs(out - jax_logits(spec, v, images)).max() <= 1e-4
+      assert np.abs(out - jax_logits(spec, variables, images)).max() <= 1e-4
 
 
 def test_too_large_for_the_board_fails_before_compiling():

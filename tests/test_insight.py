@@ -14,29 +14,30 @@ H, W = 8, 8
 
 def linear_model(seed=0):
   """logits = [0, w . x] for x in [-1, 1]: the smiling score's gradient is w everywhere."""
-  w = np.random.default_rng(seed).normal(size=(H, W, 1)).astype(np.float32)
+  weights = np.random.default_rng(seed).normal(size=(H, W, 1)).astype(np.float32)
 
-  def apply_fn(variables, x, train=False):
+  def apply_fn(variables, inputs, train=False):
     del train
-    smiling = (x * variables["w"]).sum(axis=(1, 2, 3))
+    smiling = (inputs * variables["w"]).sum(axis=(1, 2, 3))
     return jnp.stack([jnp.zeros_like(smiling), smiling], axis=-1)
-  return apply_fn, {"w": w}
+  return apply_fn, {"w": weights}
 
 
-def images(n=3, seed=1):
-  return np.random.default_rng(seed).integers(0, 256, (n, H, W, 1), dtype=np.uint8)
+def images(count=3, seed=1):
+  return np.random.default_rng(seed).integers(0, 256, (count, H, W, 1), dtype=np.uint8)
 
 
 def test_saliency_of_a_linear_model_is_its_weights():
-  apply_fn, v = linear_model()
-  x = images()
+  apply_fn, variables = linear_model()
+  inputs = images()
   for method in ("vanilla", "smoothgrad"):
-    maps = saliency.saliency(apply_fn, v, x, method, samples=4)
+    maps = saliency.saliency(apply_fn, variables, inputs, method, samples=4)
     np.testing.assert_allclose(
-        maps, np.broadcast_to(np.abs(v["w"][..., 0]), maps.shape), rtol=1e-5, atol=1e-6)
-  ig = saliency.saliency(apply_fn, v, x, "integrated", steps=4)
-  normalized = x.astype(np.float32) * (2 / 255) - 1
-  np.testing.assert_allclose(ig, np.abs((normalized + 1) * v["w"])[..., 0], rtol=1e-4, atol=1e-6)
+        maps, np.broadcast_to(np.abs(variables["w"][..., 0]), maps.shape), rtol=1e-5, atol=1e-6)
+  ig = saliency.saliency(apply_fn, variables, inputs, "integrated", steps=4)
+  normalized = inputs.astype(np.float32) * (2 / 255) - 1
+  np.testing.assert_allclose(
+      ig, np.abs((normalized + 1) * variables["w"])[..., 0], rtol=1e-4, atol=1e-6)
 
 
 def test_region_shares_on_a_crafted_map():
@@ -53,28 +54,30 @@ def test_region_shares_on_a_crafted_map():
 
 def test_temperature_scaling_lowers_nll_of_overconfident_scores():
   rng = np.random.default_rng(0)
-  d = rng.normal(0, 3, 4000)
-  y = (rng.random(4000)
-       < calibration.sigmoid(d / 3.0)).astype(int)  # the truth is 3x less confident
-  t = calibration.temperature(y, d)
-  assert t == pytest.approx(3.0, rel=0.15)
-  assert calibration.nll(y, d / t) < calibration.nll(y, d) - 0.05
+  diffs = rng.normal(0, 3, 4000)
+  labels = (rng.random(4000)
+       < calibration.sigmoid(diffs / 3.0)).astype(int)  # the truth is 3x less confident
+  temp = calibration.temperature(labels, diffs)
+  assert temp == pytest.approx(3.0, rel=0.15)
+  assert calibration.nll(labels, diffs / temp) < calibration.nll(labels, diffs) - 0.05
 
 
 def test_prior_estimate_recovers_the_target_share():
   rng = np.random.default_rng(1)
-  y = (rng.random(20000) < 0.54).astype(int)
+  labels = (rng.random(20000) < 0.54).astype(int)
   # calibrated scores for a 28% source prior: class-conditional evidence plus the source prior
-  evidence = np.where(y == 1, 1.5, -1.5) + rng.normal(0, 1.2, y.size)
-  d = evidence * (1.5 / 1.2 ** 2) + calibration.logit(0.28)
-  assert calibration.estimate_prior(d, 0.28) == pytest.approx(0.54, abs=0.03)
+  evidence = np.where(labels == 1, 1.5, -1.5) + rng.normal(0, 1.2, labels.size)
+  diffs = evidence * (1.5 / 1.2 ** 2) + calibration.logit(0.28)
+  assert calibration.estimate_prior(diffs, 0.28) == pytest.approx(0.54, abs=0.03)
 
 
 def test_operating_points_meet_their_targets_on_val():
   rng = np.random.default_rng(2)
-  y = (rng.random(3000) < 0.3).astype(int)
-  d = np.where(y == 1, 1.0, -1.0) * 1.5 + rng.normal(0, 1, y.size)
-  points = {p["rule"]: p for p in calibration.operating_points(y, d, y, d, 0.9, 0.9)}
+  labels = (rng.random(3000) < 0.3).astype(int)
+  diffs = np.where(labels == 1, 1.0, -1.0) * 1.5 + rng.normal(0, 1, labels.size)
+  points = {
+      p["rule"]: p for p in calibration.operating_points(labels, diffs, labels, diffs, 0.9, 0.9)
+  }
   assert points["precision >= 0.90 (val)"]["val"]["precision"] >= 0.9
   assert points["recall >= 0.90 (val)"]["val"]["recall"] >= 0.9
   f1s = [p["val"]["f1"] for p in points.values()]
@@ -93,5 +96,5 @@ def test_worst_errors_and_label_error_votes(tmp_path):
   votes = labels_lib.read_votes(str(path))           # the merge_labels input format
   merged = {l.image: l for l in labels_lib.merge_votes(votes).labels}
   assert set(merged) == {"img0.jpg", "img2.jpg"}
-  with open(path) as f:
-    assert next(csv.reader(f))[:3] == ["image", "rater", "answer"]
+  with open(path) as file:
+    assert next(csv.reader(file))[:3] == ["image", "rater", "answer"]

@@ -34,16 +34,17 @@ def test_majority_ties_and_invalids(tmp_path):
 
 def test_noise_estimate_recovers_simulated_rater_error():
   rng = np.random.default_rng(0)
-  e, votes = 0.14, []  # the report's measured single-rater error
-  for i in range(4000):
+  error_rate, votes = 0.14, []  # the report's measured single-rater error
+  for image in range(4000):
     truth = rng.random() < 0.3
-    for r in range(3):
-      wrong = rng.random() < e
-      votes.append((f"{i}.jpg", f"r{r}", "yes" if truth != wrong else "no"))
+    for rater in range(3):
+      wrong = rng.random() < error_rate
+      votes.append((f"{image}.jpg", f"r{rater}", "yes" if truth != wrong else "no"))
   result = labels.merge_votes(votes)
-  assert result.vote_error_rate == pytest.approx(e, abs=0.01)
+  assert result.vote_error_rate == pytest.approx(error_rate, abs=0.01)
   # Majority of 3 is wrong when 2 or 3 votes are: 3e^2(1-e) + e^3 ~ 0.0528 (the report guessed ~2%).
-  assert result.label_noise_rate == pytest.approx(3 * e ** 2 * (1 - e) + e ** 3, abs=0.006)
+  assert result.label_noise_rate == pytest.approx(
+      3 * error_rate**2 * (1 - error_rate) + error_rate**3, abs=0.006)
 
 
 def test_single_votes_give_no_noise_estimate():

@@ -31,11 +31,11 @@ def job_dir(tmp_path_factory, tfds_dir):
 def test_summary_and_report(job_dir):
   summary = jsonfile.load(os.path.join(job_dir, "summary.json"))
   assert summary["dataset"] == "smilesmiled"
-  rows = {(m["name"], m["split"]): m for m in summary["models"]}
+  rows = {(row["name"], row["split"]): row for row in summary["models"]}
   assert set(rows) == {(n, s) for n in ("embedded", "two_layer_fc", "white_pixels", "smiled_01")
                        for s in ("val", "test")}
-  for m in rows.values():
-    assert 0.0 <= m["auc"] <= 1.0 and set(m) >= {
+  for row in rows.values():
+    assert 0.0 <= row["auc"] <= 1.0 and set(row) >= {
         "accuracy", "precision", "recall", "macs", "params", "run_dir"
     }
   assert rows[("embedded", "test")]["macs"] == 805_632
@@ -55,15 +55,15 @@ def test_summary_and_report(job_dir):
     assert os.path.getsize(os.path.join(job_dir, png)) > 5000, png
     assert png in report
   assert os.path.exists(os.path.join(summary["chosen_run_dir"], "report.md"))
-  builds = {b["dtype"]: b for b in summary["deploy"]}
+  builds = {build["dtype"]: build for build in summary["deploy"]}
   assert set(builds) == {"int8", "float32"}
-  for b in builds.values():
-    assert set(b) >= {
+  for build in builds.values():
+    assert set(build) >= {
         "board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac", "latency_ms_48mhz",
         "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc"
     }
-    assert b["macs"] == search["chosen"]["macs"] and b["cycles"] > b[
-        "macs"] and 0 <= b["test_auc"] <= 1
+    assert build["macs"] == search["chosen"]["macs"] and build["cycles"] > build[
+        "macs"] and 0 <= build["test_auc"] <= 1
   assert builds["int8"]["parity_max_abs_diff"] == 0 and builds["float32"][
       "parity_max_abs_diff"] <= 1e-4
   assert builds["int8"]["fits_sparkfun_edge"] and builds["int8"]["flash_bytes"] < builds["float32"][
@@ -73,8 +73,8 @@ def test_summary_and_report(job_dir):
 
 
 def test_a_moved_job_still_predicts(job_dir, tmp_path):
-  with open(os.path.join(job_dir, "summary.json")) as f:
-    stored = json.load(f)
+  with open(os.path.join(job_dir, "summary.json")) as file:
+    stored = json.load(file)
   assert not os.path.isabs(stored["chosen_run_dir"]) and not os.path.isabs(stored["split_manifest"])
   assert not any(os.path.isabs(m["run_dir"]) for m in stored["models"])
   moved = str(tmp_path / "moved")
@@ -100,8 +100,8 @@ def test_predict_cli_on_real_photos_and_a_broken_file(job_dir, tmp_path, shared_
   assert "scored 6 of 7 images" in proc.stdout
   assert not re.search(r"^I\d{4} ", proc.stderr, re.M), "INFO logs are hidden by default"
   assert "broken.jpg" in proc.stderr   # warnings are not
-  with open(out) as f:
-    rows = list(csv.DictReader(f))
+  with open(out) as file:
+    rows = list(csv.DictReader(file))
   assert [list(r) for r in rows][0] == ["path", "face_found", "score"] and len(rows) == 7
   by_name = {os.path.basename(r["path"]): r for r in rows}
   assert by_name["broken.jpg"]["score"] == "" and "broken.jpg" in proc.stderr
@@ -117,8 +117,8 @@ def test_predict_and_demo_on_an_awkward_folder(job_dir, tmp_path, shared_data_di
   folder = tmp_path / "awkward"
   expected = awkward_corpus(str(folder), face)
   counts = predict.predict_folder(job_dir, str(folder), str(tmp_path / "scores.csv"))
-  with open(tmp_path / "scores.csv") as f:
-    rows = {os.path.relpath(r["path"], folder): r for r in csv.DictReader(f)}
+  with open(tmp_path / "scores.csv") as file:
+    rows = {os.path.relpath(r["path"], folder): r for r in csv.DictReader(file)}
   assert sorted(rows) == sorted(expected)    # exactly one row per file, none for the empty folder
   assert counts == {"files": len(expected), "scored": sum(v is None for v in expected.values()),
                     "unreadable": sum(v is not None for v in expected.values()),
@@ -161,12 +161,12 @@ def test_analyze_cli_on_the_chosen_run(job_dir):
                         cwd=REPO, capture_output=True, text=True, check=True)
   assert "saliency (vanilla): mouth" in proc.stdout and "fine-tuned: test AUC" in proc.stdout
   run_dir = predict.resolve_run_dir(job_dir)
-  with open(os.path.join(run_dir, "analysis", "analysis.json")) as f:
-    result = json.load(f)
+  with open(os.path.join(run_dir, "analysis", "analysis.json")) as file:
+    result = json.load(file)
   for method in ("vanilla", "smoothgrad", "integrated"):
-    s = result["saliency"][method]
-    assert s["n"] > 0 and sum(
-        s[r]["share"] for r in ("mouth", "cheeks", "elsewhere")) == pytest.approx(1.0)
+    shares = result["saliency"][method]
+    assert shares["n"] > 0 and sum(
+        shares[r]["share"] for r in ("mouth", "cheeks", "elsewhere")) == pytest.approx(1.0)
   zero = result["cross_dataset"]["zero_shot"]
   assert zero["images"] == 30 and 0 <= zero["auc_all"] <= 1
   assert 0 <= zero["face_detection_rate"] <= 1
@@ -192,8 +192,8 @@ def test_demo_on_real_photos_a_video_and_the_emulator(job_dir, tmp_path, shared_
   frame = cv2.imread(sources[0])
   writer = cv2.VideoWriter(
       str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (frame.shape[1], frame.shape[0]))
-  for k in range(6):
-    writer.write(np.roll(frame, 2 * k, axis=1))
+  for shift in range(6):
+    writer.write(np.roll(frame, 2 * shift, axis=1))
   writer.release()
   for source, device, frames in ((photos, "host", 2), (video, "host", 6), (photos, "emulator", 2)):
     proc = subprocess.run([
@@ -208,8 +208,8 @@ def test_demo_on_real_photos_a_video_and_the_emulator(job_dir, tmp_path, shared_
     out = proc.stdout.strip().split("-> ")[-1]
     assert out.startswith(job_dir) and not out.startswith(
         str(tmp_path))  # next to the run, not the input
-    with open(os.path.join(out, "scores.csv")) as f:
-      rows = list(csv.DictReader(f))
+    with open(os.path.join(out, "scores.csv")) as file:
+      rows = list(csv.DictReader(file))
     assert len(rows) == frames and all(0 <= float(r["score"]) <= 1 for r in rows)
     if source == video:
       assert os.path.getsize(os.path.join(out, "clip_annotated.mp4")) > 1000

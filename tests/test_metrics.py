@@ -34,8 +34,9 @@ def test_fixed_example():
   # Positive/negative pairs ranked right: (0.6 vs 0.1, 0.2; tie with 0.6 = 0.5), 0.8: 3, 0.3: 2
   # -> 7.5/9
   assert metrics.roc_auc(labels, scores) == pytest.approx(7.5 / 9)
-  m = metrics.at_threshold(labels, scores, 0.5)
-  assert (m.accuracy, m.precision, m.recall) == pytest.approx((4 / 6, 2 / 3, 2 / 3))
+  at_half = metrics.at_threshold(labels, scores, 0.5)
+  assert (at_half.accuracy, at_half.precision, at_half.recall) == pytest.approx(
+      (4 / 6, 2 / 3, 2 / 3))
   # score >= 0.3 gets 5 of 6 right (only the 0.6 negative is wrong); every other cut fewer.
   assert metrics.best_accuracy_threshold(labels, scores) == pytest.approx(0.3)
 

@@ -25,7 +25,7 @@ def synthetic_trainer(calls):
 
 
 def test_reductions_apply_and_explain_skips():
-  found = {r.description: r for r in reductions.reductions(zoo.embedded())}
+  found = {option.description: option for option in reductions.reductions(zoo.embedded())}
   assert spec_lib.total_macs(found["conv_0 filters/2"].spec) == 682_368
   assert found["conv_0 filters/2"].spec.layers[0].features == 6
   assert found["conv_0 stride+1"].spec is None and "does not reduce MACs" in found[
@@ -35,11 +35,11 @@ def test_reductions_apply_and_explain_skips():
       "conv_5 kernel-2"].spec.layers[5].kernel == 1
   assert found["conv_0 kernel-2"].spec.layers[0].kernel == 9        # stride 8 <= 9
   assert "skips pixels" in reductions.reductions(found["conv_0 kernel-2"].spec)[[
-      r.description for r in reductions.reductions(found["conv_0 kernel-2"].spec)
+      option.description for option in reductions.reductions(found["conv_0 kernel-2"].spec)
   ].index("conv_0 kernel-2")].reason
   assert [l.type for l in found["remove conv_5"].spec.layers].count("conv") == 2
-  for r in reductions.valid(zoo.embedded()):
-    assert spec_lib.total_macs(r.spec) < 805_632
+  for option in reductions.valid(zoo.embedded()):
+    assert spec_lib.total_macs(option.spec) < 805_632
 
 
 def test_store_round_trip_and_resume(tmp_path):
@@ -54,9 +54,9 @@ def test_store_round_trip_and_resume(tmp_path):
 
 def test_algorithm1_stops_at_first_success_depth_first(tmp_path):
   calls = []
-  s = search_lib.Search(synthetic_trainer(calls), RunStore(str(tmp_path / "a.sqlite")),
+  search = search_lib.Search(synthetic_trainer(calls), RunStore(str(tmp_path / "a.sqlite")),
                         search_lib.Constraints(budget_macs=600_000))
-  found = s.algorithm1(zoo.embedded(), beta=0.9)
+  found = search.algorithm1(zoo.embedded(), beta=0.9)
   # Depth first along the first reduction: conv_0 filters/2 (682k) then its first reduction (3
   # filters, 651k)...
   assert found is not None and found.feasible and found.mean_auc >= 0.9
@@ -70,10 +70,10 @@ def test_best_first_explores_beyond_first_success_and_resumes(tmp_path):
   calls = []
   store_path = str(tmp_path / "b.sqlite")
   kwargs = dict(seeds=(0, 1, 2), margin=1.0, max_candidates=12)
-  s = search_lib.Search(synthetic_trainer(calls), RunStore(store_path),
+  search = search_lib.Search(synthetic_trainer(calls), RunStore(store_path),
                         search_lib.Constraints(budget_macs=600_000), **kwargs)
   beta = search_lib.quality_cutoff(0.97)
-  trained = s.best_first(zoo.embedded(), beta, root_quality=0.97)
+  trained = search.best_first(zoo.embedded(), beta, root_quality=0.97)
   assert len(trained) == 12 and len(calls) == 36 and len(set(calls)) == 36
   assert sum(c.feasible for c in trained) >= 2  # it did not stop at the first success
   front = search_lib.pareto_front([c for c in trained if c.feasible], margin=1.0)
@@ -95,8 +95,9 @@ def test_margin_and_constraints():
   assert cand.score(1.0) == pytest.approx(0.92 - np.std([0.9, 0.92, 0.94], ddof=1) / math.sqrt(3))
   from smile_jax.cost import ops
   cost = ops.analyze(zoo.embedded())
-  c = search_lib.Constraints(budget_macs=1_000_000, max_peak_ram_bytes=1000, max_flash_bytes=10**6)
-  assert c.violations(cost) == [f"peak RAM {64 * 64 + 8 * 8 * 12:,} B > 1,000 B"]
+  candidate = search_lib.Constraints(
+      budget_macs=1_000_000, max_peak_ram_bytes=1000, max_flash_bytes=10**6)
+  assert candidate.violations(cost) == [f"peak RAM {64 * 64 + 8 * 8 * 12:,} B > 1,000 B"]
   assert search_lib.quality_cutoff(0.715) == pytest.approx(0.672)  # the report's 0.67
 
 

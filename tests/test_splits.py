@@ -9,18 +9,19 @@ from smile_jax.data import splits
 def test_stratified_disjoint_seeded(tmp_path):
   keys = [f"img{i}.jpg" for i in range(1000)]
   lab = (np.arange(1000) % 10 < 3).astype(int)  # 30% positive
-  a = splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), seed=1)
-  assert a == splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), seed=1)
-  assert a != splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), seed=2)
-  assert sorted(sum(a.values(), [])) == sorted(keys)
+  split = splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), seed=1)
+  assert split == splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), seed=1)
+  assert split != splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), seed=2)
+  assert sorted(sum(split.values(), [])) == sorted(keys)
   pos = {k for k, l in zip(keys, lab) if l}
-  for name, n in (("train", 700), ("val", 150), ("test", 150)):
-    assert len(a[name]) == n and sum(k in pos for k in a[name]) == pytest.approx(0.3 * n, abs=1)
+  for name, size in (("train", 700), ("val", 150), ("test", 150)):
+    assert len(split[name]) == size and sum(k in pos for k in split[name]) == pytest.approx(
+        0.3 * size, abs=1)
   path = str(tmp_path / "split.json")
-  splits.write_manifest(path, "toy", a, 1, (0.7, 0.15, 0.15))
-  assert splits.read_manifest(path)["splits"] == a
-  idx = splits.indices(keys, a)
-  assert [keys[i] for i in idx["val"]] == a["val"]
+  splits.write_manifest(path, "toy", split, 1, (0.7, 0.15, 0.15))
+  assert splits.read_manifest(path)["splits"] == split
+  idx = splits.indices(keys, split)
+  assert [keys[i] for i in idx["val"]] == split["val"]
 
 
 def test_manifest_for_other_data_is_rejected():
@@ -55,12 +56,12 @@ def test_groups_stay_in_one_split_and_singletons_change_nothing():
   groups[[10, 20, 30, 40]] = 10          # a four-way copy, same class (10 % 10 == 0: positive)
   groups[[11, 15]] = 11                  # a copy stored under both classes (a label conflict)
   for seed in range(5):
-    a = splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), seed, groups=groups)
-    where = {k: name for name, ks in a.items() for k in ks}
+    split = splits.stratified_split(keys, lab, (0.7, 0.15, 0.15), seed, groups=groups)
+    where = {k: name for name, ks in split.items() for k in ks}
     assert sorted(where) == sorted(keys)
     assert len({where[keys[i]] for i in (10, 20, 30, 40)}) == 1
     assert where[keys[11]] == where[keys[15]]
-    assert abs(len(a["test"]) - 90) <= 4
+    assert abs(len(split["test"]) - 90) <= 4
 
 
 def test_duplicate_groups_find_copies_not_strangers(shared_data_dir):
@@ -76,10 +77,10 @@ def test_duplicate_groups_find_copies_not_strangers(shared_data_dir):
   brighter = np.clip(faces[3].astype(int) + 20, 0, 255).astype(np.uint8)
   found = duplicates.duplicate_groups(
       np.concatenate([faces, reencoded[None], rescaled[None], faces[2:3], brighter[None]]))
-  g = found.groups
-  assert g[6] == g[0] and g[7] == g[1] and g[8] == g[2] and g[9] == g[
-      3]  # re-encoded, rescaled, exact
-  assert len(set(g[:6])) == 6                               # six different faces stay apart
+  groups = found.groups
+  assert groups[6] == groups[0] and groups[7] == groups[1] and groups[8] == groups[2] and groups[
+      9] == groups[3]  # re-encoded, rescaled, exact
+  assert len(set(groups[:6])) == 6                               # six different faces stay apart
   assert found.stats() == {
       "max_distance": duplicates.MAX_DISTANCE,
       "images_with_copies": 8,

@@ -25,22 +25,22 @@ TINY = spec_lib.ModelSpec("tiny", (
 def tiny_config(tmp_path, tfds_dir, epochs=3):
   spec_path = tmp_path / "tiny.json"
   spec_path.write_text(TINY.to_json())
-  c = default.get_config()
-  c.spec_json = str(spec_path)
-  c.data.tfds_dir = tfds_dir
-  c.data.max_per_class = 400
-  c.train.epochs = epochs
-  c.train.batch_size = 32
-  c.train.warmup_epochs = 1
-  return c
+  config = default.get_config()
+  config.spec_json = str(spec_path)
+  config.data.tfds_dir = tfds_dir
+  config.data.max_per_class = 400
+  config.train.epochs = epochs
+  config.train.batch_size = 32
+  config.train.warmup_epochs = 1
+  return config
 
 
 def test_short_run_learns_and_keeps_best_epoch(tmp_path, tfds_dir, shared_data_dir):
   result = loop.train_and_evaluate(tiny_config(tmp_path, tfds_dir, epochs=4), str(tmp_path / "run"))
-  h = result.history
-  assert len(h) == 4 and h[-1]["train_loss"] < h[0]["train_loss"]
-  assert max(r["val_auc"] for r in h) > 0.8
-  assert result.best_epoch == 1 + int(np.argmax([r["val_auc"] for r in h]))
+  history = result.history
+  assert len(history) == 4 and history[-1]["train_loss"] < history[0]["train_loss"]
+  assert max(r["val_auc"] for r in history) > 0.8
+  assert result.best_epoch == 1 + int(np.argmax([r["val_auc"] for r in history]))
   restored = infer.restore_variables(str(tmp_path / "run"), result.spec)
   chex_equal = jax.tree_util.tree_map(np.array_equal, restored, jax.device_get(result.variables))
   assert all(jax.tree_util.tree_leaves(chex_equal))
@@ -88,9 +88,9 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, tfds_dir, shared_da
   subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   resumed = json.loads((workdir / "history.json").read_text())
   assert [r["epoch"] for r in resumed] == [1, 2, 3, 4, 5]
-  for a, b in zip(resumed, reference.history):
-    assert a["val_auc"] == pytest.approx(b["val_auc"], abs=1e-6)
-    assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+  for resumed_row, reference_row in zip(resumed, reference.history):
+    assert resumed_row["val_auc"] == pytest.approx(reference_row["val_auc"], abs=1e-6)
+    assert resumed_row["train_loss"] == pytest.approx(reference_row["train_loss"], rel=1e-5)
   metrics = json.loads((workdir / "metrics.json").read_text())
   assert metrics["best_epoch"] == reference.best_epoch
 

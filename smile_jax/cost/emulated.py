@@ -31,34 +31,34 @@ def layer_features(spec: spec_lib.ModelSpec, layer_indices) -> np.ndarray:
   """The feature row of the spec layers one kernel computes (none: the input conversion)."""
   shapes = spec_lib.infer_shapes(spec)
   costs = {c.index: c for c in spec_lib.layer_costs(spec)}
-  f = dict.fromkeys(FEATURES, 0.0)
-  f["kernels"] = 1.0
+  features = dict.fromkeys(FEATURES, 0.0)
+  features["kernels"] = 1.0
   if not layer_indices:
-    f["input_pixels"] = float(np.prod(spec.input_shape))
-  for i in layer_indices:
-    layer, out = spec.layers[i], float(np.prod(shapes[i]))
+    features["input_pixels"] = float(np.prod(spec.input_shape))
+  for index in layer_indices:
+    layer, out = spec.layers[index], float(np.prod(shapes[index]))
     if isinstance(layer, spec_lib.Conv):
-      f["conv_macs"] += costs[i].macs
-      f["conv_outputs"] += out
+      features["conv_macs"] += costs[index].macs
+      features["conv_outputs"] += out
     elif isinstance(layer, spec_lib.Dense):
-      f["dense_macs"] += costs[i].macs
-      f["dense_outputs"] += out
+      features["dense_macs"] += costs[index].macs
+      features["dense_outputs"] += out
     elif isinstance(layer, spec_lib.MaxPool):
-      f["pool_comparisons"] += out * layer.window ** 2
-      f["pool_outputs"] += out
+      features["pool_comparisons"] += out * layer.window ** 2
+      features["pool_outputs"] += out
     elif isinstance(layer, spec_lib.BatchNorm):
-      f["bn_outputs"] += out
-  return np.array([f[k] for k in FEATURES])
+      features["bn_outputs"] += out
+  return np.array([features[k] for k in FEATURES])
 
 
 def kernel_groups(spec: spec_lib.ModelSpec) -> list[list[int]]:
   """The compiler's kernel grouping, from the spec alone: [] is the input conversion."""
   groups: list[list[int]] = [[]]
-  for i, layer in enumerate(spec.layers):
+  for index, layer in enumerate(spec.layers):
     if isinstance(layer, (spec_lib.Conv, spec_lib.Dense, spec_lib.MaxPool)):
-      groups.append([i])
+      groups.append([index])
     elif isinstance(layer, spec_lib.BatchNorm):
-      groups[-1].append(i)
+      groups[-1].append(index)
   return groups
 
 
@@ -91,7 +91,7 @@ def load(path: str | None = None) -> EmulatedProfile | None:
 @functools.lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> EmulatedProfile:
   del mtime  # part of the cache key: a re-fitted file is read again
-  with open(path) as f:
-    data = json.load(f)
+  with open(path) as file:
+    data = json.load(file)
   return EmulatedProfile("apollo3-emulated", data["description"],
                          {d: v["coefficients"] for d, v in data["fits"].items()})

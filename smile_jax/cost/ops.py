@@ -76,11 +76,11 @@ def _eqn_cost(eqn) -> tuple[int, int]:
 
 def _sub_jaxprs(eqn):
   for param in eqn.params.values():
-    for p in param if isinstance(param, (list, tuple)) else (param,):
-      if hasattr(p, "eqns"):
-        yield p
-      elif hasattr(p, "jaxpr") and hasattr(p.jaxpr, "eqns"):
-        yield p.jaxpr
+    for item in param if isinstance(param, (list, tuple)) else (param,):
+      if hasattr(item, "eqns"):
+        yield item
+      elif hasattr(item, "jaxpr") and hasattr(item.jaxpr, "eqns"):
+        yield item.jaxpr
 
 
 def _layer_of(name_stack: str, prefix: str) -> str:
@@ -94,8 +94,8 @@ def count_jaxpr(jaxpr, prefix: str = "SpecNet") -> dict[str, LayerCost]:
   """Costs per layer name of a (closed) jaxpr, descending into nested jaxprs (jit, custom_jvp)."""
   costs: dict[str, LayerCost] = {}
 
-  def walk(j, outer: str):
-    for eqn in j.eqns:
+  def walk(sub_jaxpr, outer: str):
+    for eqn in sub_jaxpr.eqns:
       stack = f"{outer}/{eqn.source_info.name_stack}" if outer else str(eqn.source_info.name_stack)
       subs = list(_sub_jaxprs(eqn))
       if subs:
@@ -116,15 +116,15 @@ def count_jaxpr(jaxpr, prefix: str = "SpecNet") -> dict[str, LayerCost]:
 def _inference(spec: spec_lib.ModelSpec):
   """(inference function, abstract variables, batch-1 float32 input): no weights are needed."""
   model = net_lib.build(spec)
-  x = jnp.zeros((1, *spec.input_shape), jnp.float32)
-  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
-  return (lambda v, x: model.apply(v, x, train=False)), variables, x
+  images = jnp.zeros((1, *spec.input_shape), jnp.float32)
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), images, train=False))
+  return (lambda v, images: model.apply(v, images, train=False)), variables, images
 
 
 def inference_jaxpr(spec: spec_lib.ModelSpec):
   """The jaxpr of `spec`'s inference function at batch 1."""
-  fn, variables, x = _inference(spec)
-  return jax.make_jaxpr(fn)(variables, x)
+  fn, variables, images = _inference(spec)
+  return jax.make_jaxpr(fn)(variables, images)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,13 +162,13 @@ class ModelCost:
     return self.peak_activation_elements * (4 if dtype == "float32" else 1)
 
   def to_dict(self) -> dict:
-    d = {k: v for k, v in dataclasses.asdict(self).items() if k != "layers"}
-    d.update(ops=self.ops, param_bytes_float32=self.param_bytes("float32"),
+    out = {k: v for k, v in dataclasses.asdict(self).items() if k != "layers"}
+    out.update(ops=self.ops, param_bytes_float32=self.param_bytes("float32"),
              param_bytes_int8=self.param_bytes("int8"),
              peak_activation_bytes_float32=self.peak_activation_bytes("float32"),
              peak_activation_bytes_int8=self.peak_activation_bytes("int8"))
-    d["layers"] = [dataclasses.asdict(l) for l in self.layers]
-    return d
+    out["layers"] = [dataclasses.asdict(l) for l in self.layers]
+    return out
 
 
 # Layers that write a new activation buffer; the others work in place (relu, batch norm,
@@ -194,10 +194,11 @@ def analyze(spec: spec_lib.ModelSpec) -> ModelCost:
   for (layer, shape), base in zip(
       zip(spec.layers, spec_lib.infer_shapes(spec)), spec_lib.layer_costs(spec)):
     name = f"{layer.type}_{base.index}"
-    c = counted.get(name, LayerCost(name))
-    folded_other = 0 if isinstance(layer, spec_lib.BatchNorm) else c.other_ops
-    rows.append(LayerRow(name, layer.type, shape, c.macs, folded_other, c.other_ops, base.params))
-  untracked = sum(c.macs + c.other_ops for n, c in counted.items()
+    counts = counted.get(name, LayerCost(name))
+    folded_other = 0 if isinstance(layer, spec_lib.BatchNorm) else counts.other_ops
+    rows.append(
+        LayerRow(name, layer.type, shape, counts.macs, folded_other, counts.other_ops, base.params))
+  untracked = sum(counts.macs + counts.other_ops for n, counts in counted.items()
                   if n not in {r.name for r in rows})
   if untracked:
     raise AssertionError(f"{untracked} ops of {spec.name} fell outside any layer scope")
@@ -213,8 +214,8 @@ def analyze(spec: spec_lib.ModelSpec) -> ModelCost:
 
 def xla_flops(spec: spec_lib.ModelSpec) -> float:
   """XLA's own flop estimate for the compiled inference function (2 per MAC + elementwise)."""
-  fn, variables, x = _inference(spec)
-  compiled = jax.jit(fn).lower(variables, x).compile()
+  fn, variables, images = _inference(spec)
+  compiled = jax.jit(fn).lower(variables, images).compile()
   analysis = compiled.cost_analysis()
   analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
   return float(analysis["flops"])

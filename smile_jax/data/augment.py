@@ -42,36 +42,37 @@ class BankedMotionBlur(A.MotionBlur):
 
 def build(cfg, seed: int = 0) -> A.Compose:
   """An albumentations pipeline for uint8 HxW(x1) images from an `augment` config block."""
-  t = []
+  transforms = []
   if cfg.occlusion_p:
-    t.append(A.CoarseDropout(num_holes_range=(1, cfg.occlusion_holes),
+    transforms.append(A.CoarseDropout(num_holes_range=(1, cfg.occlusion_holes),
                              hole_height_range=tuple(cfg.occlusion_size),
                              hole_width_range=tuple(cfg.occlusion_size), fill=0, p=cfg.occlusion_p))
   if cfg.affine_p:
-    t.append(A.Affine(rotate=(-cfg.rotate_degrees, cfg.rotate_degrees),
+    transforms.append(A.Affine(rotate=(-cfg.rotate_degrees, cfg.rotate_degrees),
                       translate_percent=(-cfg.translate, cfg.translate), border_mode=1,
                       p=cfg.affine_p))
   if cfg.flip_p:
-    t.append(A.HorizontalFlip(p=cfg.flip_p))
+    transforms.append(A.HorizontalFlip(p=cfg.flip_p))
   if cfg.blur_p:
-    t.append(A.GaussianBlur(blur_limit=(3, cfg.blur_limit), p=cfg.blur_p))
+    transforms.append(A.GaussianBlur(blur_limit=(3, cfg.blur_limit), p=cfg.blur_p))
   if cfg.noise_p:
-    t.append(A.GaussNoise(std_range=tuple(cfg.noise_std), p=cfg.noise_p))
+    transforms.append(A.GaussNoise(std_range=tuple(cfg.noise_std), p=cfg.noise_p))
   if cfg.emboss_p:
-    t.append(A.Emboss(p=cfg.emboss_p))
+    transforms.append(A.Emboss(p=cfg.emboss_p))
   if cfg.motion_weak_p:
-    t.append(BankedMotionBlur(blur_limit=(3, cfg.motion_weak_limit), p=cfg.motion_weak_p))
+    transforms.append(BankedMotionBlur(blur_limit=(3, cfg.motion_weak_limit), p=cfg.motion_weak_p))
   if cfg.motion_strong_p:
-    t.append(BankedMotionBlur(blur_limit=(3, cfg.motion_strong_limit), p=cfg.motion_strong_p))
-  return A.Compose(t, seed=seed)
+    transforms.append(
+        BankedMotionBlur(blur_limit=(3, cfg.motion_strong_limit), p=cfg.motion_strong_p))
+  return A.Compose(transforms, seed=seed)
 
 
 def apply(pipeline: A.Compose, images: np.ndarray) -> np.ndarray:
   """Augments a (N, H, W, 1) uint8 batch image by image, in order (so a seed fixes the result)."""
   out = np.empty_like(images)
-  for i, image in enumerate(images):
+  for index, image in enumerate(images):
     aug = pipeline(image=image[..., 0])["image"]
-    out[i] = aug.reshape(image.shape)
+    out[index] = aug.reshape(image.shape)
   return out
 
 
@@ -82,14 +83,14 @@ def example_grid(pipeline: A.Compose, images: np.ndarray, path: str, per_image: 
   import matplotlib.pyplot as plt
   rows = len(images)
   fig, axes = plt.subplots(rows, per_image + 1, figsize=(1.3 * (per_image + 1), 1.3 * rows))
-  for r, image in enumerate(images):
+  for row, image in enumerate(images):
     views = [image[..., 0]] + [pipeline(image=image[..., 0])["image"] for _ in range(per_image)]
-    for c, view in enumerate(views):
-      ax = axes[r, c]
+    for col, view in enumerate(views):
+      ax = axes[row, col]
       ax.imshow(view, cmap="gray", vmin=0, vmax=255)
       ax.set_axis_off()
-      if r == 0:
-        ax.set_title("source" if c == 0 else f"aug {c}", fontsize=8)
+      if row == 0:
+        ax.set_title("source" if col == 0 else f"aug {col}", fontsize=8)
   fig.suptitle("Training augmentations (report Figure 1)", fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=100)

@@ -217,10 +217,10 @@ def build(name: str, tfds_dir: str, data_dir: str | None = None, image_size: int
   if getattr(builder, "summary", None):
     builder.summary["face_detection_rate"] = builder.summary["faces_found"] / max(
         1, builder.summary["examples"])
-    with open(summary_path, "w") as f:
-      json.dump(builder.summary, f, indent=1)
-  with open(summary_path) as f:
-    summary = json.load(f)
+    with open(summary_path, "w") as file:
+      json.dump(builder.summary, file, indent=1)
+  with open(summary_path) as file:
+    summary = json.load(file)
   source = builder.as_data_source()["full"]
   rows = [source[i] for i in range(len(source))]
   if not rows:

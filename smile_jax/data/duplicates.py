@@ -55,17 +55,17 @@ def duplicate_groups(images: np.ndarray, max_distance: int = MAX_DISTANCE) -> Du
   hashes = dhash(images)
   parent = np.arange(len(hashes))
 
-  def root(i: int) -> int:
-    while parent[i] != i:
-      parent[i] = parent[parent[i]]
-      i = parent[i]
-    return i
+  def root(firstode: int) -> int:
+    while parent[firstode] != firstode:
+      parent[firstode] = parent[parent[firstode]]
+      firstode = parent[firstode]
+    return firstode
 
   for start in range(0, len(hashes), _CHUNK):
     block = hashes[start:start + _CHUNK]
     distance = np.bitwise_count(block[:, None, :] ^ hashes[None, start:, :]).sum(axis=-1)
     rows, cols = np.nonzero(distance <= max_distance)
-    for i, j in zip(rows + start, cols + start):   # each pair once: j >= start, and i < j
-      if i < j:
-        parent[root(i)] = root(j)
-  return Duplicates(np.array([root(i) for i in range(len(hashes))], np.int64), max_distance)
+    for first, second in zip(rows + start, cols + start):   # each pair once: j >= start, and i < j
+      if first < second:
+        parent[root(first)] = root(second)
+  return Duplicates(np.array([root(first) for first in range(len(hashes))], np.int64), max_distance)

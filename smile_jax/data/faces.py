@@ -67,13 +67,13 @@ def _square_crop(gray: np.ndarray, cx: float, cy: float, side: float) -> np.ndar
   """A side x side crop centred at (cx, cy); parts outside the photo are filled by edge pixels."""
   half = side / 2.0
   x0, y0 = int(round(cx - half)), int(round(cy - half))
-  s = max(1, int(round(side)))
-  h, w = gray.shape
-  pad = max(0, -x0, -y0, x0 + s - w, y0 + s - h)
+  side_px = max(1, int(round(side)))
+  height, width = gray.shape
+  pad = max(0, -x0, -y0, x0 + side_px - width, y0 + side_px - height)
   if pad:
     gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
     x0, y0 = x0 + pad, y0 + pad
-  return gray[y0:y0 + s, x0:x0 + s]
+  return gray[y0:y0 + side_px, x0:x0 + side_px]
 
 
 def crop_face(image: np.ndarray, size: int = 64) -> FaceCrop:
@@ -81,12 +81,13 @@ def crop_face(image: np.ndarray, size: int = 64) -> FaceCrop:
   gray = images_lib.to_gray(image)
   box = detect_largest_face(gray)
   if box is None:
-    h, w = gray.shape
-    crop = _square_crop(gray, w / 2.0, h / 2.0, min(h, w))
+    box_h, box_w = gray.shape
+    crop = _square_crop(gray, box_w / 2.0, box_h / 2.0, min(box_h, box_w))
     found, box = False, (0, 0, 0, 0)
   else:
-    x, y, w, h = box
-    crop = _square_crop(gray, x + w / 2.0, y + h / 2.0 + CROP_SHIFT_DOWN * h, CROP_SIDE * w)
+    box_x, box_y, box_w, box_h = box
+    crop = _square_crop(gray, box_x + box_w / 2.0, box_y + box_h / 2.0 + CROP_SHIFT_DOWN * box_h,
+                        CROP_SIDE * box_w)
     found = True
   return FaceCrop(resize(crop, size), found, box)
 

@@ -97,8 +97,8 @@ def read_image(path: str, min_side: int = MIN_SIDE) -> np.ndarray:
   unreadable, truncated, non-image or too-small file.
   """
   try:
-    with open(path, "rb") as f:
-      data = f.read()
+    with open(path, "rb") as file:
+      data = file.read()
   except OSError as e:
     raise BadImage(path, f"cannot be read: {e.strerror}",
                    "check the path and its permissions") from None

@@ -49,8 +49,8 @@ class MergeResult:
 
 
 def read_votes(path: str) -> list[tuple[str, str, str]]:
-  with open(path, newline="") as f:
-    reader = csv.DictReader(f)
+  with open(path, newline="") as file:
+    reader = csv.DictReader(file)
     missing = {"image", "rater", "answer"} - set(reader.fieldnames or [])
     if missing:
       raise ValueError(f"{path}: missing column(s) {sorted(missing)}; expected a header "
@@ -65,11 +65,12 @@ def read_votes(path: str) -> list[tuple[str, str, str]]:
   return votes
 
 
-def _majority_error(e: float, n: int) -> float:
+def _majority_error(vote_error: float, votes: int) -> float:
   wrong = 0.0
-  for k in range(n + 1):  # k wrong votes out of n
-    p = math.comb(n, k) * e ** k * (1 - e) ** (n - k)
-    wrong += p if 2 * k > n else (0.5 * p if 2 * k == n else 0.0)
+  for wrong_votes in range(votes + 1):  # k wrong votes out of n
+    prob = math.comb(votes, wrong_votes) * vote_error**wrong_votes * (1 - vote_error)**(
+        votes - wrong_votes)
+    wrong += prob if 2 * wrong_votes > votes else (0.5 * prob if 2 * wrong_votes == votes else 0.0)
   return wrong
 
 
@@ -85,28 +86,29 @@ def merge_votes(votes: list[tuple[str, str, str]]) -> MergeResult:
   labels, dropped = [], []
   pairs = disagreeing_pairs = 0
   for image in sorted(counts):
-    c = counts[image]
-    valid = c[YES] + c[NO]
-    if c[INVALID] * 2 >= valid + c[INVALID]:
+    tally = counts[image]
+    valid = tally[YES] + tally[NO]
+    if tally[INVALID] * 2 >= valid + tally[INVALID]:
       dropped.append(image)
       continue
-    label = int(c[YES] > c[NO])
-    labels.append(MergedLabel(image, label, c[YES], c[NO], c[INVALID],
-                              (c[YES] if label else c[NO]) / valid))
+    label = int(tally[YES] > tally[NO])
+    labels.append(MergedLabel(image, label, tally[YES], tally[NO], tally[INVALID],
+                              (tally[YES] if label else tally[NO]) / valid))
     pairs += valid * (valid - 1) // 2
-    disagreeing_pairs += c[YES] * c[NO]
+    disagreeing_pairs += tally[YES] * tally[NO]
   vote_error = noise = None
   if pairs:
-    d = min(disagreeing_pairs / pairs, 0.5)
-    vote_error = (1 - math.sqrt(1 - 2 * d)) / 2
+    disagreement = min(disagreeing_pairs / pairs, 0.5)
+    vote_error = (1 - math.sqrt(1 - 2 * disagreement)) / 2
     noise = sum(_majority_error(vote_error, l.yes + l.no) for l in labels) / len(labels)
   mean_agreement = sum(l.agreement for l in labels) / len(labels) if labels else float("nan")
   return MergeResult(labels, dropped, vote_error, noise, mean_agreement)
 
 
 def write_labels(result: MergeResult, path: str) -> None:
-  with open(path, "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["image", "label", "yes", "no", "invalid", "agreement"])
-    for l in result.labels:
-      w.writerow([l.image, l.label, l.yes, l.no, l.invalid, f"{l.agreement:.3f}"])
+  with open(path, "w", newline="") as file:
+    writer = csv.writer(file)
+    writer.writerow(["image", "label", "yes", "no", "invalid", "agreement"])
+    for label in result.labels:
+      writer.writerow(
+          [label.image, label.label, label.yes, label.no, label.invalid, f"{label.agreement:.3f}"])

@@ -43,20 +43,20 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
 
 def _background(generator, depth: int = 3):
   """Runs `generator` in a thread, `depth` items ahead; re-raises its errors in the caller."""
-  q: queue.Queue = queue.Queue(maxsize=depth)
+  buffer: queue.Queue = queue.Queue(maxsize=depth)
   done = object()
 
   def work():
     try:
       for item in generator:
-        q.put(item)
-      q.put(done)
+        buffer.put(item)
+      buffer.put(done)
     except BaseException as e:  # handed to the consumer, which raises it
-      q.put(e)
+      buffer.put(e)
 
   threading.Thread(target=work, daemon=True).start()
   while True:
-    item = q.get()
+    item = buffer.get()
     if item is done:
       return
     if isinstance(item, BaseException):
@@ -87,19 +87,19 @@ def eval_batches(images: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarr
   size."""
   for start in range(0, len(images), batch_size):
     batch = images[start:start + batch_size]
-    n = len(batch)
-    if n < batch_size:
-      batch = np.concatenate([batch, np.zeros((batch_size - n, *batch.shape[1:]), batch.dtype)])
-    yield batch, n
+    count = len(batch)
+    if count < batch_size:
+      batch = np.concatenate([batch, np.zeros((batch_size - count, *batch.shape[1:]), batch.dtype)])
+    yield batch, count
 
 
 def fit_channels(images: np.ndarray, input_shape) -> np.ndarray:
   """Resizes/replicates stored (N, S, S, 1) crops to a model's (H, W, C) input when they differ."""
   import cv2
-  h, w, c = input_shape
-  if images.shape[1:3] != (h, w):
-    images = np.stack([cv2.resize(im[..., 0], (w, h), interpolation=cv2.INTER_LINEAR)
+  height, width, channels = input_shape
+  if images.shape[1:3] != (height, width):
+    images = np.stack([cv2.resize(im[..., 0], (width, height), interpolation=cv2.INTER_LINEAR)
                        for im in images])[..., None]
-  if c != images.shape[-1]:
-    images = np.repeat(images[..., :1], c, axis=-1)
+  if channels != images.shape[-1]:
+    images = np.repeat(images[..., :1], channels, axis=-1)
   return images

@@ -64,8 +64,8 @@ def _require_dir(path: str, what: str) -> None:
 
 def _read_mouth_boxes(idx_path: str) -> dict[str, tuple[int, int, int, int]]:
   boxes = {}
-  with open(idx_path) as f:
-    for line in f:
+  with open(idx_path) as file:
+    for line in file:
       parts = line.split()
       if len(parts) >= 6 and parts[1] == "1":
         boxes[parts[0]] = tuple(int(v) for v in parts[2:6])
@@ -122,7 +122,7 @@ def content_sha256(root: str, paths: list[str]) -> str:
   SMILESMILED_CONTENT_SHA256)."""
   digest = hashlib.sha256()
   for path in sorted(paths, key=lambda p: os.path.relpath(p, root)):
-    with open(path, "rb") as f:
-      file_hash = hashlib.sha256(f.read()).hexdigest()
+    with open(path, "rb") as file:
+      file_hash = hashlib.sha256(file.read()).hexdigest()
     digest.update(f"{os.path.relpath(path, root)} {file_hash}\n".encode())
   return digest.hexdigest()

@@ -42,30 +42,30 @@ def stratified_split(keys, labels, fractions=(0.7, 0.15, 0.15), seed: int = 0,
     members = [units[g] for g in sorted(units, key=lambda g: units[g][0]) if unit_class[g] == cls]
     order = np.arange(len(members))
     rng.shuffle(order)
-    n = sum(len(m) for m in members)
-    cut1 = int(round(fractions[0] * n))
-    cut2 = cut1 + int(round(fractions[1] * n))
+    total = sum(len(m) for m in members)
+    cut1 = int(round(fractions[0] * total))
+    cut2 = cut1 + int(round(fractions[1] * total))
     position = 0
-    for i in order:
+    for unit in order:
       name = "train" if position < cut1 else "val" if position < cut2 else "test"
-      out[name] += members[i]
-      position += len(members[i])
+      out[name] += members[unit]
+      position += len(members[unit])
   return {s: sorted(v) for s, v in out.items()}
 
 
 def write_manifest(path: str, dataset: str, split: dict, seed: int, fractions,
                    duplicates: dict | None = None) -> None:
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  with open(path, "w") as f:
+  with open(path, "w") as file:
     json.dump({"dataset": dataset, "seed": seed, "fractions": list(fractions),
                "counts": {s: len(split[s]) for s in SPLITS}, "duplicates": duplicates,
-               "splits": split}, f, indent=0)
+               "splits": split}, file, indent=0)
 
 
 def read_manifest(path: str) -> dict:
   """The manifest: `splits` (split -> keys) and `duplicates` (None in manifests that predate it)."""
-  with open(path) as f:
-    manifest = json.load(f)
+  with open(path) as file:
+    manifest = json.load(file)
   manifest.setdefault("duplicates", None)
   return manifest
 

@@ -25,20 +25,20 @@ SCALE_FACTOR = 1.1
 
 
 def white_pixels(images: np.ndarray) -> np.ndarray:
-  h = images.shape[1]
-  return images[:, h // 2:].reshape(len(images), -1).mean(axis=1) / 255.0
+  height = images.shape[1]
+  return images[:, height // 2:].reshape(len(images), -1).mean(axis=1) / 255.0
 
 
 def cascade_scores(cascade_path: str, images: np.ndarray, desc: str = "cascade") -> np.ndarray:
   clf = faces.cascade(cascade_path)
   scores = np.zeros(len(images), np.float32)
-  for i, image in enumerate(tqdm(images, desc=desc, unit="img", leave=False, mininterval=1.0)):
+  for index, image in enumerate(tqdm(images, desc=desc, unit="img", leave=False, mininterval=1.0)):
     big = cv2.resize(image[..., 0], None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_LINEAR)
     rects, neighbours = clf.detectMultiScale2(big, scaleFactor=SCALE_FACTOR, minNeighbors=1)
     half = big.shape[0] / 2
-    for (x, y, w, h), n in zip(rects, neighbours):
-      if y + h / 2 > half:
-        scores[i] = max(scores[i], float(n))
+    for (rect_x, rect_y, rect_w, rect_h), neighbour_count in zip(rects, neighbours):
+      if rect_y + rect_h / 2 > half:
+        scores[index] = max(scores[index], float(neighbour_count))
   return scores
 
 

@@ -18,37 +18,38 @@ from scipy import optimize
 from smile_jax.eval import metrics
 
 
-def sigmoid(x):
-  return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+def sigmoid(log_odds):
+  return 1.0 / (1.0 + np.exp(-np.asarray(log_odds, np.float64)))
 
 
-def nll(labels, d) -> float:
-  d = np.asarray(d, np.float64)
-  y = np.asarray(labels, np.float64)
-  return float(np.mean(np.logaddexp(0.0, -d) * y + np.logaddexp(0.0, d) * (1 - y)))
+def nll(labels, diffs) -> float:
+  diffs = np.asarray(diffs, np.float64)
+  targets = np.asarray(labels, np.float64)
+  return float(
+      np.mean(np.logaddexp(0.0, -diffs) * targets + np.logaddexp(0.0, diffs) * (1 - targets)))
 
 
-def temperature(labels, d) -> float:
+def temperature(labels, diffs) -> float:
   """The validation-NLL-optimal temperature (searched over log T in [-4, 4])."""
-  res = optimize.minimize_scalar(lambda log_t: nll(labels, np.asarray(d) / np.exp(log_t)),
+  res = optimize.minimize_scalar(lambda log_t: nll(labels, np.asarray(diffs) / np.exp(log_t)),
                                  bounds=(-4.0, 4.0), method="bounded")
   return float(np.exp(res.x))
 
 
-def logit(p):
-  p = np.clip(np.asarray(p, np.float64), 1e-12, 1 - 1e-12)
-  return np.log(p / (1 - p))
+def logit(prob):
+  prob = np.clip(np.asarray(prob, np.float64), 1e-12, 1 - 1e-12)
+  return np.log(prob / (1 - prob))
 
 
-def shift_prior(d, source_prior: float, target_prior: float):
-  return np.asarray(d, np.float64) + logit(target_prior) - logit(source_prior)
+def shift_prior(diffs, source_prior: float, target_prior: float):
+  return np.asarray(diffs, np.float64) + logit(target_prior) - logit(source_prior)
 
 
-def estimate_prior(d, source_prior: float, iterations: int = 100) -> float:
+def estimate_prior(diffs, source_prior: float, iterations: int = 100) -> float:
   """The target's share of smiles from calibrated scores alone (EM of Saerens et al. 2002)."""
   prior = source_prior
   for _ in range(iterations):
-    new = float(np.mean(sigmoid(shift_prior(d, source_prior, prior))))
+    new = float(np.mean(sigmoid(shift_prior(diffs, source_prior, prior))))
     if abs(new - prior) < 1e-7:
       break
     prior = new
@@ -60,12 +61,12 @@ def operating_points(val_labels, val_d, test_labels, test_d, target_precision: f
   """Thresholds picked on val, reported with their val and test metrics."""
   val_d, test_d = np.asarray(val_d, np.float64), np.asarray(test_d, np.float64)
   candidates = np.unique(val_d)
-  stats = [metrics.at_threshold(val_labels, val_d, t) for t in candidates]
+  stats = [metrics.at_threshold(val_labels, val_d, threshold) for threshold in candidates]
   f1 = np.array([s.f1 for s in stats])
   prec = np.array([s.precision for s in stats])
   rec = np.array([s.recall for s in stats])
-  y = np.asarray(val_labels)
-  fpr = np.array([np.mean(val_d[y == 0] >= t) for t in candidates])
+  targets = np.asarray(val_labels)
+  fpr = np.array([np.mean(val_d[targets == 0] >= threshold) for threshold in candidates])
   points = [("max F1 (val)", candidates[int(np.argmax(f1))])]
   ok = np.flatnonzero(prec >= target_precision)
   points.append((f"precision >= {target_precision:.2f} (val)",
@@ -76,18 +77,18 @@ def operating_points(val_labels, val_d, test_labels, test_d, target_precision: f
   points.append(("equal error rate (val)", candidates[int(np.argmin(np.abs(fpr - (1 - rec))))]))
   points.append(("probability 0.5", 0.0))
   out = []
-  for name, t in points:
-    v = metrics.at_threshold(val_labels, val_d, t)
-    te = metrics.at_threshold(test_labels, test_d, t)
+  for name, threshold in points:
+    val_metrics = metrics.at_threshold(val_labels, val_d, threshold)
+    te = metrics.at_threshold(test_labels, test_d, threshold)
     out.append({
         "rule": name,
-        "threshold_logit": float(t),
-        "probability": float(sigmoid(t)),
+        "threshold_logit": float(threshold),
+        "probability": float(sigmoid(threshold)),
         "val": {
-            "precision": v.precision,
-            "recall": v.recall,
-            "f1": v.f1,
-            "accuracy": v.accuracy
+            "precision": val_metrics.precision,
+            "recall": val_metrics.recall,
+            "f1": val_metrics.f1,
+            "accuracy": val_metrics.accuracy
         },
         "test": {
             "precision": te.precision,

@@ -26,28 +26,29 @@ def logit_diffs(predictor, images) -> np.ndarray:
 
 def evaluate_on(predictor, dataset: builders.FaceDataset, temperature: float,
                 source_prior: float) -> dict:
-  d = logit_diffs(predictor, dataset.images)
-  y, found = dataset.labels, dataset.face_found.astype(bool)
-  calibrated = d / temperature
+  diffs = logit_diffs(predictor, dataset.images)
+  labels, found = dataset.labels, dataset.face_found.astype(bool)
+  calibrated = diffs / temperature
   prior = calibration.estimate_prior(calibrated, source_prior)
   shifted = calibration.shift_prior(calibrated, source_prior, prior)
   return {
       "dataset":
           dataset.name,
       "images":
-          int(len(y)),
+          int(len(labels)),
       "smiling_share":
-          float(y.mean()),
+          float(labels.mean()),
       "face_detection_rate":
           float(found.mean()),
       "auc_all":
-          metrics.roc_auc(y, d),
+          metrics.roc_auc(labels, diffs),
       "auc_faces_found":
-          metrics.roc_auc(y[found], d[found]) if found.any() and len(set(y[found])) == 2 else None,
+          metrics.roc_auc(labels[found], diffs[found])
+          if found.any() and len(set(labels[found])) == 2 else None,
       "accuracy_uncalibrated":
-          metrics.at_threshold(y, d, 0.0).accuracy,
+          metrics.at_threshold(labels, diffs, 0.0).accuracy,
       "accuracy_calibrated":
-          metrics.at_threshold(y, shifted, 0.0).accuracy,
+          metrics.at_threshold(labels, shifted, 0.0).accuracy,
       "estimated_smiling_share":
           prior,
       "temperature":

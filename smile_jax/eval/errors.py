@@ -19,28 +19,28 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def worst(labels, probs, kind: str, k: int) -> np.ndarray:
+def worst(labels, probs, kind: str, count: int) -> np.ndarray:
   """Indices of the k most confident mistakes: 'fp' (label 0, highest score) or 'fn' (label 1,
   lowest)."""
   labels, probs = np.asarray(labels), np.asarray(probs)
   if kind == "fp":
     idx = np.flatnonzero((labels == 0) & (probs >= 0.5))
-    return idx[np.argsort(-probs[idx], kind="stable")][:k]
+    return idx[np.argsort(-probs[idx], kind="stable")][:count]
   if kind == "fn":
     idx = np.flatnonzero((labels == 1) & (probs < 0.5))
-    return idx[np.argsort(probs[idx], kind="stable")][:k]
+    return idx[np.argsort(probs[idx], kind="stable")][:count]
   raise ValueError(f"kind must be 'fp' or 'fn', got {kind!r}")
 
 
 def gallery(images, probs, keys, idx, title: str, path: str, cols: int = 6) -> str:
-  n = max(len(idx), 1)
-  rows = -(-n // cols)
+  count = max(len(idx), 1)
+  rows = -(-count // cols)
   fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.9 * rows), squeeze=False)
   for ax in axes.ravel():
     ax.axis("off")
-  for ax, i in zip(axes.ravel(), idx):
-    ax.imshow(images[i, ..., 0], cmap="gray", vmin=0, vmax=255)
-    ax.set_title(f"p={probs[i]:.2f}\n{str(keys[i])[-18:]}", fontsize=6)
+  for ax, index in zip(axes.ravel(), idx):
+    ax.imshow(images[index, ..., 0], cmap="gray", vmin=0, vmax=255)
+    ax.set_title(f"p={probs[index]:.2f}\n{str(keys[index])[-18:]}", fontsize=6)
   if not len(idx):
     axes[0, 0].text(0.0, 0.5, "none", fontsize=9)
   fig.suptitle(title, fontsize=9)
@@ -63,12 +63,12 @@ def suspected_label_errors(keys, labels, probs, model: str, confidence: float = 
 
 def write_votes_csv(rows: list[dict], path: str) -> None:
   """`image,rater,answer,score`: the dataset's label and the model's answer as two votes each."""
-  with open(path, "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["image", "rater", "answer", "score"])
-    for r in rows:
-      w.writerow([r["image"], "dataset_label", "yes" if r["label"] else "no", ""])
-      w.writerow([
-          r["image"], f"model:{r['model']}", "yes" if r["score"] >= 0.5 else "no",
-          f"{r['score']:.4f}"
+  with open(path, "w", newline="") as file:
+    writer = csv.writer(file)
+    writer.writerow(["image", "rater", "answer", "score"])
+    for row in rows:
+      writer.writerow([row["image"], "dataset_label", "yes" if row["label"] else "no", ""])
+      writer.writerow([
+          row["image"], f"model:{row['model']}", "yes" if row["score"] >= 0.5 else "no",
+          f"{row['score']:.4f}"
       ])

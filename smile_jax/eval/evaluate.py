@@ -61,23 +61,26 @@ def split_row(summary: dict, split: str) -> dict:
 
 def write(workdir: str, summary: dict, evals: dict[str, SplitEval]) -> None:
   jsonfile.dump(summary, os.path.join(workdir, "metrics.json"), indent=1)
-  for split, e in evals.items():
-    np.savez(os.path.join(workdir, f"scores_{split}.npz"), labels=e.labels, scores=e.scores)
+  for split, split_eval in evals.items():
+    np.savez(
+        os.path.join(workdir, f"scores_{split}.npz"),
+        labels=split_eval.labels,
+        scores=split_eval.scores)
 
 
 def read(workdir: str) -> tuple[dict, dict[str, SplitEval]]:
   summary = jsonfile.load(os.path.join(workdir, "metrics.json"))
   evals = {}
   for row in summary["splits"]:
-    z = np.load(os.path.join(workdir, f"scores_{row['split']}.npz"))
-    evals[row["split"]] = SplitEval(row["split"], z["labels"], z["scores"])
+    scores_npz = np.load(os.path.join(workdir, f"scores_{row['split']}.npz"))
+    evals[row["split"]] = SplitEval(row["split"], scores_npz["labels"], scores_npz["scores"])
   return summary, evals
 
 
 def read_history(workdir: str) -> list[dict]:
   """A finished run's per-epoch history (history.json)."""
-  with open(os.path.join(workdir, "history.json")) as f:
-    return json.load(f)
+  with open(os.path.join(workdir, "history.json")) as file:
+    return json.load(file)
 
 
 def evaluate_run(result, config, workdir: str) -> tuple[dict, dict[str, SplitEval]]:

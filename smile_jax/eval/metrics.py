@@ -28,14 +28,14 @@ def _check(labels, scores):
   return labels, scores
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-  order = np.argsort(x, kind="mergesort")
-  sorted_x = x[order]
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+  order = np.argsort(values, kind="mergesort")
+  sorted_x = values[order]
   # Boundaries of runs of equal values; each run gets the mean of its 1-based ranks.
   starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
-  ends = np.r_[starts[1:], len(x)]
+  ends = np.r_[starts[1:], len(values)]
   ranks_sorted = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-  ranks = np.empty(len(x))
+  ranks = np.empty(len(values))
   ranks[order] = ranks_sorted
   return ranks
 
@@ -53,11 +53,11 @@ def roc_auc(labels, scores) -> float:
 def _counts_by_threshold(labels, scores):
   """True/false positives when predicting positive for score >= each distinct score (descending)."""
   order = np.argsort(-scores, kind="mergesort")
-  s, y = scores[order], labels[order]
-  last_of_run = np.r_[s[1:] != s[:-1], True]
-  tp = np.cumsum(y)[last_of_run]
-  fp = np.cumsum(1 - y)[last_of_run]
-  return s[last_of_run], tp, fp
+  sorted_scores, sorted_labels = scores[order], labels[order]
+  last_of_run = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
+  tp = np.cumsum(sorted_labels)[last_of_run]
+  fp = np.cumsum(1 - sorted_labels)[last_of_run]
+  return sorted_scores[last_of_run], tp, fp
 
 
 def roc_curve(labels, scores):
@@ -129,5 +129,5 @@ def bootstrap_auc_ci(labels, scores, samples: int = 1000, seed: int = 0, level: 
 
 def log_loss(labels, scores, eps: float = 1e-7) -> float:
   labels, scores = _check(labels, scores)
-  p = np.clip(scores, eps, 1 - eps)
-  return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+  probs = np.clip(scores, eps, 1 - eps)
+  return float(-np.mean(labels * np.log(probs) + (1 - labels) * np.log(1 - probs)))

@@ -25,9 +25,9 @@ def loss_curves(histories: dict[str, list[dict]], path: str) -> str:
   """Train and val cross-entropy per epoch (solid / dashed), one colour per model; val AUC
   beside."""
   fig, (ax, ax_auc) = plt.subplots(1, 2, figsize=(10, 4))
-  for i, (name, history) in enumerate(histories.items()):
+  for index, (name, history) in enumerate(histories.items()):
     epochs = [h["epoch"] for h in history]
-    color = f"C{i}"
+    color = f"C{index}"
     ax.plot(epochs, [h["train_loss"] for h in history], color=color, label=f"{name} train")
     ax.plot(epochs, [h["val_loss"] for h in history], color=color, ls="--", label=f"{name} val")
     ax_auc.plot(epochs, [h["val_auc"] for h in history], color=color, label=name)

@@ -36,8 +36,8 @@ class Predictor:
     if not os.path.exists(path):
       raise FileNotFoundError(f"{path} not found: --workdir must be a training run's directory "
                               "(or a main job's, whose summary.json names the chosen run)")
-    with open(path) as f:
-      spec = spec_lib.ModelSpec.from_json(f.read())
+    with open(path) as file:
+      spec = spec_lib.ModelSpec.from_json(file.read())
     return cls(spec, infer.restore_variables(workdir, spec))
 
   def __post_init__(self):
@@ -54,15 +54,15 @@ def load_run(workdir: str):
   """(run_dir, Predictor, its config, its RunData) of a trained run or a main job's chosen run."""
   run_dir = resolve_run_dir(workdir)
   predictor = Predictor.from_run(run_dir)
-  with open(os.path.join(run_dir, "config.json")) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  with open(os.path.join(run_dir, "config.json")) as file:
+    config = ml_collections.ConfigDict(json.load(file))
   return run_dir, predictor, config, run_data.load(config.data, run_dir, predictor.spec.input_shape)
 
 
 def val_threshold(run_dir: str) -> float:
   """The probability threshold chosen on the run's validation split (metrics.json)."""
-  with open(os.path.join(run_dir, "metrics.json")) as f:
-    return json.load(f)["splits"][0].get("val_threshold", 0.5)
+  with open(os.path.join(run_dir, "metrics.json")) as file:
+    return json.load(file)["splits"][0].get("val_threshold", 0.5)
 
 
 def resolve_run_dir(workdir: str) -> str:
@@ -99,8 +99,8 @@ def predict_folder(workdir: str, folder: str, output_csv: str) -> dict:
     for row_index, score in zip(crop_rows, predictor.score_crops(np.stack(crops))):
       rows[row_index][2] = f"{score:.6f}"
   os.makedirs(os.path.dirname(os.path.abspath(output_csv)), exist_ok=True)
-  with open(output_csv, "w", newline="") as f:
-    writer = csv.writer(f)
+  with open(output_csv, "w", newline="") as file:
+    writer = csv.writer(file)
     writer.writerow(["path", "face_found", "score"])
     writer.writerows(rows)
   return {"files": len(files), "scored": len(crops), "unreadable": len(files) - len(crops),

@@ -29,19 +29,23 @@ def auc_drop(auc: float, baseline_auc: float) -> float:
 def table2(summaries: list[dict], baseline: str | None) -> str:
   """Table 2: model, set, AUC [95% CI], AUC drop, accuracy / precision / recall at 0.5, params,
   MACs."""
-  base = {r["split"]: r["auc"] for s in summaries if s["model"] == baseline for r in s["splits"]}
+  base = {
+      row["split"]: row["auc"] for summary in summaries if summary["model"] == baseline
+      for row in summary["splits"]
+  }
   lines = ["| model | set | AUC [95% CI] | AUC drop | accuracy | precision | recall | "
            "acc. @ val thr. | parameters | MACs / inference |",
            "|---|---|---|--:|--:|--:|--:|--:|--:|--:|"]
-  for s in summaries:
-    for r in s["splits"]:
-      drop = auc_drop(r["auc"], base[r["split"]]) if r["split"] in base else None
-      lo, hi = r["auc_ci95"]
+  for summary in summaries:
+    for row in summary["splits"]:
+      drop = auc_drop(row["auc"], base[row["split"]]) if row["split"] in base else None
+      lo, hi = row["auc_ci95"]
       lines.append(
-          f"| {s['model']} | {r['split']} | {r['auc']:.3f} [{lo:.3f}, {hi:.3f}] | "
-          f"{'-' if drop is None else f'{100 * drop:.0f}%'} | {r['accuracy']:.3f} | "
-          f"{r['precision']:.3f} | {r['recall']:.3f} | {r['accuracy_at_val_threshold']:.3f} | "
-          f"{_fmt(s.get('params'))} | {_fmt(s.get('macs'))} |")
+          f"| {summary['model']} | {row['split']} | {row['auc']:.3f} [{lo:.3f}, {hi:.3f}] | "
+          f"{'-' if drop is None else f'{100 * drop:.0f}%'} | {row['accuracy']:.3f} | "
+          f"{row['precision']:.3f} | {row['recall']:.3f} | "
+          f"{row['accuracy_at_val_threshold']:.3f} | {_fmt(summary.get('params'))} | "
+          f"{_fmt(summary.get('macs'))} |")
   return "\n".join(lines)
 
 
@@ -77,8 +81,8 @@ def write_report(workdir: str, title: str, summaries: list[dict], histories: dic
     parts += ["## Figures", ""]
     parts += [f"### {name}\n\n![{name}]({os.path.basename(path)})\n" for name, path in figures]
   path = os.path.join(workdir, "report.md")
-  with open(path, "w") as f:
-    f.write("\n".join(parts))
+  with open(path, "w") as file:
+    file.write("\n".join(parts))
   return path
 
 

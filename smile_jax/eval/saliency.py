@@ -33,28 +33,28 @@ METHODS = ("vanilla", "smoothgrad", "integrated")
 
 
 def _score_fn(apply_fn, variables):
-  def score(x):   # one float image (H, W, C) in [-1, 1]
-    logits = apply_fn(variables, x[None], train=False)[0]
+  def score(image):   # one float image (H, W, C) in [-1, 1]
+    logits = apply_fn(variables, image[None], train=False)[0]
     return logits[1] - logits[0]
   return score
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "method", "samples", "steps"))
-def _maps(apply_fn, variables, x, key, method: str, samples: int, steps: int, sigma: float):
+def _maps(apply_fn, variables, images, key, method: str, samples: int, steps: int, sigma: float):
   grad = jax.grad(_score_fn(apply_fn, variables))
   if method == "vanilla":
-    g = jax.vmap(grad)(x)
+    grads = jax.vmap(grad)(images)
   elif method == "smoothgrad":
-    noise = sigma * 2.0 * jax.random.normal(key, (samples, *x.shape))   # the input spans 2.0
-    g = jnp.mean(jax.vmap(lambda n: jax.vmap(grad)(x + n))(noise), axis=0)
+    noise = sigma * 2.0 * jax.random.normal(key, (samples, *images.shape))   # the input spans 2.0
+    grads = jnp.mean(jax.vmap(lambda n: jax.vmap(grad)(images + n))(noise), axis=0)
   elif method == "integrated":
-    baseline = -jnp.ones_like(x)                                        # a black image
+    baseline = -jnp.ones_like(images)                                        # a black image
     alphas = (jnp.arange(steps) + 0.5) / steps
-    path = jax.vmap(lambda a: jax.vmap(grad)(baseline + a * (x - baseline)))(alphas)
-    g = jnp.mean(path, axis=0) * (x - baseline)
+    path = jax.vmap(lambda a: jax.vmap(grad)(baseline + a * (images - baseline)))(alphas)
+    grads = jnp.mean(path, axis=0) * (images - baseline)
   else:
     raise ValueError(f"unknown saliency method {method!r}; choose from {METHODS}")
-  return g
+  return grads
 
 
 def saliency(apply_fn,
@@ -70,20 +70,21 @@ def saliency(apply_fn,
   """Saliency maps (N, H, W): |attribution| summed over channels, for uint8 images (N, H, W, C)."""
   out = []
   for start in range(0, len(images), batch_size):
-    x = net_lib.normalize_pixels(images[start:start + batch_size])
-    g = _maps(apply_fn, variables, x, jax.random.key(seed + start), method, samples, steps, sigma)
-    out.append(np.asarray(jnp.abs(g).sum(axis=-1)))
+    inputs = net_lib.normalize_pixels(images[start:start + batch_size])
+    grads = _maps(apply_fn, variables, inputs, jax.random.key(seed + start), method, samples, steps,
+                  sigma)
+    out.append(np.asarray(jnp.abs(grads).sum(axis=-1)))
   return np.concatenate(out) if out else np.zeros((0, *images.shape[1:3]), np.float32)
 
 
 def region_masks(mouth_box, shape) -> dict[str, np.ndarray]:
   """Boolean masks of the mouth box (x, y, w, h), the two cheek boxes beside it, and the rest."""
-  h, w = shape
-  x, y, bw, bh = (int(v) for v in mouth_box)
-  masks = {name: np.zeros((h, w), bool) for name in ("mouth", "cheeks")}
-  masks["mouth"][max(y, 0):y + bh, max(x, 0):x + bw] = True
-  for cx in (x - bw, x + bw):
-    masks["cheeks"][max(y, 0):y + bh, max(cx, 0):max(cx + bw, 0)] = True
+  height, width = shape
+  box_x, box_y, bw, bh = (int(v) for v in mouth_box)
+  masks = {name: np.zeros((height, width), bool) for name in ("mouth", "cheeks")}
+  masks["mouth"][max(box_y, 0):box_y + bh, max(box_x, 0):box_x + bw] = True
+  for cx in (box_x - bw, box_x + bw):
+    masks["cheeks"][max(box_y, 0):box_y + bh, max(cx, 0):max(cx + bw, 0)] = True
   masks["cheeks"] &= ~masks["mouth"]
   masks["elsewhere"] = ~(masks["mouth"] | masks["cheeks"])
   return masks
@@ -97,20 +98,22 @@ def region_shares(maps: np.ndarray,
   mean share of the image area (what a uniform map would give)."""
   shares = {k: [] for k in ("mouth", "cheeks", "elsewhere")}
   area = {k: [] for k in shares}
-  for m, box in zip(maps, mouth_boxes):
-    total = float(m.sum()) or 1.0
-    for name, mask in region_masks(box, m.shape).items():
-      shares[name].append(float(m[mask].sum()) / total)
+  for saliency_map, box in zip(maps, mouth_boxes):
+    total = float(saliency_map.sum()) or 1.0
+    for name, mask in region_masks(box, saliency_map.shape).items():
+      shares[name].append(float(saliency_map[mask].sum()) / total)
       area[name].append(float(mask.mean()))
   rng = np.random.default_rng(seed)
   out = {}
   for name, values in shares.items():
-    v = np.asarray(values)
-    boots = [v[rng.integers(0, len(v), len(v))].mean() for _ in range(bootstrap)
-            ] if len(v) else [np.nan]
-    out[name] = {"share": float(v.mean()) if len(v) else float("nan"),
+    share_values = np.asarray(values)
+    boots = [
+        share_values[rng.integers(0, len(share_values), len(share_values))].mean()
+        for _ in range(bootstrap)
+    ] if len(share_values) else [np.nan]
+    out[name] = {"share": float(share_values.mean()) if len(share_values) else float("nan"),
                  "ci95": [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))],
-                 "area": float(np.mean(area[name])) if len(v) else float("nan")}
+                 "area": float(np.mean(area[name])) if len(share_values) else float("nan")}
   out["n"] = len(maps)
   return out
 
@@ -118,21 +121,22 @@ def region_shares(maps: np.ndarray,
 def figure(images: np.ndarray, maps_by_method: dict[str, np.ndarray], titles: list[str], path: str,
            boxes: np.ndarray | None = None) -> str:
   """Report Figure 6: faces (top row) and each method's heat map over them (one row per method)."""
-  n = len(images)
+  count = len(images)
   rows = 1 + len(maps_by_method)
-  fig, axes = plt.subplots(rows, n, figsize=(1.6 * n, 1.7 * rows), squeeze=False)
-  for j in range(n):
-    axes[0, j].imshow(images[j, ..., 0], cmap="gray", vmin=0, vmax=255)
-    axes[0, j].set_title(titles[j], fontsize=7)
-    for i, (method, maps) in enumerate(maps_by_method.items(), start=1):
-      axes[i, j].imshow(images[j, ..., 0], cmap="gray", vmin=0, vmax=255)
-      m = maps[j] / (np.percentile(maps[j], 99) or 1.0)
-      axes[i, j].imshow(np.clip(m, 0, 1), cmap="inferno", alpha=0.6)
-      if boxes is not None and boxes[j][0] >= 0:
-        x, y, w, h = boxes[j]
-        axes[i, j].add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="cyan", lw=0.8))
-      if j == 0:
-        axes[i, j].set_ylabel(method, fontsize=8)
+  fig, axes = plt.subplots(rows, count, figsize=(1.6 * count, 1.7 * rows), squeeze=False)
+  for col in range(count):
+    axes[0, col].imshow(images[col, ..., 0], cmap="gray", vmin=0, vmax=255)
+    axes[0, col].set_title(titles[col], fontsize=7)
+    for row, (method, maps) in enumerate(maps_by_method.items(), start=1):
+      axes[row, col].imshow(images[col, ..., 0], cmap="gray", vmin=0, vmax=255)
+      scaled = maps[col] / (np.percentile(maps[col], 99) or 1.0)
+      axes[row, col].imshow(np.clip(scaled, 0, 1), cmap="inferno", alpha=0.6)
+      if boxes is not None and boxes[col][0] >= 0:
+        box_x, box_y, box_w, box_h = boxes[col]
+        axes[row, col].add_patch(
+            plt.Rectangle((box_x - 0.5, box_y - 0.5), box_w, box_h, fill=False, ec="cyan", lw=0.8))
+      if col == 0:
+        axes[row, col].set_ylabel(method, fontsize=8)
   for ax in axes.ravel():
     ax.set_xticks([])
     ax.set_yticks([])

@@ -23,8 +23,8 @@ def normalize_pixels(images) -> jnp.ndarray:
   return jnp.asarray(images, jnp.float32) * (2.0 / 255.0) - 1.0
 
 
-def _activate(x, activation: str):
-  return nn.relu(x) if activation == "relu" else x
+def _activate(inputs, activation: str):
+  return nn.relu(inputs) if activation == "relu" else inputs
 
 
 class SpecNet(nn.Module):
@@ -33,32 +33,34 @@ class SpecNet(nn.Module):
   bn_axis_name: Optional[str] = None
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
-    for i, layer in enumerate(self.spec.layers):
-      name = f"{layer.type}_{i}"
+  def __call__(self, inputs, train: bool = False):
+    for index, layer in enumerate(self.spec.layers):
+      name = f"{layer.type}_{index}"
       # The scope puts every primitive of the layer (activations and pools included) under its
       # name in the jaxpr's name stack, which is how the op counter attributes costs to layers.
       with jax.named_scope(name):
         if isinstance(layer, spec_lib.Conv):
-          x = nn.Conv(layer.features, (layer.kernel, layer.kernel), strides=layer.stride,
-                      padding=layer.padding, name=name)(x)
-          x = _activate(x, layer.activation)
+          inputs = nn.Conv(layer.features, (layer.kernel, layer.kernel), strides=layer.stride,
+                      padding=layer.padding, name=name)(inputs)
+          inputs = _activate(inputs, layer.activation)
         elif isinstance(layer, spec_lib.MaxPool):
-          x = nn.max_pool(x, (layer.window, layer.window), strides=(layer.stride, layer.stride),
-                          padding=layer.padding)
+          inputs = nn.max_pool(
+              inputs, (layer.window, layer.window),
+              strides=(layer.stride, layer.stride),
+              padding=layer.padding)
         elif isinstance(layer, spec_lib.BatchNorm):
-          x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                           axis_name=self.bn_axis_name, name=name)(x)
+          inputs = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                           axis_name=self.bn_axis_name, name=name)(inputs)
         elif isinstance(layer, spec_lib.Dropout):
-          x = nn.Dropout(layer.rate, deterministic=not train, name=name)(x)
+          inputs = nn.Dropout(layer.rate, deterministic=not train, name=name)(inputs)
         elif isinstance(layer, spec_lib.Flatten):
-          x = x.reshape((x.shape[0], -1))
+          inputs = inputs.reshape((inputs.shape[0], -1))
         elif isinstance(layer, spec_lib.Dense):
-          x = nn.Dense(layer.features, name=name)(x)
-          x = _activate(x, layer.activation)
+          inputs = nn.Dense(layer.features, name=name)(inputs)
+          inputs = _activate(inputs, layer.activation)
         else:  # validate() makes this unreachable for specs built through ModelSpec.
           raise spec_lib.SpecError(f"{name}: no builder for layer {layer}")
-    return x
+    return inputs
 
 
 def count_params(params) -> int:

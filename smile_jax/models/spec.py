@@ -101,19 +101,19 @@ class ModelSpec:
     return json.dumps(self.to_dict(), indent=indent)
 
   @classmethod
-  def from_dict(cls, d: dict) -> "ModelSpec":
+  def from_dict(cls, data: dict) -> "ModelSpec":
     layers = []
-    for i, raw in enumerate(d["layers"]):
+    for index, raw in enumerate(data["layers"]):
       raw = dict(raw)
       kind = raw.pop("type", None)
       if kind not in LAYER_TYPES:
-        raise SpecError(f"layer {i}: unknown type {kind!r}; known: {sorted(LAYER_TYPES)}")
+        raise SpecError(f"layer {index}: unknown type {kind!r}; known: {sorted(LAYER_TYPES)}")
       try:
         layers.append(LAYER_TYPES[kind](**raw))
       except TypeError as e:
-        raise SpecError(f"layer {i} ({kind}): {e}") from None
-    return cls(name=d["name"], layers=tuple(layers), input_shape=tuple(d["input_shape"]),
-               num_classes=int(d.get("num_classes", 2)))
+        raise SpecError(f"layer {index} ({kind}): {e}") from None
+    return cls(name=data["name"], layers=tuple(layers), input_shape=tuple(data["input_shape"]),
+               num_classes=int(data.get("num_classes", 2)))
 
   @classmethod
   def from_json(cls, text: str) -> "ModelSpec":
@@ -121,36 +121,36 @@ class ModelSpec:
 
   def canonical_hash(self) -> str:
     """Hash of the architecture alone (the name is not part of it)."""
-    d = self.to_dict()
-    d.pop("name")
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    data = self.to_dict()
+    data.pop("name")
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
   def with_input_shape(self, shape: Sequence[int]) -> "ModelSpec":
     return dataclasses.replace(self, input_shape=tuple(shape))
 
 
-def _out_size(size: int, k: int, stride: int, padding: str) -> int:
+def _out_size(size: int, window: int, stride: int, padding: str) -> int:
   if padding == "SAME":
     return math.ceil(size / stride)
-  return (size - k) // stride + 1
+  return (size - window) // stride + 1
 
 
 def infer_shapes(spec: ModelSpec) -> list[tuple[int, ...]]:
   """Output shape (without batch) of every layer; raises SpecError on a collapse."""
   shape: tuple[int, ...] = spec.input_shape
   shapes = []
-  for i, layer in enumerate(spec.layers):
-    where = f"layer {i} ({layer.type}) of spec {spec.name!r}"
+  for index, layer in enumerate(spec.layers):
+    where = f"layer {index} ({layer.type}) of spec {spec.name!r}"
     if isinstance(layer, (Conv, MaxPool)):
       if len(shape) != 3:
         raise SpecError(f"{where} needs an HxWxC input, got shape {shape}: put it before flatten")
-      k = layer.kernel if isinstance(layer, Conv) else layer.window
-      h, w = (_out_size(s, k, layer.stride, layer.padding) for s in shape[:2])
-      if h < 1 or w < 1:
+      window = layer.kernel if isinstance(layer, Conv) else layer.window
+      height, width = (_out_size(s, window, layer.stride, layer.padding) for s in shape[:2])
+      if height < 1 or width < 1:
         raise SpecError(
-            f"{where} collapses the {shape[0]}x{shape[1]} feature map to {h}x{w}: use a larger "
-            f"input, a smaller stride/window, SAME padding, or remove a layer")
-      shape = (h, w, layer.features if isinstance(layer, Conv) else shape[2])
+            f"{where} collapses the {shape[0]}x{shape[1]} feature map to {height}x{width}: use a "
+            "larger input, a smaller stride/window, SAME padding, or remove a layer")
+      shape = (height, width, layer.features if isinstance(layer, Conv) else shape[2])
     elif isinstance(layer, Flatten):
       shape = (math.prod(shape),)
     elif isinstance(layer, Dense):
@@ -167,8 +167,8 @@ def validate(spec: ModelSpec) -> None:
         f"spec {spec.name!r}: input_shape must be (H, W, C) >= 1, got {spec.input_shape}")
   if not spec.layers:
     raise SpecError(f"spec {spec.name!r} has no layers")
-  for i, layer in enumerate(spec.layers):
-    where = f"layer {i} ({layer.type}) of spec {spec.name!r}"
+  for index, layer in enumerate(spec.layers):
+    where = f"layer {index} ({layer.type}) of spec {spec.name!r}"
     for field in ("features", "kernel", "stride", "window"):
       value = getattr(layer, field, 1)
       if not isinstance(value, int) or value < 1:
@@ -204,7 +204,7 @@ def layer_costs(spec: ModelSpec) -> list[LayerCost]:
   batch norm scale/offset (its running statistics are state, not parameters).
   """
   costs, shape = [], spec.input_shape
-  for i, (layer, out) in enumerate(zip(spec.layers, infer_shapes(spec))):
+  for index, (layer, out) in enumerate(zip(spec.layers, infer_shapes(spec))):
     macs = params = 0
     if isinstance(layer, Conv):
       macs = out[0] * out[1] * layer.kernel ** 2 * shape[2] * layer.features
@@ -214,7 +214,7 @@ def layer_costs(spec: ModelSpec) -> list[LayerCost]:
       params = macs + layer.features
     elif isinstance(layer, BatchNorm):
       params = 2 * shape[-1]
-    costs.append(LayerCost(i, layer.type, out, macs, params))
+    costs.append(LayerCost(index, layer.type, out, macs, params))
     shape = out
   return costs
 

@@ -46,59 +46,60 @@ def _rebuild(spec: spec_lib.ModelSpec, layers: list, description: str) -> Reduct
                    dataclasses.replace(reduced, name=f"{root}~{reduced.canonical_hash()[:8]}"))
 
 
-def _replace(spec, i, **changes) -> list:
+def _replace(spec, index, **changes) -> list:
   layers = list(spec.layers)
-  layers[i] = dataclasses.replace(layers[i], **changes)
+  layers[index] = dataclasses.replace(layers[index], **changes)
   return layers
 
 
-def _remove(spec, i) -> list:
+def _remove(spec, index) -> list:
   layers = list(spec.layers)
-  del layers[i]
+  del layers[index]
   # A batch norm or dropout that belonged to the removed layer goes with it when it would now
   # directly follow another normalisation/regularisation layer.
-  if i < len(layers) and i > 0 and isinstance(layers[i], (spec_lib.BatchNorm, spec_lib.Dropout)) \
-      and isinstance(layers[i - 1], type(layers[i])):
-    del layers[i]
+  if (0 < index < len(layers) and isinstance(layers[index], (spec_lib.BatchNorm, spec_lib.Dropout))
+      and isinstance(layers[index - 1], type(layers[index]))):
+    del layers[index]
   return layers
 
 
 def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
   out = []
   layers = spec.layers
-  conv_idx = [i for i, l in enumerate(layers) if isinstance(l, spec_lib.Conv)]
-  dense_idx = [i for i, l in enumerate(layers) if isinstance(l, spec_lib.Dense)][:-1]  # not logits
-  for i in conv_idx:
-    name = f"{layers[i].type}_{i}"
-    for k in (2, 4):
-      features = layers[i].features // k
-      desc = f"{name} filters/{k}"
+  conv_idx = [index for index, l in enumerate(layers) if isinstance(l, spec_lib.Conv)]
+  dense_idx = [index for index, l in enumerate(layers) if isinstance(l, spec_lib.Dense)
+              ][:-1]  # not logits
+  for index in conv_idx:
+    name = f"{layers[index].type}_{index}"
+    for divisor in (2, 4):
+      features = layers[index].features // divisor
+      desc = f"{name} filters/{divisor}"
       out.append(
-          _rebuild(spec, _replace(spec, i, features=features), desc) if features >= MIN_FEATURES
+          _rebuild(spec, _replace(spec, index, features=features), desc) if features >= MIN_FEATURES
           else Reduction(desc, None, f"would leave {features} filters (< {MIN_FEATURES})"))
-  for i in conv_idx:
-    desc = f"conv_{i} stride+1"
-    stride = layers[i].stride + 1
+  for index in conv_idx:
+    desc = f"conv_{index} stride+1"
+    stride = layers[index].stride + 1
     out.append(
-        _rebuild(spec, _replace(spec, i, stride=stride), desc) if stride <= layers[i].kernel else
-        Reduction(desc, None, f"stride {stride} > kernel {layers[i].kernel} skips pixels"))
-  for i in conv_idx:
-    desc = f"conv_{i} kernel-2"
-    kernel = layers[i].kernel - 2
+        _rebuild(spec, _replace(spec, index, stride=stride), desc) if stride <= layers[index].kernel
+        else Reduction(desc, None, f"stride {stride} > kernel {layers[index].kernel} skips pixels"))
+  for index in conv_idx:
+    desc = f"conv_{index} kernel-2"
+    kernel = layers[index].kernel - 2
     out.append(
-        _rebuild(spec, _replace(spec, i, kernel=kernel), desc) if kernel >=
-        max(1, layers[i].stride) else Reduction(
-            desc, None, f"kernel {kernel} < stride {layers[i].stride} skips pixels"))
-  for i in dense_idx:
-    for k in (2, 4):
-      features = layers[i].features // k
-      desc = f"dense_{i} width/{k}"
+        _rebuild(spec, _replace(spec, index, kernel=kernel), desc) if kernel >=
+        max(1, layers[index].stride) else Reduction(
+            desc, None, f"kernel {kernel} < stride {layers[index].stride} skips pixels"))
+  for index in dense_idx:
+    for divisor in (2, 4):
+      features = layers[index].features // divisor
+      desc = f"dense_{index} width/{divisor}"
       out.append(
-          _rebuild(spec, _replace(spec, i, features=features), desc) if features >= MIN_FEATURES
+          _rebuild(spec, _replace(spec, index, features=features), desc) if features >= MIN_FEATURES
           else Reduction(desc, None, f"would leave {features} units (< {MIN_FEATURES})"))
-  pools = [i for i, l in enumerate(layers) if isinstance(l, spec_lib.MaxPool)]
-  for i in conv_idx[1:] + pools + dense_idx:
-    out.append(_rebuild(spec, _remove(spec, i), f"remove {layers[i].type}_{i}"))
+  pools = [index for index, l in enumerate(layers) if isinstance(l, spec_lib.MaxPool)]
+  for index in conv_idx[1:] + pools + dense_idx:
+    out.append(_rebuild(spec, _remove(spec, index), f"remove {layers[index].type}_{index}"))
   return out
 
 

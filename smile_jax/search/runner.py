@@ -92,8 +92,8 @@ def figure3(cands, front, beta: float, budget: int, path: str, chosen=None) -> s
   return path
 
 
-def _num(x) -> str:
-  return "-" if x is None else f"{x:.3f}"
+def _num(value) -> str:
+  return "-" if value is None else f"{value:.3f}"
 
 
 def front_table(front, finals: dict) -> str:
@@ -104,16 +104,16 @@ def front_table(front, finals: dict) -> str:
       "val AUC (short, mean ± sd) | val AUC (full) | test AUC (full) |",
       "|---|---|--:|--:|--:|--:|--:|--:|--:|"
   ]
-  for c in front:
-    f = finals.get(c.hash, {})
-    sd = (sum((a - c.mean_auc) ** 2 for a in c.aucs) / max(1, len(c.aucs) - 1)) ** 0.5
-    latency = search_lib.estimated_latency_ms(c.spec)
+  for cand in front:
+    final = finals.get(cand.hash, {})
+    sd = (sum((a - cand.mean_auc) ** 2 for a in cand.aucs) / max(1, len(cand.aucs) - 1)) ** 0.5
+    latency = search_lib.estimated_latency_ms(cand.spec)
     lines.append(
-        f"| {c.spec.name} | {c.reduction} | {c.cost.macs:,} | "
+        f"| {cand.spec.name} | {cand.reduction} | {cand.cost.macs:,} | "
         f"{'-' if latency is None else f'{latency:.0f} ms'} | "
-        f"{c.cost.peak_activation_bytes('int8'):,} B | "
-        f"{c.cost.param_bytes('int8'):,} B | {c.mean_auc:.3f} ± {sd:.3f} | "
-        f"{_num(f.get('val_auc'))} | {_num(f.get('test_auc'))} |")
+        f"{cand.cost.peak_activation_bytes('int8'):,} B | "
+        f"{cand.cost.param_bytes('int8'):,} B | {cand.mean_auc:.3f} ± {sd:.3f} | "
+        f"{_num(final.get('val_auc'))} | {_num(final.get('test_auc'))} |")
   return "\n".join(lines)
 
 
@@ -143,13 +143,14 @@ class SearchResult:
 
   def section(self, figure_path: str = "search_figure.png") -> tuple[str, str]:
     """(heading, body) of the search's report section; `figure_path` relative to the report."""
-    s = self.summary
+    summary = self.summary
     body = (
-        f"Baseline val AUC {s['baseline_val_auc']:.3f}, cut-off {s['quality_cutoff']:.3f}, budget "
-        f"{s['budget_macs']:,} MACs; {s['candidates_trained']} candidates trained in "
-        f"{s['wall_time_s'] / 60:.1f} min.\n\n### Pareto front (feasible candidates)\n\n"
+        f"Baseline val AUC {summary['baseline_val_auc']:.3f}, cut-off "
+        f"{summary['quality_cutoff']:.3f}, budget "
+        f"{summary['budget_macs']:,} MACs; {summary['candidates_trained']} candidates trained in "
+        f"{summary['wall_time_s'] / 60:.1f} min.\n\n### Pareto front (feasible candidates)\n\n"
         f"{self.front_table}\n\n![search]({figure_path})")
-    return f"Reduction search ({s['mode']}, report Figure 3)", body
+    return f"Reduction search ({summary['mode']}, report Figure 3)", body
 
 
 def run_search(config, workdir: str) -> SearchResult:
@@ -164,7 +165,7 @@ def run_search(config, workdir: str) -> SearchResult:
                                        max_latency_ms=sc.get("max_latency_ms", 0.0))
   store = RunStore(os.path.join(workdir, "runs.sqlite"))
   seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
-  s = search_lib.Search(
+  search = search_lib.Search(
       short_trainer(config, workdir, data),
       store,
       constraints,
@@ -182,25 +183,27 @@ def run_search(config, workdir: str) -> SearchResult:
   if sc.baseline_auc > 0:
     baseline_auc = sc.baseline_auc
   else:
-    baseline_auc = s.evaluate(s.make(root, None, "baseline"), seeds[:1]).mean_auc
+    baseline_auc = search.evaluate(search.make(root, None, "baseline"), seeds[:1]).mean_auc
   beta = search_lib.quality_cutoff(baseline_auc, sc.keep)
   if sc.mode == "algorithm1":
-    found = s.algorithm1(root, beta)
+    found = search.algorithm1(root, beta)
     finalists = [found] if found else []
   elif sc.mode == "best_first":
-    s.best_first(root, beta, baseline_auc)
-    ok = [c for c in s.trained.values() if c.feasible and c.aucs and c.score(sc.margin) >= beta]
+    search.best_first(root, beta, baseline_auc)
+    ok = [
+        c for c in search.trained.values() if c.feasible and c.aucs and c.score(sc.margin) >= beta
+    ]
     finalists = sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
   else:
     raise ValueError(f"config.search.mode must be 'best_first' or 'algorithm1', got {sc.mode!r}")
-  cands = [c for c in s.trained.values() if c.aucs]
+  cands = [c for c in search.trained.values() if c.aucs]
   front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
   finals = retrain_finalists(config, workdir, data, finalists)
   chosen = max(finalists, key=lambda c: finals[c.hash]["val_auc"]) if finalists else None
   figure3(cands, front, beta, sc.budget_macs, os.path.join(workdir, "search_figure.png"), chosen)
   if chosen is not None:
-    with open(os.path.join(workdir, "chosen_spec.json"), "w") as f:
-      f.write(chosen.spec.to_json())
+    with open(os.path.join(workdir, "chosen_spec.json"), "w") as file:
+      file.write(chosen.spec.to_json())
   summary = {
       "mode":
           sc.mode,
@@ -215,7 +218,7 @@ def run_search(config, workdir: str) -> SearchResult:
       "candidates_trained":
           len(cands),
       "trainings_run":
-          s.trainings,
+          search.trainings,
       "wall_time_s":
           time.time() - t0,
       "chosen":
@@ -233,7 +236,7 @@ def run_search(config, workdir: str) -> SearchResult:
   jsonfile.dump(summary, os.path.join(workdir, "search_summary.json"), indent=1)
   result = SearchResult(summary, front_table(front, finals))
   heading, body = result.section()
-  with open(os.path.join(workdir, "search.md"), "w") as f:
-    f.write(f"# {heading}: from {sc.root}\n\n{body}\n")
+  with open(os.path.join(workdir, "search.md"), "w") as file:
+    file.write(f"# {heading}: from {sc.root}\n\n{body}\n")
   store.close()
   return result

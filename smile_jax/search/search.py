@@ -125,16 +125,17 @@ def quality_cutoff(baseline_auc: float, keep: float = 0.8) -> float:
 
 def pareto_front(cands: list[Candidate], margin: float) -> list[Candidate]:
   """Candidates no other beats on score while costing no more MACs, RAM or flash."""
-  def key(c):
-    return (c.cost.macs, c.cost.peak_activation_elements, c.cost.params)
+  def key(cand):
+    return (cand.cost.macs, cand.cost.peak_activation_elements, cand.cost.params)
   front = []
-  for c in cands:
-    dominated = any(o is not c and all(a <= b for a, b in zip(key(o), key(c)))
-                    and o.score(margin) >= c.score(margin)
-                    and (key(o) != key(c) or o.score(margin) > c.score(margin)) for o in cands)
+  for cand in cands:
+    dominated = any(
+        o is not cand and all(
+            a <= b for a, b in zip(key(o), key(cand))) and o.score(margin) >= cand.score(margin) and
+        (key(o) != key(cand) or o.score(margin) > cand.score(margin)) for o in cands)
     if not dominated:
-      front.append(c)
-  return sorted(front, key=lambda c: c.cost.macs)
+      front.append(cand)
+  return sorted(front, key=lambda cand: cand.cost.macs)
 
 
 class Search:
@@ -220,8 +221,8 @@ class Search:
         return None
       if cand.feasible:
         return cand
-      for r in reductions_lib.valid(cand.spec):
-        found = recurse(self.make(r.spec, cand.hash, r.description))
+      for option in reductions_lib.valid(cand.spec):
+        found = recurse(self.make(option.spec, cand.hash, option.description))
         if found is not None:
           return found
       return None
@@ -242,13 +243,13 @@ class Search:
 
     def push_children(spec, parent_hash, quality):
       nonlocal counter
-      for r in reductions_lib.valid(spec):
-        h = r.spec.canonical_hash()
-        if h not in seen:
-          seen.add(h)
+      for option in reductions_lib.valid(spec):
+        child_hash = option.spec.canonical_hash()
+        if child_hash not in seen:
+          seen.add(child_hash)
           counter += 1
-          heapq.heappush(heap, (self._priority(spec_lib.total_macs(r.spec), quality, beta), counter,
-                                r.spec, parent_hash, r.description, quality))
+          heapq.heappush(heap, (self._priority(spec_lib.total_macs(option.spec), quality, beta),
+                                counter, option.spec, parent_hash, option.description, quality))
 
     push_children(root, root.canonical_hash(), root_quality)
     train_limit = self.train_above_budget * self.constraints.budget_macs

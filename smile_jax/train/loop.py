@@ -43,8 +43,8 @@ class TrainResult:
 def model_spec(config) -> spec_lib.ModelSpec:
   shape = (config.data.image_size, config.data.image_size, config.data.channels)
   if config.spec_json:
-    with open(config.spec_json) as f:
-      return spec_lib.ModelSpec.from_json(f.read()).with_input_shape(shape)
+    with open(config.spec_json) as file:
+      return spec_lib.ModelSpec.from_json(file.read()).with_input_shape(shape)
   return zoo.get(config.model, shape)
 
 
@@ -74,10 +74,10 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
   os.makedirs(workdir, exist_ok=True)
   spec = spec or model_spec(config)
   data = data or run_data.load(config.data, workdir, spec.input_shape)
-  with open(os.path.join(workdir, "spec.json"), "w") as f:
-    f.write(spec.to_json())
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json(indent=1))
+  with open(os.path.join(workdir, "spec.json"), "w") as file:
+    file.write(spec.to_json())
+  with open(os.path.join(workdir, "config.json"), "w") as file:
+    file.write(config.to_json(indent=1))
 
   tc = config.train
   base = pipeline.epoch_indices(data.train.labels, tc.seed, config.data.balance)
@@ -104,9 +104,13 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
     restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
         state=ocp.args.StandardRestore(_state_tree(state)),
         best=ocp.args.StandardRestore(best), meta=ocp.args.JsonRestore()))
-    s = restored["state"]
-    state = state.replace(step=s["step"], params=s["params"], batch_stats=s["batch_stats"],
-                          opt_state=s["opt_state"], dropout_key=s["dropout_key"])
+    restored_state = restored["state"]
+    state = state.replace(
+        step=restored_state["step"],
+        params=restored_state["params"],
+        batch_stats=restored_state["batch_stats"],
+        opt_state=restored_state["opt_state"],
+        dropout_key=restored_state["dropout_key"])
     best, meta = restored["best"], restored["meta"]
     logging.info("resuming %s after epoch %d", workdir, meta["epoch"])
 
@@ -144,8 +148,8 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
         state=ocp.args.StandardSave(jax.device_get(_state_tree(single))),
         best=ocp.args.StandardSave(best), meta=ocp.args.JsonSave(meta)))
     mngr.wait_until_finished()
-    with open(os.path.join(workdir, "history.json"), "w") as f:
-      json.dump(meta["history"], f, indent=1)
+    with open(os.path.join(workdir, "history.json"), "w") as file:
+      json.dump(meta["history"], file, indent=1)
     logging.info("%s epoch %d: train loss %.4f, val loss %.4f, val AUC %.4f (%.1fs)", spec.name,
                  epoch + 1, train_loss, val_loss, val_auc, row["seconds"])
     if verbose:

@@ -48,10 +48,10 @@ def train_seeds(config, spec: spec_lib.ModelSpec, seeds, data: run_data.RunData)
     for batches in zip(*streams):
       batch = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *batches)
       states, _ = steps.vmap_train_step(states, batch)
-    for k in range(len(seeds)):
+    for seed_index in range(len(seeds)):
       auc, loss = loop.validate(
-          jax.tree_util.tree_map(lambda x: x[k], states), data.val, tc.eval_batch_size)
-      if auc > best[k]["val_auc"]:
-        best[k] = {"val_auc": auc, "val_loss": loss}
+          jax.tree_util.tree_map(lambda x: x[seed_index], states), data.val, tc.eval_batch_size)
+      if auc > best[seed_index]["val_auc"]:
+        best[seed_index] = {"val_auc": auc, "val_loss": loss}
   seconds = time.time() - t0
   return [b | {"seconds": seconds} for b in best]
