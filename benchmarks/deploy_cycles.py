@@ -23,27 +23,20 @@ from absl import flags
 from experiments import cli
 from compile import build, firmware, graph as graph_lib, naive_c, profile, quantize
 from smile_jax.eval import predict
-from smile_jax.models import net, spec as spec_lib
+from smile_jax.models import net, spec as spec_lib, zoo
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None,
                     "Trained run or main job; default: random weights on the searched net.")
 
-SEARCHED = spec_lib.ModelSpec(
-    "alexnet~cfbaace6",
-    (spec_lib.Conv(12, 11, stride=4), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
-     spec_lib.Conv(64, 5, stride=2), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
-     spec_lib.Conv(384, 3, stride=2), spec_lib.Conv(96, 3), spec_lib.Conv(
-         128, 3), spec_lib.MaxPool(3, 2), spec_lib.Flatten(), spec_lib.Dense(2, activation="none")),
-    (64, 64, 1), 2)
-
 
 def _model():
   if FLAGS.workdir:
-    params = predict.Predictor.from_run(predict.resolve_run_dir(FLAGS.workdir))
-    return params.spec, params.variables
-  variables = net.build(SEARCHED).init(jax.random.key(0), jnp.zeros((1, 64, 64, 1)), train=False)
-  return SEARCHED, variables
+    predictor = predict.Predictor.from_run(predict.resolve_run_dir(FLAGS.workdir))
+    return predictor.spec, predictor.variables
+  spec = zoo.searched_alexnet()
+  variables = net.build(spec).init(jax.random.key(0), jnp.zeros((1, 64, 64, 1)), train=False)
+  return spec, variables
 
 
 def main(argv):

@@ -28,69 +28,40 @@ from configs import default, deploy, search
 REPORT_MODELS = ("embedded", "reduced_alexnet", "two_layer_fc")
 REPORT_BASELINES = ("white_pixels", "haar_smile", "smiled_01")
 VARIANTS = {
-    "":
-        dict(
-            models=REPORT_MODELS,
-            epochs=20,
-            max_per_class=0,
-            baselines=REPORT_BASELINES,
-            genki=True,
-            search_variant="",
-            search_root="alexnet",
-            search_baseline_auc=0.974),
-    "nosearch":
-        dict(
-            models=REPORT_MODELS,
-            epochs=20,
-            max_per_class=0,
-            baselines=REPORT_BASELINES,
-            genki=True,
-            search_variant=None,
-            search_root="alexnet",
-            search_baseline_auc=0.0),
-    "full":
-        dict(
-            models=("alexnet",) + REPORT_MODELS,
-            epochs=20,
-            max_per_class=0,
-            genki=True,
-            baselines=REPORT_BASELINES + ("smiled_02", "smiled_03", "smiled_04", "smiled_05"),
-            search_variant="",
-            search_root="alexnet",
-            search_baseline_auc=0.0),
-    "smoke":
-        dict(
-            models=("embedded", "two_layer_fc"),
-            epochs=2,
-            max_per_class=200,
-            baselines=("white_pixels", "smiled_01"),
-            genki=False,
-            search_variant="smoke",
-            search_root="embedded",
-            search_baseline_auc=0.0),
+    "": dict(models=REPORT_MODELS, epochs=20, max_per_class=0, baselines=REPORT_BASELINES,
+             genki=True, search_variant="", search_root="alexnet", search_baseline_auc=0.974),
+    "nosearch": dict(models=REPORT_MODELS, epochs=20, max_per_class=0, baselines=REPORT_BASELINES,
+                     genki=True, search_variant=None, search_root="alexnet",
+                     search_baseline_auc=0.0),
+    "full": dict(models=("alexnet",) + REPORT_MODELS, epochs=20, max_per_class=0, genki=True,
+                 baselines=REPORT_BASELINES + ("smiled_02", "smiled_03", "smiled_04", "smiled_05"),
+                 search_variant="", search_root="alexnet", search_baseline_auc=0.0),
+    "smoke": dict(models=("embedded", "two_layer_fc"), epochs=2, max_per_class=200,
+                  baselines=("white_pixels", "smiled_01"), genki=False, search_variant="smoke",
+                  search_root="embedded", search_baseline_auc=0.0),
 }
 
 
 def get_config(variant: str = ""):
-  variant_fields = VARIANTS[variant]
+  fields = VARIANTS[variant]
   config = ml_collections.ConfigDict()
   config.variant = variant
   config.run = default.get_config()      # the recipe every model is trained with
-  config.run.train.epochs = variant_fields["epochs"]
-  config.run.data.max_per_class = variant_fields["max_per_class"]
-  config.models = variant_fields["models"]
+  config.run.train.epochs = fields["epochs"]
+  config.run.data.max_per_class = fields["max_per_class"]
+  config.models = fields["models"]
   config.chosen = "embedded"             # the run later stages deploy (summary.json chosen_run_dir)
-  config.drop_baseline = "alexnet"  # AUC drop is relative to it; else to the best net by val AUC
-  config.baselines = variant_fields["baselines"]
-  config.cross_dataset = "genki4k" if variant_fields[
-      "genki"] else ""  # built too; its face detection rate reported
+  config.drop_baseline = "alexnet"  # AUC drop is relative to it; else the best net by val AUC
+  config.baselines = fields["baselines"]
+  # Built too, its face detection rate reported.
+  config.cross_dataset = "genki4k" if fields["genki"] else ""
   config.augment_figure_images = 6
   # The reduction search (configs/search.py) from `search.root`; its baseline AUC is the root's
   # val AUC from this job when the root is one of `models`.
-  config.search = search.get_config(variant_fields["search_variant"] or "").search
-  config.search.enabled = variant_fields["search_variant"] is not None
-  config.search.root = variant_fields["search_root"]
-  config.search.baseline_auc = variant_fields["search_baseline_auc"] or config.search.baseline_auc
+  config.search = search.get_config(fields["search_variant"] or "").search
+  config.search.enabled = fields["search_variant"] is not None
+  config.search.root = fields["search_root"]
+  config.search.baseline_auc = fields["search_baseline_auc"] or config.search.baseline_auc
   # Deploy the chosen net (configs/deploy.py): int8 and float, QEMU parity, unicorn profile.
   config.deploy = deploy.get_config()
   config.deploy.enabled = True

@@ -27,14 +27,14 @@ VARIANTS = {
 
 
 def get_config(variant: str = ""):
-  variant_fields = VARIANTS[variant]
+  fields = VARIANTS[variant]
   config = ml_collections.ConfigDict()
   config.run = default.get_config()          # recipe for candidates (short) and finalists (full)
-  config.run.data.max_per_class = variant_fields["max_per_class"]
+  config.run.data.max_per_class = fields["max_per_class"]
   config.search = ml_collections.ConfigDict()
-  config.search.mode = variant_fields["mode"]             # "best_first" or "algorithm1"
-  config.search.root = variant_fields["root"]             # zoo model the reductions start from
-  config.search.baseline_auc = variant_fields.get("baseline_auc",
+  config.search.mode = fields["mode"]             # "best_first" or "algorithm1"
+  config.search.root = fields["root"]             # zoo model the reductions start from
+  config.search.baseline_auc = fields.get("baseline_auc",
                                      0.0)  # > 0: AUC0 given; 0: short-train the root
   config.search.keep = 0.8                   # the report's 80% of AUC - 0.5
   # The report's 1.38 M ops (= MACs, see smile_jax/cost/ops.py).
@@ -42,21 +42,21 @@ def get_config(variant: str = ""):
   config.search.max_peak_ram_bytes = 384 * 1024   # Apollo3 SRAM
   config.search.max_flash_bytes = 1024 * 1024     # Apollo3 flash
   config.search.max_latency_ms = 0.0         # > 0: int8 at 48 MHz by the apollo3-emulated profile
-  config.search.seeds = variant_fields["seeds"]
+  config.search.seeds = fields["seeds"]
   # "vmap": a candidate's seeds train together in one vmapped step (0.37-0.64x the time of
   # sequential steps on this CPU, benchmarks/search_throughput.py); "sequential": one at a time.
   config.search.parallel_seeds = "vmap"
   config.search.margin = 1.0                 # decide on mean - margin x standard error
-  config.search.epochs = variant_fields["epochs"]         # short training per candidate
+  config.search.epochs = fields["epochs"]         # short training per candidate
   config.search.warmup_epochs = 1
   # Nets above this x budget are expanded, not trained. At 4x a 12-minute search from AlexNet spent
   # all its time on three 2-5 M-MAC nets (3-4 min each for 3 seeds) that could not be chosen.
   config.search.train_above_budget = 1.0
-  config.search.max_candidates = variant_fields["max_candidates"]
-  config.search.max_minutes = variant_fields["max_minutes"]
-  config.search.finalists = variant_fields[
+  config.search.max_candidates = fields["max_candidates"]
+  config.search.max_minutes = fields["max_minutes"]
+  config.search.finalists = fields[
       "finalists"]  # retrained with the full recipe, then tested
-  config.search.finalist_seeds = variant_fields.get("finalist_seeds",
+  config.search.finalist_seeds = fields.get("finalist_seeds",
                                        1)  # per finalist; the best val seed is kept
   config.run.train.epochs = 20
   # Candidates and finalists train with the report's recipe plus these overrides. Measured on the

@@ -5,7 +5,8 @@ an annotated copy with the face box, the score and a drawing of the SparkFun Edg
 the smile pattern (green, red, yellow; compile/firmware/sparkfun_edge/main.c) when the score
 passes the run's validation threshold. `device="emulator"` scores the crops with the run's int8
 firmware under QEMU instead (experiments.deploy must have built it) and shows the latency
-estimated there (its instruction count at the profiled cycles per instruction). Output goes to <run>/demo/<input name>/ unless told otherwise, never over the input.
+estimated there (its instruction count at the profiled cycles per instruction). Output goes to
+<run>/demo/<input name>/ unless told otherwise, never over the input.
 """
 
 from __future__ import annotations

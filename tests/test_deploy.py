@@ -16,14 +16,7 @@ from compile import build, emulate, firmware, graph as graph_lib, naive_c, parit
 from smile_jax.cost import emulated
 from smile_jax.models import net, spec as spec_lib, zoo
 
-# The shape of the net the first full-size search from AlexNet chose (WORKSPACE.md, issue 3).
-SEARCHED = spec_lib.ModelSpec(
-    "alexnet~cfbaace6",
-    (spec_lib.Conv(12, 11, stride=4), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
-     spec_lib.Conv(64, 5, stride=2), spec_lib.MaxPool(3, 2), spec_lib.BatchNorm(),
-     spec_lib.Conv(384, 3, stride=2), spec_lib.Conv(96, 3), spec_lib.Conv(
-         128, 3), spec_lib.MaxPool(3, 2), spec_lib.Flatten(), spec_lib.Dense(2, activation="none")),
-    (64, 64, 1), 2)
+SEARCHED = zoo.searched_alexnet()   # the net the first full-size search chose
 # Batch norm right after a conv without activation folds into its weights.
 FOLDABLE = spec_lib.ModelSpec(
     "foldable", (spec_lib.Conv(8, 3, stride=2, activation="none"), spec_lib.BatchNorm(),

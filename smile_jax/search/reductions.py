@@ -63,20 +63,26 @@ def _remove(spec, index) -> list:
   return layers
 
 
+def _fewer_features(spec: spec_lib.ModelSpec, index: int, label: str, unit: str) -> list[Reduction]:
+  """Layer `index` with 2x and 4x fewer features (filters or units), or why not."""
+  out = []
+  for divisor in (2, 4):
+    features = spec.layers[index].features // divisor
+    desc = f"{label}/{divisor}"
+    out.append(
+        _rebuild(spec, _replace(spec, index, features=features), desc) if features >= MIN_FEATURES
+        else Reduction(desc, None, f"would leave {features} {unit} (< {MIN_FEATURES})"))
+  return out
+
+
 def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
   out = []
   layers = spec.layers
-  conv_idx = [index for index, l in enumerate(layers) if isinstance(l, spec_lib.Conv)]
-  dense_idx = [index for index, l in enumerate(layers) if isinstance(l, spec_lib.Dense)
-              ][:-1]  # not logits
+  conv_idx = [index for index, layer in enumerate(layers) if isinstance(layer, spec_lib.Conv)]
+  dense_idx = [index for index, layer in enumerate(layers)
+               if isinstance(layer, spec_lib.Dense)][:-1]   # not the logits
   for index in conv_idx:
-    name = f"{layers[index].type}_{index}"
-    for divisor in (2, 4):
-      features = layers[index].features // divisor
-      desc = f"{name} filters/{divisor}"
-      out.append(
-          _rebuild(spec, _replace(spec, index, features=features), desc) if features >= MIN_FEATURES
-          else Reduction(desc, None, f"would leave {features} filters (< {MIN_FEATURES})"))
+    out += _fewer_features(spec, index, f"{layers[index].type}_{index} filters", "filters")
   for index in conv_idx:
     desc = f"conv_{index} stride+1"
     stride = layers[index].stride + 1
@@ -87,17 +93,12 @@ def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
     desc = f"conv_{index} kernel-2"
     kernel = layers[index].kernel - 2
     out.append(
-        _rebuild(spec, _replace(spec, index, kernel=kernel), desc) if kernel >=
-        max(1, layers[index].stride) else Reduction(
-            desc, None, f"kernel {kernel} < stride {layers[index].stride} skips pixels"))
+        _rebuild(spec, _replace(spec, index, kernel=kernel), desc)
+        if kernel >= max(1, layers[index].stride) else
+        Reduction(desc, None, f"kernel {kernel} < stride {layers[index].stride} skips pixels"))
   for index in dense_idx:
-    for divisor in (2, 4):
-      features = layers[index].features // divisor
-      desc = f"dense_{index} width/{divisor}"
-      out.append(
-          _rebuild(spec, _replace(spec, index, features=features), desc) if features >= MIN_FEATURES
-          else Reduction(desc, None, f"would leave {features} units (< {MIN_FEATURES})"))
-  pools = [index for index, l in enumerate(layers) if isinstance(l, spec_lib.MaxPool)]
+    out += _fewer_features(spec, index, f"dense_{index} width", "units")
+  pools = [index for index, layer in enumerate(layers) if isinstance(layer, spec_lib.MaxPool)]
   for index in conv_idx[1:] + pools + dense_idx:
     out.append(_rebuild(spec, _remove(spec, index), f"remove {layers[index].type}_{index}"))
   return out
