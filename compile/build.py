@@ -62,19 +62,27 @@ def compile_model(model, directory: str, threshold_logit: float = 0.0) -> Built:
   return Built(dtype_of(model), model, program, plan, directory)
 
 
-_CALL_KIND = {"conv": graph_lib.ConvOp, "maxpool": graph_lib.PoolOp, "dense": graph_lib.DenseOp,
-              "flatten": graph_lib.FlattenOp}
+# Kernel kind -> the graph ops such a kernel computes. int8 average pools (windowed and global)
+# are all-one depthwise convs (relax_model.py), hence their place under "conv".
+_CALL_KIND = {
+    "conv": (graph_lib.ConvOp, graph_lib.DepthwiseOp, graph_lib.AvgPoolOp,
+             graph_lib.GlobalAvgPoolOp),
+    "maxpool": graph_lib.PoolOp, "avgpool": graph_lib.AvgPoolOp,
+    "mean": graph_lib.GlobalAvgPoolOp, "dense": graph_lib.DenseOp, "flatten": graph_lib.FlattenOp}
 
 
 def kernel_layers(built: Built) -> dict:
   """Kernel -> the graph ops it computes. TVM fuses a batch-norm affine into the kernel before it,
   so kernels are matched to ops by their anchor (conv, pool, dense), in order, and each affine op
-  goes with the kernel that precedes it."""
+  goes with the kernel that precedes it. A reshape is a flatten op only where one comes next (the
+  int8 global average pool ends in a reshape of its own)."""
   ops = list(built.graph.ops)
   out, position = {}, 0
   for call in built.program.calls:
     wanted = _CALL_KIND.get(call.kind)
     covered = []
+    if call.is_reshape and not (position < len(ops) and isinstance(ops[position], wanted)):
+      wanted = None
     if wanted is not None:
       while position < len(ops) and not isinstance(ops[position], wanted):
         position += 1

@@ -41,12 +41,40 @@ class ConvOp:
 
 
 @dataclasses.dataclass(frozen=True)
+class DepthwiseOp:
+  weight: np.ndarray          # (K, K, 1, C) float32: HWIO with one input channel per group
+  bias: np.ndarray            # (C,)
+  stride: int
+  pads: tuple[int, int, int, int]
+  relu: bool
+  layer: int
+  kind: str = "depthwise_conv"
+
+
+@dataclasses.dataclass(frozen=True)
 class PoolOp:
   window: int
   stride: int
   pads: tuple[int, int, int, int]
   layer: int
   kind: str = "max_pool"
+
+
+@dataclasses.dataclass(frozen=True)
+class AvgPoolOp:
+  """The window mean, padded zeros included (every window divides by window^2)."""
+  window: int
+  stride: int
+  pads: tuple[int, int, int, int]
+  layer: int
+  kind: str = "avg_pool"
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalAvgPoolOp:
+  """The mean over height and width: (H, W, C) -> (C,)."""
+  layer: int
+  kind: str = "global_avg_pool"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +122,7 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
 def _pads(layer, height: int, width: int) -> tuple[int, int, int, int]:
   if layer.padding == "VALID":
     return (0, 0, 0, 0)
-  window = layer.kernel if isinstance(layer, spec_lib.Conv) else layer.window
+  window = spec_lib.window_of(layer)
   top, bottom = same_pads(height, window, layer.stride)
   left, right = same_pads(width, window, layer.stride)
   return (top, left, bottom, right)
@@ -122,12 +150,22 @@ def from_spec(spec: spec_lib.ModelSpec, variables: dict) -> Graph:
           ConvOp(
               np.asarray(params["kernel"], np.float32), np.asarray(params["bias"], np.float32),
               layer.stride, _pads(layer, *shape[:2]), layer.activation == "relu", index))
+    elif isinstance(layer, spec_lib.DepthwiseConv):
+      params = variables["params"][name]
+      ops.append(
+          DepthwiseOp(
+              np.asarray(params["kernel"], np.float32), np.asarray(params["bias"], np.float32),
+              layer.stride, _pads(layer, *shape[:2]), layer.activation == "relu", index))
     elif isinstance(layer, spec_lib.MaxPool):
       ops.append(PoolOp(layer.window, layer.stride, _pads(layer, *shape[:2]), index))
+    elif isinstance(layer, spec_lib.AvgPool):
+      ops.append(AvgPoolOp(layer.window, layer.stride, _pads(layer, *shape[:2]), index))
+    elif isinstance(layer, spec_lib.GlobalAvgPool):
+      ops.append(GlobalAvgPoolOp(index))
     elif isinstance(layer, spec_lib.BatchNorm):
       scale, shift = _bn_affine(variables, name)
       prev = ops[-1] if ops else None
-      if isinstance(prev, (ConvOp, DenseOp)) and not prev.relu:
+      if isinstance(prev, (ConvOp, DepthwiseOp, DenseOp)) and not prev.relu:
         # Nothing non-linear in between: fold into the previous layer's weights (output axis last).
         ops[-1] = dataclasses.replace(
             prev, weight=(prev.weight * scale).astype(np.float32),
@@ -151,14 +189,15 @@ def from_spec(spec: spec_lib.ModelSpec, variables: dict) -> Graph:
 def check_supported(spec: spec_lib.ModelSpec) -> None:
   """Raises UnsupportedLayer naming the first layer the compiler cannot deploy (no weights
   needed)."""
-  known = (spec_lib.Conv, spec_lib.MaxPool, spec_lib.BatchNorm, spec_lib.Dropout, spec_lib.Flatten,
+  known = (spec_lib.Conv, spec_lib.DepthwiseConv, spec_lib.MaxPool, spec_lib.AvgPool,
+           spec_lib.GlobalAvgPool, spec_lib.BatchNorm, spec_lib.Dropout, spec_lib.Flatten,
            spec_lib.Dense)
   for index, layer in enumerate(spec.layers):
     if not isinstance(layer, known):
       raise UnsupportedLayer(
           f"layer {index} ({getattr(layer, 'type', type(layer).__name__)}) of spec {spec.name!r} "
-          "has no deploy kernel; the compiler covers conv, max_pool, batch_norm, dropout, "
-          "flatten and dense")
+          "has no deploy kernel; the compiler covers conv, depthwise_conv, max_pool, avg_pool, "
+          "global_avg_pool, batch_norm, dropout, flatten and dense")
     if getattr(layer, "activation", "none") not in ("relu", "none"):
       raise UnsupportedLayer(f"layer {index} ({layer.type}) of spec {spec.name!r}: activation "
                              f"{layer.activation!r} has no deploy kernel (relu or none)")
@@ -199,6 +238,23 @@ def conv_windows(inputs, weight, stride, pads, pad_value=0):
   return _windows(xp, window, stride, out_h, out_w).reshape(inputs.shape[0], out_h, out_w, -1)
 
 
+def depthwise_sums(inputs, weight, stride, pads) -> np.ndarray:
+  """(N, H', W', C): each channel's window dotted with its own K x K kernel (weight (K, K, 1,
+  C))."""
+  window = weight.shape[0]
+  out_h, out_w = _out_hw(inputs.shape, window, stride, pads)
+  padded = np.ascontiguousarray(_pad(inputs, pads, 0))
+  patches = _windows(padded, window, stride, out_h, out_w)          # (N, H', W', K, K, C)
+  return np.einsum("nhwijc,ijc->nhwc", patches, weight[:, :, 0, :], optimize=True)
+
+
+def window_sums(inputs, window, stride, pads) -> np.ndarray:
+  """(N, H', W', C) sums over each window, padded zeros included."""
+  out_h, out_w = _out_hw(inputs.shape, window, stride, pads)
+  padded = np.ascontiguousarray(_pad(inputs, pads, 0))
+  return _windows(padded, window, stride, out_h, out_w).sum(axis=(3, 4))
+
+
 def max_pool(inputs, window, stride, pads):
   out_h, out_w = _out_hw(inputs.shape, window, stride, pads)
   low = np.iinfo(inputs.dtype).min if np.issubdtype(inputs.dtype, np.integer) else -np.inf
@@ -223,8 +279,15 @@ def float_activations(graph: Graph, activation: np.ndarray):
       cols = conv_windows(activation, op.weight, op.stride, op.pads)
       activation = cols @ op.weight.reshape(-1, op.weight.shape[-1]) + op.bias
       activation = np.maximum(activation, 0) if op.relu else activation
+    elif isinstance(op, DepthwiseOp):
+      activation = depthwise_sums(activation, op.weight, op.stride, op.pads) + op.bias
+      activation = np.maximum(activation, 0) if op.relu else activation
     elif isinstance(op, PoolOp):
       activation = max_pool(activation, op.window, op.stride, op.pads)
+    elif isinstance(op, AvgPoolOp):
+      activation = window_sums(activation, op.window, op.stride, op.pads) / op.window ** 2
+    elif isinstance(op, GlobalAvgPoolOp):
+      activation = activation.mean(axis=(1, 2))
     elif isinstance(op, AffineOp):
       activation = activation * op.scale + op.shift
     elif isinstance(op, FlattenOp):

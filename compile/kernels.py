@@ -178,8 +178,8 @@ def _kernel_names(main: relax.Function) -> dict:
   return names
 
 
-_KINDS = {"conv2d": "conv", "max_pool2d": "maxpool", "matmul": "dense", "reshape": "flatten",
-          "cast": "input"}
+_KINDS = {"conv2d": "conv", "max_pool2d": "maxpool", "avg_pool2d": "avgpool", "mean": "mean",
+          "matmul": "dense", "reshape": "flatten", "cast": "input"}
 
 
 def _kind(tvm_name: str) -> str:

@@ -42,6 +42,30 @@ static void op{index}(const {xt}* x, void* out_) {{
 }}"""
 
 
+def _channel_loop(index, height, width, channels, out_h, out_w, window, stride, pads, acc, xt,
+                  weight, epilogue) -> str:
+  """Each output channel from its own input channel over a window (depthwise conv, pooling sums):
+  `weight` is a C expression in ky, kx, c (e.g. "1" for a plain sum)."""
+  return f"""
+static void op{index}(const {xt}* x, void* out_) {{
+  for (int oy = 0; oy < {out_h}; ++oy) for (int ox = 0; ox < {out_w}; ++ox)
+  for (int c = 0; c < {channels}; ++c) {{
+    {acc} acc = 0;
+    for (int ky = 0; ky < {window}; ++ky) {{
+      int iy = oy * {stride} + ky - {pads[0]};
+      if (iy < 0 || iy >= {height}) continue;
+      for (int kx = 0; kx < {window}; ++kx) {{
+        int ix = ox * {stride} + kx - {pads[1]};
+        if (ix < 0 || ix >= {width}) continue;
+        acc += ({acc})x[(iy * {width} + ix) * {channels} + c] * ({acc})({weight});
+      }}
+    }}
+    int idx = (oy * {out_w} + ox) * {channels} + c;
+    {epilogue}
+  }}
+}}"""
+
+
 def _requant_expr(index: int, rq: quantize.Requant, value: str, channel: str) -> str:
   return (
       f"{{ int64_t y = ((int64_t)({value}) * (int64_t)m{index}[{channel}] + off{index}[{channel}])"
@@ -112,6 +136,33 @@ static void op{index}(const {in_t}* x, void* out_) {{
   }}
 }}""")
       shape = (oh, ow, shape[2])
+    elif op.kind in ("depthwise_conv", "avg_pool", "global_avg_pool"):
+      if op.kind == "global_avg_pool":
+        window, stride, pads = shape[0], 1, (0, 0, 0, 0)
+      else:
+        window, stride, pads = op.weight.shape[0] if op.kind == "depthwise_conv" else op.window, \
+            op.stride, op.pads
+      oh = (shape[0] + pads[0] + pads[2] - window) // stride + 1
+      ow = (shape[1] + pads[1] + pads[3] - window) // stride + 1
+      ch = shape[2]
+      weight = f"w{index}[(ky * {window} + kx) * {ch} + c]" if op.kind == "depthwise_conv" else "1"
+      acc = "int32_t" if is_int else "float"
+      if is_int:
+        if op.kind == "depthwise_conv":
+          decls.append(_arr(f"w{index}", op.weight, "int8_t"))
+        decls += [_arr(f"m{index}", op.requant.multiplier, "int32_t"),
+                  _arr(f"off{index}", op.requant.offset, "int64_t")]
+        epi = "int8_t* out = (int8_t*)out_; " + _requant_expr(index, op.requant, "acc", "c")
+        out_t = "int8_t"
+      elif op.kind == "depthwise_conv":
+        decls += [_arr(f"w{index}", op.weight, "float"), _arr(f"b{index}", op.bias, "float")]
+        relu = "v = v > 0.0f ? v : 0.0f;" if op.relu else ""
+        epi = f"float* out = (float*)out_; float v = acc + b{index}[c]; {relu} out[idx] = v;"
+      else:
+        epi = f"float* out = (float*)out_; out[idx] = acc / {float(window * window)!r}f;"
+      funcs.append(_channel_loop(index, *shape, oh, ow, window, stride, pads, acc, in_t, weight,
+                                 epi))
+      shape = (ch,) if op.kind == "global_avg_pool" else (oh, ow, ch)
     elif op.kind == "affine":
       count, ch = int(np.prod(shape)), shape[-1]
       if is_int:

@@ -56,6 +56,35 @@ class QConv:
 
 
 @dataclasses.dataclass(frozen=True)
+class QDepthwise:
+  weight: np.ndarray           # int8 (K, K, 1, C) (the bias is in requant.offset)
+  stride: int
+  pads: tuple
+  requant: Requant
+  layer: int
+  kind: str = "depthwise_conv"
+
+
+@dataclasses.dataclass(frozen=True)
+class QAvgPool:
+  """Window sums (int32, padded zeros included) requantized by 1 / window^2 to the output scale."""
+  window: int
+  stride: int
+  pads: tuple
+  requant: Requant
+  layer: int
+  kind: str = "avg_pool"
+
+
+@dataclasses.dataclass(frozen=True)
+class QGlobalAvgPool:
+  """Sums over H x W (int32) requantized by 1 / (H * W) to the output scale: (H, W, C) -> (C,)."""
+  requant: Requant
+  layer: int
+  kind: str = "global_avg_pool"
+
+
+@dataclasses.dataclass(frozen=True)
 class QDense:
   weight: np.ndarray           # int8 (In, Out)
   bias: np.ndarray | None      # int32, the logits layer only (hidden layers: in requant.offset)
@@ -74,7 +103,8 @@ class QAffine:
 @dataclasses.dataclass(frozen=True)
 class QuantGraph:
   graph: graph_lib.Graph       # the float graph it came from
-  ops: tuple                   # QConv / QDense / QAffine / graph.PoolOp / graph.FlattenOp
+  ops: tuple                   # QConv / QDepthwise / QDense / QAffine / QAvgPool /
+                               # QGlobalAvgPool / graph.PoolOp / graph.FlattenOp
   scales: tuple                # activation scale after each op (the logits: None)
   logit_scale: np.ndarray      # float32 (classes,): logits = int32 output * logit_scale
 
@@ -107,6 +137,20 @@ def _weight_scale(weight: np.ndarray) -> np.ndarray:
   return np.maximum(np.abs(weight).max(axis=axes), 1e-12) / 127.0
 
 
+def _quantize_weights(op, input_scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(int8 weights, int32 bias, accumulator scale per output channel) of a conv, depthwise conv
+  or dense op whose input has `input_scale`."""
+  weight_scale = _weight_scale(op.weight)
+  weights = np.clip(np.round(op.weight / weight_scale), -127, 127).astype(np.int8)
+  acc_scale = input_scale * weight_scale
+  return weights, np.round(op.bias / acc_scale).astype(np.int32), acc_scale
+
+
+# Ops whose output gets a scale of its own (the others pass integers through at their input's).
+_RESCALED = (graph_lib.ConvOp, graph_lib.DepthwiseOp, graph_lib.DenseOp, graph_lib.AffineOp,
+             graph_lib.AvgPoolOp, graph_lib.GlobalAvgPoolOp)
+
+
 def activation_scales(graph: graph_lib.Graph, images: np.ndarray,
                       percentile: float) -> list[float | None]:
   """Per-op activation scale from float activations on sample images (None: keeps its input's)."""
@@ -115,7 +159,7 @@ def activation_scales(graph: graph_lib.Graph, images: np.ndarray,
   scales = []
   for op in graph.ops:
     activation = graph_lib.run_float_ops(dataclasses.replace(single, ops=(op,)), activation)
-    if isinstance(op, (graph_lib.ConvOp, graph_lib.DenseOp, graph_lib.AffineOp)):
+    if isinstance(op, _RESCALED):
       bound = float(np.percentile(np.abs(activation), percentile))
       scales.append(max(bound, 1e-8) / 127.0)
     else:
@@ -133,10 +177,7 @@ def quantize(graph: graph_lib.Graph, range_images: np.ndarray,
   for index, op in enumerate(graph.ops):
     s_out = measured_scales[index] if measured_scales[index] is not None else s_in
     if isinstance(op, (graph_lib.ConvOp, graph_lib.DenseOp)):
-      s_w = _weight_scale(op.weight)
-      w_q = np.clip(np.round(op.weight / s_w), -127, 127).astype(np.int8)
-      acc_scale = s_in * s_w
-      b_q = np.round(op.bias / acc_scale).astype(np.int32)
+      w_q, b_q, acc_scale = _quantize_weights(op, s_in)
       if index == last:
         ops.append(QDense(w_q, b_q, None, op.layer))
         scales.append(None)
@@ -144,8 +185,19 @@ def quantize(graph: graph_lib.Graph, range_images: np.ndarray,
       rq = _requant(acc_scale / s_out, np.zeros_like(acc_scale), op.relu, bias=b_q)
       ops.append(QConv(w_q, op.stride, op.pads, rq, op.layer) if isinstance(op, graph_lib.ConvOp)
                  else QDense(w_q, None, rq, op.layer))
+    elif isinstance(op, graph_lib.DepthwiseOp):
+      w_q, b_q, acc_scale = _quantize_weights(op, s_in)
+      rq = _requant(acc_scale / s_out, np.zeros_like(acc_scale), op.relu, bias=b_q)
+      ops.append(QDepthwise(w_q, op.stride, op.pads, rq, op.layer))
     elif isinstance(op, graph_lib.AffineOp):
       ops.append(QAffine(_requant(op.scale * s_in / s_out, op.shift / s_out, False), op.layer))
+    elif isinstance(op, (graph_lib.AvgPoolOp, graph_lib.GlobalAvgPoolOp)):
+      in_shape = graph.shapes[index - 1] if index else graph.input_shape
+      count = op.window ** 2 if isinstance(op, graph_lib.AvgPoolOp) else in_shape[0] * in_shape[1]
+      real = np.full(in_shape[-1], s_in / (s_out * count))
+      rq = _requant(real, np.zeros_like(real), False)
+      ops.append(QAvgPool(op.window, op.stride, op.pads, rq, op.layer)
+                 if isinstance(op, graph_lib.AvgPoolOp) else QGlobalAvgPool(rq, op.layer))
     else:
       ops.append(op)   # pool and flatten: integers pass through at their input's scale
     scales.append(s_out)
@@ -176,6 +228,15 @@ def int_activations(qgraph: QuantGraph, images: np.ndarray):
     if isinstance(op, QConv):
       cols = graph_lib.conv_windows(activation, op.weight, op.stride, op.pads)
       activation = op.requant.apply(_int_matmul(cols, op.weight.reshape(-1, op.weight.shape[-1])))
+    elif isinstance(op, QDepthwise):
+      acc = graph_lib.depthwise_sums(activation.astype(np.int64), op.weight.astype(np.int64),
+                                     op.stride, op.pads)
+      activation = op.requant.apply(acc)
+    elif isinstance(op, QAvgPool):
+      sums = graph_lib.window_sums(activation.astype(np.int64), op.window, op.stride, op.pads)
+      activation = op.requant.apply(sums)
+    elif isinstance(op, QGlobalAvgPool):
+      activation = op.requant.apply(activation.astype(np.int64).sum(axis=(1, 2)))
     elif isinstance(op, QDense):
       acc = _int_matmul(activation, op.weight)
       activation = op.requant.apply(acc) if op.requant is not None else (acc +

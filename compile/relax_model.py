@@ -19,19 +19,22 @@ from compile import quantize as quant_lib
 
 def _const(array: np.ndarray):
   array = np.ascontiguousarray(array)
-  return relax.const(array,
-                     str(array.dtype))  # without the dtype, relax.const narrows int64 to int32
+  # Without the dtype, relax.const narrows int64 to int32.
+  return relax.const(array, str(array.dtype))
 
 
-def _conv(inputs, weight: np.ndarray, stride: int, pads, out_dtype: str):
-  return R.nn.conv2d(
-      inputs,
-      _const(weight),
-      strides=stride,
-      padding=tuple(pads),
-      data_layout="NHWC",
-      kernel_layout="HWIO",
-      out_dtype=out_dtype)
+def _conv(inputs, weight: np.ndarray, stride: int, pads, out_dtype: str, groups: int = 1):
+  """A conv2d, NHWC / HWIO; `groups` = channels makes it depthwise (weight (K, K, 1, C))."""
+  return R.nn.conv2d(inputs, _const(weight), strides=stride, padding=tuple(pads), groups=groups,
+                     data_layout="NHWC", kernel_layout="HWIO", out_dtype=out_dtype)
+
+
+def _window_sums(inputs, window: int, stride: int, pads, channels: int):
+  """int32 sums over each pooling window, padded zeros included: a depthwise conv with all-one
+  weights, so integer pooling is one more conv kernel (with its requantize fused after it) and
+  exact, unlike avg_pool2d's integer division."""
+  ones = np.ones((window, window, 1, channels), np.int8)
+  return _conv(inputs, ones, stride, pads, "int32", groups=channels)
 
 
 def _pool(inputs, op: graph_lib.PoolOp):
@@ -60,8 +63,18 @@ def _float_body(bb, image, graph: graph_lib.Graph):
       activation = bb.emit(
           R.add(_conv(activation, op.weight, op.stride, op.pads, "float32"), _const(op.bias)))
       activation = bb.emit(R.nn.relu(activation)) if op.relu else activation
+    elif isinstance(op, graph_lib.DepthwiseOp):
+      conv = _conv(activation, op.weight, op.stride, op.pads, "float32", op.weight.shape[-1])
+      activation = bb.emit(R.add(conv, _const(op.bias)))
+      activation = bb.emit(R.nn.relu(activation)) if op.relu else activation
     elif isinstance(op, graph_lib.PoolOp):
       activation = bb.emit(_pool(activation, op))
+    elif isinstance(op, graph_lib.AvgPoolOp):
+      activation = bb.emit(R.nn.avg_pool2d(activation, pool_size=op.window, strides=op.stride,
+                                           padding=tuple(op.pads), layout="NHWC",
+                                           count_include_pad=True))
+    elif isinstance(op, graph_lib.GlobalAvgPoolOp):
+      activation = bb.emit(R.mean(activation, axis=[1, 2]))
     elif isinstance(op, graph_lib.AffineOp):
       activation = bb.emit(R.add(R.multiply(activation, _const(op.scale)), _const(op.shift)))
     elif isinstance(op, graph_lib.FlattenOp):
@@ -81,6 +94,19 @@ def _int_body(bb, image, qgraph: quant_lib.QuantGraph):
     if isinstance(op, quant_lib.QConv):
       activation = _requant(bb, bb.emit(_conv(activation, op.weight, op.stride, op.pads, "int32")),
                             op.requant)
+    elif isinstance(op, quant_lib.QDepthwise):
+      groups = op.weight.shape[-1]
+      acc = bb.emit(_conv(activation, op.weight, op.stride, op.pads, "int32", groups))
+      activation = _requant(bb, acc, op.requant)
+    elif isinstance(op, quant_lib.QAvgPool):
+      channels = len(op.requant.multiplier)   # one multiplier per channel
+      sums = _window_sums(activation, op.window, op.stride, op.pads, channels)
+      activation = _requant(bb, bb.emit(sums), op.requant)
+    elif isinstance(op, quant_lib.QGlobalAvgPool):
+      _, height, width, channels = (int(d) for d in activation.ty.shape)
+      sums = _window_sums(activation, height, 1, (0, 0, 0, 0), channels)    # one VALID window
+      activation = _requant(bb, bb.emit(sums), op.requant)
+      activation = bb.emit(R.reshape(activation, (1, channels)))
     elif isinstance(op, quant_lib.QDense):
       acc = bb.emit(R.matmul(activation, _const(op.weight), out_dtype="int32"))
       activation = _requant(bb, acc, op.requant) if op.requant is not None else bb.emit(

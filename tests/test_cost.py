@@ -5,13 +5,17 @@ import pytest
 
 from smile_jax.cost import emulated, hardware, ops
 from smile_jax.models import spec as spec_lib, zoo
-from tests.test_spec import ALEXNET_MACS, EMBEDDED_MACS, FC_MACS, REDUCED_MACS
+from tests.test_spec import (ALEXNET_MACS, EMBEDDED_MACS, FC_MACS, REDUCED_MACS, SEPARABLE,
+                             SEPARABLE_MACS)
 
 
-@pytest.mark.parametrize("name,macs", [("alexnet", ALEXNET_MACS), ("reduced_alexnet", REDUCED_MACS),
-                                       ("embedded", EMBEDDED_MACS), ("two_layer_fc", FC_MACS)])
-def test_macs_match_hand_counts(name, macs):
-  assert ops.analyze(zoo.get(name)).macs == macs
+@pytest.mark.parametrize("spec,macs", [(zoo.alexnet(), ALEXNET_MACS),
+                                       (zoo.reduced_alexnet(), REDUCED_MACS),
+                                       (zoo.embedded(), EMBEDDED_MACS),
+                                       (zoo.two_layer_fc(), FC_MACS), (SEPARABLE, SEPARABLE_MACS)],
+                         ids=lambda value: getattr(value, "name", ""))
+def test_macs_match_hand_counts(spec, macs):
+  assert ops.analyze(spec).macs == macs
 
 
 def test_embedded_per_layer_other_ops_by_hand():

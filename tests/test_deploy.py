@@ -15,6 +15,7 @@ import pytest
 from compile import build, emulate, firmware, graph as graph_lib, naive_c, parity, profile, quantize
 from smile_jax.cost import emulated
 from smile_jax.models import net, spec as spec_lib, zoo
+from tests.test_spec import SEPARABLE
 
 SEARCHED = zoo.searched_alexnet()   # the net the first full-size search chose
 # Batch norm right after a conv without activation folds into its weights.
@@ -43,7 +44,8 @@ def jax_logits(spec, variables, images):
   return np.asarray(net.build(spec).apply(variables, net.normalize_pixels(images), train=False))
 
 
-@pytest.mark.parametrize("spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED, FOLDABLE],
+@pytest.mark.parametrize("spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED, FOLDABLE,
+                                  SEPARABLE],
                          ids=lambda s: s.name)
 def test_float_graph_matches_jax(spec):
   variables = variables_for(spec)
@@ -99,7 +101,7 @@ def test_memory_plan_never_overlaps_live_tensors(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED], ids=lambda s: s.name)
+    "spec", [zoo.embedded(), zoo.reduced_alexnet(), SEARCHED, SEPARABLE], ids=lambda s: s.name)
 def test_qemu_parity_and_profile(spec, tmp_path):
   variables = variables_for(spec)
   images = images_for(spec, 3)
@@ -116,8 +118,11 @@ def test_qemu_parity_and_profile(spec, tmp_path):
     np.testing.assert_array_equal(prof.logits, run.logits[0])
     # QEMU counts through SysTick in steps of 40 instructions, plus the reads around the call.
     assert abs(int(run.instructions[0]) - prof.instructions) <= 2 * emulate.INSTRUCTIONS_PER_TICK
-    assert {k.name for k in prof.kernels
-           } >= {c.kernel for c in built.program.calls if not c.is_reshape}
+    assert {k.name for k in prof.kernels} >= {c.kernel for c in built.program.calls
+                                              if not c.is_reshape}
+    # Every kernel's own output (read in unicorn) matches the reference op it is mapped to.
+    covered = build.kernel_layers(built)
+    assert parity.first_divergence(built, covered, fw.elf, images[0]).startswith("no kernel")
 
 
 def test_a_parity_failure_names_the_first_divergent_layer(tmp_path):
@@ -217,7 +222,7 @@ def test_emulated_profile_predicts_a_fresh_compile(tmp_path):
   assert abs(predicted / cycles - 1) < 0.15, (predicted, cycles)
 
 
-@pytest.mark.parametrize("spec", [SEARCHED, FOLDABLE], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [SEARCHED, FOLDABLE, SEPARABLE], ids=lambda s: s.name)
 def test_naive_c_reference_agrees(spec, tmp_path):
   """The plain C baseline (benchmarks/deploy_cycles.py) computes what the TVM build computes."""
   variables = variables_for(spec)

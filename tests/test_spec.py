@@ -16,6 +16,15 @@ ALEXNET_MACS = (16 * 16 * 121 * 96 + 8 * 8 * 25 * 96 * 256 + 4 * 4 * 9 * 256 * 3
 REDUCED_MACS = (8 * 8 * 121 * 24 + 4 * 4 * 25 * 24 * 64 + 2 * 2 * 9 * 64 * 96 + 2 * 2 * 9 * 96 * 96
                 + 2 * 2 * 9 * 96 * 64 + 64 * 1024 + 1024 * 2)
 FC_MACS = 4096 * 256 + 256 * 2
+# Depthwise-separable layers and average pools (depthwise MACs = Hout*Wout*K*K*C): a conv and
+# batch norm that fold, one that cannot (after a pool), windowed and global average pools.
+SEPARABLE = spec_lib.ModelSpec("separable", (
+    spec_lib.Conv(8, 3, stride=2), spec_lib.DepthwiseConv(3, stride=2), spec_lib.Conv(16, 1),
+    spec_lib.AvgPool(3, 2, padding="SAME"), spec_lib.BatchNorm(),
+    spec_lib.DepthwiseConv(5, activation="none"), spec_lib.BatchNorm(), spec_lib.AvgPool(2, 2),
+    spec_lib.GlobalAvgPool(), spec_lib.Dense(2, activation="none")))
+SEPARABLE_MACS = (32 * 32 * 9 * 1 * 8 + 16 * 16 * 9 * 8 + 16 * 16 * 8 * 16 + 8 * 8 * 25 * 16
+                  + 16 * 2)
 
 
 def test_hand_counts():
@@ -24,6 +33,19 @@ def test_hand_counts():
   assert spec_lib.total_macs(zoo.alexnet()) == ALEXNET_MACS
   assert spec_lib.total_macs(zoo.reduced_alexnet()) == REDUCED_MACS
   assert spec_lib.total_macs(zoo.two_layer_fc()) == FC_MACS
+  assert spec_lib.total_macs(SEPARABLE) == SEPARABLE_MACS
+  assert [s for s in spec_lib.infer_shapes(SEPARABLE)][-3:] == [(4, 4, 16), (16,), (2,)]
+
+
+def test_separable_layers_round_trip_and_count_params():
+  again = spec_lib.ModelSpec.from_json(SEPARABLE.to_json())
+  assert again == SEPARABLE and again.canonical_hash() == SEPARABLE.canonical_hash()
+  variables = jax.eval_shape(
+      lambda: net.SpecNet(SEPARABLE).init(jax.random.key(0), jnp.zeros((1, 64, 64, 1))))
+  assert net.count_params(variables["params"]) == spec_lib.total_params(SEPARABLE)
+  with pytest.raises(spec_lib.SpecError, match="global_avg_pool.*needs an HxWxC input"):
+    spec_lib.ModelSpec("flat", (spec_lib.Flatten(), spec_lib.GlobalAvgPool(),
+                                spec_lib.Dense(2, activation="none")))
 
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))

@@ -37,14 +37,20 @@ def layer_features(spec: spec_lib.ModelSpec, layer_indices) -> np.ndarray:
     features["input_pixels"] = float(np.prod(spec.input_shape))
   for index in layer_indices:
     layer, out = spec.layers[index], float(np.prod(shapes[index]))
-    if isinstance(layer, spec_lib.Conv):
+    # Depthwise convs and average pools have no coefficients of their own until the profile is
+    # fitted on nets that hold them: they are estimated as convs and pools (a rough estimate).
+    if isinstance(layer, (spec_lib.Conv, spec_lib.DepthwiseConv)):
       features["conv_macs"] += costs[index].macs
       features["conv_outputs"] += out
     elif isinstance(layer, spec_lib.Dense):
       features["dense_macs"] += costs[index].macs
       features["dense_outputs"] += out
-    elif isinstance(layer, spec_lib.MaxPool):
+    elif isinstance(layer, (spec_lib.MaxPool, spec_lib.AvgPool)):
       features["pool_comparisons"] += out * layer.window ** 2
+      features["pool_outputs"] += out
+    elif isinstance(layer, spec_lib.GlobalAvgPool):
+      pooled = shapes[index - 1] if index else spec.input_shape
+      features["pool_comparisons"] += float(np.prod(pooled))
       features["pool_outputs"] += out
     elif isinstance(layer, spec_lib.BatchNorm):
       features["bn_outputs"] += out
@@ -55,7 +61,7 @@ def kernel_groups(spec: spec_lib.ModelSpec) -> list[list[int]]:
   """The compiler's kernel grouping, from the spec alone: [] is the input conversion."""
   groups: list[list[int]] = [[]]
   for index, layer in enumerate(spec.layers):
-    if isinstance(layer, (spec_lib.Conv, spec_lib.Dense, spec_lib.MaxPool)):
+    if isinstance(layer, spec_lib.WINDOWED + (spec_lib.GlobalAvgPool, spec_lib.Dense)):
       groups.append([index])
     elif isinstance(layer, spec_lib.BatchNorm):
       groups[-1].append(index)

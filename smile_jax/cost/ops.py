@@ -173,7 +173,7 @@ class ModelCost:
 
 # Layers that write a new activation buffer; the others work in place (relu, batch norm,
 # dropout) or are views (flatten).
-_NEW_BUFFER = (spec_lib.Conv, spec_lib.MaxPool, spec_lib.Dense)
+_NEW_BUFFER = spec_lib.WINDOWED + (spec_lib.GlobalAvgPool, spec_lib.Dense)
 
 
 def peak_activation_elements(spec: spec_lib.ModelSpec) -> int:

@@ -41,16 +41,25 @@ class SpecNet(nn.Module):
       with jax.named_scope(name):
         if isinstance(layer, spec_lib.Conv):
           inputs = nn.Conv(layer.features, (layer.kernel, layer.kernel), strides=layer.stride,
-                      padding=layer.padding, name=name)(inputs)
+                           padding=layer.padding, name=name)(inputs)
+          inputs = _activate(inputs, layer.activation)
+        elif isinstance(layer, spec_lib.DepthwiseConv):
+          channels = inputs.shape[-1]
+          inputs = nn.Conv(channels, (layer.kernel, layer.kernel), strides=layer.stride,
+                           padding=layer.padding, feature_group_count=channels, name=name)(inputs)
           inputs = _activate(inputs, layer.activation)
         elif isinstance(layer, spec_lib.MaxPool):
-          inputs = nn.max_pool(
-              inputs, (layer.window, layer.window),
-              strides=(layer.stride, layer.stride),
-              padding=layer.padding)
+          inputs = nn.max_pool(inputs, (layer.window, layer.window),
+                               strides=(layer.stride, layer.stride), padding=layer.padding)
+        elif isinstance(layer, spec_lib.AvgPool):
+          inputs = nn.avg_pool(inputs, (layer.window, layer.window),
+                               strides=(layer.stride, layer.stride), padding=layer.padding,
+                               count_include_pad=True)
+        elif isinstance(layer, spec_lib.GlobalAvgPool):
+          inputs = jnp.mean(inputs, axis=(1, 2))
         elif isinstance(layer, spec_lib.BatchNorm):
           inputs = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                           axis_name=self.bn_axis_name, name=name)(inputs)
+                                axis_name=self.bn_axis_name, name=name)(inputs)
         elif isinstance(layer, spec_lib.Dropout):
           inputs = nn.Dropout(layer.rate, deterministic=not train, name=name)(inputs)
         elif isinstance(layer, spec_lib.Flatten):

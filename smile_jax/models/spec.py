@@ -37,11 +37,38 @@ class Conv:
 
 
 @dataclasses.dataclass(frozen=True)
+class DepthwiseConv:
+  """A kernel x kernel convolution of each input channel on its own (channel multiplier 1):
+  H x W x C -> H' x W' x C. With a 1x1 `Conv` after it, a depthwise-separable pair."""
+  kernel: int
+  stride: int = 1
+  padding: Padding = "SAME"
+  activation: str = "relu"
+  type: str = dataclasses.field(default="depthwise_conv", init=False)
+
+
+@dataclasses.dataclass(frozen=True)
 class MaxPool:
   window: int = 3
   stride: int = 2
   padding: Padding = "SAME"
   type: str = dataclasses.field(default="max_pool", init=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class AvgPool:
+  """The mean of each window x window patch; SAME padding counts the padded zeros in the mean
+  (Flax's default), so every window divides by window^2."""
+  window: int = 2
+  stride: int = 2
+  padding: Padding = "VALID"
+  type: str = dataclasses.field(default="avg_pool", init=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalAvgPool:
+  """The mean over height and width: H x W x C -> C (a flat output, ready for `Dense`)."""
+  type: str = dataclasses.field(default="global_avg_pool", init=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +94,16 @@ class Dense:
   type: str = dataclasses.field(default="dense", init=False)
 
 
-Layer = Union[Conv, MaxPool, BatchNorm, Dropout, Flatten, Dense]
-LAYER_TYPES = {cls.type: cls for cls in (Conv, MaxPool, BatchNorm, Dropout, Flatten, Dense)}
+Layer = Union[Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, BatchNorm, Dropout, Flatten,
+              Dense]
+LAYER_TYPES = {cls.type: cls for cls in (Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool,
+                                         BatchNorm, Dropout, Flatten, Dense)}
+WINDOWED = (Conv, DepthwiseConv, MaxPool, AvgPool)   # layers that slide a window over H x W
+
+
+def window_of(layer) -> int:
+  """The side of the window a `WINDOWED` layer slides (its kernel, or its pooling window)."""
+  return layer.kernel if isinstance(layer, (Conv, DepthwiseConv)) else layer.window
 ACTIVATIONS = ("relu", "none")
 
 
@@ -141,16 +176,18 @@ def infer_shapes(spec: ModelSpec) -> list[tuple[int, ...]]:
   shapes = []
   for index, layer in enumerate(spec.layers):
     where = f"layer {index} ({layer.type}) of spec {spec.name!r}"
-    if isinstance(layer, (Conv, MaxPool)):
-      if len(shape) != 3:
-        raise SpecError(f"{where} needs an HxWxC input, got shape {shape}: put it before flatten")
-      window = layer.kernel if isinstance(layer, Conv) else layer.window
+    if isinstance(layer, WINDOWED + (GlobalAvgPool,)) and len(shape) != 3:
+      raise SpecError(f"{where} needs an HxWxC input, got shape {shape}: put it before flatten")
+    if isinstance(layer, WINDOWED):
+      window = window_of(layer)
       height, width = (_out_size(s, window, layer.stride, layer.padding) for s in shape[:2])
       if height < 1 or width < 1:
         raise SpecError(
             f"{where} collapses the {shape[0]}x{shape[1]} feature map to {height}x{width}: use a "
             "larger input, a smaller stride/window, SAME padding, or remove a layer")
       shape = (height, width, layer.features if isinstance(layer, Conv) else shape[2])
+    elif isinstance(layer, GlobalAvgPool):
+      shape = (shape[2],)
     elif isinstance(layer, Flatten):
       shape = (math.prod(shape),)
     elif isinstance(layer, Dense):
@@ -199,9 +236,10 @@ class LayerCost:
 def layer_costs(spec: ModelSpec) -> list[LayerCost]:
   """Multiply-accumulates and parameters per layer, at batch 1, in inference mode.
 
-  MACs: conv = Hout * Wout * K * K * Cin * Cout; dense = In * Out. Pooling, batch norm (foldable
-  into the preceding conv) and activations count no MACs. Parameters include biases and the
-  batch norm scale/offset (its running statistics are state, not parameters).
+  MACs: conv = Hout * Wout * K * K * Cin * Cout; depthwise conv = Hout * Wout * K * K * C;
+  dense = In * Out. Pooling (its additions and comparisons are "other ops", cost/ops.py), batch
+  norm (foldable into the preceding conv) and activations count no MACs. Parameters include
+  biases and the batch norm scale/offset (its running statistics are state, not parameters).
   """
   costs, shape = [], spec.input_shape
   for index, (layer, out) in enumerate(zip(spec.layers, infer_shapes(spec))):
@@ -209,6 +247,9 @@ def layer_costs(spec: ModelSpec) -> list[LayerCost]:
     if isinstance(layer, Conv):
       macs = out[0] * out[1] * layer.kernel ** 2 * shape[2] * layer.features
       params = layer.kernel ** 2 * shape[2] * layer.features + layer.features
+    elif isinstance(layer, DepthwiseConv):
+      macs = out[0] * out[1] * layer.kernel ** 2 * shape[2]
+      params = layer.kernel ** 2 * shape[2] + shape[2]
     elif isinstance(layer, Dense):
       macs = shape[0] * layer.features
       params = macs + layer.features
