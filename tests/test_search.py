@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from smile_jax.cost import ops as ops_lib
+from smile_jax.cost import board, ops as ops_lib
 from smile_jax.models import spec as spec_lib, zoo
 from smile_jax.search import reductions, search as search_lib
 from smile_jax.search.store import RunStore
@@ -40,6 +40,49 @@ def test_reductions_apply_and_explain_skips():
   assert [l.type for l in found["remove conv_5"].spec.layers].count("conv") == 2
   for option in reductions.valid(zoo.embedded()):
     assert spec_lib.total_macs(option.spec) < 805_632
+
+
+def test_extended_moves_reach_compact_nets():
+  compact = zoo.compact()
+  found = {option.description: option for option in reductions.extended_moves(compact)}
+  assert "already a 3x3 stride-2" in found["conv_0 3x3/2"].reason
+  assert "one channel" in found["conv_0 separable"].reason       # a one-channel input
+  pair = found["conv_2 separable"].spec.layers[2:4]
+  assert (pair[0].type, pair[0].kernel, pair[0].stride) == ("depthwise_conv", 3, 2)
+  assert (pair[1].type, pair[1].kernel, pair[1].features) == ("conv", 1, 16)
+  assert found["pool head"].spec.layers[-2].type == "global_avg_pool"
+  assert found["input 48"].spec.input_shape == (48, 48, 1)
+  assert found["input 32"].spec.input_shape == (32, 32, 1)
+  assert "not below" in reductions.extended_moves(found["input 32"].spec)[-2].reason
+  for option in reductions.valid(compact, "extended"):
+    assert spec_lib.total_macs(option.spec) < spec_lib.total_macs(compact), option.description
+  alexnet = {option.description: option for option in reductions.extended_moves(zoo.alexnet())}
+  assert alexnet["conv_3 3x3/2"].spec.layers[3].kernel == 3
+  report_only = {option.description for option in reductions.valid(compact)}
+  assert not any("separable" in d or d.startswith(("input", "pool head")) for d in report_only)
+  with pytest.raises(ValueError, match="moves must be one of"):
+    reductions.valid(compact, "everything")
+
+
+def test_search_roots_and_lower_resolutions_train(tmp_path, tfds_dir, shared_data_dir):
+  from configs import search as search_config
+  from smile_jax.data import run_data
+  from smile_jax.search import runner
+  spec_path = tmp_path / "root.json"
+  spec_path.write_text(zoo.compact().to_json())
+  assert runner.root_spec(str(spec_path), (64, 64, 1)) == zoo.compact()
+  with pytest.raises(FileNotFoundError, match="give a zoo name"):
+    runner.root_spec(str(tmp_path / "missing.json"), (64, 64, 1))
+  config = search_config.get_config("smoke")
+  config.run.data.tfds_dir = tfds_dir
+  config.run.data.max_per_class = 60
+  data = run_data.load(config.run.data, str(tmp_path))
+  data_for = runner.data_by_input(data)
+  small = zoo.compact().with_input_shape((32, 32, 1))
+  assert data_for(small).train.images.shape[1:] == (32, 32, 1)
+  assert data_for(small) is data_for(small) and data_for(zoo.compact()) is data
+  result = runner.short_trainer(config, str(tmp_path), data_for)(small, 0)
+  assert 0.0 <= result["val_auc"] <= 1.0
 
 
 def test_store_round_trip_and_resume(tmp_path):
@@ -101,6 +144,34 @@ def test_margin_and_constraints():
   assert search_lib.quality_cutoff(0.715) == pytest.approx(0.672)  # the report's 0.67
 
 
+def test_board_costs_and_the_flash_constraint():
+  spec = zoo.compact()
+  cost = ops_lib.analyze(spec)
+  costs = board.board_cost(spec, cost)
+  # weights 26,434 B + 12 B x (4 convs + 4 batch norms: 2 x (8+16+32+64) channels + 2 logits)
+  # + code 8 KB + 1.5 KB x 6 kernels; the compiled int8 firmware took 46,644 B (WORKSPACE.md).
+  assert costs.flash_bytes == 26_434 + 12 * (2 * 120 + 2) + 8 * 1024 + 6 * 1536
+  assert 46_644 <= costs.flash_bytes <= 1.2 * 46_644
+  assert costs.macs == 960_512 and costs.peak_ram_bytes == cost.peak_activation_bytes("int8")
+  assert search_lib.Constraints(max_flash_bytes=costs.flash_bytes).violations(cost, spec) == []
+  assert search_lib.Constraints(max_flash_bytes=costs.flash_bytes - 1).violations(
+      cost, spec) == [f"flash {costs.flash_bytes:,} B > {costs.flash_bytes - 1:,} B"]
+
+
+def test_one_se_rule_prefers_the_cheaper_net_within_the_noise():
+  def cand(spec, aucs):
+    return search_lib.Candidate(spec, None, "", ops_lib.analyze(spec), aucs=aucs)
+  big = cand(zoo.compact(), [0.970, 0.972, 0.974])     # mean 0.972, one SE 0.0012
+  small = cand(zoo.compact().with_input_shape((32, 32, 1)), [0.970, 0.971, 0.973])  # 0.9713
+  worse = cand(zoo.embedded(), [0.95, 0.951, 0.952])
+  assert search_lib.one_se_choice([big, small, worse]) == [small]
+  far = cand(zoo.compact().with_input_shape((32, 32, 1)), [0.960, 0.961, 0.962])
+  assert search_lib.one_se_choice([big, far, worse]) == [big]
+  assert search_lib.one_se_choice([]) == []
+  front = search_lib.pareto_front([big, small, worse], 1.0)
+  assert small in front and worse not in front                # dominated on every cost and AUC
+
+
 def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_data_dir):
   import json
   import os
@@ -111,16 +182,14 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   config.run.train.epochs = 2
   config.search.finalist_seeds = 2
   first = runner.run_search(config, str(tmp_path)).summary
-  assert first["candidates_trained"] == 3 and first[
-      "trainings_run"] == 3 * 2  # AUC0 given: root untrained
+  assert first["candidates_trained"] == 3
+  assert first["trainings_run"] == 3 * 2  # AUC0 given: root untrained
   assert first["chosen"]["macs"] <= config.search.budget_macs
   finalist_runs = sorted(os.listdir(tmp_path / "finalists"))
-  assert len(finalist_runs
-            ) == 2 and finalist_runs[1] == finalist_runs[0] + "_s1"  # two seeds, best val kept
-  vals = [
-      json.load(open(tmp_path / "finalists" / d / "metrics.json"))["splits"][0]["auc"]
-      for d in finalist_runs
-  ]
+  assert len(finalist_runs) == 2
+  assert finalist_runs[1] == finalist_runs[0] + "_s1"  # two seeds, best val kept
+  vals = [json.load(open(tmp_path / "finalists" / d / "metrics.json"))["splits"][0]["auc"]
+          for d in finalist_runs]
   assert first["chosen"]["val_auc"] == max(vals)
   for name in ("search_figure.png", "search.md", "chosen_spec.json", "runs.sqlite"):
     assert (tmp_path / name).exists(), name
@@ -173,9 +242,9 @@ def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, shared_
   assert [f["hash"] for f in resumed["front"]] == [f["hash"] for f in reference["front"]]
 
 
-def test_latency_constraint_uses_the_measured_profile():
+def test_latency_constraint_uses_the_emulated_profile():
   spec = zoo.embedded()
-  latency = search_lib.estimated_latency_ms(spec)
+  latency = board.estimated_latency_ms(spec)
   assert latency is not None and 20 < latency < 200   # ~2.9 M cycles at 48 MHz when fitted
   cost = ops_lib.analyze(spec)
   assert search_lib.Constraints(max_latency_ms=latency * 1.1).violations(cost, spec) == []

@@ -98,8 +98,10 @@ def fit_channels(images: np.ndarray, input_shape) -> np.ndarray:
   import cv2
   height, width, channels = input_shape
   if images.shape[1:3] != (height, width):
-    images = np.stack([cv2.resize(im[..., 0], (width, height), interpolation=cv2.INTER_LINEAR)
-                       for im in images])[..., None]
+    # Area averaging when shrinking (no aliasing), linear interpolation when enlarging.
+    interpolation = cv2.INTER_AREA if height < images.shape[1] else cv2.INTER_LINEAR
+    images = np.stack([cv2.resize(image[..., 0], (width, height), interpolation=interpolation)
+                       for image in images])[..., None]
   if channels != images.shape[-1]:
     images = np.repeat(images[..., :1], channels, axis=-1)
   return images

@@ -42,6 +42,14 @@ def ensure_manifest(dataset: builders.FaceDataset, path: str, seed: int, fractio
   return splits.read_manifest(path)
 
 
+def fit_to(data: RunData, input_shape) -> RunData:
+  """The same data with every image fitted to another model input (resolution and channels)."""
+  def fit(part: builders.FaceDataset) -> builders.FaceDataset:
+    return dataclasses.replace(part, images=pipeline.fit_channels(part.images, input_shape))
+  return dataclasses.replace(data, dataset=fit(data.dataset), train=fit(data.train),
+                             val=fit(data.val), test=fit(data.test))
+
+
 def load(data_cfg, workdir: str, input_shape=None) -> RunData:
   """Builds (or reuses) the dataset in `data_cfg`, splits it by manifest, fits it to
   `input_shape`."""

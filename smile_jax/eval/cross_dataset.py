@@ -31,26 +31,13 @@ def evaluate_on(predictor, dataset: builders.FaceDataset, temperature: float,
   calibrated = diffs / temperature
   prior = calibration.estimate_prior(calibrated, source_prior)
   shifted = calibration.shift_prior(calibrated, source_prior, prior)
+  both_classes = found.any() and len(set(labels[found])) == 2
   return {
-      "dataset":
-          dataset.name,
-      "images":
-          int(len(labels)),
-      "smiling_share":
-          float(labels.mean()),
-      "face_detection_rate":
-          float(found.mean()),
-      "auc_all":
-          metrics.roc_auc(labels, diffs),
-      "auc_faces_found":
-          metrics.roc_auc(labels[found], diffs[found])
-          if found.any() and len(set(labels[found])) == 2 else None,
-      "accuracy_uncalibrated":
-          metrics.at_threshold(labels, diffs, 0.0).accuracy,
-      "accuracy_calibrated":
-          metrics.at_threshold(labels, shifted, 0.0).accuracy,
-      "estimated_smiling_share":
-          prior,
-      "temperature":
-          temperature,
+      "dataset": dataset.name, "images": int(len(labels)), "smiling_share": float(labels.mean()),
+      "face_detection_rate": float(found.mean()),
+      "auc_all": metrics.roc_auc(labels, diffs),
+      "auc_faces_found": metrics.roc_auc(labels[found], diffs[found]) if both_classes else None,
+      "accuracy_uncalibrated": metrics.at_threshold(labels, diffs, 0.0).accuracy,
+      "accuracy_calibrated": metrics.at_threshold(labels, shifted, 0.0).accuracy,
+      "estimated_smiling_share": prior, "temperature": temperature,
   }

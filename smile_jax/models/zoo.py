@@ -45,6 +45,16 @@ def two_layer_fc(hidden: int = 256) -> ModelSpec:
   return ModelSpec("two_layer_fc", (Flatten(), Dense(hidden), Dense(2, activation="none")))
 
 
+def compact() -> ModelSpec:
+  """The compact family's root: four 3x3 stride-2 convs (8/16/32/64 filters), batch norm after
+  each, a flatten head (960,512 MACs; reference-points.md: test AUC 0.971 with the search
+  recipe)."""
+  return ModelSpec("compact", (
+      Conv(8, 3, stride=2), BatchNorm(), Conv(16, 3, stride=2), BatchNorm(),
+      Conv(32, 3, stride=2), BatchNorm(), Conv(64, 3, stride=2), BatchNorm(),
+      Flatten(), Dense(2, activation="none")))
+
+
 def searched_alexnet() -> ModelSpec:
   """The search's pick from AlexNet under the report's budget (WORKSPACE.md, issue 3:
   `alexnet~cfbaace6`, 1,342,720 MACs)."""
@@ -61,6 +71,7 @@ ZOO = {
     "embedded": embedded,
     "two_layer_fc": two_layer_fc,
     "searched_alexnet": searched_alexnet,
+    "compact": compact,
 }
 
 

@@ -10,6 +10,15 @@ that would vanish, ...):
     reaches the 3x3 stride-2 stacks that score best under the budget (WORKSPACE.md, issue 3);
   * smaller fully-connected layer: a hidden dense layer's width / 2 and / 4;
   * fewer layers: remove a middle conv (not the first), a max pool, or a hidden dense layer.
+The wider moves (`moves="extended"`; the report's list alone is `moves="report"`) reach the
+compact nets that the report's steps cannot (WORKSPACE.md):
+  * a conv becomes a 3x3 stride-2 conv with the same filters (`conv_i 3x3/2`);
+  * a conv becomes a depthwise-separable pair: a depthwise conv of its kernel and stride, then a
+    1x1 conv with its filters (`conv_i separable`; not on a one-channel input, where a depthwise
+    conv is a plain conv);
+  * a flatten head becomes a global average pool (`pool head`);
+  * the input resolution drops to each of `RESOLUTIONS` below the current one (`input 48`): the
+    camera frame is downscaled anyway, and every layer after it shrinks.
 A reduction must lower the MAC count; one that does not (a stride that no longer shrinks the
 map, a removed pool that grows the next layer) is skipped with that reason. Batch norm and dropout
 layers stay, except that one made redundant by a removal goes with it.
@@ -22,6 +31,8 @@ import dataclasses
 from smile_jax.models import spec as spec_lib
 
 MIN_FEATURES = 2
+RESOLUTIONS = (48, 32)
+MOVES = ("report", "extended")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,9 +42,11 @@ class Reduction:
   reason: str = ""                      # why it was skipped
 
 
-def _rebuild(spec: spec_lib.ModelSpec, layers: list, description: str) -> Reduction:
+def _rebuild(spec: spec_lib.ModelSpec, layers: list, description: str,
+             input_shape: tuple | None = None) -> Reduction:
   try:
-    reduced = spec_lib.ModelSpec(spec.name, tuple(layers), spec.input_shape, spec.num_classes)
+    reduced = spec_lib.ModelSpec(spec.name, tuple(layers), input_shape or spec.input_shape,
+                                 spec.num_classes)
   except spec_lib.SpecError as e:
     return Reduction(description, None, str(e))
   before, after = spec_lib.total_macs(spec), spec_lib.total_macs(reduced)
@@ -104,5 +117,47 @@ def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
   return out
 
 
-def valid(spec: spec_lib.ModelSpec) -> list[Reduction]:
-  return [r for r in reductions(spec) if r.spec is not None]
+def extended_moves(spec: spec_lib.ModelSpec) -> list[Reduction]:
+  """The moves beyond the report's reductions (module docstring), each with its spec or reason."""
+  out = []
+  layers = spec.layers
+  shapes = spec_lib.infer_shapes(spec)
+  for index, layer in enumerate(layers):
+    if not isinstance(layer, spec_lib.Conv):
+      continue
+    desc = f"conv_{index} 3x3/2"
+    if (layer.kernel, layer.stride) == (3, 2):
+      out.append(Reduction(desc, None, "already a 3x3 stride-2 conv"))
+    else:
+      out.append(_rebuild(spec, _replace(spec, index, kernel=3, stride=2), desc))
+    desc = f"conv_{index} separable"
+    channels = shapes[index - 1][-1] if index else spec.input_shape[-1]
+    if channels == 1 or layer.kernel == 1:
+      out.append(Reduction(desc, None, "a depthwise conv of one channel, or of a 1x1 kernel, "
+                                       "is no cheaper than the conv"))
+    else:
+      pair = [spec_lib.DepthwiseConv(layer.kernel, layer.stride, layer.padding, "relu"),
+              spec_lib.Conv(layer.features, 1, activation=layer.activation)]
+      out.append(_rebuild(spec, list(layers[:index]) + pair + list(layers[index + 1:]), desc))
+  for index, layer in enumerate(layers):
+    if isinstance(layer, spec_lib.Flatten) and index and len(shapes[index - 1]) == 3:
+      head = list(layers)
+      head[index] = spec_lib.GlobalAvgPool()
+      out.append(_rebuild(spec, head, "pool head"))
+  height, width, channels = spec.input_shape
+  for size in RESOLUTIONS:
+    desc = f"input {size}"
+    if size >= min(height, width):
+      out.append(Reduction(desc, None, f"not below the current {height}x{width} input"))
+    else:
+      out.append(_rebuild(spec, list(layers), desc, (size, size, channels)))
+  return out
+
+
+def valid(spec: spec_lib.ModelSpec, moves: str = "report") -> list[Reduction]:
+  """The applicable reductions of `spec`: the report's, or (`moves="extended"`) those and the
+  wider moves."""
+  if moves not in MOVES:
+    raise ValueError(f"search moves must be one of {MOVES}, got {moves!r}")
+  options = reductions(spec) + (extended_moves(spec) if moves == "extended" else [])
+  return [r for r in options if r.spec is not None]

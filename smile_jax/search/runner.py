@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from smile_jax import jsonfile, runs  # noqa: E402
+from smile_jax.cost import board  # noqa: E402
 from smile_jax.data import run_data  # noqa: E402
 from smile_jax.eval import evaluate  # noqa: E402
 from smile_jax.models import spec as spec_lib, zoo  # noqa: E402
@@ -45,16 +46,37 @@ def short_recipe(config):
   return cfg
 
 
-def short_trainer_many(config, data: run_data.RunData):
+def root_spec(root: str, input_shape) -> spec_lib.ModelSpec:
+  """The search's root: a zoo name, or the path of a spec JSON (its own input shape kept)."""
+  if root.endswith(".json"):
+    if not os.path.exists(root):
+      raise FileNotFoundError(f"search root {root} not found: give a zoo name "
+                              f"({sorted(zoo.ZOO)}) or the path of a spec JSON")
+    with open(root) as file:
+      return spec_lib.ModelSpec.from_json(file.read())
+  return zoo.get(root, input_shape)
+
+
+def data_by_input(data: run_data.RunData):
+  """input shape -> the run's data fitted to it (a candidate may take a lower resolution), each
+  made once."""
+  fitted = {tuple(data.train.images.shape[1:]): data}
+
+  def data_for(spec: spec_lib.ModelSpec) -> run_data.RunData:
+    if spec.input_shape not in fitted:
+      fitted[spec.input_shape] = run_data.fit_to(data, spec.input_shape)
+    return fitted[spec.input_shape]
+  return data_for
+
+
+def short_trainer_many(config, data_for):
   """All seeds of a candidate in one vmapped training (smile_jax/train/seeds.py)."""
   def train_many(spec: spec_lib.ModelSpec, seeds) -> list[dict]:
-    return seeds_lib.train_seeds(
-        short_recipe(config), spec.with_input_shape(data.train.images.shape[1:]), tuple(seeds),
-        data)
+    return seeds_lib.train_seeds(short_recipe(config), spec, tuple(seeds), data_for(spec))
   return train_many
 
 
-def short_trainer(config, workdir: str, data: run_data.RunData):
+def short_trainer(config, workdir: str, data_for):
   """A `Trainer`: `config.search.epochs` of the search recipe; returns the best epoch's val AUC."""
   def train(spec: spec_lib.ModelSpec, seed: int) -> dict:
     cfg = short_recipe(config)
@@ -63,8 +85,8 @@ def short_trainer(config, workdir: str, data: run_data.RunData):
     result = loop.train_and_evaluate(
         cfg,
         os.path.join(workdir, "candidates", spec.canonical_hash(), f"s{seed}"),
-        spec=spec.with_input_shape(data.train.images.shape[1:]),
-        data=data,
+        spec=spec,
+        data=data_for(spec),
         verbose=False)
     best = result.history[result.best_epoch - 1]
     return {"val_auc": best["val_auc"], "val_loss": best["val_loss"], "seconds": time.time() - t0}
@@ -99,25 +121,23 @@ def _num(value) -> str:
 def front_table(front, finals: dict) -> str:
   """Markdown table of the front; full-recipe val/test AUC only for the retrained finalists."""
   lines = [
-      "| candidate | reduction | MACs | est. latency (int8, 48 MHz) | peak RAM (int8) | flash "
-      "(int8) | "
-      "val AUC (short, mean ± sd) | val AUC (full) | test AUC (full) |",
+      "| candidate | reduction | MACs | est. latency (int8, 48 MHz) | peak RAM (int8) | "
+      "est. flash (int8) | val AUC (short, mean ± sd) | val AUC (full) | test AUC (full) |",
       "|---|---|--:|--:|--:|--:|--:|--:|--:|"
   ]
   for cand in front:
     final = finals.get(cand.hash, {})
     sd = (sum((a - cand.mean_auc) ** 2 for a in cand.aucs) / max(1, len(cand.aucs) - 1)) ** 0.5
-    latency = search_lib.estimated_latency_ms(cand.spec)
+    costs = board.board_cost(cand.spec, cand.cost)
+    latency = "-" if costs.latency_ms is None else f"{costs.latency_ms:.0f} ms"
     lines.append(
-        f"| {cand.spec.name} | {cand.reduction} | {cand.cost.macs:,} | "
-        f"{'-' if latency is None else f'{latency:.0f} ms'} | "
-        f"{cand.cost.peak_activation_bytes('int8'):,} B | "
-        f"{cand.cost.param_bytes('int8'):,} B | {cand.mean_auc:.3f} ± {sd:.3f} | "
+        f"| {cand.spec.name} | {cand.reduction} | {costs.macs:,} | {latency} | "
+        f"{costs.peak_ram_bytes:,} B | {costs.flash_bytes:,} B | {cand.mean_auc:.3f} ± {sd:.3f} | "
         f"{_num(final.get('val_auc'))} | {_num(final.get('test_auc'))} |")
   return "\n".join(lines)
 
 
-def retrain_finalists(config, workdir: str, data, finalists) -> dict:
+def retrain_finalists(config, workdir: str, data_for, finalists) -> dict:
   """Full-recipe retraining of each finalist, `search.finalist_seeds` times; per finalist, the seed
   with the best val AUC is kept (test metrics are computed for the finalists only, never used to
   choose)."""
@@ -127,7 +147,8 @@ def retrain_finalists(config, workdir: str, data, finalists) -> dict:
       run_dir = os.path.join(workdir, "finalists", cand.hash + (f"_s{seed}" if seed else ""))
       cfg = search_recipe(config)
       cfg.train.seed = seed
-      summary = runs.train_evaluate_report(cfg, run_dir, spec=cand.spec, data=data).summary
+      summary = runs.train_evaluate_report(cfg, run_dir, spec=cand.spec,
+                                           data=data_for(cand.spec)).summary
       row = {"run_dir": os.path.abspath(run_dir), "seed": seed,
              "val_auc": evaluate.split_row(summary, "val")["auc"],
              "test_auc": evaluate.split_row(summary, "test")["auc"]}
@@ -160,13 +181,15 @@ def run_search(config, workdir: str) -> SearchResult:
   t0 = time.time()
   sc = config.search
   data = run_data.load(config.run.data, workdir)
-  root = zoo.get(sc.root, data.train.images.shape[1:])
+  root = root_spec(sc.root, data.train.images.shape[1:])
+  data_for = data_by_input(data)
   constraints = search_lib.Constraints(sc.budget_macs, sc.max_peak_ram_bytes, sc.max_flash_bytes,
                                        max_latency_ms=sc.get("max_latency_ms", 0.0))
   store = RunStore(os.path.join(workdir, "runs.sqlite"))
   seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
+  vmapped = sc.get("parallel_seeds") == "vmap"
   search = search_lib.Search(
-      short_trainer(config, workdir, data),
+      short_trainer(config, workdir, data_for),
       store,
       constraints,
       seeds=seeds,
@@ -175,7 +198,8 @@ def run_search(config, workdir: str) -> SearchResult:
       train_above_budget=sc.train_above_budget,
       max_candidates=sc.max_candidates,
       max_seconds=sc.max_minutes * 60,
-      train_many=short_trainer_many(config, data) if sc.get("parallel_seeds") == "vmap" else None,
+      train_many=short_trainer_many(config, data_for) if vmapped else None,
+      moves=sc.get("moves", "report"),
       on_trained=lambda c: print(
           f"[search {(time.time() - t0) / 60:5.1f} min] {c.spec.name}: {c.cost.macs:,} MACs, "
           f"val AUC {c.mean_auc:.4f} over {len(c.aucs)} seed(s) ({c.reduction})",
@@ -193,44 +217,29 @@ def run_search(config, workdir: str) -> SearchResult:
     ok = [
         c for c in search.trained.values() if c.feasible and c.aucs and c.score(sc.margin) >= beta
     ]
-    finalists = sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
+    if sc.get("choice", "best_score") == "one_se":
+      finalists = search_lib.one_se_choice(ok, sc.finalists)
+    else:
+      finalists = sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
   else:
     raise ValueError(f"config.search.mode must be 'best_first' or 'algorithm1', got {sc.mode!r}")
   cands = [c for c in search.trained.values() if c.aucs]
   front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
-  finals = retrain_finalists(config, workdir, data, finalists)
+  finals = retrain_finalists(config, workdir, data_for, finalists)
   chosen = max(finalists, key=lambda c: finals[c.hash]["val_auc"]) if finalists else None
   figure3(cands, front, beta, sc.budget_macs, os.path.join(workdir, "search_figure.png"), chosen)
   if chosen is not None:
     with open(os.path.join(workdir, "chosen_spec.json"), "w") as file:
       file.write(chosen.spec.to_json())
   summary = {
-      "mode":
-          sc.mode,
-      "root":
-          sc.root,
-      "budget_macs":
-          sc.budget_macs,
-      "baseline_val_auc":
-          baseline_auc,
-      "quality_cutoff":
-          beta,
-      "candidates_trained":
-          len(cands),
-      "trainings_run":
-          search.trainings,
-      "wall_time_s":
-          time.time() - t0,
-      "chosen":
-          None if chosen is None else {
-              "name": chosen.spec.name,
-              "spec": chosen.spec.to_dict(),
-              "macs": chosen.cost.macs,
-              "val_auc": finals[chosen.hash]["val_auc"],
-              "test_auc": finals[chosen.hash]["test_auc"],
-              "short_val_auc": chosen.mean_auc,
-              "run_dir": finals[chosen.hash]["run_dir"]
-          },
+      "mode": sc.mode, "root": sc.root, "budget_macs": sc.budget_macs,
+      "baseline_val_auc": baseline_auc, "quality_cutoff": beta, "candidates_trained": len(cands),
+      "trainings_run": search.trainings, "wall_time_s": time.time() - t0,
+      "chosen": None if chosen is None else {
+          "name": chosen.spec.name, "spec": chosen.spec.to_dict(),
+          "val_auc": finals[chosen.hash]["val_auc"], "test_auc": finals[chosen.hash]["test_auc"],
+          "short_val_auc": chosen.mean_auc, "run_dir": finals[chosen.hash]["run_dir"],
+      } | board.board_cost(chosen.spec, chosen.cost).to_dict(),
       "front": [c.row() | finals.get(c.hash, {}) for c in front],
   }
   jsonfile.dump(summary, os.path.join(workdir, "search_summary.json"), indent=1)

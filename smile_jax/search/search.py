@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 from absl import logging
 
-from smile_jax.cost import emulated, ops as ops_lib
+from smile_jax.cost import board, ops as ops_lib
 from smile_jax.models import spec as spec_lib
 from smile_jax.search import reductions as reductions_lib
 from smile_jax.search.store import RunStore
@@ -48,12 +48,13 @@ class Constraints:
   weight_dtype: str = "int8"        # what flash and RAM are measured in on the device
   max_latency_ms: float = 0.0       # 0 = unconstrained; else by the apollo3-emulated profile
 
-  def violations(self,
-                 cost: ops_lib.ModelCost,
+  def violations(self, cost: ops_lib.ModelCost,
                  spec: spec_lib.ModelSpec | None = None) -> list[str]:
+    """Why a net does not fit the constraints (empty when it does). Flash and latency are the
+    board estimates of cost/board.py and need `spec`; without it flash is the weights alone."""
     out = []
     if self.max_latency_ms and spec is not None:
-      latency = estimated_latency_ms(spec)
+      latency = board.estimated_latency_ms(spec)
       if latency is None:
         raise KeyError(
             "max_latency_ms needs the apollo3-emulated profile: run `python -m "
@@ -66,16 +67,11 @@ class Constraints:
     ram = cost.peak_activation_bytes(self.weight_dtype)
     if self.max_peak_ram_bytes and ram > self.max_peak_ram_bytes:
       out.append(f"peak RAM {ram:,} B > {self.max_peak_ram_bytes:,} B")
-    flash = cost.param_bytes(self.weight_dtype)
+    flash = (board.estimated_flash_bytes(spec, cost) if spec is not None
+             else cost.param_bytes(self.weight_dtype))
     if self.max_flash_bytes and flash > self.max_flash_bytes:
       out.append(f"flash {flash:,} B > {self.max_flash_bytes:,} B")
     return out
-
-
-def estimated_latency_ms(spec: spec_lib.ModelSpec) -> float | None:
-  """int8 latency at 48 MHz by the apollo3-emulated profile (None until it is fitted)."""
-  profile = emulated.load()
-  return None if profile is None else 1e3 * profile.latency_s(spec, "int8")
 
 
 @dataclasses.dataclass
@@ -110,8 +106,8 @@ class Candidate:
         "reduction": self.reduction,
         "macs": self.cost.macs,
         "peak_ram_bytes": self.cost.peak_activation_bytes("int8"),
-        "flash_bytes": self.cost.param_bytes("int8"),
-        "est_latency_ms": estimated_latency_ms(self.spec),
+        "flash_bytes": board.estimated_flash_bytes(self.spec, self.cost),
+        "est_latency_ms": board.estimated_latency_ms(self.spec),
         "val_auc": self.mean_auc,
         "val_aucs": list(self.aucs),
         "feasible": self.feasible,
@@ -123,19 +119,39 @@ def quality_cutoff(baseline_auc: float, keep: float = 0.8) -> float:
   return 0.5 + keep * (baseline_auc - 0.5)
 
 
+def board_costs(cand: Candidate) -> tuple:
+  """(MACs, peak RAM, estimated flash, estimated latency or 0): what the front trades off."""
+  costs = board.board_cost(cand.spec, cand.cost)
+  return (costs.macs, costs.peak_ram_bytes, costs.flash_bytes, costs.latency_ms or 0.0)
+
+
 def pareto_front(cands: list[Candidate], margin: float) -> list[Candidate]:
-  """Candidates no other beats on score while costing no more MACs, RAM or flash."""
-  def key(cand):
-    return (cand.cost.macs, cand.cost.peak_activation_elements, cand.cost.params)
-  front = []
-  for cand in cands:
-    dominated = any(
-        o is not cand and all(
-            a <= b for a, b in zip(key(o), key(cand))) and o.score(margin) >= cand.score(margin) and
-        (key(o) != key(cand) or o.score(margin) > cand.score(margin)) for o in cands)
-    if not dominated:
-      front.append(cand)
+  """Candidates no other beats on score while costing no more MACs, RAM, flash or latency."""
+  keys = {id(cand): board_costs(cand) for cand in cands}
+
+  def dominates(other: Candidate, cand: Candidate) -> bool:
+    no_worse = all(a <= b for a, b in zip(keys[id(other)], keys[id(cand)]))
+    better = keys[id(other)] != keys[id(cand)] or other.score(margin) > cand.score(margin)
+    return other is not cand and no_worse and other.score(margin) >= cand.score(margin) and better
+
+  front = [cand for cand in cands if not any(dominates(other, cand) for other in cands)]
   return sorted(front, key=lambda cand: cand.cost.macs)
+
+
+def one_se_choice(cands: list[Candidate], count: int = 1) -> list[Candidate]:
+  """The one-standard-error rule: the cheapest candidates (estimated latency, then flash, then
+  MACs) whose mean val AUC is within one standard error of the best mean's, so a tie within the
+  seeds' noise goes to the smaller net."""
+  trained = [cand for cand in cands if cand.aucs]
+  if not trained:
+    return []
+  best = max(trained, key=lambda cand: cand.mean_auc)
+  error = (float(np.std(best.aucs, ddof=1)) / math.sqrt(len(best.aucs))
+           if len(best.aucs) > 1 else 0.0)
+  close = [cand for cand in trained if cand.mean_auc >= best.mean_auc - error]
+  cheapest = sorted(close, key=lambda cand: (board_costs(cand)[3], board_costs(cand)[2],
+                                            cand.cost.macs))
+  return cheapest[:count]
 
 
 class Search:
@@ -144,8 +160,9 @@ class Search:
   def __init__(self, train: Trainer, store: RunStore, constraints: Constraints, *, seeds=(0,),
                margin: float = 1.0, epochs: int = 0, train_above_budget: float = 4.0,
                max_candidates: int = 1000, max_seconds: float = float("inf"), on_trained=None,
-               train_many=None):
+               train_many=None, moves: str = "report"):
     self.train, self.store, self.constraints = train, store, constraints
+    self.moves = moves        # reductions.MOVES: the report's reductions, or the wider moves too
     # Optional: (spec, seeds) -> one result per seed, all seeds in one go (vmapped trainings).
     self.train_many = train_many
     self.seeds, self.margin, self.epochs = tuple(seeds), margin, epochs
@@ -221,7 +238,7 @@ class Search:
         return None
       if cand.feasible:
         return cand
-      for option in reductions_lib.valid(cand.spec):
+      for option in reductions_lib.valid(cand.spec, self.moves):
         found = recurse(self.make(option.spec, cand.hash, option.description))
         if found is not None:
           return found
@@ -243,7 +260,7 @@ class Search:
 
     def push_children(spec, parent_hash, quality):
       nonlocal counter
-      for option in reductions_lib.valid(spec):
+      for option in reductions_lib.valid(spec, self.moves):
         child_hash = option.spec.canonical_hash()
         if child_hash not in seen:
           seen.add(child_hash)
