@@ -73,7 +73,7 @@ def _data_section(data: run_data.RunData, extra: list[dict]) -> str:
       "re-split)." if dup is None else
       f"Duplicates: {dup['images_with_copies']} images are exact or near copies of another "
       f"(256-bit difference hash within {dup['max_distance']} bits), in {dup['groups']} groups; "
-      "each group is kept in one split, so no photo is both trained on and tested.")
+      "each group is kept in one split, so no copy of a photo is both trained on and tested.")
   return "\n".join(lines + [
       "", f"Split (`{os.path.basename(data.manifest_path)}`): {split}.", "", copies, "", *(
           ["Skipped files (first 20 per dataset):", ""] + skipped if skipped else [])
