@@ -1,7 +1,7 @@
 """A model compiled and built: from a deploy graph (float) or its int8 quantization to firmware
 for both boards, checked and measured.
 
-    build_model(model, directory, ...) -> BuildResult
+    build_model(model, directory, ...) -> deploy.json's fields of the build
 
 The model goes through Relax and TVM to C / Thumb-2 (`compile_model`), is linked into the QEMU
 firmware and the SparkFun Edge firmware, run under QEMU on the given images (parity: float logits
@@ -138,24 +138,16 @@ def check_fits(spec: spec_lib.ModelSpec, board: str = "sparkfun-edge") -> None:
         "max_flash_bytes / max_peak_ram_bytes keep it in bounds)")
 
 
-@dataclasses.dataclass(frozen=True)
-class BuildResult:
-  """What a build is, measured: `row` holds deploy.json's per-build fields."""
-  built: Built
-  qemu: firmware.Firmware
-  logits: np.ndarray              # QEMU's outputs on the parity images
-  row: dict
-
-
 def build_model(model,
                 directory: str,
                 parity_images: np.ndarray,
                 reference_logits: np.ndarray,
                 kernels_route: str = "llvm",
                 threshold_logit: float = 0.0,
-                label: str = "") -> BuildResult:
+                label: str = "") -> dict:
   """Compiles `model`, builds both boards' firmware, checks parity under QEMU (raising
-  `parity.ParityError` with the first divergent layer) and profiles one inference in unicorn.
+  `parity.ParityError` with the first divergent layer) and profiles one inference in unicorn;
+  returns deploy.json's fields of this build.
 
   `reference_logits`: what the firmware must reproduce on `parity_images` (the integer reference's
   int32 accumulators for int8, the float model's logits for float32).
@@ -175,7 +167,7 @@ def build_model(model,
                        reference_logits, label or f"{spec.name} ({built.dtype})")
   prof = profile.profile_elf(fw.elf, parity_images[0], built.logit_dtype, spec.num_classes)
   macs = spec_lib.total_macs(spec)
-  row = {
+  return {
       "board": "sparkfun-edge",
       "dtype": built.dtype,
       "kernels": kernels_route,
@@ -199,4 +191,3 @@ def build_model(model,
       "layers": layer_rows(built, prof),
       "directory": directory,
   }
-  return BuildResult(built, fw, run.logits, row)

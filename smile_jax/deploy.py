@@ -48,9 +48,9 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
     else:
       model, reference = graph, jax_logits[:cfg.parity_images]
       deployed = graph_lib.run_float(graph, test_images)
-    result = build.build_model(model, os.path.join(out_dir, dtype), parity_images, reference,
+    row = build.build_model(model, os.path.join(out_dir, dtype), parity_images, reference,
                                cfg.kernels, threshold_logit, f"{spec.name} from {run_dir}")
-    entries.append(result.row | {
+    entries.append(row | {
         "test_auc": metrics.roc_auc(test_labels, deployed[:, 1] - deployed[:, 0]),
         "float_test_auc": float_auc})
   result = {

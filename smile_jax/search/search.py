@@ -99,15 +99,16 @@ class Candidate:
     return self.mean_auc - margin * float(np.std(self.aucs, ddof=1)) / math.sqrt(len(self.aucs))
 
   def row(self) -> dict:
+    costs = board.board_cost(self.spec, self.cost)
     return {
         "name": self.spec.name,
         "hash": self.hash,
         "parent": self.parent_hash,
         "reduction": self.reduction,
         "macs": self.cost.macs,
-        "peak_ram_bytes": self.cost.peak_activation_bytes("int8"),
-        "flash_bytes": board.estimated_flash_bytes(self.spec, self.cost),
-        "est_latency_ms": board.estimated_latency_ms(self.spec),
+        "peak_ram_bytes": costs.peak_ram_bytes,
+        "flash_bytes": costs.flash_bytes,
+        "est_latency_ms": costs.latency_ms,
         "val_auc": self.mean_auc,
         "val_aucs": list(self.aucs),
         "feasible": self.feasible,
@@ -149,8 +150,11 @@ def one_se_choice(cands: list[Candidate], count: int = 1) -> list[Candidate]:
   error = (float(np.std(best.aucs, ddof=1)) / math.sqrt(len(best.aucs))
            if len(best.aucs) > 1 else 0.0)
   close = [cand for cand in trained if cand.mean_auc >= best.mean_auc - error]
-  cheapest = sorted(close, key=lambda cand: (board_costs(cand)[3], board_costs(cand)[2],
-                                            cand.cost.macs))
+
+  def cheapness(cand: Candidate) -> tuple:
+    macs, _, flash, latency = board_costs(cand)
+    return latency, flash, macs
+  cheapest = sorted(close, key=cheapness)
   return cheapest[:count]
 
 
