@@ -178,8 +178,10 @@ def _kernel_names(main: relax.Function) -> dict:
   return names
 
 
+# In order of precedence: a reshape fused into another op (the input conversion of a net that
+# flattens the image first) is that op's kernel, not a copy the planner may skip.
 _KINDS = {"conv2d": "conv", "max_pool2d": "maxpool", "avg_pool2d": "avgpool", "mean": "mean",
-          "matmul": "dense", "reshape": "flatten", "cast": "input"}
+          "matmul": "dense", "cast": "input", "reshape": "flatten"}
 
 
 def _kind(tvm_name: str) -> str:

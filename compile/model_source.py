@@ -130,11 +130,11 @@ extern const float smile_model_threshold;
   params = {name.name_hint: func for name, func in program.kernels.functions.items()}
 
   def pointer(arg: str, ctype: str) -> str:
-    if arg == "image":
-      return f"({ctype}*)image"
     if arg in program.constants:
       return f"({ctype}*){arg}"
-    arg = plan.aliases.get(arg, arg)
+    arg = plan.aliases.get(arg, arg)   # a reshape (a flatten of the image too) is its input
+    if arg == "image":
+      return f"({ctype}*)image"
     if arg == out.name:
       return f"({ctype}*)logits"
     return f"({ctype}*)(arena + {plan.placements[arg].offset})"
