@@ -13,8 +13,12 @@ import ml_collections
 
 def get_config():
   config = ml_collections.ConfigDict()
-  config.zoo = ("embedded", "reduced_alexnet", "two_layer_fc")
-  config.reduction_roots = ("reduced_alexnet", "embedded", "alexnet")
+  config.zoo = ("embedded", "reduced_alexnet", "two_layer_fc", "compact", "ref_stride2_260k",
+                "ref_stride2_1330k", "ref_gap_660k")
+  config.reduction_roots = ("reduced_alexnet", "embedded", "alexnet", "compact")
+  # "extended": the reduction chains use the search's wider moves too (3x3/2 convs, separable
+  # pairs, pooled heads, lower inputs), so the fit covers the nets the compact search proposes.
+  config.moves = "extended"
   config.nets_per_root = 3            # each a chain of random reductions from the root ...
   config.max_macs = 3_000_000         # ... continued until it is under this many MACs
   config.held_out = 2                 # nets left out of the fit, to report its error on new nets
