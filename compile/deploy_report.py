@@ -73,6 +73,10 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
       f"Float test AUC (JAX): {builds[0]['float_test_auc']:.4f}; AUC change from quantization: " +
       ", ".join(f"{build['test_auc'] - build['float_test_auc']:+.4f} ({build['dtype']})"
                 for build in builds) + ".",
+      "Test AUC per dataset (the test AUC above is their mean): " + "; ".join(
+          f"{build['dtype']}: " + ", ".join(
+              f"{name} {auc:.4f}" for name, auc in build.get("test_auc_by_dataset", {}).items())
+          for build in builds) + ".",
       "QEMU instruction count (SysTick x 40 under -icount): " + ", ".join(
           f"{build['qemu_instructions']:,} vs unicorn {build['instructions']:,} ({build['dtype']})"
           for build in builds) + ".", "", "### Per layer", ""

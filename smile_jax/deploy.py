@@ -38,7 +38,14 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
   parity_images = test_images[:cfg.parity_images]
   jax_logits = infer.predict_logits(predictor.apply_fn, predictor.variables, test_images)
   threshold_logit = float(calibration.logit(val_threshold)) if 0 < val_threshold < 1 else 0.0
-  float_auc = metrics.roc_auc(test_labels, jax_logits[:, 1] - jax_logits[:, 0])
+  domains = data.test.domain
+
+  def aucs(logits) -> dict:
+    """Test AUC (the mean over datasets when the run trained on several) and per dataset."""
+    margins = logits[:, 1] - logits[:, 0]
+    return {"test_auc": metrics.mean_group_auc(test_labels, margins, domains),
+            "test_auc_by_dataset": metrics.auc_by_group(test_labels, margins, domains)}
+  float_auc = aucs(jax_logits)["test_auc"]
   entries = []
   for dtype in cfg.dtypes:
     if dtype == "int8":
@@ -50,9 +57,7 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
       deployed = graph_lib.run_float(graph, test_images)
     row = build.build_model(model, os.path.join(out_dir, dtype), parity_images, reference,
                                cfg.kernels, threshold_logit, f"{spec.name} from {run_dir}")
-    entries.append(row | {
-        "test_auc": metrics.roc_auc(test_labels, deployed[:, 1] - deployed[:, 0]),
-        "float_test_auc": float_auc})
+    entries.append(row | aucs(deployed) | {"float_test_auc": float_auc})
   result = {
       "run_dir": run_dir,
       "model": spec.name,

@@ -133,6 +133,7 @@ def run_main_job(config, workdir: str) -> dict:
       "split_manifest": os.path.abspath(manifest),
       "models": [{
           "name": s["model"],
+          "dataset": data.dataset.name,
           "split": r["split"],
           "auc": r["auc"],
           "accuracy": r["accuracy"],
@@ -155,7 +156,8 @@ def run_main_job(config, workdir: str) -> dict:
   if search is not None:
     summary["search"] = {
         k: search.summary[k]
-        for k in ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front")
+        for k in ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front",
+                  "references", "teacher")
     }
   if deployed is not None:
     summary["deploy"] = [{k: b[k] for k in DEPLOY_KEYS} for b in deployed["builds"]]
@@ -165,6 +167,7 @@ def run_main_job(config, workdir: str) -> dict:
 
 DEPLOY_KEYS = ("board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac",
                "latency_ms_48mhz", "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc",
+               "test_auc_by_dataset",
                "fits_sparkfun_edge", "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc")
 
 

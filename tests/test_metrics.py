@@ -54,3 +54,12 @@ def test_degenerate_inputs():
   assert np.isnan(metrics.roc_auc([1, 1], [0.2, 0.3]))
   with pytest.raises(ValueError, match="equal-length"):
     metrics.roc_auc([0, 1], [0.5])
+
+
+def test_auc_by_group_and_their_mean():
+  labels = np.array([0, 1, 0, 1, 0, 1, 1, 0])
+  scores = np.array([0.1, 0.9, 0.2, 0.8, 0.9, 0.1, 0.6, 0.4])
+  groups = np.array(["a", "a", "a", "a", "b", "b", "b", "b"])
+  assert metrics.auc_by_group(labels, scores, groups) == {"a": 1.0, "b": 0.25}
+  assert metrics.mean_group_auc(labels, scores, groups) == 0.625
+  assert metrics.mean_group_auc(labels, scores, np.full(8, "a")) == metrics.roc_auc(labels, scores)

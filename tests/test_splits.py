@@ -86,3 +86,33 @@ def test_duplicate_groups_find_copies_not_strangers(shared_data_dir):
       "images_with_copies": 8,
       "groups": 4
   }
+
+
+def test_extra_datasets_split_on_their_own_and_leave_the_main_split_alone(tmp_path, tfds_dir,
+                                                                          shared_data_dir):
+  from configs import default
+  from smile_jax.data import run_data
+  from smile_jax.eval import evaluate
+  cfg = default.get_config().data
+  cfg.tfds_dir, cfg.max_per_class = tfds_dir, 60
+  alone = run_data.load(cfg, str(tmp_path / "alone"))
+  cfg.extra_datasets = ("genki4k",)
+  mixed = run_data.load(cfg, str(tmp_path / "mixed"))
+  assert (tmp_path / "mixed" / "split_genki4k.json").exists()
+  for name in splits.SPLITS:
+    part, main = getattr(mixed, name), getattr(alone, name)
+    assert part.domains == ["smilesmiled", "genki4k"]
+    ours = part.domain == "smilesmiled"
+    assert part.keys[ours].tolist() == main.keys.tolist()       # the same SMILEsmileD images
+    assert all(k.startswith("genki4k:") for k in part.keys[~ours])
+    assert set(part.labels[~ours]) == {0, 1}                     # stratified per dataset
+  assert len(mixed.train.labels) == len(alone.train.labels) + 84  # 70% of GENKI's 120
+  assert mixed.dataset.summaries[1]["dataset"] == "genki4k"
+  scores = np.where(mixed.test.domain == "genki4k", 1.0 - mixed.test.labels, mixed.test.labels)
+  row = evaluate.SplitEval("test", mixed.test.labels, scores.astype(float),
+                           mixed.test.domain).summary(0.5, 0.5, 10, 0)
+  assert row["auc_by_dataset"] == {"smilesmiled": 1.0, "genki4k": 0.0}
+  assert evaluate.choice_auc(row) == 0.5 and 0.0 < row["auc"] < 1.0
+  cfg.extra_datasets = ("genki4k", "genki4k")
+  with pytest.raises(ValueError, match="repeats a dataset"):
+    run_data.load(cfg, str(tmp_path / "twice"))

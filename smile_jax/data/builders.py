@@ -185,12 +185,46 @@ class FaceDataset:
   face_found: np.ndarray   # (N,) bool
   face_box: np.ndarray     # (N, 4) int32
   mouth_box: np.ndarray    # (N, 4) int32
-  summary: dict
+  summary: dict            # the build summary; a combined dataset's holds its parts' as "parts"
+  domain: np.ndarray       # (N,) str: the dataset each image comes from
 
   def subset(self, idx: np.ndarray) -> "FaceDataset":
     return dataclasses.replace(self, images=self.images[idx], labels=self.labels[idx],
                                keys=self.keys[idx], face_found=self.face_found[idx],
-                               face_box=self.face_box[idx], mouth_box=self.mouth_box[idx])
+                               face_box=self.face_box[idx], mouth_box=self.mouth_box[idx],
+                               domain=self.domain[idx])
+
+  @property
+  def summaries(self) -> list[dict]:
+    """The build summary of each dataset this one holds."""
+    return self.summary.get("parts", [self.summary])
+
+  @property
+  def domains(self) -> list[str]:
+    """The datasets present, in the order they were combined."""
+    return list(dict.fromkeys(self.domain.tolist()))
+
+
+def combine(datasets: list[FaceDataset]) -> FaceDataset:
+  """Several datasets as one (train on all of them; `domain` says where each image is from).
+
+  The first keeps its keys (its split manifest stays valid); the others' keys get their
+  dataset's name as a prefix, `name:key`, so keys stay unique.
+  """
+  if len(datasets) == 1:
+    return datasets[0]
+  shapes = {d.images.shape[1:] for d in datasets}
+  if len(shapes) > 1:
+    raise ValueError(f"datasets {[d.name for d in datasets]} have different image shapes "
+                     f"{sorted(shapes)}: build them at one config.data.image_size")
+  join = lambda field: np.concatenate([getattr(d, field) for d in datasets])
+  keys = [datasets[0].keys] + [np.char.add(f"{d.name}:", d.keys) for d in datasets[1:]]
+  name = "+".join(d.name for d in datasets)
+  return FaceDataset(name=name, images=join("images"), labels=join("labels"),
+                     keys=np.concatenate(keys), face_found=join("face_found"),
+                     face_box=join("face_box"), mouth_box=join("mouth_box"),
+                     summary={"dataset": name, "parts": [d.summary for d in datasets]},
+                     domain=join("domain"))
 
 
 def build(name: str, tfds_dir: str, data_dir: str | None = None, image_size: int = 64,
@@ -235,4 +269,5 @@ def build(name: str, tfds_dir: str, data_dir: str | None = None, image_size: int
       face_found=stack("face_found", bool),
       face_box=stack("face_box", np.int32),
       mouth_box=stack("mouth_box", np.int32),
-      summary=summary)
+      summary=summary,
+      domain=np.full(len(rows), builder.name))

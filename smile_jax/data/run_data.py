@@ -50,20 +50,46 @@ def fit_to(data: RunData, input_shape) -> RunData:
                              val=fit(data.val), test=fit(data.test))
 
 
-def load(data_cfg, workdir: str, input_shape=None) -> RunData:
-  """Builds (or reuses) the dataset in `data_cfg`, splits it by manifest, fits it to
-  `input_shape`."""
-  dataset = builders.build(data_cfg.dataset, tfds_dir(data_cfg.tfds_dir), data_cfg.data_dir or None,
+def extra_manifest_path(manifest_path: str, dataset: str) -> str:
+  """Where an extra dataset's own split manifest sits: next to the main one, named after it."""
+  name = os.path.basename(os.path.normpath(dataset))
+  return os.path.join(os.path.dirname(manifest_path), f"split_{name}.json")
+
+
+def _split_one(name: str, data_cfg, path: str, input_shape):
+  """One dataset built (or reused), fitted to `input_shape`, cut by its manifest at `path`."""
+  dataset = builders.build(name, tfds_dir(data_cfg.tfds_dir), data_cfg.data_dir or None,
                            data_cfg.image_size, data_cfg.max_per_class)
   if input_shape is not None:
     dataset = dataclasses.replace(
         dataset, images=pipeline.fit_channels(dataset.images, input_shape))
-  path = data_cfg.split_manifest or os.path.join(workdir, "split.json")
   manifest = ensure_manifest(dataset, path, data_cfg.split_seed, data_cfg.split_fractions)
   idx = splits.indices(dataset.keys, manifest["splits"], path)
-  parts = {name: dataset.subset(idx[name]) for name in splits.SPLITS}
-  for name, part in parts.items():
+  parts = {split: dataset.subset(idx[split]) for split in splits.SPLITS}
+  for split, part in parts.items():
     if len(part.labels) == 0 or len(np.unique(part.labels)) < 2:
-      raise ValueError(f"{path}: the {name} split has {len(part.labels)} images and not both "
+      raise ValueError(f"{path}: the {split} split has {len(part.labels)} images and not both "
                        "classes; use more data (config.data.max_per_class) or other fractions")
-  return RunData(dataset, parts["train"], parts["val"], parts["test"], path, manifest["duplicates"])
+  return dataset, parts, manifest["duplicates"]
+
+
+def load(data_cfg, workdir: str, input_shape=None) -> RunData:
+  """Builds (or reuses) the dataset in `data_cfg`, splits it by manifest, fits it to
+  `input_shape`.
+
+  `data_cfg.extra_datasets` (optional) are trained on too: each is split on its own (same seed
+  and fractions, its own manifest beside the main one, `extra_manifest_path`), then each split
+  is the union of the datasets' splits. The main dataset's split is the same with or without
+  them, so runs with and without extras are compared on the same images.
+  """
+  path = data_cfg.split_manifest or os.path.join(workdir, "split.json")
+  names = [data_cfg.dataset] + list(data_cfg.get("extra_datasets", ()))
+  if len(set(names)) < len(names):
+    raise ValueError(f"config.data.extra_datasets {names[1:]} repeats a dataset of {names}")
+  loaded = [_split_one(name, data_cfg, path if i == 0 else extra_manifest_path(path, name),
+                       input_shape) for i, name in enumerate(names)]
+  combined = {split: builders.combine([parts[split] for _, parts, _ in loaded])
+              for split in splits.SPLITS}
+  dataset = builders.combine([dataset for dataset, _, _ in loaded])
+  return RunData(dataset, combined["train"], combined["val"], combined["test"], path,
+                 loaded[0][2])

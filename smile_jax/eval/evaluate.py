@@ -23,12 +23,22 @@ class SplitEval:
   split: str
   labels: np.ndarray
   scores: np.ndarray
+  domains: np.ndarray | None = None   # the dataset of each image, when a split mixes several
+
+  def by_dataset(self) -> dict[str, float] | None:
+    """AUC per dataset when the split holds more than one, else None."""
+    if self.domains is None or len(set(self.domains.tolist())) < 2:
+      return None
+    return metrics.auc_by_group(self.labels, self.scores, self.domains)
 
   def summary(self, threshold: float, val_threshold: float, bootstrap: int, seed: int) -> dict:
     at = metrics.at_threshold(self.labels, self.scores, threshold)
     at_val = metrics.at_threshold(self.labels, self.scores, val_threshold)
     lo, hi = metrics.bootstrap_auc_ci(self.labels, self.scores, bootstrap, seed)
-    return {
+    by_dataset = self.by_dataset()
+    mixed = {} if by_dataset is None else {
+        "auc_by_dataset": by_dataset, "mean_dataset_auc": float(np.mean(list(by_dataset.values())))}
+    return mixed | {
         "split": self.split, "n": int(len(self.labels)), "positives": int(self.labels.sum()),
         "auc": metrics.roc_auc(self.labels, self.scores), "auc_ci95": [lo, hi],
         "average_precision": metrics.average_precision(self.labels, self.scores),
@@ -59,13 +69,21 @@ def split_row(summary: dict, split: str) -> dict:
   return next(r for r in summary["splits"] if r["split"] == split)
 
 
+def choice_auc(row: dict) -> float:
+  """The AUC choices are made on: the mean over datasets when a split mixes several (each domain
+  weighs alike), else the AUC (the same figure training keeps its best epoch by)."""
+  return row.get("mean_dataset_auc", row["auc"])
+
+
 def write(workdir: str, summary: dict, evals: dict[str, SplitEval]) -> None:
   jsonfile.dump(summary, os.path.join(workdir, "metrics.json"), indent=1)
   for split, split_eval in evals.items():
+    domains = {} if split_eval.domains is None else {"domains": split_eval.domains}
     np.savez(
         os.path.join(workdir, f"scores_{split}.npz"),
         labels=split_eval.labels,
-        scores=split_eval.scores)
+        scores=split_eval.scores,
+        **domains)
 
 
 def read(workdir: str) -> tuple[dict, dict[str, SplitEval]]:
@@ -73,7 +91,8 @@ def read(workdir: str) -> tuple[dict, dict[str, SplitEval]]:
   evals = {}
   for row in summary["splits"]:
     scores_npz = np.load(os.path.join(workdir, f"scores_{row['split']}.npz"))
-    evals[row["split"]] = SplitEval(row["split"], scores_npz["labels"], scores_npz["scores"])
+    evals[row["split"]] = SplitEval(row["split"], scores_npz["labels"], scores_npz["scores"],
+                                    scores_npz["domains"] if "domains" in scores_npz else None)
   return summary, evals
 
 
@@ -91,7 +110,7 @@ def evaluate_run(result, config, workdir: str) -> tuple[dict, dict[str, SplitEva
     part = getattr(result.data, split)
     scores, _ = infer.predict_scores(result.state.apply_fn, result.variables, part.images,
                                     config.train.eval_batch_size)
-    evals[split] = SplitEval(split, part.labels, scores)
+    evals[split] = SplitEval(split, part.labels, scores, part.domain)
   summary = summarize(result.spec.name, result.spec, evals, config.eval,
                       {"best_epoch": result.best_epoch, "run_dir": os.path.abspath(workdir)})
   write(workdir, summary, evals)

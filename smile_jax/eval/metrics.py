@@ -50,6 +50,19 @@ def roc_auc(labels, scores) -> float:
   return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def auc_by_group(labels, scores, groups) -> dict[str, float]:
+  """AUC within each group (e.g. each dataset of a mixed split), in order of first appearance."""
+  labels, scores, groups = np.asarray(labels), np.asarray(scores), np.asarray(groups)
+  return {str(g): roc_auc(labels[groups == g], scores[groups == g])
+          for g in dict.fromkeys(groups.tolist())}
+
+
+def mean_group_auc(labels, scores, groups) -> float:
+  """The mean of the groups' AUCs: each dataset counts alike, however many images it has (equal
+  to the plain AUC when there is one group)."""
+  return float(np.mean(list(auc_by_group(labels, scores, groups).values())))
+
+
 def _counts_by_threshold(labels, scores):
   """True/false positives when predicting positive for score >= each distinct score (descending)."""
   order = np.argsort(-scores, kind="mergesort")

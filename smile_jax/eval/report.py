@@ -40,8 +40,12 @@ def table2(summaries: list[dict], baseline: str | None) -> str:
     for row in summary["splits"]:
       drop = auc_drop(row["auc"], base[row["split"]]) if row["split"] in base else None
       lo, hi = row["auc_ci95"]
+      # A split of several datasets: the pooled AUC, then each dataset's.
+      per_dataset = "".join(f"; {name} {auc:.3f}"
+                            for name, auc in row.get("auc_by_dataset", {}).items())
       lines.append(
-          f"| {summary['model']} | {row['split']} | {row['auc']:.3f} [{lo:.3f}, {hi:.3f}] | "
+          f"| {summary['model']} | {row['split']} | {row['auc']:.3f} [{lo:.3f}, {hi:.3f}]"
+          f"{per_dataset} | "
           f"{'-' if drop is None else f'{100 * drop:.0f}%'} | {row['accuracy']:.3f} | "
           f"{row['precision']:.3f} | {row['recall']:.3f} | "
           f"{row['accuracy_at_val_threshold']:.3f} | {_fmt(summary.get('params'))} | "

@@ -27,7 +27,7 @@ from smile_jax import infer
 from smile_jax.data import pipeline, run_data
 from smile_jax.eval import metrics
 from smile_jax.models import spec as spec_lib, zoo
-from smile_jax.train import steps
+from smile_jax.train import distill, steps
 
 
 @dataclasses.dataclass
@@ -54,11 +54,12 @@ def _state_tree(state: steps.TrainState) -> dict:
 
 
 def validate(state: steps.TrainState, split, batch_size: int) -> tuple[float, float]:
-  """(AUC, cross-entropy) of a train state on a split (images, labels), in inference mode."""
+  """(AUC, cross-entropy) of a train state on a split (a FaceDataset), in inference mode; a split
+  of several datasets gets the mean of their AUCs (metrics.mean_group_auc)."""
   scores, logits = infer.predict_scores(state.apply_fn, infer.variables_of(state), split.images,
                                         batch_size)
   loss = float(steps.cross_entropy(jnp.asarray(logits), jnp.asarray(split.labels)))
-  return metrics.roc_auc(split.labels, scores), loss
+  return metrics.mean_group_auc(split.labels, scores, split.domain), loss
 
 
 def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = None,
@@ -115,6 +116,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
     logging.info("resuming %s after epoch %d", workdir, meta["epoch"])
 
   augment_cfg = config.augment if config.augment.enabled else None
+  teacher = distill.recipe_teacher(tc, data.train)
   if use_pmap:
     state = steps.replicate(state, n_dev)
   for epoch in range(meta["epoch"], tc.epochs):
@@ -122,7 +124,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
     losses = []
     batches = pipeline.train_batches(data.train.images, data.train.labels, batch_size=tc.batch_size,
                                      seed=tc.seed, epoch=epoch, balance=config.data.balance,
-                                     augment_cfg=augment_cfg)
+                                     augment_cfg=augment_cfg, teacher=teacher)
     bar = tqdm(batches, total=steps_per_epoch, desc=f"{spec.name} epoch {epoch + 1}/{tc.epochs}",
                unit="batch", leave=False, mininterval=1.0, disable=not verbose)
     for batch in bar:
