@@ -31,6 +31,9 @@ def get_config():
   config.data.split_manifest = ""     # empty: <workdir>/split.json, made on the first run
   config.data.split_seed = 0
   config.data.split_fractions = (0.7, 0.15, 0.15)
+  # Trained on too, each with its own seeded stratified split (smile_jax/data/run_data.py);
+  # validation then weighs each dataset alike (the mean of their val AUCs).
+  config.data.extra_datasets = ()
   config.data.balance = True          # repeat 2 of every 3 smiling training images
 
   config.train = ml_collections.ConfigDict()
@@ -44,6 +47,11 @@ def get_config():
   config.train.seed = 0
   config.train.parallel = "jit"  # "jit" (one device) or "pmap" (data-parallel over local devices)
   config.train.eval_batch_size = 500
+  # Knowledge distillation (smile_jax/train/distill.py): a trained teacher run's directory; its
+  # soft targets weigh `distill_weight` in the loss, at `distill_temperature`. Off by default.
+  config.train.teacher = ""
+  config.train.distill_weight = 0.0
+  config.train.distill_temperature = 4.0
   config.train.keep = "best_val_auc"  # or "last": which epoch's weights the run keeps
 
   config.augment = ml_collections.ConfigDict()

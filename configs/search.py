@@ -16,6 +16,14 @@ import ml_collections
 
 from configs import default
 
+# The hand-designed nets of reference-points.md that a search from the compact root is judged
+# against (zoo names; trained in the same run with the finalists' recipe).
+REFERENCES = ("ref_stride2_1330k", "compact", "ref_gap_660k", "ref_stride2_260k")
+# What the robot needs (issue 10): the default chosen net within these on the SparkFun Edge.
+BOARD_LIMITS = dict(max_flash_bytes=64 * 1024, max_latency_ms=20.0, max_peak_ram_bytes=32 * 1024)
+APOLLO3_LIMITS = dict(max_flash_bytes=1024 * 1024, max_latency_ms=0.0,
+                      max_peak_ram_bytes=384 * 1024)
+
 VARIANTS = {
     # One finalist, retrained with 3 seeds, the best by val AUC kept: the chosen net's seeds gave
     # val/test 0.970/0.969, 0.971/0.968, 0.972/0.971 (WORKSPACE.md); a second finalist never won.
@@ -28,11 +36,23 @@ VARIANTS = {
     "compact": dict(mode="best_first", root="compact", moves="extended", choice="one_se",
                     seeds=3, epochs=4,
                     max_candidates=24, max_minutes=9.0, max_per_class=0, finalists=1,
-                    finalist_seeds=3),
+                    finalist_seeds=3, extra_datasets=("genki4k",), references=REFERENCES,
+                    board_limits=True),
     # Plumbing only: a 1-epoch candidate is near chance, so the cut-off is disabled (AUC0 0.01).
     "smoke": dict(mode="best_first", root="embedded", seeds=2, epochs=1, max_candidates=3,
                   max_minutes=5.0, max_per_class=150, finalists=1, baseline_auc=0.01),
 }
+
+
+# Candidates and finalists train with the report's recipe plus these overrides. Measured on the
+# 0.96 M-MAC conv 8/16/32/64 stride-2 net (20 epochs, split seed 0): the report's recipe gave val
+# AUC 0.964 / test 0.962; flips and +-4 px shifts only, one warmup epoch and momentum 0.9 gave val
+# 0.968 / test 0.967 (the heavy blur/noise/occlusion augmentations cost tiny nets accuracy).
+RECIPE = {
+    "train": {"warmup_epochs": 1, "momentum": 0.9},
+    "augment": {"occlusion_p": 0.0, "blur_p": 0.0, "noise_p": 0.0, "emboss_p": 0.0,
+                "motion_weak_p": 0.0, "motion_strong_p": 0.0, "flip_p": 0.5, "affine_p": 1.0,
+                "rotate_degrees": 0.0, "translate": 4 / 64}}
 
 
 def get_config(variant: str = ""):
@@ -52,9 +72,9 @@ def get_config(variant: str = ""):
   config.search.keep = 0.8                   # the report's 80% of AUC - 0.5
   # The report's 1.38 M ops (= MACs, see smile_jax/cost/ops.py).
   config.search.budget_macs = 1_380_000
-  config.search.max_peak_ram_bytes = 384 * 1024   # Apollo3 SRAM
-  config.search.max_flash_bytes = 1024 * 1024     # Apollo3 flash
-  config.search.max_latency_ms = 0.0         # > 0: int8 at 48 MHz by the apollo3-emulated profile
+  # Board limits (0 = none): the whole Apollo3 (SRAM, flash), or the robot's BOARD_LIMITS. Flash
+  # and latency are the int8 estimates of smile_jax/cost/board.py (latency at 48 MHz).
+  config.search.update(BOARD_LIMITS if fields.get("board_limits") else APOLLO3_LIMITS)
   config.search.seeds = fields["seeds"]
   # "vmap": a candidate's seeds train together in one vmapped step (0.37-0.64x the time of
   # sequential steps on this CPU, benchmarks/search_throughput.py); "sequential": one at a time.
@@ -74,13 +94,15 @@ def get_config(variant: str = ""):
   # Per finalist; the best val seed is kept.
   config.search.finalist_seeds = fields.get("finalist_seeds", 1)
   config.run.train.epochs = 20
-  # Candidates and finalists train with the report's recipe plus these overrides. Measured on the
-  # 0.96 M-MAC conv 8/16/32/64 stride-2 net (20 epochs, split seed 0): the report's recipe gave val
-  # AUC 0.964 / test 0.962; flips and +-4 px shifts only, one warmup epoch and momentum 0.9 gave val
-  # 0.968 / test 0.967 (the heavy blur/noise/occlusion augmentations cost tiny nets accuracy).
-  config.search.recipe = ml_collections.ConfigDict({
-      "train": {"warmup_epochs": 1, "momentum": 0.9},
-      "augment": {"occlusion_p": 0.0, "blur_p": 0.0, "noise_p": 0.0, "emboss_p": 0.0,
-                  "motion_weak_p": 0.0, "motion_strong_p": 0.0, "flip_p": 0.5, "affine_p": 1.0,
-                  "rotate_degrees": 0.0, "translate": 4 / 64}})
+  config.search.recipe = ml_collections.ConfigDict(RECIPE)
+  # Datasets trained on besides SMILEsmileD (each split on its own; val weighs them alike).
+  config.search.recipe.data = {"extra_datasets": fields.get("extra_datasets", ())}
+  # Knowledge distillation from the teacher stage (smile_jax/train/distill.py); weight 0: off.
+  config.search.recipe.train.distill_weight = fields.get("distill_weight", 0.0)
+  config.search.recipe.train.distill_temperature = 4.0
+  # The teacher stage: a zoo `model` trained first with the full recipe for `epochs` (or a trained
+  # run's `run_dir`, reused); empty: no teacher.
+  config.search.teacher = ml_collections.ConfigDict(
+      {"model": fields.get("teacher", ""), "run_dir": "", "epochs": 20})
+  config.search.references = fields.get("references", ())
   return config

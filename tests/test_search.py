@@ -173,6 +173,8 @@ def test_one_se_rule_prefers_the_cheaper_net_within_the_noise():
 
 
 def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_data_dir):
+  """The whole search stage on real data: GENKI-4K trained on too, a teacher distilled from,
+  a reference net; then a re-run that trains nothing."""
   import json
   import os
   from configs import search as search_config
@@ -181,22 +183,64 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   config.run.data.tfds_dir = tfds_dir
   config.run.train.epochs = 2
   config.search.finalist_seeds = 2
+  config.search.recipe.data.extra_datasets = ("genki4k",)
+  config.search.recipe.train.distill_weight = 0.5
+  config.search.teacher.update({"model": "ref_stride2_260k", "epochs": 1})
+  config.search.references = ("ref_gap_660k",)
   first = runner.run_search(config, str(tmp_path)).summary
   assert first["candidates_trained"] == 3
   assert first["trainings_run"] == 3 * 2  # AUC0 given: root untrained
-  assert first["chosen"]["macs"] <= config.search.budget_macs
+  chosen = first["chosen"]
+  assert chosen["macs"] <= config.search.budget_macs
+  assert set(chosen["val_auc_by_dataset"]) == set(chosen["test_auc_by_dataset"]) == {
+      "smilesmiled", "genki4k"}
+  assert chosen["val_auc"] == pytest.approx(np.mean(list(chosen["val_auc_by_dataset"].values())))
+  for key in ("flash_bytes", "est_latency_ms_48mhz", "peak_ram_bytes"):
+    assert chosen[key] > 0 and all(row[key] > 0 for row in first["front"]), key
   finalist_runs = sorted(os.listdir(tmp_path / "finalists"))
   assert len(finalist_runs) == 2
   assert finalist_runs[1] == finalist_runs[0] + "_s1"  # two seeds, best val kept
-  vals = [json.load(open(tmp_path / "finalists" / d / "metrics.json"))["splits"][0]["auc"]
-          for d in finalist_runs]
-  assert first["chosen"]["val_auc"] == max(vals)
+  vals = [json.load(open(tmp_path / "finalists" / d / "metrics.json"))["splits"][0]
+          ["mean_dataset_auc"] for d in finalist_runs]
+  assert chosen["val_auc"] == max(vals)
+  teacher = first["teacher"]
+  assert teacher["name"] == "ref_stride2_260k" and 0.0 <= teacher["test_auc"] <= 1.0
+  assert (tmp_path / "teacher" / "teacher_logits.npz").exists()
+  finalist_config = json.load(open(tmp_path / "finalists" / finalist_runs[0] / "config.json"))
+  assert finalist_config["train"]["teacher"] == str(tmp_path / "teacher")
+  assert finalist_config["data"]["extra_datasets"] == ["genki4k"]
+  [reference] = first["references"]
+  assert reference["name"] == "ref_gap_660k" and reference["macs"] == 663_616
+  assert "genki4k" in reference["test_auc_by_dataset"]
   for name in ("search_figure.png", "search.md", "chosen_spec.json", "runs.sqlite"):
     assert (tmp_path / name).exists(), name
+  assert "ref_gap_660k (reference)" in (tmp_path / "search.md").read_text()
   second = runner.run_search(config, str(tmp_path)).summary
   assert second["trainings_run"] == 0
-  assert second["chosen"]["name"] == first["chosen"]["name"]
-  assert second["chosen"]["test_auc"] == first["chosen"]["test_auc"]
+  assert second["chosen"]["name"] == chosen["name"]
+  assert second["chosen"]["test_auc"] == chosen["test_auc"]
+  assert second["teacher"]["test_auc"] == teacher["test_auc"]
+
+
+def test_bad_search_configs_fail_before_training(tmp_path):
+  from configs import search as search_config
+  from smile_jax.search import runner
+  cases = [("search.choice", "cheapest", "config.search.choice must be one of"),
+           ("search.references", ("no_such_net",), "config.search.references"),
+           ("search.teacher.run_dir", str(tmp_path / "gone"), "config.search.teacher.run_dir"),
+           ("search.recipe.train.distill_weight", 0.5, "needs a teacher"),
+           ("search.root", "nonet", "unknown model")]
+  for field, value, message in cases:
+    config = search_config.get_config("smoke")
+    config.run.data.tfds_dir = str(tmp_path / "tfds-never-built")
+    parent, _, leaf = field.rpartition(".")
+    node = config
+    for part in parent.split("."):
+      node = node[part]
+    node[leaf] = value
+    with pytest.raises(ValueError, match=message):
+      runner.run_search(config, str(tmp_path / "w"))
+    assert not (tmp_path / "tfds-never-built").exists(), field   # failed before any data work
 
 
 def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, shared_data_dir):

@@ -65,9 +65,9 @@ def _background(generator, depth: int = 3):
 
 
 def train_batches(images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int, epoch: int,
-                  balance: bool, augment_cfg=None) -> Iterator[dict]:
-  """One epoch of {'image': uint8 (B,H,W,C), 'label': int32 (B,)}; the last partial batch is
-  dropped."""
+                  balance: bool, augment_cfg=None, teacher=None) -> Iterator[dict]:
+  """One epoch of {'image': uint8 (B,H,W,C), 'label': int32 (B,)}, plus 'teacher' (B, 2) float32
+  when a teacher's logits per training image are given; the last partial batch is dropped."""
   order = epoch_order(epoch_indices(labels, seed, balance), seed, epoch)
   pipeline = augment_lib.build(augment_cfg, seed=seed * 100_003 + epoch) if augment_cfg else None
 
@@ -77,7 +77,10 @@ def train_batches(images: np.ndarray, labels: np.ndarray, *, batch_size: int, se
       batch = images[idx]
       if pipeline is not None:
         batch = augment_lib.apply(pipeline, batch)
-      yield {"image": batch, "label": labels[idx].astype(np.int32)}
+      out = {"image": batch, "label": labels[idx].astype(np.int32)}
+      if teacher is not None:
+        out["teacher"] = teacher[idx].astype(np.float32)
+      yield out
 
   return _background(gen())
 

@@ -3,8 +3,11 @@
 `run_search(config, workdir)` is what `experiments.search` (and the main job) call. Layout:
   runs.sqlite            the run store (one row per candidate and seed)
   candidates/<hash>/s<seed>/   each short training (checkpointed, so a kill mid-training resumes)
+  teacher/               the teacher stage (`search.teacher`), its train logits for distillation
   finalists/<name>/      full retrainings of the best feasible candidates (val and test metrics)
-  search_figure.png      report Figure 3: val AUC vs MACs, the cut-off, the budget, the front
+  references/<name>/     the hand-designed nets of `search.references`, trained like finalists
+  search_figure.png      report Figure 3 (search.presentation): the candidates and the front;
+                         the finalists and references after full training
   search.md, search_summary.json, chosen_spec.json (the spec later stages compile)
 The test split is touched once, at the end, by the finalists' evaluation only.
 """
@@ -15,32 +18,18 @@ import dataclasses
 import os
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from smile_jax import jsonfile, runs  # noqa: E402
-from smile_jax.cost import board  # noqa: E402
-from smile_jax.data import run_data  # noqa: E402
-from smile_jax.eval import evaluate  # noqa: E402
-from smile_jax.models import spec as spec_lib, zoo  # noqa: E402
-from smile_jax.search import search as search_lib  # noqa: E402
-from smile_jax.search.store import RunStore  # noqa: E402
-from smile_jax.train import loop, seeds as seeds_lib  # noqa: E402
-
-
-def search_recipe(config):
-  """The run recipe candidates and finalists train with: `config.run` with `config.search.recipe`
-  (nested overrides, may be empty) applied on top."""
-  cfg = config.run.copy_and_resolve_references()
-  cfg.update(config.search.get("recipe", {}))
-  return cfg
+from smile_jax import jsonfile
+from smile_jax.cost import board
+from smile_jax.data import run_data
+from smile_jax.models import spec as spec_lib, zoo
+from smile_jax.search import full_runs, presentation, reductions, search as search_lib
+from smile_jax.search.store import RunStore
+from smile_jax.train import distill, loop, seeds as seeds_lib
 
 
 def short_recipe(config):
   """The search recipe cut to a candidate's short training."""
-  cfg = search_recipe(config)
+  cfg = full_runs.full_recipe(config)
   cfg.train.epochs = config.search.epochs
   cfg.train.warmup_epochs = config.search.warmup_epochs
   return cfg
@@ -93,96 +82,65 @@ def short_trainer(config, workdir: str, data_for):
   return train
 
 
-def figure3(cands, front, beta: float, budget: int, path: str, chosen=None) -> str:
-  fig, ax = plt.subplots(figsize=(7, 4.5))
-  ax.scatter([c.cost.macs for c in cands], [c.mean_auc for c in cands], s=14, c="C0", alpha=0.6,
-             label="candidates (mean val AUC over seeds)")
-  ax.plot([c.cost.macs for c in front], [c.mean_auc for c in front], "o-", color="C3", ms=5,
-          label="Pareto front (feasible)")
-  if chosen is not None:
-    ax.scatter([chosen.cost.macs], [chosen.mean_auc], marker="*", s=180, c="gold", edgecolors="k",
-               zorder=5, label=f"chosen: {chosen.spec.name}")
-  ax.axhline(beta, color="k", ls="--", lw=1, label=f"quality cut-off {beta:.3f}")
-  ax.axvline(budget, color="k", ls=":", lw=1, label=f"budget {budget / 1e6:.2f} M MACs")
-  ax.set_xscale("log")
-  ax.set(xlabel="MACs per inference (log)", ylabel="val AUC (short training)",
-         title="Search: val AUC vs cost (report Figure 3)")
-  ax.legend(fontsize=7, loc="lower right")
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-  return path
-
-
-def _num(value) -> str:
-  return "-" if value is None else f"{value:.3f}"
-
-
-def front_table(front, finals: dict) -> str:
-  """Markdown table of the front; full-recipe val/test AUC only for the retrained finalists."""
-  lines = [
-      "| candidate | reduction | MACs | est. latency (int8, 48 MHz) | peak RAM (int8) | "
-      "est. flash (int8) | val AUC (short, mean ± sd) | val AUC (full) | test AUC (full) |",
-      "|---|---|--:|--:|--:|--:|--:|--:|--:|"
-  ]
-  for cand in front:
-    final = finals.get(cand.hash, {})
-    sd = (sum((a - cand.mean_auc) ** 2 for a in cand.aucs) / max(1, len(cand.aucs) - 1)) ** 0.5
-    costs = board.board_cost(cand.spec, cand.cost)
-    latency = "-" if costs.latency_ms is None else f"{costs.latency_ms:.0f} ms"
-    lines.append(
-        f"| {cand.spec.name} | {cand.reduction} | {costs.macs:,} | {latency} | "
-        f"{costs.peak_ram_bytes:,} B | {costs.flash_bytes:,} B | {cand.mean_auc:.3f} ± {sd:.3f} | "
-        f"{_num(final.get('val_auc'))} | {_num(final.get('test_auc'))} |")
-  return "\n".join(lines)
-
-
-def retrain_finalists(config, workdir: str, data_for, finalists) -> dict:
-  """Full-recipe retraining of each finalist, `search.finalist_seeds` times; per finalist, the seed
-  with the best val AUC is kept (test metrics are computed for the finalists only, never used to
-  choose)."""
-  out = {}
-  for cand in finalists:
-    for seed in range(config.search.get("finalist_seeds", 1)):
-      run_dir = os.path.join(workdir, "finalists", cand.hash + (f"_s{seed}" if seed else ""))
-      cfg = search_recipe(config)
-      cfg.train.seed = seed
-      summary = runs.train_evaluate_report(cfg, run_dir, spec=cand.spec,
-                                           data=data_for(cand.spec)).summary
-      row = {"run_dir": os.path.abspath(run_dir), "seed": seed,
-             "val_auc": evaluate.split_row(summary, "val")["auc"],
-             "test_auc": evaluate.split_row(summary, "test")["auc"]}
-      if cand.hash not in out or row["val_auc"] > out[cand.hash]["val_auc"]:
-        out[cand.hash] = row
-  return out
-
-
 @dataclasses.dataclass(frozen=True)
 class SearchResult:
   summary: dict             # search_summary.json's content
   front_table: str          # the Pareto front as a Markdown table
+  reference_table: str = ""  # the reference nets and the teacher, when there are any
 
   def section(self, figure_path: str = "search_figure.png") -> tuple[str, str]:
     """(heading, body) of the search's report section; `figure_path` relative to the report."""
     summary = self.summary
+    references = ("\n\n### Reference nets and teacher (same recipe, same run)\n\n"
+                  f"{self.reference_table}" if self.reference_table else "")
     body = (
         f"Baseline val AUC {summary['baseline_val_auc']:.3f}, cut-off "
         f"{summary['quality_cutoff']:.3f}, budget "
         f"{summary['budget_macs']:,} MACs; {summary['candidates_trained']} candidates trained in "
         f"{summary['wall_time_s'] / 60:.1f} min.\n\n### Pareto front (feasible candidates)\n\n"
-        f"{self.front_table}\n\n![search]({figure_path})")
+        f"{self.front_table}{references}\n\n![search]({figure_path})")
     return f"Reduction search ({summary['mode']}, report Figure 3)", body
+
+
+def check_config(config) -> None:
+  """Fails on a search config that cannot run, naming the field, before any training."""
+  sc = config.search
+  if not sc.root.endswith(".json") and sc.root not in zoo.ZOO:
+    raise ValueError(f"config.search.root: unknown model {sc.root!r}; give a zoo name "
+                     f"({sorted(zoo.ZOO)}) or the path of a spec JSON")
+  choices = {"mode": ("best_first", "algorithm1"), "choice": ("best_score", "one_se"),
+             "moves": tuple(reductions.MOVES), "parallel_seeds": ("vmap", "sequential")}
+  for field, allowed in choices.items():
+    if sc.get(field, allowed[0]) not in allowed:
+      raise ValueError(f"config.search.{field} must be one of {allowed}, got {sc.get(field)!r}")
+  for name in sc.get("references", ()):
+    if name not in zoo.ZOO:
+      raise ValueError(f"config.search.references: {name!r} is not a zoo model {sorted(zoo.ZOO)}")
+  teacher = sc.get("teacher", {})
+  if teacher.get("model") and teacher.model not in zoo.ZOO:
+    raise ValueError(f"config.search.teacher.model: {teacher.model!r} is not a zoo model")
+  if teacher.get("run_dir") and not os.path.isdir(teacher.run_dir):
+    raise distill.TeacherError(f"config.search.teacher.run_dir = {teacher.run_dir!r} does not "
+                               "exist: train it (configs/teacher.py) or clear the field")
+  recipe_train = full_runs.full_recipe(config).train
+  if recipe_train.distill_weight and not (teacher.get("model") or teacher.get("run_dir")):
+    raise distill.TeacherError("config.search.recipe.train.distill_weight > 0 needs a teacher: "
+                               "set config.search.teacher.model (or .run_dir)")
 
 
 def run_search(config, workdir: str) -> SearchResult:
   """Runs `config.search.mode` from `config.search.root`; writes search_summary.json and
   search.md."""
+  check_config(config)
   os.makedirs(workdir, exist_ok=True)
   t0 = time.time()
   sc = config.search
-  data = run_data.load(config.run.data, workdir)
+  data = run_data.load(full_runs.full_recipe(config).data, workdir)
   root = root_spec(sc.root, data.train.images.shape[1:])
+  spec_lib.infer_shapes(root)   # a root the input cannot take fails here, naming its layer
   data_for = data_by_input(data)
+  teacher = full_runs.train_teacher(config, workdir, data)
+  config = full_runs.with_teacher(config, teacher)
   constraints = search_lib.Constraints(sc.budget_macs, sc.max_peak_ram_bytes, sc.max_flash_bytes,
                                        max_latency_ms=sc.get("max_latency_ms", 0.0))
   store = RunStore(os.path.join(workdir, "runs.sqlite"))
@@ -212,7 +170,7 @@ def run_search(config, workdir: str) -> SearchResult:
   if sc.mode == "algorithm1":
     found = search.algorithm1(root, beta)
     finalists = [found] if found else []
-  elif sc.mode == "best_first":
+  else:
     search.best_first(root, beta, baseline_auc)
     ok = [
         c for c in search.trained.values() if c.feasible and c.aucs and c.score(sc.margin) >= beta
@@ -221,13 +179,14 @@ def run_search(config, workdir: str) -> SearchResult:
       finalists = search_lib.one_se_choice(ok, sc.finalists)
     else:
       finalists = sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
-  else:
-    raise ValueError(f"config.search.mode must be 'best_first' or 'algorithm1', got {sc.mode!r}")
   cands = [c for c in search.trained.values() if c.aucs]
   front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
-  finals = retrain_finalists(config, workdir, data_for, finalists)
+  finals = full_runs.retrain_finalists(config, workdir, data_for, finalists)
+  references = full_runs.train_references(config, workdir, data_for, root.input_shape)
   chosen = max(finalists, key=lambda c: finals[c.hash]["val_auc"]) if finalists else None
-  figure3(cands, front, beta, sc.budget_macs, os.path.join(workdir, "search_figure.png"), chosen)
+  presentation.figure3(cands, front, beta, sc.budget_macs,
+                       os.path.join(workdir, "search_figure.png"), chosen, finals, references,
+                       teacher)
   if chosen is not None:
     with open(os.path.join(workdir, "chosen_spec.json"), "w") as file:
       file.write(chosen.spec.to_json())
@@ -236,14 +195,16 @@ def run_search(config, workdir: str) -> SearchResult:
       "baseline_val_auc": baseline_auc, "quality_cutoff": beta, "candidates_trained": len(cands),
       "trainings_run": search.trainings, "wall_time_s": time.time() - t0,
       "chosen": None if chosen is None else {
-          "name": chosen.spec.name, "spec": chosen.spec.to_dict(),
-          "val_auc": finals[chosen.hash]["val_auc"], "test_auc": finals[chosen.hash]["test_auc"],
-          "short_val_auc": chosen.mean_auc, "run_dir": finals[chosen.hash]["run_dir"],
-      } | board.board_cost(chosen.spec, chosen.cost).to_dict(),
+          "spec": chosen.spec.to_dict(), "short_val_auc": chosen.mean_auc,
+      } | finals[chosen.hash] | board.board_cost(chosen.spec, chosen.cost).to_dict(),
       "front": [c.row() | finals.get(c.hash, {}) for c in front],
+      "references": references,
+      "teacher": teacher,
   }
   jsonfile.dump(summary, os.path.join(workdir, "search_summary.json"), indent=1)
-  result = SearchResult(summary, front_table(front, finals))
+  result = SearchResult(summary, presentation.front_table(front, finals),
+                        presentation.reference_table(references, teacher)
+                        if references or teacher else "")
   heading, body = result.section()
   with open(os.path.join(workdir, "search.md"), "w") as file:
     file.write(f"# {heading}: from {sc.root}\n\n{body}\n")

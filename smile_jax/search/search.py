@@ -108,7 +108,7 @@ class Candidate:
         "macs": self.cost.macs,
         "peak_ram_bytes": costs.peak_ram_bytes,
         "flash_bytes": costs.flash_bytes,
-        "est_latency_ms": costs.latency_ms,
+        "est_latency_ms_48mhz": costs.latency_ms,
         "val_auc": self.mean_auc,
         "val_aucs": list(self.aucs),
         "feasible": self.feasible,
@@ -250,10 +250,26 @@ class Search:
     return recurse(self.make(root, None, "baseline"))
 
   # -- the default: best-first -----------------------------------------------------------------
-  def _priority(self, macs: int, parent_quality: float, beta: float) -> float:
-    """Lower first. Distance to the budget in halvings (an admissible count of the reductions
-    still needed, each at most /4 ~ 2 halvings, so /2), minus how far the parent cleared beta."""
-    halvings = abs(math.log2(max(macs, 1) / self.constraints.budget_macs)) / 2.0
+  def overshoot(self, spec: spec_lib.ModelSpec) -> float:
+    """How far past its tightest limit a net is: the largest of cost / limit over MACs and the
+    constraints that are set (estimated latency, flash, peak RAM); below 1 it fits."""
+    limits = self.constraints
+    ratios = [spec_lib.total_macs(spec) / limits.budget_macs]
+    if limits.max_latency_ms or limits.max_flash_bytes or limits.max_peak_ram_bytes:
+      costs = board.board_cost(spec)
+      for value, limit in ((costs.latency_ms, limits.max_latency_ms),
+                           (costs.flash_bytes, limits.max_flash_bytes),
+                           (costs.peak_ram_bytes, limits.max_peak_ram_bytes)):
+        if limit and value is not None:
+          ratios.append(value / limit)
+    return max(ratios)
+
+  def _priority(self, overshoot: float, parent_quality: float, beta: float) -> float:
+    """Lower first. Distance to the tightest limit in halvings (an admissible count of the
+    reductions still needed, each at most /4 ~ 2 halvings, so /2), minus how far the parent
+    cleared beta. Nets under every limit count their distance too, so the cheaper nets of the
+    front come after those near the limit, not never."""
+    halvings = abs(math.log2(max(overshoot, 1e-9))) / 2.0
     return halvings - 4.0 * (parent_quality - beta) / max(1e-6, 1.0 - beta)
 
   def best_first(self, root: spec_lib.ModelSpec, beta: float,
@@ -269,14 +285,13 @@ class Search:
         if child_hash not in seen:
           seen.add(child_hash)
           counter += 1
-          heapq.heappush(heap, (self._priority(spec_lib.total_macs(option.spec), quality, beta),
+          heapq.heappush(heap, (self._priority(self.overshoot(option.spec), quality, beta),
                                 counter, option.spec, parent_hash, option.description, quality))
 
     push_children(root, root.canonical_hash(), root_quality)
-    train_limit = self.train_above_budget * self.constraints.budget_macs
     while heap and not self.out_of_budget():
       _, _, spec, parent_hash, reduction, parent_quality = heapq.heappop(heap)
-      if spec_lib.total_macs(spec) > train_limit:
+      if self.overshoot(spec) > self.train_above_budget:
         push_children(spec, spec.canonical_hash(), parent_quality)  # too big to choose: expand only
         continue
       cand = self.evaluate(self.make(spec, parent_hash, reduction))

@@ -18,7 +18,7 @@ import numpy as np
 
 from smile_jax.data import pipeline, run_data
 from smile_jax.models import spec as spec_lib
-from smile_jax.train import loop, steps
+from smile_jax.train import distill, loop, steps
 
 
 def train_seeds(config, spec: spec_lib.ModelSpec, seeds, data: run_data.RunData) -> list[dict]:
@@ -33,6 +33,7 @@ def train_seeds(config, spec: spec_lib.ModelSpec, seeds, data: run_data.RunData)
         f"the train split has {len(base)} images, fewer than one batch of {tc.batch_size}")
   states = steps.stack([steps.create_state(spec, tc, steps_per_epoch, s) for s in seeds])
   augment_cfg = config.augment if config.augment.enabled else None
+  teacher = distill.recipe_teacher(tc, data.train)
   best = [{"val_auc": -1.0, "val_loss": float("nan")} for _ in seeds]
   for epoch in range(tc.epochs):
     streams = [
@@ -43,7 +44,8 @@ def train_seeds(config, spec: spec_lib.ModelSpec, seeds, data: run_data.RunData)
             seed=s,
             epoch=epoch,
             balance=config.data.balance,
-            augment_cfg=augment_cfg) for s in seeds
+            augment_cfg=augment_cfg,
+            teacher=teacher) for s in seeds
     ]
     for batches in zip(*streams):
       batch = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *batches)

@@ -14,6 +14,7 @@ from typing import Any, Optional
 import jax
 import jax.numpy as jnp
 import optax
+from flax import struct
 from flax.training import train_state
 
 from smile_jax.models import net as net_lib
@@ -23,6 +24,9 @@ from smile_jax.models.spec import ModelSpec
 class TrainState(train_state.TrainState):
   batch_stats: Any
   dropout_key: jax.Array
+  # Knowledge distillation (weight, temperature): static, so a recipe without it compiles as
+  # before; used only when batches carry the teacher's logits.
+  distill: tuple = struct.field(pytree_node=False, default=(0.0, 1.0))
 
 
 def learning_rate_schedule(cfg, steps_per_epoch: int) -> optax.Schedule:
@@ -60,17 +64,28 @@ def create_state(spec: ModelSpec, cfg, steps_per_epoch: int, seed: int,
   variables = jax.jit(functools.partial(model.init, train=False))(
       init_key, jnp.zeros((1, *spec.input_shape), jnp.float32))
   tx = make_optimizer(cfg, steps_per_epoch)
+  distill = (float(cfg.get("distill_weight", 0.0)), float(cfg.get("distill_temperature", 1.0)))
   return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
                            batch_stats=variables.get("batch_stats", {}),
-                           dropout_key=jax.random.key_data(dropout_key))
+                           dropout_key=jax.random.key_data(dropout_key), distill=distill)
 
 
 def cross_entropy(logits, labels):
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
+def distillation_loss(logits, teacher_logits, temperature: float):
+  """Hinton et al.'s soft-target term: KL(teacher || student) at `temperature`, times T^2 so its
+  gradients keep their size as T changes."""
+  teacher = jax.nn.softmax(teacher_logits / temperature)
+  student = jax.nn.log_softmax(logits / temperature)
+  kl = jnp.sum(teacher * (jnp.log(jnp.clip(teacher, 1e-12)) - student), axis=-1)
+  return temperature ** 2 * kl.mean()
+
+
 def train_step(state: TrainState, batch: dict, axis_name: Optional[str] = None):
-  """One SGD step on a batch of uint8 images; returns the new state and {'loss'}.
+  """One SGD step on a batch of uint8 images; returns the new state and {'loss'}. A batch with
+  "teacher" logits adds the distillation term (weighted by `state.distill`).
 
   Dropout keys come from (run key, step) and, under pmap, the device index, so a resumed run
   draws the same masks as an uninterrupted one.
@@ -83,7 +98,12 @@ def train_step(state: TrainState, batch: dict, axis_name: Optional[str] = None):
   def loss_fn(params):
     logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, images,
                                      train=True, rngs={"dropout": key}, mutable=["batch_stats"])
-    return cross_entropy(logits, batch["label"]), updates
+    loss = cross_entropy(logits, batch["label"])
+    if "teacher" in batch:
+      weight, temperature = state.distill
+      loss = (1.0 - weight) * loss + weight * distillation_loss(logits, batch["teacher"],
+                                                                temperature)
+    return loss, updates
 
   (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   if axis_name is not None:

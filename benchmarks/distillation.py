@@ -1,0 +1,75 @@
+r"""Knowledge distillation measured: each net trained with and without the teacher, 3 seeds.
+
+  .venv/bin/python -m benchmarks.distillation --config=configs/search.py:compact \
+      --workdir=runs/distillation --teacher=runs/teacher [--nets=ref_stride2_260k,compact]
+
+Every run uses the search's full recipe (its datasets included) at split seed 0 and lands in
+`<workdir>/<net>/<plain|distilled>_s<seed>/` (resumable). The table gives, per net and setting,
+the mean and standard deviation over seeds of val AUC (the figure a choice is made on: the mean
+over datasets) and, for the record only, test AUC per dataset. Keep distillation when its val
+gain exceeds the seeds' spread; never decide on the test columns.
+"""
+
+import json
+import os
+
+import numpy as np
+from absl import flags
+from ml_collections import config_flags
+
+from experiments import cli
+from smile_jax.data import run_data
+from smile_jax.models import spec as spec_lib, zoo
+from smile_jax.search import full_runs
+from smile_jax.train import distill
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", "configs/search.py:compact", "The search's config.")
+flags.DEFINE_string("workdir", None, "Where the runs go.")
+flags.DEFINE_string("teacher", None, "A trained teacher run (e.g. configs/teacher.py's).")
+flags.DEFINE_list("nets", ["ref_stride2_260k", "compact", "ref_stride2_1330k"],
+                  "Zoo nets, one per budget.")
+flags.DEFINE_integer("seeds", 3, "Seeds per net and setting.")
+flags.DEFINE_float("weight", 0.5, "Distillation weight of the distilled setting.")
+flags.DEFINE_string("json", "", "Also write the rows as JSON here.")
+flags.mark_flags_as_required(["workdir", "teacher"])
+
+
+def _mean_sd(values) -> str:
+  return f"{np.mean(values):.4f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.4f}"
+
+
+def main(_):
+  distill.check_teacher(FLAGS.teacher)
+  base = full_runs.full_recipe(FLAGS.config)
+  data = run_data.load(base.data, FLAGS.workdir)
+  rows = []
+  for name in FLAGS.nets:
+    spec = zoo.get(name, data.train.images.shape[1:])
+    for setting, weight in (("plain", 0.0), ("distilled", FLAGS.weight)):
+      for seed in range(FLAGS.seeds):
+        cfg = base.copy_and_resolve_references()
+        cfg.train.update({"seed": seed, "distill_weight": weight,
+                          "teacher": FLAGS.teacher if weight else ""})
+        run_dir = os.path.join(FLAGS.workdir, name, f"{setting}_s{seed}")
+        rows.append(full_runs.full_run(cfg, run_dir, spec, data) | {
+            "net": name, "macs": spec_lib.total_macs(spec), "setting": setting})
+  datasets = list(rows[0].get("test_auc_by_dataset", {"all": None}))
+  print(f"Distillation from {FLAGS.teacher} (weight {FLAGS.weight}, temperature "
+        f"{base.train.distill_temperature}), {FLAGS.seeds} seeds, mean ± sd:\n")
+  print("| net | MACs | setting | val AUC | " + " | ".join(f"test AUC {d}" for d in datasets)
+        + " |\n|---|--:|---|--:|" + "--:|" * len(datasets))
+  for name in FLAGS.nets:
+    for setting in ("plain", "distilled"):
+      group = [r for r in rows if r["net"] == name and r["setting"] == setting]
+      tests = [_mean_sd([r.get("test_auc_by_dataset", {"all": r["test_auc"]})[d] for r in group])
+               for d in datasets]
+      print(f"| {name} | {group[0]['macs']:,} | {setting} | "
+            f"{_mean_sd([r['val_auc'] for r in group])} | " + " | ".join(tests) + " |")
+  if FLAGS.json:
+    with open(FLAGS.json, "w") as file:
+      json.dump(rows, file, indent=1)
+
+
+if __name__ == "__main__":
+  cli.run(main)

@@ -1,0 +1,97 @@
+"""The search's full-recipe trainings: the teacher, the finalists and the hand-designed reference
+nets, each a finished run directory (runs.train_evaluate_report) summarised as one row.
+
+A row holds what the front table, Figure 3 and summary.json show: the run directory and seed,
+val and test AUC (`val_auc` is the figure choices are made on: the mean over datasets when the
+split mixes several, evaluate.choice_auc), and per dataset when there are several. Test figures
+are reported, never used to choose. Every run resumes from its checkpoints, so a killed search
+loses at most one epoch of one of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from smile_jax import runs
+from smile_jax.cost import board
+from smile_jax.eval import evaluate
+from smile_jax.models import spec as spec_lib, zoo
+from smile_jax.train import distill
+
+
+def full_recipe(config):
+  """The run recipe candidates and finalists train with: `config.run` with `config.search.recipe`
+  (nested overrides, may be empty) applied on top."""
+  cfg = config.run.copy_and_resolve_references()
+  cfg.update(config.search.get("recipe", {}))
+  return cfg
+
+
+def full_run(cfg, run_dir: str, spec: spec_lib.ModelSpec, data) -> dict:
+  """One training with recipe `cfg`, evaluated on val and test; its row (module docstring)."""
+  summary = runs.train_evaluate_report(cfg, run_dir, spec=spec, data=data).summary
+  val, test = evaluate.split_row(summary, "val"), evaluate.split_row(summary, "test")
+  row = {"name": spec.name, "run_dir": os.path.abspath(run_dir), "seed": cfg.train.seed,
+         "val_auc": evaluate.choice_auc(val), "test_auc": evaluate.choice_auc(test),
+         "val_auc_pooled": val["auc"], "test_auc_pooled": test["auc"]}
+  if "auc_by_dataset" in val:
+    row |= {"val_auc_by_dataset": val["auc_by_dataset"],
+            "test_auc_by_dataset": test["auc_by_dataset"]}
+  return row
+
+
+def retrain_finalists(config, workdir: str, data_for, finalists) -> dict:
+  """Full-recipe retraining of each finalist, `search.finalist_seeds` times; per finalist (by
+  hash), the seed with the best val AUC is kept."""
+  out = {}
+  for cand in finalists:
+    for seed in range(config.search.get("finalist_seeds", 1)):
+      cfg = full_recipe(config)
+      cfg.train.seed = seed
+      run_dir = os.path.join(workdir, "finalists", cand.hash + (f"_s{seed}" if seed else ""))
+      row = full_run(cfg, run_dir, cand.spec, data_for(cand.spec))
+      if cand.hash not in out or row["val_auc"] > out[cand.hash]["val_auc"]:
+        out[cand.hash] = row
+  return out
+
+
+def train_references(config, workdir: str, data_for, input_shape) -> list[dict]:
+  """The hand-designed nets of `search.references` (zoo names), full recipe, seed 0, each with
+  its board costs: the markers the front is judged against."""
+  rows = []
+  for name in config.search.get("references", ()):
+    spec = zoo.get(name, input_shape)
+    row = full_run(full_recipe(config), os.path.join(workdir, "references", name), spec,
+                   data_for(spec))
+    rows.append(row | board.board_cost(spec).to_dict())
+  return rows
+
+
+def train_teacher(config, workdir: str, data) -> dict | None:
+  """The teacher stage: `search.teacher.model` trained with the full recipe (no distillation of
+  its own) for `search.teacher.epochs`, or the trained run at `search.teacher.run_dir`; its
+  logits on the train split stored for the students (distill.py). None when there is none."""
+  tcfg = config.search.get("teacher", {})
+  if not tcfg or not (tcfg.get("model") or tcfg.get("run_dir")):
+    return None
+  cfg = full_recipe(config)
+  cfg.train.update({"teacher": "", "distill_weight": 0.0, "epochs": tcfg.get("epochs", 20)})
+  run_dir = tcfg.get("run_dir") or os.path.join(workdir, "teacher")
+  if tcfg.get("run_dir"):
+    spec = distill.read_spec(run_dir)
+  else:
+    spec = zoo.get(tcfg.model, data.train.images.shape[1:])
+  row = full_run(cfg, run_dir, spec, data)
+  if not os.path.exists(os.path.join(run_dir, distill.LOGITS_FILE)):
+    distill.write_teacher_logits(run_dir, data.train)
+  return row | {"macs": spec_lib.total_macs(spec)}
+
+
+def with_teacher(config, teacher: dict | None):
+  """`config` whose recipe distils from `teacher` (a `train_teacher` row) when it has a weight."""
+  if teacher is None or not config.search.recipe.get("train", {}).get("distill_weight", 0.0):
+    return config
+  out = config.copy_and_resolve_references()
+  with out.unlocked():   # launchers lock their configs; this field is filled in, not a typo
+    out.search.recipe.train.teacher = teacher["run_dir"]
+  return out
