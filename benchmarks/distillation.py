@@ -40,9 +40,10 @@ def _mean_sd(values) -> str:
 
 
 def main(_):
-  distill.check_teacher(FLAGS.teacher)
   base = full_runs.full_recipe(FLAGS.config)
   data = run_data.load(base.data, FLAGS.workdir)
+  if not os.path.exists(os.path.join(FLAGS.teacher, distill.LOGITS_FILE)):
+    distill.write_teacher_logits(FLAGS.teacher, data.train)   # once; students read them by key
   rows = []
   for name in FLAGS.nets:
     spec = zoo.get(name, data.train.images.shape[1:])

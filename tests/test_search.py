@@ -13,6 +13,7 @@ from smile_jax.cost import board, ops as ops_lib
 from smile_jax.models import spec as spec_lib, zoo
 from smile_jax.search import reductions, search as search_lib
 from smile_jax.search.store import RunStore
+from tests.test_spec import SEPARABLE
 
 
 def synthetic_trainer(calls):
@@ -147,12 +148,17 @@ def test_margin_and_constraints():
 def test_board_costs_and_the_flash_constraint():
   spec = zoo.compact()
   cost = ops_lib.analyze(spec)
-  costs = board.board_cost(spec, cost)
+  costs = board.board_cost(spec)
   # weights 26,434 B + 12 B x (4 convs + 4 batch norms: 2 x (8+16+32+64) channels + 2 logits)
   # + code 8 KB + 1.5 KB x 6 kernels; the compiled int8 firmware took 46,644 B (WORKSPACE.md).
   assert costs.flash_bytes == 26_434 + 12 * (2 * 120 + 2) + 8 * 1024 + 6 * 1536
   assert 46_644 <= costs.flash_bytes <= 1.2 * 46_644
   assert costs.macs == 960_512 and costs.peak_ram_bytes == cost.peak_activation_bytes("int8")
+  for other in (zoo.embedded(), zoo.ref_gap_660k(), SEPARABLE):   # arithmetic == the jaxpr count
+    traced, priced = ops_lib.analyze(other), board.board_cost(other)
+    assert (priced.macs, priced.peak_ram_bytes) == (traced.macs,
+                                                    traced.peak_activation_bytes("int8"))
+    assert ops_lib.folded_params(other) == traced.params       # what the flash estimate adds
   assert search_lib.Constraints(max_flash_bytes=costs.flash_bytes).violations(cost, spec) == []
   assert search_lib.Constraints(max_flash_bytes=costs.flash_bytes - 1).violations(
       cost, spec) == [f"flash {costs.flash_bytes:,} B > {costs.flash_bytes - 1:,} B"]
@@ -294,3 +300,20 @@ def test_latency_constraint_uses_the_emulated_profile():
   assert search_lib.Constraints(max_latency_ms=latency * 1.1).violations(cost, spec) == []
   assert "est. latency" in search_lib.Constraints(max_latency_ms=latency * 0.9).violations(
       cost, spec)[0]
+
+
+def test_best_first_trains_only_nets_within_every_board_limit(tmp_path):
+  limits = search_lib.Constraints(budget_macs=1_380_000, max_latency_ms=20.0,
+                                  max_flash_bytes=64 * 1024, max_peak_ram_bytes=32 * 1024)
+  search = search_lib.Search(synthetic_trainer([]), RunStore(str(tmp_path / "c.sqlite")), limits,
+                             train_above_budget=1.0, max_candidates=6, moves="extended")
+  compact = zoo.compact()
+  costs = board.board_cost(compact)
+  assert search.overshoot(compact) == pytest.approx(max(
+      costs.macs / 1_380_000, costs.latency_ms / 20.0, costs.flash_bytes / (64 * 1024),
+      costs.peak_ram_bytes / (32 * 1024)))
+  assert search.overshoot(compact) > 3     # ~79 ms: the latency limit binds, not the MACs
+  trained = search.best_first(compact, beta=0.9, root_quality=0.97)
+  assert len(trained) == 6
+  for cand in trained:                     # over-limit nets were expanded, never trained
+    assert search.overshoot(cand.spec) <= 1.0 and cand.feasible, cand.spec.name

@@ -187,6 +187,12 @@ def peak_activation_elements(spec: spec_lib.ModelSpec) -> int:
   return peak
 
 
+def folded_params(spec: spec_lib.ModelSpec) -> int:
+  """Parameters once batch norm is folded into the layer before it (what a device stores)."""
+  return sum(cost.params for layer, cost in zip(spec.layers, spec_lib.layer_costs(spec))
+             if not isinstance(layer, spec_lib.BatchNorm))
+
+
 def analyze(spec: spec_lib.ModelSpec) -> ModelCost:
   """Walks `spec`'s inference jaxpr and returns its per-layer and total cost."""
   counted = count_jaxpr(inference_jaxpr(spec))
@@ -202,12 +208,11 @@ def analyze(spec: spec_lib.ModelSpec) -> ModelCost:
                   if n not in {r.name for r in rows})
   if untracked:
     raise AssertionError(f"{untracked} ops of {spec.name} fell outside any layer scope")
-  bn_params = sum(r.params for r in rows if r.type == "batch_norm")
   return ModelCost(
       name=spec.name, layers=tuple(rows), macs=sum(r.macs for r in rows),
       other_ops=sum(r.other_ops for r in rows),
       other_ops_unfolded=sum(r.other_ops_unfolded for r in rows),
-      params=sum(r.params for r in rows) - bn_params,
+      params=folded_params(spec),
       params_unfolded=sum(r.params for r in rows),
       peak_activation_elements=peak_activation_elements(spec))
 

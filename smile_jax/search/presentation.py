@@ -94,7 +94,7 @@ def front_table(front, finals: dict) -> str:
     sd = (sum((a - cand.mean_auc) ** 2 for a in cand.aucs) / max(1, len(cand.aucs) - 1)) ** 0.5
     lines.append(
         f"| {cand.spec.name} | {cand.reduction} | "
-        f"{_cost_cells(board.board_cost(cand.spec, cand.cost))} | "
+        f"{_cost_cells(board.board_cost(cand.spec))} | "
         f"{cand.mean_auc:.3f} ± {sd:.3f} | {auc_cell(final, 'val')} | {auc_cell(final, 'test')} |")
   return "\n".join(lines)
 

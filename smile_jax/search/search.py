@@ -67,7 +67,7 @@ class Constraints:
     ram = cost.peak_activation_bytes(self.weight_dtype)
     if self.max_peak_ram_bytes and ram > self.max_peak_ram_bytes:
       out.append(f"peak RAM {ram:,} B > {self.max_peak_ram_bytes:,} B")
-    flash = (board.estimated_flash_bytes(spec, cost) if spec is not None
+    flash = (board.estimated_flash_bytes(spec) if spec is not None
              else cost.param_bytes(self.weight_dtype))
     if self.max_flash_bytes and flash > self.max_flash_bytes:
       out.append(f"flash {flash:,} B > {self.max_flash_bytes:,} B")
@@ -99,7 +99,7 @@ class Candidate:
     return self.mean_auc - margin * float(np.std(self.aucs, ddof=1)) / math.sqrt(len(self.aucs))
 
   def row(self) -> dict:
-    costs = board.board_cost(self.spec, self.cost)
+    costs = board.board_cost(self.spec)
     return {
         "name": self.spec.name,
         "hash": self.hash,
@@ -122,7 +122,7 @@ def quality_cutoff(baseline_auc: float, keep: float = 0.8) -> float:
 
 def board_costs(cand: Candidate) -> tuple:
   """(MACs, peak RAM, estimated flash, estimated latency or 0): what the front trades off."""
-  costs = board.board_cost(cand.spec, cand.cost)
+  costs = board.board_cost(cand.spec)
   return (costs.macs, costs.peak_ram_bytes, costs.flash_bytes, costs.latency_ms or 0.0)
 
 
@@ -175,6 +175,7 @@ class Search:
     self.on_trained = on_trained or (lambda cand: None)
     self.trained: dict[str, Candidate] = {}
     self.trainings = 0        # trainings run by this process (not restored from the store)
+    self._overshoots: dict[str, float] = {}
     self.started = time.time()
 
   # -- evaluating one candidate --------------------------------------------------------------
@@ -253,6 +254,12 @@ class Search:
   def overshoot(self, spec: spec_lib.ModelSpec) -> float:
     """How far past its tightest limit a net is: the largest of cost / limit over MACs and the
     constraints that are set (estimated latency, flash, peak RAM); below 1 it fits."""
+    key = spec.canonical_hash()
+    if key not in self._overshoots:   # a spec's costs take a trace: each is worked out once
+      self._overshoots[key] = self._overshoot(spec)
+    return self._overshoots[key]
+
+  def _overshoot(self, spec: spec_lib.ModelSpec) -> float:
     limits = self.constraints
     ratios = [spec_lib.total_macs(spec) / limits.budget_macs]
     if limits.max_latency_ms or limits.max_flash_bytes or limits.max_peak_ram_bytes:
