@@ -229,13 +229,19 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
 
 
 def test_bad_search_configs_fail_before_training(tmp_path):
+  import json
   from configs import search as search_config
   from smile_jax.search import runner
   cases = [("search.choice", "cheapest", "config.search.choice must be one of"),
            ("search.references", ("no_such_net",), "config.search.references"),
            ("search.teacher.run_dir", str(tmp_path / "gone"), "config.search.teacher.run_dir"),
            ("search.recipe.train.distill_weight", 0.5, "needs a teacher"),
-           ("search.root", "nonet", "unknown model")]
+           ("search.root", "nonet", "unknown model"),
+           ("search.root", str(tmp_path / "bad.json"), "unknown type 'convolution'"),
+           ("search.root", str(tmp_path / "none.json"), "give a zoo name")]
+  bad = json.loads(zoo.compact().to_json())
+  bad["layers"][0]["type"] = "convolution"
+  (tmp_path / "bad.json").write_text(json.dumps(bad))
   for field, value, message in cases:
     config = search_config.get_config("smoke")
     config.run.data.tfds_dir = str(tmp_path / "tfds-never-built")
@@ -244,7 +250,7 @@ def test_bad_search_configs_fail_before_training(tmp_path):
     for part in parent.split("."):
       node = node[part]
     node[leaf] = value
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
       runner.run_search(config, str(tmp_path / "w"))
     assert not (tmp_path / "tfds-never-built").exists(), field   # failed before any data work
 

@@ -108,6 +108,12 @@ def check_config(config) -> None:
   if not sc.root.endswith(".json") and sc.root not in zoo.ZOO:
     raise ValueError(f"config.search.root: unknown model {sc.root!r}; give a zoo name "
                      f"({sorted(zoo.ZOO)}) or the path of a spec JSON")
+  data_cfg = config.run.data
+  try:   # an unknown layer in a JSON root, or an input the root cannot take
+    spec_lib.infer_shapes(root_spec(sc.root, (data_cfg.image_size, data_cfg.image_size,
+                                              data_cfg.channels)))
+  except spec_lib.SpecError as e:
+    raise spec_lib.SpecError(f"config.search.root = {sc.root!r}: {e}") from None
   choices = {"mode": ("best_first", "algorithm1"), "choice": ("best_score", "one_se"),
              "moves": tuple(reductions.MOVES), "parallel_seeds": ("vmap", "sequential")}
   for field, allowed in choices.items():
@@ -137,7 +143,6 @@ def run_search(config, workdir: str) -> SearchResult:
   sc = config.search
   data = run_data.load(full_runs.full_recipe(config).data, workdir)
   root = root_spec(sc.root, data.train.images.shape[1:])
-  spec_lib.infer_shapes(root)   # a root the input cannot take fails here, naming its layer
   data_for = data_by_input(data)
   teacher = full_runs.train_teacher(config, workdir, data)
   config = full_runs.with_teacher(config, teacher)
