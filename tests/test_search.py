@@ -94,6 +94,12 @@ def test_store_round_trip_and_resume(tmp_path):
   assert again.get("h", 0)["val_auc"] == 0.9 and again.get("h", 1) is None
   with pytest.raises(KeyError, match="unknown run-store columns"):
     again.put(hash="h", seed=2, spec_json="{}", status="done", colour="red")
+  again.close()
+  path = str(tmp_path / "recipe.sqlite")
+  RunStore(path, {"train.epochs": 4, "data.extra_datasets": []}).close()
+  RunStore(path, {"train.epochs": 4, "data.extra_datasets": []}).close()   # same: reopens
+  with pytest.raises(ValueError, match=r"another recipe \(differs in \['data.extra_datasets'\]"):
+    RunStore(path, {"train.epochs": 4, "data.extra_datasets": ["genki4k"]})
 
 
 def test_algorithm1_stops_at_first_success_depth_first(tmp_path):

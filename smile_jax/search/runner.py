@@ -35,6 +35,17 @@ def short_recipe(config):
   return cfg
 
 
+def stored_recipe(config) -> dict:
+  """What a candidate's short training depends on, flattened to `section.field` keys (paths that
+  name where things are, not what they hold, left out): the run store's fingerprint."""
+  cfg = short_recipe(config).to_dict()
+  where = {"data.data_dir", "data.tfds_dir", "data.split_manifest", "train.teacher"}
+  flat = {f"{section}.{key}": value for section in ("data", "train", "augment")
+          for key, value in cfg[section].items()}
+  return {key: list(v) if isinstance(v, tuple) else v for key, v in flat.items()
+          if key not in where} | {"teacher": bool(cfg["train"].get("teacher"))}
+
+
 def root_spec(root: str, input_shape) -> spec_lib.ModelSpec:
   """The search's root: a zoo name, or the path of a spec JSON (its own input shape kept)."""
   if root.endswith(".json"):
@@ -148,7 +159,7 @@ def run_search(config, workdir: str) -> SearchResult:
   config = full_runs.with_teacher(config, teacher)
   constraints = search_lib.Constraints(sc.budget_macs, sc.max_peak_ram_bytes, sc.max_flash_bytes,
                                        max_latency_ms=sc.get("max_latency_ms", 0.0))
-  store = RunStore(os.path.join(workdir, "runs.sqlite"))
+  store = RunStore(os.path.join(workdir, "runs.sqlite"), stored_recipe(config))
   seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
   vmapped = sc.get("parallel_seeds") == "vmap"
   search = search_lib.Search(

@@ -2,11 +2,14 @@
 
 Rows are written when a training finishes (status 'done') or fails ('failed', with the error), so
 a search killed at any point restarts, finds every finished (candidate, seed) here and trains only
-what is missing. Specs are keyed by their canonical hash (architecture only, not the name).
+what is missing. Specs are keyed by their canonical hash (architecture only, not the name), so
+the store also records the recipe its trainings used: opening it with another recipe (other
+epochs, datasets, distillation, ...) fails instead of mixing results that are not comparable.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -34,16 +37,32 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+
 COLUMNS = ("hash", "seed", "name", "spec_json", "parent_hash", "reduction", "macs", "other_ops",
            "params", "peak_ram_bytes", "flash_bytes", "epochs", "val_auc", "val_loss",
            "train_seconds", "status", "error", "finished_at")
 
 
 class RunStore:
-  def __init__(self, path: str):
+  def __init__(self, path: str, recipe: dict | None = None):
+    """`recipe`: what the stored trainings depend on (JSON-able); recorded on first use, and a
+    store made with another one is refused."""
     self.path = path
     self.db = sqlite3.connect(path)
     self.db.execute(SCHEMA)
+    self.db.execute(META_SCHEMA)
+    if recipe is not None:
+      wanted = json.dumps(recipe, sort_keys=True)
+      stored = self.db.execute("SELECT value FROM meta WHERE key='recipe'").fetchone()
+      if stored is None:
+        self.db.execute("INSERT INTO meta VALUES ('recipe', ?)", (wanted,))
+      elif stored[0] != wanted:
+        old, new = json.loads(stored[0]), json.loads(wanted)
+        differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        self.db.close()
+        raise ValueError(f"{path} holds trainings made with another recipe (differs in "
+                         f"{differ}); use a new --workdir, or the recipe it was made with")
     self.db.commit()
 
   def get(self, spec_hash: str, seed: int) -> dict | None:
