@@ -19,8 +19,8 @@ from ml_collections import config_flags
 
 from experiments import cli
 from smile_jax.data import run_data
-from smile_jax.models import spec as spec_lib, zoo
-from smile_jax.search import full_runs
+from smile_jax.models import spec as spec_lib
+from smile_jax.search import full_runs, runner
 from smile_jax.train import distill
 
 FLAGS = flags.FLAGS
@@ -28,7 +28,8 @@ config_flags.DEFINE_config_file("config", "configs/search.py:compact", "The sear
 flags.DEFINE_string("workdir", None, "Where the runs go.")
 flags.DEFINE_string("teacher", None, "A trained teacher run (e.g. configs/teacher.py's).")
 flags.DEFINE_list("nets", ["ref_stride2_260k", "compact", "ref_stride2_1330k"],
-                  "Zoo nets, one per budget.")
+                  "Nets, one per budget: zoo names or spec JSON paths (e.g. a search's "
+                  "chosen_spec.json, at its own input size).")
 flags.DEFINE_integer("seeds", 3, "Seeds per net and setting.")
 flags.DEFINE_float("weight", 0.5, "Distillation weight of the distilled setting.")
 flags.DEFINE_string("json", "", "Also write the rows as JSON here.")
@@ -42,25 +43,26 @@ def _mean_sd(values) -> str:
 def main(_):
   base = full_runs.full_recipe(FLAGS.config)
   data = run_data.load(base.data, FLAGS.workdir)
+  data_for = runner.data_by_input(data)
   if not os.path.exists(os.path.join(FLAGS.teacher, distill.LOGITS_FILE)):
     distill.write_teacher_logits(FLAGS.teacher, data.train)   # once; students read them by key
   rows = []
-  for name in FLAGS.nets:
-    spec = zoo.get(name, data.train.images.shape[1:])
+  for net in FLAGS.nets:
+    spec = runner.root_spec(net, data.train.images.shape[1:])
     for setting, weight in (("plain", 0.0), ("distilled", FLAGS.weight)):
       for seed in range(FLAGS.seeds):
         cfg = base.copy_and_resolve_references()
         cfg.train.update({"seed": seed, "distill_weight": weight,
                           "teacher": FLAGS.teacher if weight else ""})
-        run_dir = os.path.join(FLAGS.workdir, name, f"{setting}_s{seed}")
-        rows.append(full_runs.full_run(cfg, run_dir, spec, data) | {
-            "net": name, "macs": spec_lib.total_macs(spec), "setting": setting})
+        run_dir = os.path.join(FLAGS.workdir, spec.name, f"{setting}_s{seed}")
+        rows.append(full_runs.full_run(cfg, run_dir, spec, data_for(spec)) | {
+            "net": spec.name, "macs": spec_lib.total_macs(spec), "setting": setting})
   datasets = list(rows[0].get("test_auc_by_dataset", {"all": None}))
   print(f"Distillation from {FLAGS.teacher} (weight {FLAGS.weight}, temperature "
         f"{base.train.distill_temperature}), {FLAGS.seeds} seeds, mean ± sd:\n")
   print("| net | MACs | setting | val AUC | " + " | ".join(f"test AUC {d}" for d in datasets)
         + " |\n|---|--:|---|--:|" + "--:|" * len(datasets))
-  for name in FLAGS.nets:
+  for name in dict.fromkeys(r["net"] for r in rows):
     for setting in ("plain", "distilled"):
       group = [r for r in rows if r["net"] == name and r["setting"] == setting]
       tests = [_mean_sd([r.get("test_auc_by_dataset", {"all": r["test_auc"]})[d] for r in group])

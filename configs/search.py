@@ -37,7 +37,7 @@ VARIANTS = {
                     seeds=3, epochs=4,
                     max_candidates=24, max_minutes=9.0, max_per_class=0, finalists=1,
                     finalist_seeds=3, extra_datasets=("genki4k",), references=REFERENCES,
-                    board_limits=True),
+                    board_limits=True, teacher="teacher", distill_weight=0.5),
     # Plumbing only: a 1-epoch candidate is near chance, so the cut-off is disabled (AUC0 0.01).
     "smoke": dict(mode="best_first", root="embedded", seeds=2, epochs=1, max_candidates=3,
                   max_minutes=5.0, max_per_class=150, finalists=1, baseline_auc=0.01),

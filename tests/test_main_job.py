@@ -41,7 +41,8 @@ def test_summary_and_report(job_dir):
   assert rows[("embedded", "test")]["macs"] == 805_632
   search = summary["search"]
   assert set(search) == {
-      "mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front"
+      "mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front", "references",
+      "teacher"
   }
   assert search["candidates_trained"] == 3 and search["chosen"]["macs"] <= search["budget_macs"]
   assert summary["chosen_run_dir"] == search["chosen"]["run_dir"]  # the search's retrained pick
