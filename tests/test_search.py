@@ -209,6 +209,8 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   assert chosen["val_auc"] == pytest.approx(np.mean(list(chosen["val_auc_by_dataset"].values())))
   for key in ("flash_bytes", "est_latency_ms_48mhz", "peak_ram_bytes"):
     assert chosen[key] > 0 and all(row[key] > 0 for row in first["front"]), key
+  chosen_row = next(row for row in first["front"] if row["hash"] == chosen["hash"])
+  assert chosen_row["short_val_auc"] == chosen["short_val_auc"] != chosen_row["val_auc"]
   finalist_runs = sorted(os.listdir(tmp_path / "finalists"))
   assert len(finalist_runs) == 2
   assert finalist_runs[1] == finalist_runs[0] + "_s1"  # two seeds, best val kept

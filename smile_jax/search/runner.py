@@ -211,7 +211,7 @@ def run_search(config, workdir: str) -> SearchResult:
       "baseline_val_auc": baseline_auc, "quality_cutoff": beta, "candidates_trained": len(cands),
       "trainings_run": search.trainings, "wall_time_s": time.time() - t0,
       "chosen": None if chosen is None else {
-          "spec": chosen.spec.to_dict(), "short_val_auc": chosen.mean_auc,
+          "spec": chosen.spec.to_dict(), "hash": chosen.hash, "short_val_auc": chosen.mean_auc,
       } | finals[chosen.hash] | board.board_cost(chosen.spec).to_dict(),
       "front": [c.row() | finals.get(c.hash, {}) for c in front],
       "references": references,

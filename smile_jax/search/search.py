@@ -109,8 +109,9 @@ class Candidate:
         "peak_ram_bytes": costs.peak_ram_bytes,
         "flash_bytes": costs.flash_bytes,
         "est_latency_ms_48mhz": costs.latency_ms,
-        "val_auc": self.mean_auc,
-        "val_aucs": list(self.aucs),
+        # Short trainings; a retrained finalist's row adds the full run's `val_auc`, `test_auc`.
+        "short_val_auc": self.mean_auc,
+        "short_val_aucs": list(self.aucs),
         "feasible": self.feasible,
         "spec": self.spec.to_dict()
     }
