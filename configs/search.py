@@ -3,8 +3,13 @@ r"""The reduction search (report section 4.1, Algorithm 1) from a zoo model, und
 Launch (2 cores, CPU):
   .venv/bin/python -m experiments.search --config=configs/search.py --workdir=runs/search \
       --config.run.data.split_manifest=runs/main/split.json
-Variants: `configs/search.py:algorithm1` (the report's procedure as written), `:compact` (the wider
-moves from the compact 3x3 stride-2 root; not measured yet), `:smoke` (tiny).
+Variants: `configs/search.py:algorithm1` (the report's procedure as written), `:compact` (the main
+job's search: the wider moves from the compact 3x3 stride-2 root, SMILEsmileD + GENKI-4K, the
+robot's board limits, a teacher stage and distillation, reference nets), `:smoke` (tiny).
+Measured `:compact` without the teacher (WORKSPACE.md, issue 10; 2 cores shared): 9 min of
+candidates chose compact~119f9ca8 (conv 8/16/32/32 3x3/2 at 32x32, 203,008 MACs, 17 ms est.,
+34.9 KB est. flash): val 0.966, test SMILEsmileD 0.970, GENKI-4K 0.927. Distillation adds +0.005
+to +0.007 val AUC at 0.26 and 0.96 M MACs (3 seeds); the teacher stage takes ~20 min.
 Re-running the same command resumes: finished (candidate, seed) trainings are read from runs.sqlite.
 Measured (default variant in the main job, split seed 0 with duplicates grouped, AUC0 0.974,
 2-core CPU shared with other work): 17.9 min in all; chosen alexnet~88cdabb9, 1,287,296 MACs, val
