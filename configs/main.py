@@ -11,12 +11,13 @@ Variants after a colon:
   configs/main.py:nosearch the report's models, baselines and the Embedded net deployed (~11 min)
   configs/main.py:smoke   200 images per class, 2 epochs, a 3-candidate search: the plumbing in ~2
   min
-Measured (`:report`, then the default; split seed 0 with duplicates grouped, one seed, test AUC;
-the slow test `test_default_main_job`): Embedded 0.945, Reduced AlexNet 0.959, two-layer FC 0.947; baselines:
-white pixels 0.533, OpenCV smile cascade 0.893, SMILEsmileD smiled_01 0.947; the search's chosen
-net (alexnet~88cdabb9, 1.29 M MACs, 17.9 min of search, AUC0 still 0.974) 0.972, int8 on the
-Apollo3 at 48 MHz: 88.6 ms estimated, 655 KB flash, bit-exact. The Table 1 AlexNet on this split:
-val 0.966 (now the search's AUC0), test 0.978.
+Measured (split seed 0 with duplicates grouped, one seed, test AUC). `:report` (the slow test
+`test_default_main_job` before this default): Embedded 0.945, Reduced AlexNet 0.959, two-layer FC
+0.947; baselines: white pixels 0.533, OpenCV smile cascade 0.893, SMILEsmileD smiled_01 0.947; the
+AlexNet search's pick (alexnet~88cdabb9, 1.29 M MACs) 0.972, int8 at 48 MHz: 88.6 ms estimated,
+655 KB flash, bit-exact. The Table 1 AlexNet: val 0.966 (the `:report` AUC0), test 0.978. The
+default's search stage, run on its own (WORKSPACE.md, issue 10): compact~58a5fe92 (240,128 MACs)
+test SMILEsmileD 0.974, GENKI-4K 0.935; int8 19.6 ms estimated, 39.0 KB flash, bit-exact.
 """
 
 import ml_collections
