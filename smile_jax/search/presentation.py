@@ -52,7 +52,7 @@ def figure3(cands, front, beta: float, budget: int, path: str, chosen=None, fina
                    xytext=(4, -10), textcoords="offset points")
   if teacher is not None:
     right.axhline(teacher["val_auc"], color="C1", ls="--", lw=1,
-                  label=f"teacher {teacher['name']} ({teacher['macs'] / 1e6:.0f} M MACs)")
+                  label=f"{_teacher_name(teacher)} ({teacher['macs'] / 1e6:.0f} M MACs)")
     right.legend(fontsize=7, loc="lower right")
   right.set(xlabel="estimated int8 latency at 48 MHz (ms)", ylabel="val AUC (full training)",
             title="Full training: finalists (circles, star: chosen), references (squares)")
@@ -60,6 +60,11 @@ def figure3(cands, front, beta: float, budget: int, path: str, chosen=None, fina
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return path
+
+
+def _teacher_name(teacher: dict) -> str:
+  name = teacher["name"]
+  return "teacher" if name == "teacher" else f"{name} (teacher)"
 
 
 def _num(value) -> str:
@@ -109,6 +114,6 @@ def reference_table(references: list[dict], teacher: dict | None) -> str:
     lines.append(f"| {row['name']} (reference) | {_cost_cells(costs)} | {auc_cell(row, 'val')} | "
                  f"{auc_cell(row, 'test')} |")
   if teacher is not None:
-    lines.append(f"| {teacher['name']} (teacher) | {teacher['macs']:,} | - | - | - | "
+    lines.append(f"| {_teacher_name(teacher)} | {teacher['macs']:,} | - | - | - | "
                  f"{auc_cell(teacher, 'val')} | {auc_cell(teacher, 'test')} |")
   return "\n".join(lines)
