@@ -73,6 +73,18 @@ class Constraints:
       out.append(f"flash {flash:,} B > {self.max_flash_bytes:,} B")
     return out
 
+  def overshoot(self, spec: spec_lib.ModelSpec) -> float:
+    """How far past its tightest limit a net is: the largest of cost / limit over MACs and the
+    limits that are set (estimated latency, flash, peak RAM; cost/board.py); below 1 it fits."""
+    costs = board.board_cost(spec)
+    ratios = [costs.macs / self.budget_macs]
+    for value, limit in ((costs.latency_ms, self.max_latency_ms),
+                         (costs.flash_bytes, self.max_flash_bytes),
+                         (costs.peak_ram_bytes, self.max_peak_ram_bytes)):
+      if limit and value is not None:
+        ratios.append(value / limit)
+    return max(ratios)
+
 
 @dataclasses.dataclass
 class Candidate:
@@ -176,7 +188,6 @@ class Search:
     self.on_trained = on_trained or (lambda cand: None)
     self.trained: dict[str, Candidate] = {}
     self.trainings = 0        # trainings run by this process (not restored from the store)
-    self._overshoots: dict[str, float] = {}
     self.started = time.time()
 
   # -- evaluating one candidate --------------------------------------------------------------
@@ -252,26 +263,6 @@ class Search:
     return recurse(self.make(root, None, "baseline"))
 
   # -- the default: best-first -----------------------------------------------------------------
-  def overshoot(self, spec: spec_lib.ModelSpec) -> float:
-    """How far past its tightest limit a net is: the largest of cost / limit over MACs and the
-    constraints that are set (estimated latency, flash, peak RAM); below 1 it fits."""
-    key = spec.canonical_hash()
-    if key not in self._overshoots:   # a spec's costs take a trace: each is worked out once
-      self._overshoots[key] = self._overshoot(spec)
-    return self._overshoots[key]
-
-  def _overshoot(self, spec: spec_lib.ModelSpec) -> float:
-    limits = self.constraints
-    ratios = [spec_lib.total_macs(spec) / limits.budget_macs]
-    if limits.max_latency_ms or limits.max_flash_bytes or limits.max_peak_ram_bytes:
-      costs = board.board_cost(spec)
-      for value, limit in ((costs.latency_ms, limits.max_latency_ms),
-                           (costs.flash_bytes, limits.max_flash_bytes),
-                           (costs.peak_ram_bytes, limits.max_peak_ram_bytes)):
-        if limit and value is not None:
-          ratios.append(value / limit)
-    return max(ratios)
-
   def _priority(self, overshoot: float, parent_quality: float, beta: float) -> float:
     """Lower first. Distance to the tightest limit in halvings (an admissible count of the
     reductions still needed, each at most /4 ~ 2 halvings, so /2), minus how far the parent
@@ -293,13 +284,14 @@ class Search:
         if child_hash not in seen:
           seen.add(child_hash)
           counter += 1
-          heapq.heappush(heap, (self._priority(self.overshoot(option.spec), quality, beta),
-                                counter, option.spec, parent_hash, option.description, quality))
+          priority = self._priority(self.constraints.overshoot(option.spec), quality, beta)
+          heapq.heappush(heap, (priority, counter, option.spec, parent_hash, option.description,
+                                quality))
 
     push_children(root, root.canonical_hash(), root_quality)
     while heap and not self.out_of_budget():
       _, _, spec, parent_hash, reduction, parent_quality = heapq.heappop(heap)
-      if self.overshoot(spec) > self.train_above_budget:
+      if self.constraints.overshoot(spec) > self.train_above_budget:
         push_children(spec, spec.canonical_hash(), parent_quality)  # too big to choose: expand only
         continue
       cand = self.evaluate(self.make(spec, parent_hash, reduction))
