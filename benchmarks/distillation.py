@@ -32,6 +32,8 @@ flags.DEFINE_list("nets", ["ref_stride2_260k", "compact", "ref_stride2_1330k"],
                   "chosen_spec.json, at its own input size).")
 flags.DEFINE_integer("seeds", 3, "Seeds per net and setting.")
 flags.DEFINE_float("weight", 0.5, "Distillation weight of the distilled setting.")
+flags.DEFINE_list("settings", ["plain", "distilled"], "Which settings to train (a subset of "
+                  "plain,distilled: e.g. to measure another recipe change under distillation).")
 flags.DEFINE_string("json", "", "Also write the rows as JSON here.")
 flags.mark_flags_as_required(["workdir", "teacher"])
 
@@ -50,6 +52,8 @@ def main(_):
   for net in FLAGS.nets:
     spec = runner.root_spec(net, data.train.images.shape[1:])
     for setting, weight in (("plain", 0.0), ("distilled", FLAGS.weight)):
+      if setting not in FLAGS.settings:
+        continue
       for seed in range(FLAGS.seeds):
         cfg = base.copy_and_resolve_references()
         cfg.train.update({"seed": seed, "distill_weight": weight,
@@ -63,7 +67,7 @@ def main(_):
   print("| net | MACs | setting | val AUC | " + " | ".join(f"test AUC {d}" for d in datasets)
         + " |\n|---|--:|---|--:|" + "--:|" * len(datasets))
   for name in dict.fromkeys(r["net"] for r in rows):
-    for setting in ("plain", "distilled"):
+    for setting in FLAGS.settings:
       group = [r for r in rows if r["net"] == name and r["setting"] == setting]
       tests = [_mean_sd([r.get("test_auc_by_dataset", {"all": r["test_auc"]})[d] for r in group])
                for d in datasets]

@@ -34,6 +34,7 @@ def get_config():
   # Trained on too, each with its own seeded stratified split (smile_jax/data/run_data.py);
   # validation then weighs each dataset alike (the mean of their val AUCs).
   config.data.extra_datasets = ()
+  config.data.extra_repeats = 1       # how many times an epoch the extras' train images come
   config.data.balance = True          # repeat 2 of every 3 smiling training images
 
   config.train = ml_collections.ConfigDict()

@@ -1,6 +1,6 @@
 r"""The main job: build the datasets, train the report's models, evaluate, write the report.
 
-Launch (what `make main` runs; on 2 cores, CPU: ~10 min of models, ~20 of teacher, ~20 of search,
+Launch (what `make main` runs; on 2 cores, CPU: ~10 min of models, ~10 of teacher, ~20 of search,
 ~2 of deploy: an estimate from the stages' times, the whole job not yet timed at this default):
   .venv/bin/python -m experiments.main --config=configs/main.py --workdir=runs/main
 Variants after a colon:

@@ -113,6 +113,17 @@ def test_extra_datasets_split_on_their_own_and_leave_the_main_split_alone(tmp_pa
                            mixed.test.domain).summary(0.5, 0.5, 10, 0)
   assert row["auc_by_dataset"] == {"smilesmiled": 1.0, "genki4k": 0.0}
   assert evaluate.choice_auc(row) == 0.5 and 0.0 < row["auc"] < 1.0
+  cfg.extra_repeats = 3            # the extras' training images three times an epoch
+  weighted = run_data.load(cfg, str(tmp_path / "mixed"))
+  ours = weighted.train.domain == "smilesmiled"
+  assert weighted.train.keys[ours].tolist() == alone.train.keys.tolist()
+  genki = mixed.train.keys[mixed.train.domain == "genki4k"].tolist()
+  assert weighted.train.keys[~ours].tolist() == genki * 3
+  assert weighted.val.keys.tolist() == mixed.val.keys.tolist()   # val and test untouched
+  cfg.extra_repeats = 0
+  with pytest.raises(ValueError, match="extra_repeats"):
+    run_data.load(cfg, str(tmp_path / "mixed"))
+  cfg.extra_repeats = 1
   cfg.extra_datasets = ("genki4k", "genki4k")
   with pytest.raises(ValueError, match="repeats a dataset"):
     run_data.load(cfg, str(tmp_path / "twice"))

@@ -80,7 +80,8 @@ def load(data_cfg, workdir: str, input_shape=None) -> RunData:
   `data_cfg.extra_datasets` (optional) are trained on too: each is split on its own (same seed
   and fractions, its own manifest beside the main one, `extra_manifest_path`), then each split
   is the union of the datasets' splits. The main dataset's split is the same with or without
-  them, so runs with and without extras are compared on the same images.
+  them, so runs with and without extras are compared on the same images. `extra_repeats`
+  (optional, default 1) repeats the extras' training images in every epoch.
   """
   path = data_cfg.split_manifest or os.path.join(workdir, "split.json")
   names = [data_cfg.dataset] + list(data_cfg.get("extra_datasets", ()))
@@ -88,8 +89,18 @@ def load(data_cfg, workdir: str, input_shape=None) -> RunData:
     raise ValueError(f"config.data.extra_datasets {names[1:]} repeats a dataset of {names}")
   loaded = [_split_one(name, data_cfg, path if i == 0 else extra_manifest_path(path, name),
                        input_shape) for i, name in enumerate(names)]
+  repeats = data_cfg.get("extra_repeats", 1)
+  if not isinstance(repeats, int) or repeats < 1:
+    raise ValueError(f"config.data.extra_repeats must be a whole number >= 1 (got {repeats!r})")
   combined = {split: builders.combine([parts[split] for _, parts, _ in loaded])
               for split in splits.SPLITS}
+  if repeats > 1 and len(loaded) > 1:
+    # The extras' training images come `repeats` times an epoch (each time augmented afresh):
+    # in-the-wild photos are a small share of the images but half of what validation weighs.
+    train = combined["train"]
+    main = train.domain == names[0]
+    order = np.concatenate([np.flatnonzero(main)] + [np.flatnonzero(~main)] * repeats)
+    combined["train"] = train.subset(order)
   dataset = builders.combine([dataset for dataset, _, _ in loaded])
   return RunData(dataset, combined["train"], combined["val"], combined["test"], path,
                  loaded[0][2])
