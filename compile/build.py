@@ -47,10 +47,11 @@ def dtype_of(model) -> str:
   return "int8" if isinstance(model, quantize.QuantGraph) else "float32"
 
 
-def compile_model(model, directory: str, threshold_logit: float = 0.0) -> Built:
-  """Writes model.h, model.c, kernels.c and kernels.o for a Graph (float) or QuantGraph (int8)."""
+def compile_model(model, directory: str, threshold_logit: float = 0.0, dsp: bool = False) -> Built:
+  """Writes model.h, model.c, kernels.c and kernels.o for a Graph (float) or QuantGraph (int8);
+  `dsp`: int8 convs and dense layers as compile/simd.py's SMLAD kernels."""
   os.makedirs(directory, exist_ok=True)
-  program = kernels.compile_module(relax_model.build(model))
+  program = kernels.compile_module(relax_model.build(model, dsp))
   plan = model_source.plan_memory(program)
   header, source = model_source.generate(program, plan, getattr(model, "logit_scale", None),
                                          threshold_logit)
@@ -144,7 +145,8 @@ def build_model(model,
                 reference_logits: np.ndarray,
                 kernels_route: str = "llvm",
                 threshold_logit: float = 0.0,
-                label: str = "") -> dict:
+                label: str = "",
+                dsp: bool = False) -> dict:
   """Compiles `model`, builds both boards' firmware, checks parity under QEMU (raising
   `parity.ParityError` with the first divergent layer) and profiles one inference in unicorn;
   returns deploy.json's fields of this build.
@@ -152,7 +154,7 @@ def build_model(model,
   `reference_logits`: what the firmware must reproduce on `parity_images` (the integer reference's
   int32 accumulators for int8, the float model's logits for float32).
   """
-  built = compile_model(model, directory, threshold_logit)
+  built = compile_model(model, directory, threshold_logit, dsp)
   spec = built.graph.spec
   fw = firmware.build(
       directory, "qemu-mps2-an386", os.path.join(directory, "qemu"), kernels=kernels_route)
@@ -171,6 +173,7 @@ def build_model(model,
       "board": "sparkfun-edge",
       "dtype": built.dtype,
       "kernels": kernels_route,
+      "dsp_kernels": bool(dsp and built.dtype == "int8"),
       "macs": macs,
       "instructions": prof.instructions,
       "qemu_instructions": int(run.instructions[0]),

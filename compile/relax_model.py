@@ -15,6 +15,7 @@ from tvm.relax import op as R
 
 from compile import graph as graph_lib
 from compile import quantize as quant_lib
+from compile import simd
 
 
 def _const(array: np.ndarray):
@@ -35,6 +36,69 @@ def _window_sums(inputs, window: int, stride: int, pads, channels: int):
   exact, unlike avg_pool2d's integer division."""
   ones = np.ones((window, window, 1, channels), np.int8)
   return _conv(inputs, ones, stride, pads, "int32", groups=channels)
+
+
+def _dsp_args(op, requants, input_dtype: str) -> tuple:
+  """A DSP kernel's requantize stages and its constants: packed weights, then the stages'
+  multipliers and offsets, one row per stage."""
+  weight = op.weight.reshape(-1, op.weight.shape[-1]).astype(np.int64)
+  largest_input = 255 if input_dtype == "int16" else 128       # |2p - 255| or |int8|
+  stages = simd.stages_for(requants, int(np.abs(weight).sum(axis=0).max()) * largest_input)
+  constants = [_const(simd.pack_weights(op.weight, input_dtype)),
+               _const(np.stack([rq.multiplier for rq in requants])),
+               _const(np.stack([rq.offset for rq in requants]))]
+  return stages, constants
+
+
+def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
+  """A conv and its requantize chain as one of simd.py's DSP kernels (call_tir on it)."""
+  in_shape = tuple(int(d) for d in inputs.ty.shape)
+  dtype = str(inputs.ty.dtype)
+  kernel, channels = op.weight.shape[0], op.weight.shape[-1]
+  stages, constants = _dsp_args(op, requants, dtype)
+  func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
+  out_shape = simd.conv_output_shape(in_shape, kernel, op.stride, op.pads, channels)
+  gv = bb.add_func(func, f"conv2d_dsp_{op.layer}")
+  return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType(out_shape, "int8")))
+
+
+def _dsp_dense(bb, inputs, op: quant_lib.QDense, requants):
+  """A dense layer and its requantize chain (or, for the logits, + bias) as a DSP kernel."""
+  channels = op.weight.shape[-1]
+  if op.requant is None:
+    gv = bb.add_func(simd.dense(op.weight.shape[0], channels, ()), f"matmul_dsp_{op.layer}")
+    args = [inputs, _const(simd.pack_weights(op.weight, "int8")),
+            _const(op.bias.astype(np.int32))]
+    return bb.emit(relax.call_tir(gv, args, relax.TensorType((1, channels), "int32")))
+  stages, constants = _dsp_args(op, requants, "int8")
+  gv = bb.add_func(simd.dense(op.weight.shape[0], channels, stages), f"matmul_dsp_{op.layer}")
+  return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType((1, channels),
+                                                                           "int8")))
+
+
+def _dsp_groups(ops, dsp: bool) -> list:
+  """The ops, each as (op, requants fused into its DSP kernel, or None for TVM's legalized op):
+  a conv or int8-input dense layer takes the batch-norm affines right after it along."""
+  groups, i = [], 0
+  input_is_int8 = False
+  while i < len(ops):
+    op = ops[i]
+    fusable = dsp and (isinstance(op, quant_lib.QConv) or (
+        isinstance(op, quant_lib.QDense) and input_is_int8))
+    if not fusable:
+      groups.append((op, None))
+      i += 1
+    else:
+      requants = [op.requant] if op.requant is not None else []
+      i += 1
+      while requants and i < len(ops) and isinstance(ops[i], quant_lib.QAffine):
+        requants.append(ops[i].requant)
+        i += 1
+      groups.append((op, requants))
+    input_is_int8 = input_is_int8 or isinstance(op, (quant_lib.QConv, quant_lib.QDepthwise,
+                                                     quant_lib.QDense, quant_lib.QAffine,
+                                                     quant_lib.QAvgPool))
+  return groups
 
 
 def _pool(inputs, op: graph_lib.PoolOp):
@@ -86,12 +150,16 @@ def _float_body(bb, image, graph: graph_lib.Graph):
   return activation
 
 
-def _int_body(bb, image, qgraph: quant_lib.QuantGraph):
+def _int_body(bb, image, qgraph: quant_lib.QuantGraph, dsp: bool):
   activation = bb.emit(R.astype(image, "int16"))
   activation = bb.emit(
       R.subtract(R.multiply(activation, relax.const(np.int16(2))), relax.const(np.int16(255))))
-  for op in qgraph.ops:
-    if isinstance(op, quant_lib.QConv):
+  for op, requants in _dsp_groups(qgraph.ops, dsp):
+    if requants is not None and isinstance(op, quant_lib.QConv):
+      activation = _dsp_conv(bb, activation, op, requants)
+    elif requants is not None:
+      activation = _dsp_dense(bb, activation, op, requants)
+    elif isinstance(op, quant_lib.QConv):
       activation = _requant(bb, bb.emit(_conv(activation, op.weight, op.stride, op.pads, "int32")),
                             op.requant)
     elif isinstance(op, quant_lib.QDepthwise):
@@ -120,15 +188,16 @@ def _int_body(bb, image, qgraph: quant_lib.QuantGraph):
   return activation
 
 
-def build(model: graph_lib.Graph | quant_lib.QuantGraph) -> tvm.IRModule:
-  """The Relax module of a float `Graph` or an int8 `QuantGraph`."""
+def build(model: graph_lib.Graph | quant_lib.QuantGraph, dsp: bool = False) -> tvm.IRModule:
+  """The Relax module of a float `Graph` or an int8 `QuantGraph`; `dsp`: int8 convs and dense
+  layers as simd.py's SMLAD kernels (else TVM's legalized ops, scheduled by kernels.py)."""
   graph = model.graph if isinstance(model, quant_lib.QuantGraph) else model
   bb = relax.BlockBuilder()
   image = relax.Var("image", relax.TensorType((1, *graph.input_shape), "uint8"))
   with bb.function("main", [image]):
     with bb.dataflow():
       if isinstance(model, quant_lib.QuantGraph):
-        out = _int_body(bb, image, model)
+        out = _int_body(bb, image, model, dsp)
       else:
         out = _float_body(bb, image, model)
       out = bb.emit_output(out)

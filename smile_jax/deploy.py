@@ -56,7 +56,8 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
       model, reference = graph, jax_logits[:cfg.parity_images]
       deployed = graph_lib.run_float(graph, test_images)
     row = build.build_model(model, os.path.join(out_dir, dtype), parity_images, reference,
-                               cfg.kernels, threshold_logit, f"{spec.name} from {run_dir}")
+                               cfg.kernels, threshold_logit, f"{spec.name} from {run_dir}",
+                               cfg.get("dsp_kernels", False))
     entries.append(row | aucs(deployed) | {"float_test_auc": float_auc})
   result = {
       "run_dir": run_dir,

@@ -1,0 +1,317 @@
+"""int8 kernels on the Cortex-M4's DSP instructions: SMLAD (two 16 x 16 multiply-accumulates a
+cycle) fed by SXTB16 (two int8 -> two int16 in one instruction), written as TIR.
+
+The scalar kernels (kernels.py's schedule of TVM's legalized ops) spend 3-4 cycles a MAC. These
+spend about one, the way hand-tuned Cortex-M libraries do:
+  * per output pixel, its receptive field is gathered once ("im2col") into a small int32
+    scratch buffer of int16 pairs: 4 input bytes are loaded as one word and SXTB16 splits them
+    into (x0, x2) and (x1, x3); out-of-image taps are zeros;
+  * per `TILE` output channels, one pass over that buffer: each weight word (4 int8 weights,
+    stored in flash as trained, only regrouped so a tile's words sit together) becomes
+    (w0, w2) and (w1, w3) through SXTB16 (with an 8-bit rotation for the second), so the pairs
+    meet their activations with no run-time shuffling; two SMLADs per word and channel, the
+    activation words loaded once for the whole tile;
+  * the requantization (the same int64 fixed-point step as everywhere, quantize.Requant) runs
+    once per output, in the same kernel.
+The first layer reads the int16 image (2p - 255, 9 bits): its weights are stored pre-widened to
+int16 pairs (a few hundred bytes), so its pairs go to SMLAD as they are.
+
+`pack_*` lay the weights out at compile time; the kernels' arithmetic is exactly the integer
+reference's (quantize.run_int): every product and sum is the same integer, only the order of the
+additions differs, and int32 additions do not overflow at these sizes (tested bit-exact).
+
+The kernels call `smile_smlad` / `smile_sxtb16`: on the C route, functions of kernels.C_PRELUDE
+(the instructions under GCC on an M4, portable C elsewhere); on the LLVM route kernels.py maps
+them to LLVM's `llvm.arm.smlad` / `llvm.arm.sxtb16` intrinsics, which become the instructions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tvm
+from tvm.script import tirx as T
+
+# A conv's pass: PIXELS output pixels x TILE output channels, 4 accumulators; with the two
+# pixels' activation words and a weight word's two halves that is what the M4's 13 free
+# registers hold (4 channels x 1 pixel spilled, and split each weight for one pixel only).
+TILE = 2
+PIXELS = 2
+DSP_ATTR = "smile.dsp"        # marks a kernel written here: kernels.py schedules it no further
+OPAQUE = 8                    # Relax's op pattern that keeps FuseOps from fusing into it
+
+
+# Buffer dtypes as names (string annotations would read as forward references to linters).
+I8, I32, I64 = "int8", "int32", "int64"
+
+# The C route defines these (kernels.C_PRELUDE); the LLVM route maps them to its intrinsics.
+SMLAD, SXTB16 = "smile_smlad", "smile_sxtb16"
+LLVM_INTRINSICS = {SMLAD: "llvm.arm.smlad", SXTB16: "llvm.arm.sxtb16"}
+
+
+def smlad(x, y, acc):
+  """acc + x.lo * y.lo + x.hi * y.hi, with x, y holding two int16 each."""
+  return T.call_extern("int32", SMLAD, x, y, acc)
+
+
+def sxtb16(word):
+  """Bytes 0 and 2 of `word`, sign-extended, as the low and high int16 of the result."""
+  return T.call_extern("int32", SXTB16, word)
+
+
+def sxtb16_ror8(word):
+  """Bytes 1 and 3 (SXTB16 with its 8-bit rotation)."""
+  rotated = T.bitwise_or(T.shift_right(T.Cast("uint32", word), T.uint32(8)),
+                         T.shift_left(T.Cast("uint32", word), T.uint32(24)))
+  return sxtb16(T.Cast("int32", rotated))
+
+
+def tile_of(channels: int) -> int:
+  return next(t for t in (TILE, 2, 1) if channels % t == 0)
+
+
+def _words(taps: int, per_word: int) -> int:
+  return -(-taps // per_word)
+
+
+def pack_int8(weight: np.ndarray) -> np.ndarray:
+  """(taps, C_out) int8 weights -> int32 words (C_out / tile, words, tile): each word four
+  consecutive taps of one output channel (zero-padded to a multiple of 4), a tile's words
+  side by side. The bytes are the weights themselves: flash holds what the scalar kernels hold."""
+  taps, channels = weight.shape
+  tile = tile_of(channels)
+  padded = np.zeros((_words(taps, 4) * 4, channels), np.int8)
+  padded[:taps] = weight
+  words = padded.T.reshape(channels, -1, 4).copy().view("<i4")[..., 0]      # (C_out, words)
+  return np.ascontiguousarray(words.reshape(channels // tile, tile, -1).transpose(0, 2, 1))
+
+
+def pack_int16_pairs(weight: np.ndarray) -> np.ndarray:
+  """(taps, C_out) int8 weights -> int32 words of two int16 (C_out / tile, words, tile): for
+  layers whose input is the int16 image (pairs of taps go to SMLAD as they are)."""
+  taps, channels = weight.shape
+  tile = tile_of(channels)
+  padded = np.zeros((_words(taps, 2) * 2, channels), np.int16)
+  padded[:taps] = weight
+  words = padded.T.reshape(channels, -1, 2).copy().view("<i4")[..., 0]
+  return np.ascontiguousarray(words.reshape(channels // tile, tile, -1).transpose(0, 2, 1))
+
+
+def pack_weights(weight_hwio: np.ndarray, input_dtype: str) -> np.ndarray:
+  """A conv's HWIO (or a dense layer's (In, Out)) int8 weights, laid out for its kernel."""
+  flat = weight_hwio.reshape(-1, weight_hwio.shape[-1])
+  return pack_int16_pairs(flat) if input_dtype == "int16" else pack_int8(flat)
+
+
+def _pair(lo, hi):
+  """Two int16 values (held in int32) as one word, `lo` in the low half."""
+  return T.bitwise_or(T.bitwise_and(lo, T.int32(0xFFFF)), T.shift_left(hi, T.int32(16)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+  """One requantization step's constants known at compile time (quantize.Requant's shift and
+  lower clip), and whether its shifted value provably fits int32, which lets the clip run on
+  32 bits (SSAT / USAT) instead of 64."""
+  shift: int
+  lo: int
+  narrow: bool
+
+
+def stage_of(rq, input_bound: int) -> Stage:
+  """`rq` applied to accumulators of magnitude <= `input_bound`."""
+  worst = (input_bound * int(np.abs(rq.multiplier.astype(np.int64)).max())
+           + int(np.abs(rq.offset).max())) >> rq.shift
+  return Stage(rq.shift, rq.lo, worst < 2**31 - 1)
+
+
+def stages_for(requants, first_bound: int) -> tuple:
+  """The chain of a kernel's requantizations: the first on its accumulators (|acc| <=
+  `first_bound`), each later one (a batch norm after ReLU) on the int8 output before it."""
+  return tuple(stage_of(rq, first_bound if i == 0 else 128) for i, rq in enumerate(requants))
+
+
+def requantize(acc, mult, offset, channel, stages):
+  """quantize.Requant.apply, stage after stage, on one int32 accumulator; `mult` / `offset` hold
+  one row of constants per stage."""
+  value = acc
+  for i, stage in enumerate(stages):
+    scaled = T.shift_right(T.Cast("int64", value) * T.Cast("int64", mult[i, channel])
+                           + offset[i, channel], T.int64(stage.shift))
+    if stage.narrow:
+      value = T.max(T.min(T.Cast("int32", scaled), T.int32(127)), T.int32(stage.lo))
+    else:
+      value = T.Cast("int32", T.max(T.min(scaled, T.int64(127)), T.int64(stage.lo)))
+  return T.Cast("int8", value)
+
+
+def conv_output_shape(in_shape, kernel: int, stride: int, pads, channels: int) -> tuple:
+  _, height, width, _ = in_shape
+  top, left, bottom, right = pads
+  return (1, (height + top + bottom - kernel) // stride + 1,
+          (width + left + right - kernel) // stride + 1, channels)
+
+
+def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: int,
+         stages: tuple) -> tvm.tirx.PrimFunc:
+  """conv2d (NHWC, SAME or VALID `pads` (top, left, bottom, right)) + the requantize `stages`,
+  int8 out.
+
+  Parameters, in order: x (1, H, W, C_in) `input_dtype`, packed weights, multipliers
+  (stages, C_out) int32, offsets (stages, C_out) int64, out (1, OH, OW, C_out) int8."""
+  _, height, width, cin = in_shape
+  top, left, _, _ = pads
+  _, out_h, out_w, _ = conv_output_shape(in_shape, kernel, stride, pads, channels)
+  taps = kernel * kernel * cin
+  tile = tile_of(channels)
+  depth = len(stages)
+  wide = input_dtype == "int16"
+  words = _words(taps, 2 if wide else 4)
+  pairs = words if wide else 2 * words
+  # The fast gather loads four channels as one word; it needs whole words per tap.
+  by_word = not wide and cin % 4 == 0
+  groups = cin // 4
+  hw_words = max(1, height * width * cin // 4)
+  step = 1 if wide else 2
+  first = (lambda p: 2 * p) if wide else (lambda p: (p // 2) * 4 + p % 2)
+
+  def tap(x, element, oy, ox):
+    """Element `element` of the receptive field in (ky, kx, c) order, as int32; 0 outside."""
+    position, c = element // cin, element % cin
+    iy = oy * stride - top + position // kernel
+    ix = ox * stride - left + position % kernel
+    inside = tvm.tirx.all(element < taps, 0 <= iy, iy < height, 0 <= ix, ix < width)
+    return tvm.tirx.if_then_else(inside, T.Cast("int32", x[0, iy, ix, c]), T.int32(0))
+
+  pixels = out_h * out_w
+
+  @T.prim_func(private=True, s_tir=True)
+  def func(x: T.Buffer((1, height, width, cin), dtype=input_dtype),
+           w: T.Buffer((channels // tile, words, tile), dtype=I32),
+           mult: T.Buffer((depth, channels), dtype=I32),
+           offset: T.Buffer((depth, channels), dtype=I64),
+           out: T.Buffer((1, out_h, out_w, channels), dtype=I8)):
+    T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
+    with T.sblock("root"):
+      col = T.sblock_alloc_buffer((PIXELS, pairs), "int32")
+      acc = T.sblock_alloc_buffer((PIXELS, tile), "int32")
+      xw = T.decl_buffer((hw_words,), "int32", data=x.data)
+      for pair in range((pixels + PIXELS - 1) // PIXELS):
+        # PIXELS output pixels a pass (an odd last one is computed twice), so every weight
+        # word, split once by SXTB16, meets both pixels' activations.
+        for half in T.unroll(PIXELS):
+          n = T.meta_var(T.min(pair * PIXELS + half, pixels - 1))
+          oy = T.meta_var(n // out_w)
+          ox = T.meta_var(n % out_w)
+          if by_word:
+            for ky, kx in T.grid(kernel, kernel):
+              iy = T.meta_var(oy * stride - top + ky)
+              ix = T.meta_var(ox * stride - left + kx)
+              base = T.meta_var((ky * kernel + kx) * groups)
+              if 0 <= iy and iy < height and 0 <= ix and ix < width:
+                for g in range(groups):
+                  word = T.meta_var(xw[((iy * width + ix) * cin) // 4 + g])
+                  col[half, 2 * (base + g)] = sxtb16(word)
+                  col[half, 2 * (base + g) + 1] = sxtb16_ror8(word)
+              else:
+                for g in range(groups):
+                  col[half, 2 * (base + g)] = 0
+                  col[half, 2 * (base + g) + 1] = 0
+          else:
+            for p in T.unroll(pairs):
+              # int16 input: pairs of neighbouring taps, as the pre-widened weights hold them;
+              # int8 input: (x0, x2), (x1, x3) of each 4 taps, as the weights' SXTB16 gives.
+              col[half, p] = _pair(tap(x, first(p), oy, ox), tap(x, first(p) + step, oy, ox))
+        for cb in range(channels // tile):
+          for half, t in T.grid(PIXELS, tile):
+            acc[half, t] = 0
+          for k in range(words):
+            for t in T.unroll(tile):
+              if wide:
+                for half in T.unroll(PIXELS):
+                  acc[half, t] = smlad(col[half, k], w[cb, k, t], acc[half, t])
+              else:
+                low = T.meta_var(sxtb16(w[cb, k, t]))
+                high = T.meta_var(sxtb16_ror8(w[cb, k, t]))
+                for half in T.unroll(PIXELS):
+                  acc[half, t] = smlad(col[half, 2 * k], low, acc[half, t])
+                  acc[half, t] = smlad(col[half, 2 * k + 1], high, acc[half, t])
+          for half in T.unroll(PIXELS):
+            n = T.meta_var(T.min(pair * PIXELS + half, pixels - 1))
+            for t in T.unroll(tile):
+              out[0, n // out_w, n % out_w, cb * tile + t] = requantize(
+                  acc[half, t], mult, offset, cb * tile + t, stages)
+
+  return func
+
+
+def dense(inputs: int, channels: int, stages: tuple) -> tvm.tirx.PrimFunc:
+  """(1, inputs) int8 x packed (inputs, channels) weights -> int8 (1, channels) through the
+  requantize `stages`, or, for the last layer (no stages), the int32 accumulators plus the bias.
+
+  Parameters: x, packed weights, then multipliers and offsets (stages, C) (requantized) or the
+  bias (C,) int32 (last layer), then out."""
+  tile = tile_of(channels)
+  depth = len(stages)
+  words = _words(inputs, 4)
+  by_word = inputs % 4 == 0
+
+  @T.macro
+  def gather(x, xw, col):
+    for g in range(words):
+      if by_word:
+        col[2 * g] = sxtb16(xw[g])
+        col[2 * g + 1] = sxtb16_ror8(xw[g])
+      else:
+        # Pairs (x0, x2), (x1, x3) as the weights' SXTB16 split gives them; 0 past the end.
+        col[2 * g] = _pair(_element(x, 4 * g, inputs), _element(x, 4 * g + 2, inputs))
+        col[2 * g + 1] = _pair(_element(x, 4 * g + 1, inputs), _element(x, 4 * g + 3, inputs))
+
+  requantized = bool(stages)
+
+  @T.macro
+  def body(x, w, first, second, out):
+    """`first`, `second`: multipliers and offsets (hidden layer) or the bias twice (logits)."""
+    with T.sblock("root"):
+      col = T.sblock_alloc_buffer((2 * words,), "int32")
+      acc = T.sblock_alloc_buffer((tile,), "int32")
+      gather(x, T.decl_buffer((words,), "int32", data=x.data), col)
+      for cb in range(channels // tile):
+        for t in T.unroll(tile):
+          acc[t] = 0 if requantized else first[cb * tile + t]
+        for k in range(words):
+          for t in T.unroll(tile):
+            acc[t] = smlad(col[2 * k], sxtb16(w[cb, k, t]), acc[t])
+            acc[t] = smlad(col[2 * k + 1], sxtb16_ror8(w[cb, k, t]), acc[t])
+        for t in T.unroll(tile):
+          if requantized:
+            out[0, cb * tile + t] = requantize(acc[t], first, second, cb * tile + t, stages)
+          else:
+            out[0, cb * tile + t] = acc[t]
+
+  if not stages:
+    @T.prim_func(private=True, s_tir=True)
+    def logits(x: T.Buffer((1, inputs), dtype=I8),
+               w: T.Buffer((channels // tile, words, tile), dtype=I32),
+               bias: T.Buffer((channels,), dtype=I32),
+               out: T.Buffer((1, channels), dtype=I32)):
+      T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
+      body(x, w, bias, bias, out)
+    return logits
+
+  @T.prim_func(private=True, s_tir=True)
+  def hidden(x: T.Buffer((1, inputs), dtype=I8),
+             w: T.Buffer((channels // tile, words, tile), dtype=I32),
+             mult: T.Buffer((depth, channels), dtype=I32),
+             offset: T.Buffer((depth, channels), dtype=I64),
+             out: T.Buffer((1, channels), dtype=I8)):
+    T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
+    body(x, w, mult, offset, out)
+  return hidden
+
+
+def _element(x, index, size: int):
+  """x[0, index] as int32, 0 past the end (the weights' zero padding meets zeros)."""
+  return tvm.tirx.if_then_else(index < size, T.Cast("int32", x[0, tvm.tirx.min(index, size - 1)]),
+                               T.int32(0))
