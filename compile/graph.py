@@ -224,7 +224,8 @@ def _windows(padded, window, stride, out_h, out_w):
       (strides[0], strides[1] * stride, strides[2] * stride, strides[1], strides[2], strides[3]))
 
 
-def _out_hw(x_shape, window, stride, pads):
+def out_hw(x_shape, window, stride, pads):
+  """(H', W') of a window sliding over an NHWC shape with `pads` (top, left, bottom, right)."""
   out_h = (x_shape[1] + pads[0] + pads[2] - window) // stride + 1
   out_w = (x_shape[2] + pads[1] + pads[3] - window) // stride + 1
   return out_h, out_w
@@ -233,7 +234,7 @@ def _out_hw(x_shape, window, stride, pads):
 def conv_windows(inputs, weight, stride, pads, pad_value=0):
   """Patches (N, H', W', K*K*Cin) of x ready for a matmul with weight.reshape(-1, Cout)."""
   window = weight.shape[0]
-  out_h, out_w = _out_hw(inputs.shape, window, stride, pads)
+  out_h, out_w = out_hw(inputs.shape, window, stride, pads)
   xp = np.ascontiguousarray(_pad(inputs, pads, pad_value))
   return _windows(xp, window, stride, out_h, out_w).reshape(inputs.shape[0], out_h, out_w, -1)
 
@@ -242,7 +243,7 @@ def depthwise_sums(inputs, weight, stride, pads) -> np.ndarray:
   """(N, H', W', C): each channel's window dotted with its own K x K kernel (weight (K, K, 1,
   C))."""
   window = weight.shape[0]
-  out_h, out_w = _out_hw(inputs.shape, window, stride, pads)
+  out_h, out_w = out_hw(inputs.shape, window, stride, pads)
   padded = np.ascontiguousarray(_pad(inputs, pads, 0))
   patches = _windows(padded, window, stride, out_h, out_w)          # (N, H', W', K, K, C)
   return np.einsum("nhwijc,ijc->nhwc", patches, weight[:, :, 0, :], optimize=True)
@@ -250,13 +251,13 @@ def depthwise_sums(inputs, weight, stride, pads) -> np.ndarray:
 
 def window_sums(inputs, window, stride, pads) -> np.ndarray:
   """(N, H', W', C) sums over each window, padded zeros included."""
-  out_h, out_w = _out_hw(inputs.shape, window, stride, pads)
+  out_h, out_w = out_hw(inputs.shape, window, stride, pads)
   padded = np.ascontiguousarray(_pad(inputs, pads, 0))
   return _windows(padded, window, stride, out_h, out_w).sum(axis=(3, 4))
 
 
 def max_pool(inputs, window, stride, pads):
-  out_h, out_w = _out_hw(inputs.shape, window, stride, pads)
+  out_h, out_w = out_hw(inputs.shape, window, stride, pads)
   low = np.iinfo(inputs.dtype).min if np.issubdtype(inputs.dtype, np.integer) else -np.inf
   xp = np.ascontiguousarray(_pad(inputs, pads, low))
   return _windows(xp, window, stride, out_h, out_w).max(axis=(3, 4))

@@ -57,7 +57,7 @@ def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
   kernel, channels = op.weight.shape[0], op.weight.shape[-1]
   stages, constants = _dsp_args(op, requants, dtype)
   func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
-  out_shape = simd.conv_output_shape(in_shape, kernel, op.stride, op.pads, channels)
+  out_shape = (1, *graph_lib.out_hw(in_shape, kernel, op.stride, op.pads), channels)
   gv = bb.add_func(func, f"conv2d_dsp_{op.layer}")
   return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType(out_shape, "int8")))
 
@@ -76,29 +76,14 @@ def _dsp_dense(bb, inputs, op: quant_lib.QDense, requants):
                                                                            "int8")))
 
 
-def _dsp_groups(ops, dsp: bool) -> list:
-  """The ops, each as (op, requants fused into its DSP kernel, or None for TVM's legalized op):
-  a conv or int8-input dense layer takes the batch-norm affines right after it along."""
-  groups, i = [], 0
-  input_is_int8 = False
-  while i < len(ops):
-    op = ops[i]
-    fusable = dsp and (isinstance(op, quant_lib.QConv) or (
-        isinstance(op, quant_lib.QDense) and input_is_int8))
-    if not fusable:
-      groups.append((op, None))
-      i += 1
-    else:
-      requants = [op.requant] if op.requant is not None else []
-      i += 1
-      while requants and i < len(ops) and isinstance(ops[i], quant_lib.QAffine):
-        requants.append(ops[i].requant)
-        i += 1
-      groups.append((op, requants))
-    input_is_int8 = input_is_int8 or isinstance(op, (quant_lib.QConv, quant_lib.QDepthwise,
-                                                     quant_lib.QDense, quant_lib.QAffine,
-                                                     quant_lib.QAvgPool))
-  return groups
+def _with_affines(op, ops, start: int) -> tuple[list, int]:
+  """`op`'s requantize and those of the batch-norm affines from `ops[start]` on, which its DSP
+  kernel computes too; and the index of the first op after them."""
+  requants = [op.requant] if op.requant is not None else []
+  while requants and start < len(ops) and isinstance(ops[start], quant_lib.QAffine):
+    requants.append(ops[start].requant)
+    start += 1
+  return requants, start
 
 
 def _pool(inputs, op: graph_lib.PoolOp):
@@ -154,10 +139,15 @@ def _int_body(bb, image, qgraph: quant_lib.QuantGraph, dsp: bool):
   activation = bb.emit(R.astype(image, "int16"))
   activation = bb.emit(
       R.subtract(R.multiply(activation, relax.const(np.int16(2))), relax.const(np.int16(255))))
-  for op, requants in _dsp_groups(qgraph.ops, dsp):
-    if requants is not None and isinstance(op, quant_lib.QConv):
+  ops, i = qgraph.ops, 0
+  while i < len(ops):
+    op = ops[i]
+    i += 1
+    if dsp and isinstance(op, quant_lib.QConv):
+      requants, i = _with_affines(op, ops, i)
       activation = _dsp_conv(bb, activation, op, requants)
-    elif requants is not None:
+    elif dsp and isinstance(op, quant_lib.QDense) and str(activation.ty.dtype) == "int8":
+      requants, i = _with_affines(op, ops, i)
       activation = _dsp_dense(bb, activation, op, requants)
     elif isinstance(op, quant_lib.QConv):
       activation = _requant(bb, bb.emit(_conv(activation, op.weight, op.stride, op.pads, "int32")),

@@ -33,6 +33,8 @@ import numpy as np
 import tvm
 from tvm.script import tirx as T
 
+from compile import graph as graph_lib
+
 # A conv's pass: PIXELS output pixels x TILE output channels, 4 accumulators; with the two
 # pixels' activation words and a weight word's two halves that is what the M4's 13 free
 # registers hold (4 channels x 1 pixel spilled, and split each weight for one pixel only).
@@ -146,13 +148,6 @@ def requantize(acc, mult, offset, channel, stages):
   return T.Cast("int8", value)
 
 
-def conv_output_shape(in_shape, kernel: int, stride: int, pads, channels: int) -> tuple:
-  _, height, width, _ = in_shape
-  top, left, bottom, right = pads
-  return (1, (height + top + bottom - kernel) // stride + 1,
-          (width + left + right - kernel) // stride + 1, channels)
-
-
 def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: int,
          stages: tuple) -> tvm.tirx.PrimFunc:
   """conv2d (NHWC, SAME or VALID `pads` (top, left, bottom, right)) + the requantize `stages`,
@@ -162,7 +157,7 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   (stages, C_out) int32, offsets (stages, C_out) int64, out (1, OH, OW, C_out) int8."""
   _, height, width, cin = in_shape
   top, left, _, _ = pads
-  _, out_h, out_w, _ = conv_output_shape(in_shape, kernel, stride, pads, channels)
+  out_h, out_w = graph_lib.out_hw(in_shape, kernel, stride, pads)
   taps = kernel * kernel * cin
   tile = tile_of(channels)
   depth = len(stages)
