@@ -43,6 +43,10 @@ def _mean_sd(values) -> str:
 
 
 def main(_):
+  unknown = sorted(set(FLAGS.settings) - {"plain", "distilled"})
+  if unknown or not FLAGS.settings:
+    raise ValueError(f"--settings={','.join(FLAGS.settings)}: use plain, distilled or both "
+                     f"(unknown: {unknown})")
   base = full_runs.full_recipe(FLAGS.config)
   data = run_data.load(base.data, FLAGS.workdir)
   data_for = runner.data_by_input(data)
