@@ -9,6 +9,11 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 
+# Optional extras: Ray for the search's Ray executor (the tests cover it, so `make test` installs it).
+$(VENV)/.ray-installed: $(VENV)/.installed requirements-ray.txt
+	$(VENV)/bin/pip install -q -r requirements-ray.txt
+	touch $@
+
 # The Arm toolchain and QEMU (Debian packages) for compile/: installed only when missing.
 # --no-install-recommends keeps it to ~300 MB instead of 3.3 GB.
 ARM_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
@@ -31,10 +36,10 @@ main: setup
 full: setup
 	$(PY) -m experiments.main --config=configs/main.py:full --workdir=runs/full
 
-test: setup
+test: setup $(VENV)/.ray-installed
 	$(PY) -m pytest -q
 
-test-all: setup
+test-all: setup $(VENV)/.ray-installed
 	$(PY) -m pytest -q -m ""
 
 bench: setup

@@ -1,8 +1,9 @@
-r"""Search trainings per minute: K seeds trained one after another vs vmapped in one step.
+r"""Search trainings per minute: K seeds one after another vs vmapped; the local vs Ray executor.
 
   .venv/bin/python -m benchmarks.search_throughput             # ~2 min on 2 cores
   .venv/bin/python -m benchmarks.search_throughput --model=two_layer_fc --steps=10
   .venv/bin/python -m benchmarks.search_throughput --end_to_end --epochs=1   # whole short trainings
+  .venv/bin/python -m benchmarks.search_throughput --executors --candidates=4 --epochs=1
 
 Times the train step of a search-sized candidate (default: the Embedded net, 0.8 M MACs) for
 K = 3 and 8 seeds, sequential (K jit steps) and vmapped (one step over K stacked models), and
@@ -13,6 +14,12 @@ ratio is expected to reverse. The search picks its strategy from this measuremen
 `--end_to_end` times what the search really runs for one candidate: K seeds of the search recipe
 on the real training split (augmentation, input pipeline and validation included), one seed
 after another (`loop.train_and_evaluate`) vs together (`seeds.train_seeds`).
+
+`--executors` times the search's executors (smile_jax/search/executors.py) end to end on the
+main job's search data (SMILEsmileD + GENKI-4K, real split): the first `--candidates` children of
+the compact root, K vmapped seeds each, trained by the local executor (one candidate at a time
+on all cores) and by a local Ray (`--workers` candidates at once, one thread each), Ray's
+start-up included, in one run. Distillation is off (no teacher stage to train first).
 """
 
 import os
@@ -27,7 +34,7 @@ from experiments import cli
 from configs import default, search as search_config
 from smile_jax.data import run_data
 from smile_jax.models import zoo
-from smile_jax.search import runner
+from smile_jax.search import executors, reductions, runner
 from smile_jax.train import loop, seeds as seeds_lib, steps
 
 FLAGS = flags.FLAGS
@@ -37,7 +44,11 @@ flags.DEFINE_integer("train_images", 9215, "Training images per epoch (SMILEsmil
 flags.DEFINE_bool("end_to_end", False,
                   "Time whole short trainings on the real data instead of steps.")
 flags.DEFINE_integer("epochs", 1, "Epochs per short training with --end_to_end.")
-flags.DEFINE_integer("seeds", 3, "K with --end_to_end.")
+flags.DEFINE_integer("seeds", 3, "K with --end_to_end and --executors.")
+flags.DEFINE_bool("executors", False,
+                  "Time the local executor against Ray on whole short trainings.")
+flags.DEFINE_integer("candidates", 4, "Candidates trained by each executor with --executors.")
+flags.DEFINE_integer("workers", 2, "Ray workers (one thread each) with --executors.")
 
 
 def _batches(seeds: int, count: int, bs: int):
@@ -99,8 +110,55 @@ def end_to_end() -> None:
     print(f"| {name} | {sec:.1f} | {60 / sec:.2f} | {sec / sequential:.2f}x |")
 
 
+def run_executor(executor, specs) -> float:
+  """Seconds for `executor` to train every spec (all seeds of one a job), as the search would."""
+  t0 = time.perf_counter()
+  keys = []
+  for spec in specs:
+    executor.submit(spec, tuple(range(FLAGS.seeds)))
+    keys.append(executors.job_key(spec, tuple(range(FLAGS.seeds))))
+  outcomes = {}
+  for key in keys:
+    outcomes.update(executor.collect(key) if key not in outcomes else [])
+  bad = [outcome for outcome in outcomes.values() if isinstance(outcome, BaseException)]
+  if bad:
+    raise bad[0]
+  return time.perf_counter() - t0
+
+
+def executors_side_by_side() -> None:
+  config = search_config.get_config("compact")
+  config.search.epochs = FLAGS.epochs
+  config.search.recipe.train.distill_weight = 0.0
+  cfg = runner.short_recipe(config)
+  root = zoo.get("compact")
+  specs = [option.spec for option in reductions.valid(root, "extended")][:FLAGS.candidates]
+  with tempfile.TemporaryDirectory() as tmp:
+    data = run_data.load(cfg.data, tmp)
+    data_for = runner.data_by_input(data)
+    local = executors.LocalExecutor(None, runner.short_trainer_many(config, data_for))
+    local_s = run_executor(local, specs)
+    t0 = time.perf_counter()
+    ray_executor = executors.RayExecutor(cfg, data, workers=FLAGS.workers, threads=1)
+    start_s = time.perf_counter() - t0
+    try:
+      ray_s = run_executor(ray_executor, specs) + start_s
+    finally:
+      ray_executor.close()
+  print(f"{len(specs)} candidates of the compact root ({', '.join(s.name for s in specs)}), "
+        f"{FLAGS.seeds} vmapped seeds x {FLAGS.epochs} epoch(s) each, "
+        f"{len(data.train.labels):,} training images, {os.cpu_count()} cores\n")
+  print("| executor | seconds | candidates/min | vs local |\n|---|--:|--:|--:|")
+  for name, sec in (("local (one candidate at a time, all cores)", local_s),
+                    (f"Ray ({FLAGS.workers} workers x 1 thread; start-up {start_s:.0f} s incl.)",
+                     ray_s)):
+    print(f"| {name} | {sec:.1f} | {60 * len(specs) / sec:.2f} | {local_s / sec:.2f}x |")
+
+
 def main(argv):
   del argv
+  if FLAGS.executors:
+    return executors_side_by_side()
   if FLAGS.end_to_end:
     return end_to_end()
   sc = search_config.get_config().search

@@ -84,6 +84,14 @@ def get_config(variant: str = ""):
   # "vmap": a candidate's seeds train together in one vmapped step (0.37-0.64x the time of
   # sequential steps on this CPU, benchmarks/search_throughput.py); "sequential": one at a time.
   config.search.parallel_seeds = "vmap"
+  # Where candidates train (smile_jax/search/executors.py): "local" (this process) or "ray" (one
+  # Ray task per candidate; `pip install -r requirements-ray.txt`). `ray_address` "": start a
+  # local Ray; "auto" or "host:port": join a cluster. `workers`: candidates training at once;
+  # `threads_per_worker` 0: a node's cores // workers. Same inputs, same chosen net either way.
+  config.search.executor = "local"
+  config.search.ray_address = ""
+  config.search.workers = 2
+  config.search.threads_per_worker = 0
   config.search.margin = 1.0                 # decide on mean - margin x standard error
   config.search.epochs = fields["epochs"]         # short training per candidate
   config.search.warmup_epochs = 1

@@ -1,6 +1,9 @@
 """Shared fixtures. Two host devices let the pmap path run on a CPU-only machine."""
 
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
@@ -9,6 +12,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from smile_jax.data import sources  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +27,42 @@ def shared_data_dir():
 @pytest.fixture(scope="session")
 def tfds_dir(tmp_path_factory):
   return str(tmp_path_factory.mktemp("tfds"))
+
+
+def smoke_command(workdir, tfds_dir, *extra) -> list[str]:
+  """`experiments.search` on `configs/search.py:smoke` (2-epoch finalists), with `extra` flags."""
+  return [sys.executable, "-m", "experiments.search", "--config=configs/search.py:smoke",
+          f"--workdir={workdir}", f"--config.run.data.tfds_dir={tfds_dir}",
+          "--config.run.train.epochs=2", *extra]
+
+
+def kill_once_stored(proc: subprocess.Popen, db_path, count: int = 2) -> None:
+  """SIGKILLs a running search once `count` trainings are stored in its run store: mid-search."""
+  import signal  # noqa: PLC0415
+  import sqlite3  # noqa: PLC0415
+  import time  # noqa: PLC0415
+  done, deadline = 0, time.time() + 300
+  while done < count and time.time() < deadline:
+    assert proc.poll() is None, "the search ended before it could be killed"
+    time.sleep(0.2)
+    if os.path.exists(db_path):
+      try:
+        done = sqlite3.connect(db_path).execute(
+            "SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
+      except sqlite3.OperationalError:
+        pass
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+
+
+@pytest.fixture(scope="session")
+def smoke_search(tmp_path_factory, tfds_dir, shared_data_dir):
+  """search_summary.json of an uninterrupted smoke search on the local executor: what killed,
+  resumed and Ray-driven searches must reproduce."""
+  workdir = tmp_path_factory.mktemp("smoke_search")
+  subprocess.run(smoke_command(workdir, tfds_dir), cwd=REPO, check=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  return json.loads((workdir / "search_summary.json").read_text())
 
 
 def face_like(seed: int, size: int = 64, smiling: bool = False) -> np.ndarray:

@@ -263,43 +263,18 @@ def test_bad_search_configs_fail_before_training(tmp_path):
     assert not (tmp_path / "tfds-never-built").exists(), field   # failed before any data work
 
 
-def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, shared_data_dir):
+def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, smoke_search):
   import json
-  import os
-  import signal
-  import sqlite3
   import subprocess
-  import sys
-  import time
-  from configs import search as search_config
-  from smile_jax.search import runner
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  config = search_config.get_config("smoke")
-  config.run.data.tfds_dir = tfds_dir
-  config.run.train.epochs = 2
-  reference = runner.run_search(config, str(tmp_path / "uninterrupted")).summary
+  from tests.conftest import REPO, kill_once_stored, smoke_command
   workdir = tmp_path / "killed"
-  cmd = [
-      sys.executable, "-m", "experiments.search", "--config=configs/search.py:smoke",
-      f"--workdir={workdir}", f"--config.run.data.tfds_dir={tfds_dir}",
-      "--config.run.train.epochs=2"
-  ]
-  proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  db_path, done, deadline = workdir / "runs.sqlite", 0, time.time() + 300
-  while done < 2 and time.time() < deadline:  # kill once two trainings are stored, mid-search
-    assert proc.poll() is None, "the search ended before it could be killed"
-    time.sleep(0.2)
-    if db_path.exists():
-      try:
-        done = sqlite3.connect(db_path).execute(
-            "SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
-      except sqlite3.OperationalError:
-        pass
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
+  cmd = smoke_command(workdir, tfds_dir)
+  proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  kill_once_stored(proc, workdir / "runs.sqlite")
   assert not (workdir / "search_summary.json").exists()
-  subprocess.run(cmd, cwd=repo, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   resumed = json.loads((workdir / "search_summary.json").read_text())
+  reference = smoke_search
   assert resumed["trainings_run"] <= reference["trainings_run"] - 2  # finished ones were not redone
   assert resumed["chosen"]["name"] == reference["chosen"]["name"]
   assert resumed["chosen"]["test_auc"] == pytest.approx(reference["chosen"]["test_auc"], abs=1e-6)

@@ -22,7 +22,7 @@ from smile_jax import jsonfile
 from smile_jax.cost import board
 from smile_jax.data import run_data
 from smile_jax.models import spec as spec_lib, zoo
-from smile_jax.search import full_runs, presentation, reductions, search as search_lib
+from smile_jax.search import executors, full_runs, presentation, reductions, search as search_lib
 from smile_jax.search.store import RunStore
 from smile_jax.train import distill, loop, seeds as seeds_lib
 
@@ -93,6 +93,20 @@ def short_trainer(config, workdir: str, data_for):
   return train
 
 
+def make_executor(config, workdir: str, data: run_data.RunData, data_for):
+  """`config.search.executor`: 'local' trains in this process (vmapped seeds, or one seed after
+  another, checkpointed under candidates/); 'ray' sends each candidate to a Ray task."""
+  sc = config.search
+  vmapped = sc.get("parallel_seeds") == "vmap"
+  if sc.get("executor", "local") == "local":
+    return executors.LocalExecutor(short_trainer(config, workdir, data_for),
+                                   short_trainer_many(config, data_for) if vmapped else None)
+  recipe = short_recipe(config)
+  return executors.RayExecutor(recipe, data, distill.recipe_teacher(recipe.train, data.train),
+                               together=vmapped, address=sc.ray_address, workers=sc.workers,
+                               threads=sc.threads_per_worker)
+
+
 @dataclasses.dataclass(frozen=True)
 class SearchResult:
   summary: dict             # search_summary.json's content
@@ -126,10 +140,16 @@ def check_config(config) -> None:
   except spec_lib.SpecError as e:
     raise spec_lib.SpecError(f"config.search.root = {sc.root!r}: {e}") from None
   choices = {"mode": ("best_first", "algorithm1"), "choice": ("best_score", "one_se"),
-             "moves": tuple(reductions.MOVES), "parallel_seeds": ("vmap", "sequential")}
+             "moves": tuple(reductions.MOVES), "parallel_seeds": ("vmap", "sequential"),
+             "executor": ("local", "ray")}
   for field, allowed in choices.items():
     if sc.get(field, allowed[0]) not in allowed:
       raise ValueError(f"config.search.{field} must be one of {allowed}, got {sc.get(field)!r}")
+  if sc.get("executor", "local") == "ray":
+    if sc.workers < 1 or sc.threads_per_worker < 0:
+      raise ValueError(f"config.search.workers must be >= 1 (got {sc.workers}) and "
+                       f"threads_per_worker >= 0 (got {sc.threads_per_worker})")
+    executors.check_ray()
   for name in sc.get("references", ()):
     if name not in zoo.ZOO:
       raise ValueError(f"config.search.references: {name!r} is not a zoo model {sorted(zoo.ZOO)}")
@@ -143,6 +163,24 @@ def check_config(config) -> None:
   if recipe_train.distill_weight and not (teacher.get("model") or teacher.get("run_dir")):
     raise distill.TeacherError("config.search.recipe.train.distill_weight > 0 needs a teacher: "
                                "set config.search.teacher.model (or .run_dir)")
+
+
+def explore(search: search_lib.Search, sc, root: spec_lib.ModelSpec):
+  """The search proper under `config.search` (`sc`): AUC0, the cut-off beta and the finalists."""
+  if sc.baseline_auc > 0:
+    baseline_auc = sc.baseline_auc
+  else:
+    baseline_auc = search.evaluate(search.make(root, None, "baseline"),
+                                   search.seeds[:1]).mean_auc
+  beta = search_lib.quality_cutoff(baseline_auc, sc.keep)
+  if sc.mode == "algorithm1":
+    found = search.algorithm1(root, beta)
+    return baseline_auc, beta, [found] if found else []
+  search.best_first(root, beta, baseline_auc)
+  ok = [c for c in search.trained.values() if c.feasible and c.aucs and c.score(sc.margin) >= beta]
+  if sc.get("choice", "best_score") == "one_se":
+    return baseline_auc, beta, search_lib.one_se_choice(ok, sc.finalists)
+  return baseline_auc, beta, sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
 
 
 def run_search(config, workdir: str) -> SearchResult:
@@ -161,9 +199,9 @@ def run_search(config, workdir: str) -> SearchResult:
                                        max_latency_ms=sc.get("max_latency_ms", 0.0))
   store = RunStore(os.path.join(workdir, "runs.sqlite"), stored_recipe(config))
   seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
-  vmapped = sc.get("parallel_seeds") == "vmap"
+  executor = make_executor(config, workdir, data, data_for)
   search = search_lib.Search(
-      short_trainer(config, workdir, data_for),
+      executor,
       store,
       constraints,
       seeds=seeds,
@@ -172,29 +210,15 @@ def run_search(config, workdir: str) -> SearchResult:
       train_above_budget=sc.train_above_budget,
       max_candidates=sc.max_candidates,
       max_seconds=sc.max_minutes * 60,
-      train_many=short_trainer_many(config, data_for) if vmapped else None,
       moves=sc.get("moves", "report"),
       on_trained=lambda c: print(
           f"[search {(time.time() - t0) / 60:5.1f} min] {c.spec.name}: {c.cost.macs:,} MACs, "
           f"val AUC {c.mean_auc:.4f} over {len(c.aucs)} seed(s) ({c.reduction})",
           flush=True))
-  if sc.baseline_auc > 0:
-    baseline_auc = sc.baseline_auc
-  else:
-    baseline_auc = search.evaluate(search.make(root, None, "baseline"), seeds[:1]).mean_auc
-  beta = search_lib.quality_cutoff(baseline_auc, sc.keep)
-  if sc.mode == "algorithm1":
-    found = search.algorithm1(root, beta)
-    finalists = [found] if found else []
-  else:
-    search.best_first(root, beta, baseline_auc)
-    ok = [
-        c for c in search.trained.values() if c.feasible and c.aucs and c.score(sc.margin) >= beta
-    ]
-    if sc.get("choice", "best_score") == "one_se":
-      finalists = search_lib.one_se_choice(ok, sc.finalists)
-    else:
-      finalists = sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
+  try:
+    baseline_auc, beta, finalists = explore(search, sc, root)
+  finally:
+    executor.close()
   cands = [c for c in search.trained.values() if c.aucs]
   front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
   finals = full_runs.retrain_finalists(config, workdir, data_for, finalists)

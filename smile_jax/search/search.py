@@ -14,9 +14,11 @@ Modes:
     MACs, RAM and flash. Candidates far above the budget are expanded without training (their
     quality is taken from their parent), so no time goes into training nets that cannot be chosen.
 
-The trainer is a function `train(spec, seed) -> dict(val_auc, val_loss, seconds, epochs)`, so
-the algorithms are independent of how a candidate is trained (short real trainings in
-`experiments.search`; tests also drive them with synthetic quality functions).
+Trainings run through an executor (executors.py: in this process, or as Ray tasks), so the
+algorithms are independent of how and where a candidate is trained (short real trainings in
+`experiments.search`; tests also drive them with synthetic quality functions). With several
+workers, best-first starts the next candidates in its order while one trains, and commits each
+result only when the order reaches it: it trains and chooses exactly what one worker would.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from absl import logging
 
 from smile_jax.cost import board, ops as ops_lib
 from smile_jax.models import spec as spec_lib
-from smile_jax.search import reductions as reductions_lib
+from smile_jax.search import executors, reductions as reductions_lib
 from smile_jax.search.store import RunStore
 
 Trainer = Callable[[spec_lib.ModelSpec, int], dict]
@@ -174,14 +176,15 @@ def one_se_choice(cands: list[Candidate], count: int = 1) -> list[Candidate]:
 class Search:
   """Runs either mode over one run store; see the module docstring."""
 
-  def __init__(self, train: Trainer, store: RunStore, constraints: Constraints, *, seeds=(0,),
+  def __init__(self, executor, store: RunStore, constraints: Constraints, *, seeds=(0,),
                margin: float = 1.0, epochs: int = 0, train_above_budget: float = 4.0,
                max_candidates: int = 1000, max_seconds: float = float("inf"), on_trained=None,
-               train_many=None, moves: str = "report"):
-    self.train, self.store, self.constraints = train, store, constraints
+               moves: str = "report"):
+    """`executor`: an executors.py executor, or a `Trainer` run in this process."""
+    if callable(executor):
+      executor = executors.LocalExecutor(executor)
+    self.executor, self.store, self.constraints = executor, store, constraints
     self.moves = moves        # reductions.MOVES: the report's reductions, or the wider moves too
-    # Optional: (spec, seeds) -> one result per seed, all seeds in one go (vmapped trainings).
-    self.train_many = train_many
     self.seeds, self.margin, self.epochs = tuple(seeds), margin, epochs
     self.train_above_budget = train_above_budget
     self.max_candidates, self.max_seconds = max_candidates, max_seconds
@@ -189,6 +192,8 @@ class Search:
     self.trained: dict[str, Candidate] = {}
     self.trainings = 0        # trainings run by this process (not restored from the store)
     self.started = time.time()
+    self._pending: dict[tuple, Candidate] = {}   # job key -> candidate, while a job is out
+    self._refill = lambda: None   # best-first: start the next candidates on idle workers
 
   # -- evaluating one candidate --------------------------------------------------------------
   def make(self, spec, parent_hash=None, reduction="") -> Candidate:
@@ -200,11 +205,9 @@ class Search:
   def evaluate(self, cand: Candidate, seeds=None) -> Candidate:
     """Trains `cand` once per seed, reusing finished (hash, seed) rows of the store."""
     seeds = tuple(seeds or self.seeds)
-    missing = [
-        seed for seed in seeds if (self.store.get(cand.hash, seed) or {}).get("status") != "done"
-    ]
-    if missing:
-      self._train_and_store(cand, missing)
+    keys = [self._submit(cand, group) for group in self._jobs(cand, seeds)]
+    for key in keys:
+      self._drain(until=key)
     for seed in seeds:
       row = self.store.get(cand.hash, seed)
       if row is not None and row["status"] == "done":
@@ -214,28 +217,64 @@ class Search:
     self.on_trained(cand)
     return cand
 
-  def _train_and_store(self, cand: Candidate, seeds: list[int]) -> None:
+  def _jobs(self, cand: Candidate, seeds) -> list[tuple]:
+    """The seeds `cand` still lacks in the store, as jobs: all together or one seed a job."""
+    missing = tuple(seed for seed in seeds
+                    if (self.store.get(cand.hash, seed) or {}).get("status") != "done")
+    if not missing:
+      return []
+    return [missing] if self.executor.together else [(seed,) for seed in missing]
+
+  def _submit(self, cand: Candidate, seeds: tuple) -> tuple:
+    key = executors.job_key(cand.spec, seeds)
+    if key not in self._pending:
+      self._pending[key] = cand
+      self.trainings += len(seeds)
+      self.executor.submit(cand.spec, seeds)
+    return key
+
+  def _drain(self, until: tuple) -> None:
+    """Stores every finished job's results (each durable at once) and refills the workers freed
+    (`self._refill`), until `until`'s job is done."""
+    while until in self._pending:
+      for key, outcome in self.executor.collect(until):
+        self._store(self._pending.pop(key), key[1], outcome)
+      self._refill()
+
+  def _store(self, cand: Candidate, seeds: tuple, outcome) -> None:
     base = dict(hash=cand.hash, name=cand.spec.name, spec_json=cand.spec.to_json(None),
                 parent_hash=cand.parent_hash, reduction=cand.reduction, macs=cand.cost.macs,
                 other_ops=cand.cost.other_ops, params=cand.cost.params,
                 peak_ram_bytes=cand.cost.peak_activation_bytes("int8"),
                 flash_bytes=cand.cost.param_bytes("int8"), epochs=self.epochs)
-    together = self.train_many is not None and len(seeds) > 1
-    groups = [seeds] if together else [[seed] for seed in seeds]
-    for group in groups:
-      self.trainings += len(group)
-      try:
-        results = self.train_many(cand.spec,
-                                  group) if together else [self.train(cand.spec, group[0])]
-      except Exception as e:  # noqa: BLE001 - one bad candidate must not end the search
-        logging.warning("candidate %s seeds %s failed: %s", cand.spec.name, group, e)
-        for seed in group:
-          self.store.put(**base, seed=seed, status="failed",
-                         error="".join(traceback.format_exception_only(e)))
+    if isinstance(outcome, BaseException):   # one bad candidate must not end the search
+      logging.warning("candidate %s seeds %s failed: %s", cand.spec.name, seeds, outcome)
+      for seed in seeds:
+        self.store.put(**base, seed=seed, status="failed",
+                       error="".join(traceback.format_exception_only(outcome)))
+      return
+    for seed, result in zip(seeds, outcome):
+      self.store.put(**base, seed=seed, status="done", val_auc=result["val_auc"],
+                     val_loss=result["val_loss"], train_seconds=result.get("seconds"))
+
+  def _start_ahead(self, heap: list) -> None:
+    """Fills idle workers with the next candidates in best-first order (their results wait in the
+    store until the order reaches them), never planning past `max_candidates`."""
+    room = self.executor.workers - len(self._pending)
+    planned = len(self.trained) + len({key[0] for key in self._pending})
+    for _, _, spec, parent_hash, reduction, _ in sorted(heap):
+      if room <= 0 or planned >= self.max_candidates:
+        return
+      if (spec.canonical_hash() in self.trained
+          or self.constraints.overshoot(spec) > self.train_above_budget):
         continue
-      for seed, result in zip(group, results):
-        self.store.put(**base, seed=seed, status="done", val_auc=result["val_auc"],
-                       val_loss=result["val_loss"], train_seconds=result.get("seconds"))
+      cand = self.make(spec, parent_hash, reduction)
+      jobs = [job for job in self._jobs(cand, self.seeds)
+              if executors.job_key(spec, job) not in self._pending]
+      for job in jobs[:room]:
+        self._submit(cand, job)
+      room -= len(jobs[:room])
+      planned += 1
 
   def out_of_budget(self) -> bool:
     return (len(self.trained) >= self.max_candidates
@@ -294,10 +333,19 @@ class Search:
       if self.constraints.overshoot(spec) > self.train_above_budget:
         push_children(spec, spec.canonical_hash(), parent_quality)  # too big to choose: expand only
         continue
-      cand = self.evaluate(self.make(spec, parent_hash, reduction))
+      cand = self.make(spec, parent_hash, reduction)
+      if self.executor.workers > 1:
+        for job in self._jobs(cand, self.seeds):
+          self._submit(cand, job)
+        self._refill = lambda: self._start_ahead(heap)
+        self._refill()
+      cand = self.evaluate(cand)
       if cand.aucs and cand.score(self.margin) >= beta:
         push_children(spec, cand.hash,
                       cand.score(self.margin))  # reductions only lose quality: prune below beta
+    self._refill = lambda: None
+    while self._pending:   # trainings started ahead: keep what they cost (a resume reuses them)
+      self._drain(until=next(iter(self._pending)))
     return list(self.trained.values())
 
 

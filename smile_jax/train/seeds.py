@@ -21,9 +21,12 @@ from smile_jax.models import spec as spec_lib
 from smile_jax.train import distill, loop, steps
 
 
-def train_seeds(config, spec: spec_lib.ModelSpec, seeds, data: run_data.RunData) -> list[dict]:
+def train_seeds(config, spec: spec_lib.ModelSpec, seeds, data: run_data.RunData,
+                teacher_logits: np.ndarray | None = None) -> list[dict]:
   """`config.train.epochs` of the recipe for each seed at once; per seed: the best epoch's val AUC
-  and loss, and the (shared) wall time."""
+  and loss, and the (shared) wall time. `teacher_logits`: the recipe's teacher logits on
+  `data.train` when the caller holds them already (a Ray worker cannot read the teacher's
+  directory); by default they are read from `config.train.teacher` when the recipe distils."""
   tc = config.train
   t0 = time.time()
   base = pipeline.epoch_indices(data.train.labels, seeds[0], config.data.balance)
@@ -33,7 +36,8 @@ def train_seeds(config, spec: spec_lib.ModelSpec, seeds, data: run_data.RunData)
         f"the train split has {len(base)} images, fewer than one batch of {tc.batch_size}")
   states = steps.stack([steps.create_state(spec, tc, steps_per_epoch, s) for s in seeds])
   augment_cfg = config.augment if config.augment.enabled else None
-  teacher = distill.recipe_teacher(tc, data.train)
+  teacher = (distill.recipe_teacher(tc, data.train) if teacher_logits is None
+             else teacher_logits)
   best = [{"val_auc": -1.0, "val_loss": float("nan")} for _ in seeds]
   for epoch in range(tc.epochs):
     streams = [
