@@ -1,7 +1,7 @@
 """A model compiled and built: from a deploy graph (float) or its int8 quantization to firmware
 for both boards, checked and measured.
 
-    build_model(model, directory, ...) -> deploy.json's fields of the build
+    build_model(model, directory, ...) -> (deploy.json's fields of the build, firmware logits)
 
 The model goes through Relax and TVM to C / Thumb-2 (`compile_model`), is linked into the QEMU
 firmware and the SparkFun Edge firmware, run under QEMU on the given images (parity: float logits
@@ -146,10 +146,10 @@ def build_model(model,
                 kernels_route: str = "llvm",
                 threshold_logit: float = 0.0,
                 label: str = "",
-                dsp: bool = False) -> dict:
+                dsp: bool = False) -> tuple[dict, np.ndarray]:
   """Compiles `model`, builds both boards' firmware, checks parity under QEMU (raising
   `parity.ParityError` with the first divergent layer) and profiles one inference in unicorn;
-  returns deploy.json's fields of this build.
+  returns deploy.json's fields of this build and the firmware's own logits on `parity_images`.
 
   `reference_logits`: what the firmware must reproduce on `parity_images` (the integer reference's
   int32 accumulators for int8, the float model's logits for float32).
@@ -193,4 +193,4 @@ def build_model(model,
       "logit_scale": [float(v) for v in getattr(model, "logit_scale", np.ones(spec.num_classes))],
       "layers": layer_rows(built, prof),
       "directory": directory,
-  }
+  }, run.logits

@@ -37,6 +37,26 @@ def _kb(nbytes: int) -> str:
   return f"{nbytes / 1024:,.1f} KB"
 
 
+def firmware_lines(builds: list[dict]) -> list[str]:
+  """What the int8 firmware measured of itself: its AUC over the test split under QEMU, and the
+  same net on CMSIS-NN (compile/cmsis_nn.py) for comparison."""
+  lines = []
+  for build in builds:
+    if build.get("firmware_test_auc") is not None:
+      lines.append(
+          f"Test AUC from the {build['dtype']} firmware's own outputs under QEMU, over all "
+          f"{build['parity_images']:,} test images: {build['firmware_test_auc']:.4f} ("
+          + ", ".join(f"{name} {auc:.4f}"
+                      for name, auc in build["firmware_test_auc_by_dataset"].items()) + ").")
+    if build.get("cmsis_nn_cycles_per_mac") is not None:
+      lines.append(
+          f"The same {build['dtype']} net on CMSIS-NN (TFLite Micro's kernels, same emulator): "
+          f"{build['cmsis_nn_cycles_per_mac']:.2f} est. cycles/MAC against "
+          f"{build['cycles_per_mac']:.2f} here "
+          f"({build['cmsis_nn_cycles_per_mac'] / build['cycles_per_mac']:.2f}x).")
+  return lines
+
+
 def markdown(result: dict, energy_cfg, report_ops_per_s: float,
              report_macs_estimate: float) -> tuple[str, str]:
   """(heading, body) of the deployment section; the body's sub-sections are `###`."""
@@ -77,6 +97,7 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
           f"{build['dtype']}: " + ", ".join(
               f"{name} {auc:.4f}" for name, auc in build.get("test_auc_by_dataset", {}).items())
           for build in builds) + ".",
+      *firmware_lines(builds),
       "QEMU instruction count (SysTick x 40 under -icount): " + ", ".join(
           f"{build['qemu_instructions']:,} vs unicorn {build['instructions']:,} ({build['dtype']})"
           for build in builds) + ".", "", "### Per layer", ""

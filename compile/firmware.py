@@ -113,8 +113,10 @@ def _overflow_lines(stderr: str) -> str:
 
 
 def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
-          test_image: np.ndarray | None = None) -> Firmware:
-  """Links model_dir/{model.c, model.h, kernels.c | kernels.o} into the board's firmware."""
+          test_image: np.ndarray | None = None, extra_flags=(), libraries=()) -> Firmware:
+  """Links model_dir/{model.c, model.h, kernels.c | kernels.o} into the board's firmware.
+  `extra_flags` (-I, -D) and `libraries` (.a files) are for a model.c built on a library
+  (compile/cmsis_nn.py)."""
   board = BOARDS[board_name]
   check_toolchain(qemu=False)
   os.makedirs(out_dir, exist_ok=True)
@@ -142,8 +144,8 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
     raise ValueError(f"kernels must be 'llvm', 'c' or 'none', got {kernels!r}")
   elf = os.path.join(out_dir, "firmware.elf")
   cmd = [
-      require_tool("arm-none-eabi-gcc"), *CFLAGS, f"-I{model_dir}", f"-I{common}", f"-I{board_dir}",
-      *sources, f"-L{common}", "-T",
+      require_tool("arm-none-eabi-gcc"), *CFLAGS, *extra_flags, f"-I{model_dir}", f"-I{common}",
+      f"-I{board_dir}", *sources, *libraries, f"-L{common}", "-T",
       os.path.join(board_dir, "link.ld"), f"-Wl,-Map={os.path.join(out_dir, 'firmware.map')}",
       *LDFLAGS, "-o", elf
   ]

@@ -14,7 +14,7 @@ import numpy as np
 from compile import model_source, quantize
 
 
-def _arr(name: str, array: np.ndarray, ctype: str) -> str:
+def c_array(name: str, array: np.ndarray, ctype: str) -> str:
   return f"static const {ctype} {name}[{array.size}] = {model_source.array_literal(array)};"
 
 
@@ -99,9 +99,9 @@ static void op_input(const uint8_t* image, void* out_) {{
       ow = (shape[1] + op.pads[1] + op.pads[3] - window) // op.stride + 1
       if is_int:
         decls += [
-            _arr(f"w{index}", op.weight, "int8_t"),
-            _arr(f"m{index}", op.requant.multiplier, "int32_t"),
-            _arr(f"off{index}", op.requant.offset, "int64_t")
+            c_array(f"w{index}", op.weight, "int8_t"),
+            c_array(f"m{index}", op.requant.multiplier, "int32_t"),
+            c_array(f"off{index}", op.requant.offset, "int64_t")
         ]
         epi = (f"int8_t* out = (int8_t*)out_; int idx = (oy * {ow} + ox) * {oc} + o; "
                + _requant_expr(index, op.requant, "acc", "o"))
@@ -109,7 +109,7 @@ static void op_input(const uint8_t* image, void* out_) {{
             _conv_loop(index, *shape, oh, ow, oc, window, op.stride, op.pads, "int32_t", in_t, epi))
         out_t = "int8_t"
       else:
-        decls += [_arr(f"w{index}", op.weight, "float"), _arr(f"b{index}", op.bias, "float")]
+        decls += [c_array(f"w{index}", op.weight, "float"), c_array(f"b{index}", op.bias, "float")]
         relu = "v = v > 0.0f ? v : 0.0f;" if op.relu else ""
         epi = (f"float* out = (float*)out_; float v = acc + b{index}[o]; {relu} "
                f"out[(oy * {ow} + ox) * {oc} + o] = v;")
@@ -149,13 +149,13 @@ static void op{index}(const {in_t}* x, void* out_) {{
       acc = "int32_t" if is_int else "float"
       if is_int:
         if op.kind == "depthwise_conv":
-          decls.append(_arr(f"w{index}", op.weight, "int8_t"))
-        decls += [_arr(f"m{index}", op.requant.multiplier, "int32_t"),
-                  _arr(f"off{index}", op.requant.offset, "int64_t")]
+          decls.append(c_array(f"w{index}", op.weight, "int8_t"))
+        decls += [c_array(f"m{index}", op.requant.multiplier, "int32_t"),
+                  c_array(f"off{index}", op.requant.offset, "int64_t")]
         epi = "int8_t* out = (int8_t*)out_; " + _requant_expr(index, op.requant, "acc", "c")
         out_t = "int8_t"
       elif op.kind == "depthwise_conv":
-        decls += [_arr(f"w{index}", op.weight, "float"), _arr(f"b{index}", op.bias, "float")]
+        decls += [c_array(f"w{index}", op.weight, "float"), c_array(f"b{index}", op.bias, "float")]
         relu = "v = v > 0.0f ? v : 0.0f;" if op.relu else ""
         epi = f"float* out = (float*)out_; float v = acc + b{index}[c]; {relu} out[idx] = v;"
       else:
@@ -167,14 +167,14 @@ static void op{index}(const {in_t}* x, void* out_) {{
       count, ch = int(np.prod(shape)), shape[-1]
       if is_int:
         decls += [
-            _arr(f"m{index}", op.requant.multiplier, "int32_t"),
-            _arr(f"off{index}", op.requant.offset, "int64_t")
+            c_array(f"m{index}", op.requant.multiplier, "int32_t"),
+            c_array(f"off{index}", op.requant.offset, "int64_t")
         ]
         requant = _requant_expr(index, op.requant, "x[idx]", f"idx % {ch}")
         body = f"int8_t* out = (int8_t*)out_; for (int idx = 0; idx < {count}; ++idx) {requant}"
         out_t = "int8_t"
       else:
-        decls += [_arr(f"s{index}", op.scale, "float"), _arr(f"t{index}", op.shift, "float")]
+        decls += [c_array(f"s{index}", op.scale, "float"), c_array(f"t{index}", op.shift, "float")]
         body = (f"float* out = (float*)out_; for (int idx = 0; idx < {count}; ++idx) "
                 f"out[idx] = x[idx] * s{index}[idx % {ch}] + t{index}[idx % {ch}];")
       funcs.append(f"\nstatic void op{index}(const {in_t}* x, void* out_) {{ {body} }}")
@@ -186,20 +186,20 @@ static void op{index}(const {in_t}* x, void* out_) {{
       last = is_int and op.requant is None
       acc = "int32_t" if is_int else "float"
       if is_int:
-        decls.append(_arr(f"w{index}", op.weight, "int8_t"))
+        decls.append(c_array(f"w{index}", op.weight, "int8_t"))
         if last:
-          decls.append(_arr(f"b{index}", op.bias, "int32_t"))
+          decls.append(c_array(f"b{index}", op.bias, "int32_t"))
           epi = "int32_t* out = (int32_t*)out_; out[idx] = acc + b%d[idx];" % index
           out_t = "int32_t"
         else:
           decls += [
-              _arr(f"m{index}", op.requant.multiplier, "int32_t"),
-              _arr(f"off{index}", op.requant.offset, "int64_t")
+              c_array(f"m{index}", op.requant.multiplier, "int32_t"),
+              c_array(f"off{index}", op.requant.offset, "int64_t")
           ]
           epi = "int8_t* out = (int8_t*)out_; " + _requant_expr(index, op.requant, "acc", "idx")
           out_t = "int8_t"
       else:
-        decls += [_arr(f"w{index}", op.weight, "float"), _arr(f"b{index}", op.bias, "float")]
+        decls += [c_array(f"w{index}", op.weight, "float"), c_array(f"b{index}", op.bias, "float")]
         relu = "v = v > 0.0f ? v : 0.0f;" if op.relu else ""
         epi = f"float* out = (float*)out_; float v = acc + b{index}[idx]; {relu} out[idx] = v;"
       funcs.append(f"""

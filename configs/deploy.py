@@ -22,7 +22,13 @@ def get_config():
   config.dsp_kernels = False
   config.range_images = 512         # training images for the int8 activation ranges
   config.percentile = 99.99            # of |activation|, per tensor
-  config.parity_images = 8             # test images run through QEMU
+  config.parity_images = 8             # test images the float build runs through QEMU
+  # The int8 firmware runs the whole test split under QEMU (bit-exact parity on every image);
+  # its test AUC comes from its own outputs. False: the first `parity_images` only.
+  config.firmware_test_auc = True
+  # CMSIS-NN (the peer of compile/cmsis_nn.py, for deploy.json's cmsis_nn_cycles_per_mac): a
+  # folder with CMSIS-NN/ and CMSIS-Core/; "" = ../shared/third_party. Missing: the field is null.
+  config.cmsis_nn_dir = ""
   config.seed = 0
 
   config.energy = ml_collections.ConfigDict()

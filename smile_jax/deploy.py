@@ -14,9 +14,15 @@ import os
 
 import numpy as np
 
-from compile import build, firmware, graph as graph_lib, quantize
+from compile import build, cmsis_nn, firmware, graph as graph_lib, quantize
 from smile_jax import infer, jsonfile
 from smile_jax.eval import calibration, metrics, predict
+
+
+def cmsis_dir(cfg) -> str:
+  """Where the CMSIS-NN peer's sources are: `cfg.cmsis_nn_dir`, else ../shared/third_party."""
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  return cfg.get("cmsis_nn_dir") or os.path.join(os.path.dirname(repo), "shared", "third_party")
 
 
 def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
@@ -48,17 +54,27 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
   float_auc = aucs(jax_logits)["test_auc"]
   entries = []
   for dtype in cfg.dtypes:
+    extra = {}
     if dtype == "int8":
       model = quantize.quantize(graph, range_images, cfg.percentile)
-      reference = quantize.run_int(model, parity_images)
-      deployed = quantize.dequantize_logits(model, quantize.run_int(model, test_images))
+      # The firmware runs the whole test split: parity on every image, its AUC from its outputs.
+      images = test_images if cfg.get("firmware_test_auc", True) else parity_images
+      test_int = quantize.run_int(model, test_images)
+      reference = test_int[:len(images)]
+      deployed = quantize.dequantize_logits(model, test_int)
+      extra["cmsis_nn_cycles_per_mac"] = cmsis_nn.cycles_per_mac(
+          model, range_images, os.path.join(out_dir, "cmsis_nn"), cmsis_dir(cfg))
     else:
-      model, reference = graph, jax_logits[:cfg.parity_images]
+      images, model, reference = parity_images, graph, jax_logits[:cfg.parity_images]
       deployed = graph_lib.run_float(graph, test_images)
-    row = build.build_model(model, os.path.join(out_dir, dtype), parity_images, reference,
-                               cfg.kernels, threshold_logit, f"{spec.name} from {run_dir}",
-                               cfg.get("dsp_kernels", False))
-    entries.append(row | aucs(deployed) | {"float_test_auc": float_auc})
+    row, firmware_logits = build.build_model(
+        model, os.path.join(out_dir, dtype), images, reference, cfg.kernels, threshold_logit,
+        f"{spec.name} from {run_dir}", cfg.get("dsp_kernels", False))
+    if dtype == "int8" and len(images) == len(test_images):
+      measured = aucs(quantize.dequantize_logits(model, firmware_logits))
+      extra |= {"firmware_test_auc": measured["test_auc"],
+                "firmware_test_auc_by_dataset": measured["test_auc_by_dataset"]}
+    entries.append(row | aucs(deployed) | {"float_test_auc": float_auc} | extra)
   result = {
       "run_dir": run_dir,
       "model": spec.name,
