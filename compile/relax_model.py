@@ -38,15 +38,18 @@ def _window_sums(inputs, window: int, stride: int, pads, channels: int):
   return _conv(inputs, ones, stride, pads, "int32", groups=channels)
 
 
-def _dsp_args(op, requants, input_dtype: str) -> tuple:
+def _dsp_args(op, requants, input_dtype: str, tables: bool = False) -> tuple:
   """A DSP kernel's requantize stages and its constants: packed weights, then the stages'
-  multipliers and offsets, one row per stage."""
+  multipliers and offsets, one row per stage, then (`tables`: a conv) its lookup tables."""
   weight = op.weight.reshape(-1, op.weight.shape[-1]).astype(np.int64)
   largest_input = 255 if input_dtype == "int16" else 128       # |2p - 255| or |int8|
-  stages = simd.stages_for(requants, int(np.abs(weight).sum(axis=0).max()) * largest_input)
+  stages = simd.stages_for(requants, int(np.abs(weight).sum(axis=0).max()) * largest_input,
+                           weight.shape[0] if tables else simd.TABLE_MAX_TAPS + 1)
   constants = [_const(simd.pack_weights(op.weight, input_dtype)),
                _const(np.stack([rq.multiplier for rq in requants])),
                _const(np.stack([rq.offset for rq in requants]))]
+  if tables:
+    constants.append(_const(simd.stage_tables(requants, stages)))
   return stages, constants
 
 
@@ -55,7 +58,7 @@ def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
   in_shape = tuple(int(d) for d in inputs.ty.shape)
   dtype = str(inputs.ty.dtype)
   kernel, channels = op.weight.shape[0], op.weight.shape[-1]
-  stages, constants = _dsp_args(op, requants, dtype)
+  stages, constants = _dsp_args(op, requants, dtype, tables=True)
   func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
   out_shape = (1, *graph_lib.out_hw(in_shape, kernel, op.stride, op.pads), channels)
   gv = bb.add_func(func, f"conv2d_dsp_{op.layer}")

@@ -14,7 +14,10 @@ spend about one, the way hand-tuned Cortex-M libraries do:
   * the requantization (the same int64 fixed-point step as everywhere, quantize.Requant) runs
     once per output, in the same kernel.
 The first layer reads the int16 image (2p - 255, 9 bits): its weights are stored pre-widened to
-int16 pairs (a few hundred bytes), so its pairs go to SMLAD as they are.
+int16 pairs (a few hundred bytes), so its pairs go to SMLAD as they are, one pixel and one
+channel a pass with the pairs unrolled into registers; with only 9 MACs an output there, a batch
+norm after its ReLU is a per-channel lookup table (TABLE_MAX_TAPS) instead of a second
+multiply-shift-clip.
 
 `pack_*` lay the weights out at compile time; the kernels' arithmetic is exactly the integer
 reference's (quantize.run_int): every product and sum is the same integer, only the order of the
@@ -90,10 +93,10 @@ def pack_int8(weight: np.ndarray) -> np.ndarray:
 
 
 def pack_int16_pairs(weight: np.ndarray) -> np.ndarray:
-  """(taps, C_out) int8 weights -> int32 words of two int16 (C_out / tile, words, tile): for
-  layers whose input is the int16 image (pairs of taps go to SMLAD as they are)."""
+  """(taps, C_out) int8 weights -> int32 words of two int16 (C_out, words, 1): for layers whose
+  input is the int16 image (pairs of taps go to SMLAD as they are; one channel a pass)."""
   taps, channels = weight.shape
-  tile = tile_of(channels)
+  tile = 1
   padded = np.zeros((_words(taps, 2) * 2, channels), np.int16)
   padded[:taps] = weight
   words = padded.T.reshape(channels, -1, 2).copy().view("<i4")[..., 0]
@@ -111,14 +114,24 @@ def _pair(lo, hi):
   return T.bitwise_or(T.bitwise_and(lo, T.int32(0xFFFF)), T.shift_left(hi, T.int32(16)))
 
 
+# A later requantize stage (a batch norm after ReLU) maps int8 to int8 per channel: where a
+# kernel has at most this many MACs per output, that stage is a table lookup (LDRSB) instead of
+# the 64-bit multiply-shift-clip: on the first layer (9 MACs an output) it is a third of the
+# time, for 128 bytes of flash a channel; deeper layers amortise the arithmetic and skip it.
+TABLE_MAX_TAPS = 32
+
+
 @dataclasses.dataclass(frozen=True)
 class Stage:
   """One requantization step's constants known at compile time (quantize.Requant's shift and
-  lower clip), and whether its shifted value provably fits int32, which lets the clip run on
-  32 bits (SSAT / USAT) instead of 64."""
+  lower clip), whether its shifted value provably fits int32, which lets the clip run on 32 bits
+  (SSAT / USAT) instead of 64, and whether it is a table lookup (`table`, indexed by its int8
+  input minus `base`)."""
   shift: int
   lo: int
   narrow: bool
+  table: bool = False
+  base: int = -128
 
 
 def stage_of(rq, input_bound: int) -> Stage:
@@ -128,17 +141,40 @@ def stage_of(rq, input_bound: int) -> Stage:
   return Stage(rq.shift, rq.lo, worst < 2**31 - 1)
 
 
-def stages_for(requants, first_bound: int) -> tuple:
+def stages_for(requants, first_bound: int, taps: int = TABLE_MAX_TAPS + 1) -> tuple:
   """The chain of a kernel's requantizations: the first on its accumulators (|acc| <=
-  `first_bound`), each later one (a batch norm after ReLU) on the int8 output before it."""
-  return tuple(stage_of(rq, first_bound if i == 0 else 128) for i, rq in enumerate(requants))
+  `first_bound`), each later one (a batch norm after ReLU) on the int8 output before it, as a
+  table when the kernel has at most TABLE_MAX_TAPS MACs per output (`taps`)."""
+  stages = [stage_of(requants[0], first_bound)]
+  for rq in requants[1:]:
+    stage = stage_of(rq, 128)
+    if taps <= TABLE_MAX_TAPS:
+      stage = dataclasses.replace(stage, table=True, base=stages[-1].lo)
+    stages.append(stage)
+  return tuple(stages)
 
 
-def requantize(acc, mult, offset, channel, stages):
+def stage_tables(requants, stages) -> np.ndarray:
+  """(stages, C, entries) int8: each table stage's output for every int8 input from its `base`
+  to 127 (quantize.Requant.apply itself, so the lookup is exact); a row of zeros elsewhere."""
+  base = min([stage.base for stage in stages if stage.table], default=127)
+  inputs = np.arange(base, 128, dtype=np.int32)
+  tables = np.zeros((len(stages), len(requants[0].multiplier), len(inputs)), np.int8)
+  for i, (rq, stage) in enumerate(zip(requants, stages)):
+    if stage.table:
+      tables[i] = rq.apply(np.broadcast_to(inputs, (tables.shape[1], len(inputs))).T).T
+  return tables
+
+
+def requantize(acc, mult, offset, channel, stages, tables=None):
   """quantize.Requant.apply, stage after stage, on one int32 accumulator; `mult` / `offset` hold
-  one row of constants per stage."""
+  one row of constants per stage, `tables` the table stages' lookups (stage_tables)."""
   value = acc
+  base = min([stage.base for stage in stages if stage.table], default=127)
   for i, stage in enumerate(stages):
+    if stage.table:
+      value = T.Cast("int32", tables[i, channel, value - base])
+      continue
     scaled = T.shift_right(T.Cast("int64", value) * T.Cast("int64", mult[i, channel])
                            + offset[i, channel], T.int64(stage.shift))
     if stage.narrow:
@@ -154,14 +190,20 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   int8 out.
 
   Parameters, in order: x (1, H, W, C_in) `input_dtype`, packed weights, multipliers
-  (stages, C_out) int32, offsets (stages, C_out) int64, out (1, OH, OW, C_out) int8."""
+  (stages, C_out) int32, offsets (stages, C_out) int64, the table stages' lookups (stages, C_out,
+  entries) int8 (stage_tables), out (1, OH, OW, C_out) int8."""
   _, height, width, cin = in_shape
   top, left, _, _ = pads
   out_h, out_w = graph_lib.out_hw(in_shape, kernel, stride, pads)
   taps = kernel * kernel * cin
-  tile = tile_of(channels)
-  depth = len(stages)
   wide = input_dtype == "int16"
+  # The int16 image (one layer, few taps): one pixel and one channel a pass, the taps' pairs
+  # unrolled so they stay in registers; int8 inputs: PIXELS pixels x `tile` channels a pass.
+  tile = 1 if wide else tile_of(channels)
+  px = 1 if wide else PIXELS
+  taps_loop = T.unroll if wide else T.serial
+  depth = len(stages)
+  entries = 128 - min([stage.base for stage in stages if stage.table], default=127)
   words = _words(taps, 2 if wide else 4)
   pairs = words if wide else 2 * words
   # The fast gather loads four channels as one word; it needs whole words per tap.
@@ -186,17 +228,18 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
            w: T.Buffer((channels // tile, words, tile), dtype=I32),
            mult: T.Buffer((depth, channels), dtype=I32),
            offset: T.Buffer((depth, channels), dtype=I64),
+           tables: T.Buffer((depth, channels, entries), dtype=I8),
            out: T.Buffer((1, out_h, out_w, channels), dtype=I8)):
     T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
     with T.sblock("root"):
-      col = T.sblock_alloc_buffer((PIXELS, pairs), "int32")
-      acc = T.sblock_alloc_buffer((PIXELS, tile), "int32")
+      col = T.sblock_alloc_buffer((px, pairs), "int32")
+      acc = T.sblock_alloc_buffer((px, tile), "int32")
       xw = T.decl_buffer((hw_words,), "int32", data=x.data)
-      for pair in range((pixels + PIXELS - 1) // PIXELS):
+      for pair in range((pixels + px - 1) // px):
         # PIXELS output pixels a pass (an odd last one is computed twice), so every weight
         # word, split once by SXTB16, meets both pixels' activations.
-        for half in T.unroll(PIXELS):
-          n = T.meta_var(T.min(pair * PIXELS + half, pixels - 1))
+        for half in T.unroll(px):
+          n = T.meta_var(T.min(pair * px + half, pixels - 1))
           oy = T.meta_var(n // out_w)
           ox = T.meta_var(n % out_w)
           if by_word:
@@ -219,24 +262,24 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
               # int8 input: (x0, x2), (x1, x3) of each 4 taps, as the weights' SXTB16 gives.
               col[half, p] = _pair(tap(x, first(p), oy, ox), tap(x, first(p) + step, oy, ox))
         for cb in range(channels // tile):
-          for half, t in T.grid(PIXELS, tile):
+          for half, t in T.grid(px, tile):
             acc[half, t] = 0
-          for k in range(words):
+          for k in taps_loop(words):
             for t in T.unroll(tile):
               if wide:
-                for half in T.unroll(PIXELS):
+                for half in T.unroll(px):
                   acc[half, t] = smlad(col[half, k], w[cb, k, t], acc[half, t])
               else:
                 low = T.meta_var(sxtb16(w[cb, k, t]))
                 high = T.meta_var(sxtb16_ror8(w[cb, k, t]))
-                for half in T.unroll(PIXELS):
+                for half in T.unroll(px):
                   acc[half, t] = smlad(col[half, 2 * k], low, acc[half, t])
                   acc[half, t] = smlad(col[half, 2 * k + 1], high, acc[half, t])
-          for half in T.unroll(PIXELS):
-            n = T.meta_var(T.min(pair * PIXELS + half, pixels - 1))
+          for half in T.unroll(px):
+            n = T.meta_var(T.min(pair * px + half, pixels - 1))
             for t in T.unroll(tile):
               out[0, n // out_w, n % out_w, cb * tile + t] = requantize(
-                  acc[half, t], mult, offset, cb * tile + t, stages)
+                  acc[half, t], mult, offset, cb * tile + t, stages, tables)
 
   return func
 

@@ -41,6 +41,24 @@ def test_requantize_narrows_to_32_bits_only_where_it_cannot_overflow():
   assert not simd.stage_of(rq, 2**42).narrow
 
 
+def test_a_batch_norm_after_relu_is_a_table_only_where_outputs_have_few_macs():
+  conv_rq = quantize.Requant(np.array([2**30, 2**29], np.int32), 40,
+                             np.array([2**39, 2**39], np.int64), 0)
+  bn_rq = quantize.Requant(np.array([3 * 2**28, -2**29], np.int32), 30,
+                           np.array([5 * 2**29, 2**29], np.int64), -128)
+  few = simd.stages_for((conv_rq, bn_rq), 1000, taps=9)
+  many = simd.stages_for((conv_rq, bn_rq), 1000, taps=288)
+  assert [s.table for s in few] == [False, True] and few[1].base == 0
+  assert not any(s.table for s in many)
+  tables = simd.stage_tables((conv_rq, bn_rq), few)
+  assert tables.shape == (2, 2, 128)        # every ReLU output 0..127, per channel
+  inputs = np.arange(128)
+  for channel in range(2):
+    one = quantize.Requant(bn_rq.multiplier[channel:channel + 1], bn_rq.shift,
+                           bn_rq.offset[channel:channel + 1], bn_rq.lo)
+    np.testing.assert_array_equal(tables[1, channel], one.apply(inputs[:, None])[:, 0])
+
+
 @pytest.mark.parametrize("spec", [ODD, COMPACT_32, zoo.embedded(), SEPARABLE],
                          ids=lambda s: s.name)
 def test_dsp_kernels_are_bit_exact_on_both_routes(spec, tmp_path):
