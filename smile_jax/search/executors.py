@@ -3,8 +3,9 @@
 The search (search.py) hands an executor *jobs*: one candidate's architecture and the seeds to
 train it with (all of them in one vmapped training, or one seed a job). An executor has three
 verbs: `submit(spec, seeds)` starts a job (or queues it), `collect(until)` blocks until some job
-has finished (the local executor runs `until` then) and returns all that have, and `close()`. A job's outcome is a list of result
-dicts (one a seed: val AUC, val loss, seconds) or the exception it raised. `workers` says how
+has finished (the local executor runs `until` then) and returns all that have, and `close()`.
+A job's outcome is a list of result dicts (one a seed: val AUC, val loss, seconds) or the
+exception it raised. `workers` says how
 many jobs may run at once; the search starts the next best-ranked candidates while one trains,
 but uses a result only when its best-first order reaches that candidate, so any number of workers
 trains and chooses what one worker would (results may arrive in any order).
