@@ -18,6 +18,7 @@ from compile import build, firmware, graph as graph_lib, profile, quantize
 from smile_jax.cost.emulated import FEATURES, layer_features
 from smile_jax.models import spec as spec_lib
 
+
 @dataclasses.dataclass(frozen=True)
 class Sample:
   net: str
@@ -28,12 +29,13 @@ class Sample:
 
 
 def measure(spec: spec_lib.ModelSpec, variables: dict, images: np.ndarray,
-            out_dir: str) -> list[Sample]:
-  """Per-kernel cycle samples of one net, int8 and float."""
+            out_dir: str, dsp: bool = False) -> list[Sample]:
+  """Per-kernel cycle samples of one net, int8 (`dsp`: on the SMLAD kernels) and float."""
   graph = graph_lib.from_spec(spec, variables)
   samples = []
   for model in (quantize.quantize(graph, images), graph):
-    built = build.compile_model(model, os.path.join(out_dir, spec.name, build.dtype_of(model)))
+    built = build.compile_model(model, os.path.join(out_dir, spec.name, build.dtype_of(model)),
+                                dsp=dsp)
     try:
       fw = firmware.build(built.directory, "qemu-mps2-an386", os.path.join(built.directory, "qemu"))
     except firmware.DoesNotFit:

@@ -10,9 +10,13 @@ reductions, so the fit covers what the search proposes.
 
 import ml_collections
 
+from configs import deploy
+
 
 def get_config():
   config = ml_collections.ConfigDict()
+  # The int8 kernels the fit measures: the deploy stage's (the search must estimate what ships).
+  config.dsp_kernels = deploy.get_config().dsp_kernels
   config.zoo = ("embedded", "reduced_alexnet", "two_layer_fc", "compact", "ref_stride2_260k",
                 "ref_stride2_1330k", "ref_gap_660k")
   config.reduction_roots = ("reduced_alexnet", "embedded", "alexnet", "compact")

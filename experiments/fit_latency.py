@@ -50,7 +50,7 @@ def main(argv):
     images = np.random.default_rng(index).integers(
         0, 256, (cfg.range_images, *spec.input_shape), dtype=np.uint8)
     print(f"[{index + 1}/{len(nets)}] {spec.name}: {spec_lib.total_macs(spec):,} MACs", flush=True)
-    samples += latency_fit.measure(spec, variables, images, FLAGS.workdir)
+    samples += latency_fit.measure(spec, variables, images, FLAGS.workdir, cfg.dsp_kernels)
   held = {s.name for s in nets[-cfg.held_out:]} if cfg.held_out else set()
   fits = latency_fit.fit([s for s in samples if s.net not in held])
   check = latency_fit.fit(samples)   # all nets, for the per-net table
@@ -70,7 +70,9 @@ def main(argv):
   description = (
       f"fitted on {len(nets) - len(held)} nets "
       f"({', '.join(sorted({s.net for s in samples} - held))}) "
-      "compiled by compile/ (TVM 0.27, LLVM kernels), cycles from compile/profile.py")
+      "compiled by compile/ (TVM 0.27, LLVM kernels"
+      f"{', int8 on the SMLAD kernels' if cfg.dsp_kernels else ''}), cycles from "
+      "compile/profile.py")
   latency_fit.write(emulated.PROFILE_PATH, fits, [s.name for s in nets], description)
   os.makedirs(FLAGS.workdir, exist_ok=True)
   with open(os.path.join(FLAGS.workdir, "latency_fit.md"), "w") as file:
