@@ -38,10 +38,17 @@ def _kb(nbytes: int) -> str:
 
 
 def firmware_lines(builds: list[dict]) -> list[str]:
-  """What the int8 firmware measured of itself: its AUC over the test split under QEMU, and the
-  same net on CMSIS-NN (compile/cmsis_nn.py) for comparison."""
+  """What the firmware measured of itself: RAM (arena, its lower bound, the painted stack), the
+  int8 AUC over the test split under QEMU, and the same net on CMSIS-NN (compile/cmsis_nn.py)."""
   lines = []
   for build in builds:
+    if build.get("stack_bytes_measured") is not None:
+      lines.append(
+          f"RAM of the {build['dtype']} build: activation arena {build['arena_bytes']:,} B "
+          f"(lower bound, the largest set of tensors live at once: "
+          f"{build['arena_lower_bound_bytes']:,} B); stack measured by painting under QEMU: "
+          f"{build['stack_bytes_measured']:,} B at most over {build['parity_images']:,} images "
+          "(the RAM column reserves the board's whole stack).")
     if build.get("firmware_test_auc") is not None:
       lines.append(
           f"Test AUC from the {build['dtype']} firmware's own outputs under QEMU, over all "

@@ -24,6 +24,7 @@ INSTRUCTIONS_PER_TICK = 40      # 1 ns per instruction under -icount shift=0; Sy
 class QemuRun:
   logits: np.ndarray            # (N, classes), the firmware's output type
   ticks: np.ndarray             # (N,) SysTick ticks per inference
+  stack_bytes: np.ndarray       # (N,) stack used below main's frame, measured by painting
 
   @property
   def instructions(self) -> np.ndarray:
@@ -46,14 +47,13 @@ def run_qemu(fw: firmware_lib.Firmware,
     if result.returncode != 0:
       raise RuntimeError(f"QEMU exited with {result.returncode}: {result.stdout}{result.stderr}")
     raw = np.fromfile(os.path.join(tmp, "output.bin"), np.uint8)
-  classes = None
   dtype = np.dtype(logit_dtype)
   record = raw.size // max(len(images), 1)
-  classes = (record - 4) // dtype.itemsize
-  if len(images) == 0 or raw.size != len(images) * (classes * dtype.itemsize + 4):
+  classes = (record - 8) // dtype.itemsize     # logits, then ticks and stack bytes (uint32)
+  if len(images) == 0 or raw.size != len(images) * (classes * dtype.itemsize + 8):
     raise RuntimeError(
         f"QEMU wrote {raw.size} bytes for {len(images)} images: the firmware stopped early")
   rows = raw.reshape(len(images), record)
   logits = rows[:, :classes * dtype.itemsize].copy().view(dtype).reshape(len(images), classes)
-  ticks = rows[:, classes * dtype.itemsize:].copy().view(np.uint32).reshape(-1)
-  return QemuRun(logits, ticks)
+  counters = rows[:, classes * dtype.itemsize:].copy().view(np.uint32).reshape(len(images), 2)
+  return QemuRun(logits, counters[:, 0], counters[:, 1])

@@ -32,6 +32,7 @@ class MemoryPlan:
   placements: dict   # tensor name -> Placement
   arena_bytes: int
   aliases: dict      # reshape output -> the tensor it aliases
+  live_bytes: int = 0   # the largest set of tensors live at once: no arena can be smaller
 
 
 def _align(nbytes: int) -> int:
@@ -67,7 +68,9 @@ def plan_memory(program: kernels_lib.Program) -> MemoryPlan:
       offset = max(offset, hi)
     placed[name] = Placement(offset, sizes[name], first, last)
   arena = max((p.offset + _align(p.nbytes) for p in placed.values()), default=0)
-  return MemoryPlan(placed, arena, aliases)
+  live = max((sum(_align(sizes[n]) for n, (lo, hi) in life.items() if lo <= step <= hi)
+              for step in range(len(program.calls))), default=0)
+  return MemoryPlan(placed, arena, aliases, live)
 
 
 def array_literal(array: np.ndarray) -> str:

@@ -123,6 +123,8 @@ def test_qemu_parity_and_profile(spec, tmp_path):
       assert np.abs(run.logits - jax_logits(spec, variables, images)).max() <= 1e-4
     prof = profile.profile_elf(fw.elf, images[0], built.logit_dtype, 2)
     np.testing.assert_array_equal(prof.logits, run.logits[0])
+    assert (run.stack_bytes < firmware.BOARDS["sparkfun-edge"].stack_bytes).all()
+    assert built.plan.live_bytes <= built.plan.arena_bytes
     # QEMU counts through SysTick in steps of 40 instructions, plus the reads around the call.
     assert abs(int(run.instructions[0]) - prof.instructions) <= 2 * emulate.INSTRUCTIONS_PER_TICK
     assert {k.name for k in prof.kernels} >= {c.kernel for c in built.program.calls
@@ -248,6 +250,25 @@ def test_naive_c_reference_agrees(spec, tmp_path):
       np.testing.assert_array_equal(out, quantize.run_int(model, images))
     else:
       assert np.abs(out - jax_logits(spec, variables, images)).max() <= 1e-4
+
+
+def test_stack_painting_measures_what_the_model_uses(tmp_path):
+  """A model whose run touches a 3,000-byte local array: the firmware's painted-stack figure
+  sees it (and the logits, a byte sum, come back)."""
+  (tmp_path / "model.h").write_text(
+      "#include <stdint.h>\n#define SMILE_MODEL_INPUT_SIZE 16\n#define SMILE_MODEL_NUM_CLASSES 2\n"
+      "typedef int32_t smile_logit_t;\n"
+      "int smile_model_run(const uint8_t* image, smile_logit_t* logits);\n")
+  (tmp_path / "model.c").write_text(
+      '#include "model.h"\nint smile_model_run(const uint8_t* image, smile_logit_t* logits) {\n'
+      "  volatile uint8_t big[3000];\n  for (int i = 0; i < 3000; ++i) big[i] = image[i % 16];\n"
+      "  int32_t sum = 0;\n  for (int i = 0; i < 3000; ++i) sum += big[i];\n"
+      "  logits[0] = sum; logits[1] = -sum;\n  return 0;\n}\n")
+  fw = firmware.build(str(tmp_path), "qemu-mps2-an386", str(tmp_path / "qemu"), kernels="none")
+  images = np.full((2, 4, 4, 1), 3, np.uint8)
+  run = emulate.run_qemu(fw, images, np.int32)
+  np.testing.assert_array_equal(run.logits, [[9000, -9000]] * 2)
+  assert (3000 <= run.stack_bytes).all() and (run.stack_bytes < 3300).all(), run.stack_bytes
 
 
 def test_too_large_for_the_board_fails_before_compiling():
