@@ -48,11 +48,16 @@ class Board:
   ram_origin: int
   ram_bytes: int
   stack_bytes: int = 16 * 1024
+  common: tuple = ()          # sources of firmware/common/ besides startup.c
 
 
 BOARDS = {
     "qemu-mps2-an386": Board("qemu-mps2-an386", "qemu_mps2_an386", ("main.c",),
-                             0x0, 4096 * 1024, 0x20000000, 4096 * 1024),
+                             0x0, 4096 * 1024, 0x20000000, 4096 * 1024, common=("semihost.c",)),
+    # The same machine serving the board protocol on its UART (compile/board_link.py).
+    "qemu-mps2-an386-uart": Board("qemu-mps2-an386-uart", "qemu_mps2_an386", ("uart_main.c",),
+                                  0x0, 4096 * 1024, 0x20000000, 4096 * 1024,
+                                  common=("protocol.c",)),
     "sparkfun-edge": Board("sparkfun-edge", "sparkfun_edge", ("main.c", "camera.c"),
                            0xC000, 960 * 1024, 0x10000000, 384 * 1024),
 }
@@ -122,9 +127,8 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
   os.makedirs(out_dir, exist_ok=True)
   board_dir = os.path.join(FIRMWARE_DIR, board.directory)
   common = os.path.join(FIRMWARE_DIR, "common")
-  sources = [os.path.join(common, "startup.c"), os.path.join(model_dir, "model.c")]
-  if board_name == "qemu-mps2-an386":
-    sources.append(os.path.join(common, "semihost.c"))
+  sources = [os.path.join(common, name) for name in ("startup.c", *board.common)]
+  sources.append(os.path.join(model_dir, "model.c"))
   for name in board.sources:
     if name == "camera.c":
       if test_image is None:

@@ -2,11 +2,11 @@
    on each and writes, per image, its logits, the SysTick ticks the inference took and the stack
    it used to output.bin. Under `-icount shift=0` QEMU's virtual time is one nanosecond per
    instruction and SysTick counts the 25 MHz board clock, so one tick is 40 executed
-   instructions. The stack is measured by painting: before each inference every free word below
-   main's frame holds a pattern; afterwards the lowest overwritten word is the high-water mark. */
+   instructions. The stack is measured by painting (common/stack_paint.h). */
 #include <stdint.h>
 #include "model.h"
 #include "semihost.h"
+#include "stack_paint.h"
 
 #define SYST_CSR (*(volatile uint32_t*)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t*)0xE000E014u)
@@ -17,10 +17,6 @@ void board_init(void) {
   SYST_CVR = 0;
   SYST_CSR = 5u; /* enable, processor clock, no interrupt */
 }
-
-#define PAINT 0x5AC3A55Au
-#define MARGIN_WORDS 32u /* below main's stack pointer, left alone: main's own calls use it */
-extern uint32_t _ebss; /* the stack region starts after .bss (common/link_common.ld) */
 
 static uint8_t image[SMILE_MODEL_INPUT_SIZE];
 static smile_logit_t logits[SMILE_MODEL_NUM_CLASSES];
@@ -33,16 +29,12 @@ int main(void) {
     sh_exit(2);
   }
   while (sh_read(in, image, sizeof image) == 0) {
-    uint32_t* sp;
-    __asm volatile("mov %0, sp" : "=r"(sp));
-    uint32_t* top = sp - MARGIN_WORDS;
-    for (volatile uint32_t* p = &_ebss; p < top; ++p) *p = PAINT;
+    uint32_t* sp = smile_stack_pointer();
+    smile_stack_paint(sp);
     uint32_t start = SYST_CVR;
     smile_model_run(image, logits);
     uint32_t ticks = (start - SYST_CVR) & 0x00FFFFFFu;
-    volatile uint32_t* low = &_ebss;
-    while (low < top && *low == PAINT) ++low;
-    uint32_t stack = (uint32_t)((uintptr_t)sp - (uintptr_t)low);
+    uint32_t stack = smile_stack_used(sp);
     sh_write(out, logits, sizeof logits);
     sh_write(out, &ticks, sizeof ticks);
     sh_write(out, &stack, sizeof stack);
