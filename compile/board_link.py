@@ -1,5 +1,5 @@
 """The host end of the board protocol (serial_protocol.py) over a byte link: QEMU's UART (QEMU
-started here with `-serial stdio`, its pipes the link) or, later, a serial port.
+started here with `-serial stdio`, its pipes the link) or a serial port (pyserial).
 
     with QemuLink(firmware.elf) as link:
         board = BoardClient(link, timeout_s=10)
@@ -80,6 +80,48 @@ class QemuLink:
     self.proc.wait()
     for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
       pipe.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+
+class SerialLink:
+  """A serial port (the SparkFun Edge's USB-serial bridge, 115200 8N1 by default), via pyserial."""
+
+  def __init__(self, port: str, baud: int = 115200):
+    try:
+      import serial  # noqa: PLC0415 - only the real-board path needs it
+    except ImportError:
+      raise LinkError("talking to a board over a serial port needs pyserial: "
+                      ".venv/bin/pip install pyserial (requirements.txt has it)") from None
+    self.errors = (serial.SerialException, OSError)
+    try:
+      self.port = serial.Serial(port, baud, timeout=0)
+    except self.errors as e:
+      raise LinkError(f"cannot open the serial port {port}: {e}. Is the board plugged in and "
+                      "is this its port (ls /dev/ttyUSB* /dev/ttyACM*)?") from None
+    self.name = f"the board on {port}"
+
+  def write(self, data: bytes) -> None:
+    try:
+      self.port.write(data)
+      self.port.flush()
+    except self.errors as e:
+      raise LinkError(f"{self.name} went away: {e}") from None
+
+  def read(self, timeout_s: float) -> bytes:
+    try:
+      self.port.timeout = timeout_s
+      first = self.port.read(1)
+      return first + self.port.read(self.port.in_waiting) if first else b""
+    except self.errors as e:
+      raise LinkError(f"{self.name} went away: {e}") from None
+
+  def close(self) -> None:
+    self.port.close()
 
   def __enter__(self):
     return self

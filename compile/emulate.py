@@ -31,18 +31,19 @@ class QemuRun:
     return self.ticks.astype(np.int64) * INSTRUCTIONS_PER_TICK
 
 
-def run_qemu(fw: firmware_lib.Firmware,
+def run_qemu(fw: firmware_lib.Firmware | str,
              images: np.ndarray,
              logit_dtype,
              timeout_s: float = 600) -> QemuRun:
-  """Runs images (N, H, W, C) uint8 through the firmware under QEMU."""
+  """Runs images (N, H, W, C) uint8 through the firmware (or the ELF at that path) under QEMU."""
+  elf = fw if isinstance(fw, str) else fw.elf
   qemu = firmware_lib.require_tool("qemu-system-arm")
   images = np.ascontiguousarray(images, np.uint8)
   with tempfile.TemporaryDirectory() as tmp:
     images.tofile(os.path.join(tmp, "input.bin"))
     cmd = [qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
-           "-kernel", os.path.abspath(fw.elf)]
+           "-kernel", os.path.abspath(elf)]
     result = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout_s)
     if result.returncode != 0:
       raise RuntimeError(f"QEMU exited with {result.returncode}: {result.stdout}{result.stderr}")

@@ -73,6 +73,43 @@ def test_summary_and_report(job_dir):
   assert os.path.exists(os.path.join(job_dir, "deploy", "int8", "sparkfun_edge", "firmware.bin"))
 
 
+def test_board_run_on_qemu_answers_as_the_deployed_firmware(job_dir, tmp_path, monkeypatch):
+  """experiments.board's stage on QEMU over 50 test images: logits equal the parity-checked
+  semihosting firmware's (bit-exact with the integer reference over the whole test split),
+  counts within 1% of unicorn's; a Ctrl-C mid-stream leaves a valid, partial report."""
+  from compile import board_link, emulate, profile
+  from configs import board as board_config
+  from smile_jax import board
+  cfg = board_config.get_config()
+  cfg.max_images = 50
+  run_dir, deploy_dir = predict.resolve_run_dir(job_dir), board.deploy_dir_of(job_dir)
+  summary = board.board_run(run_dir, deploy_dir, "qemu", str(tmp_path / "board"), cfg)
+  assert summary["answered"] == 50 and not summary["partial"]
+  assert summary == jsonfile.load(str(tmp_path / "board" / "board.json"))
+  _, _, _, data = predict.load_run(run_dir)
+  images = data.test.images[:50]
+  elf = os.path.join(deploy_dir, "int8", "qemu", "firmware.elf")
+  reference = emulate.run_qemu(elf, images, np.int32).logits
+  np.testing.assert_array_equal([o["logits"] for o in summary["outputs"]], reference)
+  for image, output in list(zip(images, summary["outputs"]))[:2]:
+    count = profile.profile_elf(elf, image, np.int32, 2).instructions
+    assert abs(output["counter"] / count - 1) < 0.01
+  assert 0.5 <= summary["test_auc"] <= 1 and "Test AUC from the device" in (
+      tmp_path / "board" / "board.md").read_text()
+  calls = {"n": 0}
+  infer = board_link.BoardClient.infer
+
+  def interrupted(self, *args):
+    calls["n"] += 1
+    if calls["n"] == 5:
+      raise KeyboardInterrupt
+    return infer(self, *args)
+  monkeypatch.setattr(board_link.BoardClient, "infer", interrupted)
+  partial = board.board_run(run_dir, deploy_dir, "qemu", str(tmp_path / "partial"), cfg)
+  assert partial["partial"] and partial["answered"] == 4 and "Ctrl-C" in partial["stopped"]
+  assert "partial" in (tmp_path / "partial" / "board.md").read_text()
+
+
 def test_a_moved_job_still_predicts(job_dir, tmp_path):
   with open(os.path.join(job_dir, "summary.json")) as file:
     stored = json.load(file)
