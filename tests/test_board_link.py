@@ -79,3 +79,8 @@ def test_qemu_missing_says_how_to_install(uart_build, monkeypatch, tmp_path):
   monkeypatch.setenv("PATH", str(tmp_path))
   with pytest.raises(firmware.ToolchainMissing, match="apt-get install"):
     board_link.QemuLink(uart_build[1].elf)
+
+
+def test_a_missing_serial_port_is_a_clear_error(tmp_path):
+  with pytest.raises(board_link.LinkError, match="cannot open the serial port .*plugged in"):
+    board_link.SerialLink(str(tmp_path / "ttyUSB9"))
