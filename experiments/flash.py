@@ -1,0 +1,57 @@
+r"""Packs a deployed run's SparkFun Edge firmware for Ambiq's secure bootloader and uploads it over
+the board's USB-serial port (compile/ambiq_image.py, compile/ambiq_upload.py: written from
+AmbiqSuite's documented formats; not yet tried on a board).
+
+  .venv/bin/python -m experiments.flash --workdir=runs/main --port=/dev/ttyUSB0
+  .venv/bin/python -m experiments.flash --workdir=runs/main --pack_only   # just the blobs
+
+Put the board in its bootloader first: hold button 14, tap RST, keep holding 14 while this runs.
+The bootloader's baud rate is 921600 on boards as SparkFun ships them (115200 on some: --baud).
+Writes deploy/int8/sparkfun_edge/firmware_image.bin (the image blob, linked at 0xC000) and
+firmware_wired.bin (the wired-update blob that is uploaded).
+"""
+
+import os
+
+from absl import flags
+from tqdm import tqdm
+
+from experiments import cli
+from compile import ambiq_image, ambiq_upload, board_link
+from smile_jax import board
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Deployed training run (or main job) directory.")
+flags.DEFINE_string("port", None, "The board's serial port, e.g. /dev/ttyUSB0.")
+flags.DEFINE_integer("baud", 921600, "The bootloader's baud rate.")
+flags.DEFINE_bool("pack_only", False, "Write the blobs, upload nothing.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  del argv
+  edge_dir = os.path.join(board.deploy_dir_of(FLAGS.workdir), "int8", "sparkfun_edge")
+  binary = os.path.join(edge_dir, "firmware.bin")
+  if not os.path.exists(binary):
+    raise FileNotFoundError(f"{binary} not found: deploy the run first (python -m "
+                            f"experiments.deploy --workdir={FLAGS.workdir}); a net too large "
+                            "for the board gets no Edge image")
+  with open(binary, "rb") as file:
+    image = ambiq_image.image_blob(file.read())
+  wired = ambiq_image.wired_update_blob(image)
+  for name, blob in (("firmware_image.bin", image), ("firmware_wired.bin", wired)):
+    with open(os.path.join(edge_dir, name), "wb") as file:
+      file.write(blob)
+  print(f"packed {binary}: image blob {len(image):,} B, wired-update blob {len(wired):,} B")
+  if FLAGS.pack_only:
+    return
+  if not FLAGS.port:
+    raise ValueError("--port is required to upload (or pass --pack_only)")
+  with board_link.SerialLink(FLAGS.port, FLAGS.baud) as link, tqdm(
+      total=len(wired), unit="B", unit_scale=True, desc="uploading") as bar:
+    status = ambiq_upload.upload(link, wired, progress=lambda done, _: bar.update(done - bar.n))
+  print(f"bootloader version {status['version']}: uploaded and reset into the new image")
+
+
+if __name__ == "__main__":
+  cli.run(main)
