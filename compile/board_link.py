@@ -38,11 +38,13 @@ def model_hash(model_dir: str) -> str:
   return digest.hexdigest()[:16]
 
 
-def build_uart_firmware(model_dir: str, out_dir: str, kernels: str = "llvm"):
-  """The `qemu-mps2-an386-uart` firmware of a compiled model, its hash compiled in."""
+def build_uart_firmware(model_dir: str, out_dir: str, kernels: str = "llvm",
+                        board: str = "qemu-mps2-an386-uart"):
+  """A compiled model's firmware serving the board protocol (`qemu-mps2-an386-uart` or
+  `sparkfun-edge-uart`), its hash compiled in."""
   digits = model_hash(model_dir)
   initializer = "{" + ",".join(f"0x{digits[i:i + 2]}" for i in range(0, 16, 2)) + "}"
-  return firmware.build(model_dir, "qemu-mps2-an386-uart", out_dir, kernels=kernels,
+  return firmware.build(model_dir, board, out_dir, kernels=kernels,
                         extra_flags=[f"-DSMILE_MODEL_HASH={initializer}"])
 
 

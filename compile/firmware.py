@@ -58,8 +58,12 @@ BOARDS = {
     "qemu-mps2-an386-uart": Board("qemu-mps2-an386-uart", "qemu_mps2_an386", ("uart_main.c",),
                                   0x0, 4096 * 1024, 0x20000000, 4096 * 1024,
                                   common=("protocol.c",)),
-    "sparkfun-edge": Board("sparkfun-edge", "sparkfun_edge", ("main.c", "camera.c"),
+    "sparkfun-edge": Board("sparkfun-edge", "sparkfun_edge", ("main.c", "edge.c", "camera.c"),
                            0xC000, 960 * 1024, 0x10000000, 384 * 1024),
+    # The Edge serving the board protocol on UART0 (experiments.board --port=/dev/tty...).
+    "sparkfun-edge-uart": Board("sparkfun-edge-uart", "sparkfun_edge", ("uart_main.c", "edge.c"),
+                                0xC000, 960 * 1024, 0x10000000, 384 * 1024,
+                                common=("protocol.c",)),
 }
 
 

@@ -7,8 +7,10 @@ AmbiqSuite's documented formats; not yet tried on a board).
 
 Put the board in its bootloader first: hold button 14, tap RST, keep holding 14 while this runs.
 The bootloader's baud rate is 921600 on boards as SparkFun ships them (115200 on some: --baud).
-Writes deploy/int8/sparkfun_edge/firmware_image.bin (the image blob, linked at 0xC000) and
-firmware_wired.bin (the wired-update blob that is uploaded).
+`--firmware=serial` (default) flashes the firmware that serves the board protocol on UART0, for
+`experiments.board --port=...`; `--firmware=camera` the robot's loop (compiled-in test face until
+the camera driver exists). Writes firmware_image.bin (the image blob, linked at 0xC000) and
+firmware_wired.bin (the wired-update blob that is uploaded) beside that firmware's .bin.
 """
 
 import os
@@ -25,17 +27,26 @@ flags.DEFINE_string("workdir", None, "Deployed training run (or main job) direct
 flags.DEFINE_string("port", None, "The board's serial port, e.g. /dev/ttyUSB0.")
 flags.DEFINE_integer("baud", 921600, "The bootloader's baud rate.")
 flags.DEFINE_bool("pack_only", False, "Write the blobs, upload nothing.")
+flags.DEFINE_enum("firmware", "serial", ["serial", "camera"],
+                  "The board-protocol firmware, or the robot's camera loop.")
 flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv):
   del argv
-  edge_dir = os.path.join(board.deploy_dir_of(FLAGS.workdir), "int8", "sparkfun_edge")
-  binary = os.path.join(edge_dir, "firmware.bin")
-  if not os.path.exists(binary):
-    raise FileNotFoundError(f"{binary} not found: deploy the run first (python -m "
-                            f"experiments.deploy --workdir={FLAGS.workdir}); a net too large "
-                            "for the board gets no Edge image")
+  deploy_dir = board.deploy_dir_of(FLAGS.workdir)
+  int8_dir = os.path.join(deploy_dir, "int8")
+  if not os.path.exists(os.path.join(int8_dir, "sparkfun_edge", "firmware.bin")):
+    raise FileNotFoundError(f"{int8_dir}/sparkfun_edge/firmware.bin not found: deploy the run "
+                            f"first (python -m experiments.deploy --workdir={FLAGS.workdir}); a "
+                            "net too large for the board gets no Edge image")
+  if FLAGS.firmware == "serial":
+    kernels = board.deployed_int8(deploy_dir)["kernels"]      # the route deploy checked
+    binary = board_link.build_uart_firmware(int8_dir, os.path.join(int8_dir, "sparkfun_edge_uart"),
+                                            kernels, board="sparkfun-edge-uart").bin
+  else:
+    binary = os.path.join(int8_dir, "sparkfun_edge", "firmware.bin")
+  edge_dir = os.path.dirname(binary)
   with open(binary, "rb") as file:
     image = ambiq_image.image_blob(file.read())
   wired = ambiq_image.wired_update_blob(image)

@@ -84,3 +84,15 @@ def test_qemu_missing_says_how_to_install(uart_build, monkeypatch, tmp_path):
 def test_a_missing_serial_port_is_a_clear_error(tmp_path):
   with pytest.raises(board_link.LinkError, match="cannot open the serial port .*plugged in"):
     board_link.SerialLink(str(tmp_path / "ttyUSB9"))
+
+
+def test_the_edge_serial_firmware_links_for_the_board(uart_build, tmp_path):
+  """What cannot run here must at least build: the Edge's protocol firmware (UART0, DWT)."""
+  import subprocess
+  _, _, directory = uart_build
+  fw = board_link.build_uart_firmware(directory, str(tmp_path / "edge"),
+                                      board="sparkfun-edge-uart")
+  symbols = subprocess.run(["arm-none-eabi-nm", fw.elf], capture_output=True, text=True).stdout
+  assert all(f" {name}" in symbols for name in ("smile_serve", "board_getc_timeout",
+                                                "smile_model_run", "edge_core_init"))
+  assert fw.sections[".isr_vector"][0] == 0xC000 and fw.flash_bytes < 960 * 1024

@@ -1,19 +1,11 @@
 /* SparkFun Edge (Apollo3 Blue) firmware: 48 MHz, flash cache on, then forever: take a frame,
-   run the model, light the "smile" LED pattern when the score passes the threshold.
-   Register addresses and values: ../shared/notes/apollo3-sparkfun-edge.md (AmbiqSuite SDK 2.4.2
-   register docs, SparkFun Edge BSP), each cited there. */
+   run the model, light the "smile" LED pattern when the score passes the threshold (edge.h). */
 #include <stdint.h>
 #include "camera.h"
+#include "edge.h"
 #include "model.h"
 
-#define REG(addr) (*(volatile uint32_t*)(addr))
-/* CLKGEN: CLKKEY 0x47 unlocks CCTRL; CORESEL = 0 selects HFRC = 48 MHz (reset value 1 = 24 MHz). */
-#define CLKGEN_CLKKEY 0x40004014u
-#define CLKGEN_CCTRL 0x40004018u
-/* CACHECTRL CACHECFG: the HAL's defaults (1-way 128B x 1024, I+D), then ENABLE. */
-#define CACHECTRL_CACHECFG 0x40018000u
 /* GPIO */
-#define GPIO_PADKEY 0x40010060u
 #define GPIO_PADREGJ 0x40010024u
 #define GPIO_PADREGL 0x4001002Cu
 #define GPIO_CFGE 0x40010050u
@@ -31,24 +23,15 @@
 #define LED_YELLOW 47
 #define SMILE_PATTERN (LED_BIT(LED_GREEN) | LED_BIT(LED_RED) | LED_BIT(LED_YELLOW))
 
-static void set_field(uint32_t addr, uint32_t shift, uint32_t width, uint32_t value) {
-  uint32_t mask = ((1u << width) - 1u) << shift;
-  REG(addr) = (REG(addr) & ~mask) | ((value << shift) & mask);
-}
-
 static void led_output(uint32_t padreg, uint32_t cfg, int pad) {
   /* FNCSEL 3 (GPIO) with 2 mA drive: PADREG byte 0x18; CFG nibble 0x2: push-pull output. */
   REG(GPIO_ENCB) = LED_BIT(pad); /* push-pull: the pad's ENABLE bit must be clear */
-  set_field(padreg, (pad & 3) * 8, 8, 0x18);
-  set_field(cfg, (pad & 7) * 4, 4, 0x2);
+  edge_set_field(padreg, (pad & 3) * 8, 8, 0x18);
+  edge_set_field(cfg, (pad & 7) * 4, 4, 0x2);
 }
 
 void board_init(void) {
-  REG(CLKGEN_CLKKEY) = 0x47u;
-  REG(CLKGEN_CCTRL) = 0u;
-  REG(CLKGEN_CLKKEY) = 0u;
-  REG(CACHECTRL_CACHECFG) = 0x00100780u;
-  REG(CACHECTRL_CACHECFG) = 0x00100781u;
+  edge_core_init();
   REG(GPIO_PADKEY) = 0x73u;
   led_output(GPIO_PADREGL, GPIO_CFGF, LED_GREEN);
   led_output(GPIO_PADREGL, GPIO_CFGF, LED_RED);
