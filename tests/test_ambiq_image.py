@@ -51,7 +51,8 @@ class SimulatedBootloader:
 
   def __init__(self, nack_first_data=False):
     self.inbox, self.outbox = b"", b""
-    self.nack_first_data, self.expected, self.received, self.flashed = nack_first_data, None, b"", None
+    self.nack_first_data, self.expected = nack_first_data, None
+    self.received, self.flashed = b"", None
     self.name, self.log = "simulated SBL", []
 
   def write(self, data):
