@@ -37,6 +37,21 @@ def _kb(nbytes: int) -> str:
   return f"{nbytes / 1024:,.1f} KB"
 
 
+# Said in every report: what the estimates do not model, and what no board has checked yet.
+LEFT_OUT = [
+    "- Flash wait states and the flash cache: cycles assume every fetch and weight read hits "
+    "(the firmware enables the 16 KB cache and leaves FLASHCFG at its reset wait states); weights "
+    "streamed from flash on cache misses would add to them.",
+    "- Interrupts, the camera's frame capture and LED time: only the inference is counted.",
+    "- Energy: a model from the clock and datasheet-style currents (configs/deploy.py), not a "
+    "measurement.",
+    "- Not yet run on a SparkFun Edge: the firmware images, the serial-protocol firmware "
+    "(`sparkfun-edge-uart`, linked and size-checked here) and `experiments.flash` (tested against "
+    "a simulated bootloader). The Edge image takes a compiled-in test face: there is no HM01B0 "
+    "camera driver yet.",
+]
+
+
 def firmware_lines(builds: list[dict]) -> list[str]:
   """What the firmware measured of itself: RAM (arena, its lower bound, the painted stack), the
   int8 AUC over the test split under QEMU, and the same net on CMSIS-NN (compile/cmsis_nn.py)."""
@@ -143,6 +158,7 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
           f"| {build['dtype']} | {mhz} MHz | {with_camera.inference_uj:.1f} uJ | "
           f"{with_camera.average_ua:,.0f} uA | "
           f"{with_camera.battery_hours / 24:.1f} days | {no_cam.battery_hours / 24:.0f} days |")
+  lines += ["", "### What these numbers leave out", "", *LEFT_OUT]
   return f"Deployment: `{result['model']}` on the Apollo3 Cortex-M4F", "\n".join(lines)
 
 
