@@ -37,8 +37,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Trained run or main job whose chosen net is the third net "
                     "(default: runs/main when it exists).")
-flags.DEFINE_string("cmsis_nn_dir", os.path.join(os.path.dirname(REPO), "shared", "third_party"),
-                    "Folder holding CMSIS-NN/ and CMSIS-Core/ (../shared/third_party/README.md).")
+flags.DEFINE_string("cmsis_nn_dir", None, "Folder holding CMSIS-NN/ and CMSIS-Core/ (default: "
+                    "$SMILE_JAX_THIRD_PARTY_DIR, else ../shared/third_party).")
 flags.DEFINE_string("json", None, "Also write the tables as JSON to this file.")
 flags.DEFINE_integer("images", 8, "Random images the outputs are compared on.")
 flags.DEFINE_bool("float", False, "Also time the float32 builds (TVM and naive C).")
@@ -171,6 +171,7 @@ def float_rows(spec, variables, tmp: str) -> str:
 
 def main(argv):
   del argv
+  FLAGS.cmsis_nn_dir = cmsis_nn.third_party_dir(FLAGS.cmsis_nn_dir)
   cmsis_nn.check_dir(FLAGS.cmsis_nn_dir)
   results, text = {}, []
   with tempfile.TemporaryDirectory() as tmp:

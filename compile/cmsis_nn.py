@@ -37,6 +37,15 @@ CMSIS_NN_COMMIT = "99f736a63036613032f9b70de36b493bcd7802d4"
 CMSIS_CORE_URL = "https://github.com/ARM-software/CMSIS_6"
 CMSIS_CORE_COMMIT = "7f62ddc8ab8e9af22039912b8f9f46a9290f49ba"
 DEFINES = ["-DARM_MATH_DSP"]
+THIRD_PARTY_ENV = "SMILE_JAX_THIRD_PARTY_DIR"
+DEFAULT_THIRD_PARTY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "shared", "third_party")     # ../shared/third_party
+
+
+def third_party_dir(flag_value: str | None = None) -> str:
+  """Where CMSIS-NN/ and CMSIS-Core/ are: the flag, else $SMILE_JAX_THIRD_PARTY_DIR, else
+  ../shared/third_party beside this repository."""
+  return flag_value or os.environ.get(THIRD_PARTY_ENV) or DEFAULT_THIRD_PARTY
 
 
 def include_dirs(third_party: str) -> list[str]:

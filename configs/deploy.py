@@ -28,7 +28,8 @@ def get_config():
   # its test AUC comes from its own outputs. False: the first `parity_images` only.
   config.firmware_test_auc = True
   # CMSIS-NN (the peer of compile/cmsis_nn.py, for deploy.json's cmsis_nn_cycles_per_mac): a
-  # folder with CMSIS-NN/ and CMSIS-Core/; "" = ../shared/third_party. Missing: the field is null.
+  # folder with CMSIS-NN/ and CMSIS-Core/; "" = $SMILE_JAX_THIRD_PARTY_DIR, else
+  # ../shared/third_party. Missing: the field is null.
   config.cmsis_nn_dir = ""
   config.seed = 0
 

@@ -19,12 +19,6 @@ from smile_jax import infer, jsonfile
 from smile_jax.eval import calibration, metrics, predict
 
 
-def cmsis_dir(cfg) -> str:
-  """Where the CMSIS-NN peer's sources are: `cfg.cmsis_nn_dir`, else ../shared/third_party."""
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  return cfg.get("cmsis_nn_dir") or os.path.join(os.path.dirname(repo), "shared", "third_party")
-
-
 def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
   """Compiles, builds, checks and measures a trained run; writes out_dir/deploy.json and returns it.
 
@@ -63,7 +57,8 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
       reference = test_int[:len(images)]
       deployed = quantize.dequantize_logits(model, test_int)
       extra["cmsis_nn_cycles_per_mac"] = cmsis_nn.cycles_per_mac(
-          model, range_images, os.path.join(out_dir, "cmsis_nn"), cmsis_dir(cfg))
+          model, range_images, os.path.join(out_dir, "cmsis_nn"),
+          cmsis_nn.third_party_dir(cfg.get("cmsis_nn_dir")))
     else:
       images, model, reference = parity_images, graph, jax_logits[:cfg.parity_images]
       deployed = graph_lib.run_float(graph, test_images)

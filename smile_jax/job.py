@@ -160,7 +160,7 @@ def run_main_job(config, workdir: str) -> dict:
                   "references", "teacher")
     }
   if deployed is not None:
-    summary["deploy"] = [{k: b[k] for k in DEPLOY_KEYS} for b in deployed["builds"]]
+    summary["deploy"] = [{k: b.get(k) for k in DEPLOY_KEYS} for b in deployed["builds"]]
   jsonfile.dump(summary, os.path.join(workdir, "summary.json"), indent=1)
   return summary
 
@@ -168,7 +168,10 @@ def run_main_job(config, workdir: str) -> dict:
 DEPLOY_KEYS = ("board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac",
                "latency_ms_48mhz", "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc",
                "test_auc_by_dataset",
-               "fits_sparkfun_edge", "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc")
+               "fits_sparkfun_edge", "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc",
+               "dsp_kernels", "arena_lower_bound_bytes", "stack_bytes_measured",
+               # int8 only (null for float): measured by the firmware, and the CMSIS-NN peer.
+               "firmware_test_auc", "firmware_test_auc_by_dataset", "cmsis_nn_cycles_per_mac")
 
 
 def _search(config, workdir: str, manifest: str, net_summaries: list[dict]) -> runner.SearchResult:

@@ -10,8 +10,7 @@ from compile import cmsis_nn, emulate, graph as graph_lib, quantize
 from smile_jax.models import zoo
 from tests.test_deploy import FOLDABLE, SEPARABLE, images_for, variables_for
 
-THIRD_PARTY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "shared", "third_party")
+THIRD_PARTY = cmsis_nn.third_party_dir()
 
 
 def test_tflite_multipliers_reproduce_the_real_scale():
@@ -29,7 +28,8 @@ def test_missing_sources_say_where_to_get_them(tmp_path):
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
   if not os.path.isdir(os.path.join(THIRD_PARTY, "CMSIS-NN")):
-    pytest.fail(f"the pinned CMSIS-NN sources are expected at {THIRD_PARTY}")
+    pytest.fail(f"the pinned CMSIS-NN sources are expected at {THIRD_PARTY} (set "
+                f"${cmsis_nn.THIRD_PARTY_ENV})")
   return cmsis_nn.build_library(THIRD_PARTY, str(tmp_path_factory.mktemp("cmsis_lib")))
 
 

@@ -67,6 +67,11 @@ def test_summary_and_report(job_dir):
         "macs"] and 0 <= build["test_auc"] <= 1
   assert builds["int8"]["parity_max_abs_diff"] == 0 and builds["float32"][
       "parity_max_abs_diff"] <= 1e-4
+  # The int8 firmware scored the whole test split itself; the CMSIS-NN peer ran beside it.
+  assert builds["int8"]["firmware_test_auc"] == builds["int8"]["test_auc"]
+  assert builds["int8"]["cmsis_nn_cycles_per_mac"] > 0 and builds["int8"]["dsp_kernels"]
+  assert builds["float32"]["firmware_test_auc"] is None
+  assert 0 < builds["int8"]["stack_bytes_measured"] < builds["int8"]["ram_bytes"]
   assert builds["int8"]["fits_sparkfun_edge"] and builds["int8"]["flash_bytes"] < builds["float32"][
       "flash_bytes"]
   assert "Deployment: " in report and "| int8 |" in report
