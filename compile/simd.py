@@ -93,10 +93,10 @@ def pack_int8(weight: np.ndarray) -> np.ndarray:
 
 
 def pack_int16_pairs(weight: np.ndarray) -> np.ndarray:
-  """(taps, C_out) int8 weights -> int32 words of two int16 (C_out, words, 1): for layers whose
-  input is the int16 image (pairs of taps go to SMLAD as they are; one channel a pass)."""
+  """(taps, C_out) int8 weights -> int32 words of two int16 (C_out / tile, words, tile): for
+  layers whose input is the int16 image (pairs of taps go to SMLAD as they are)."""
   taps, channels = weight.shape
-  tile = 1
+  tile = 1 if few_taps(taps) else tile_of(channels)
   padded = np.zeros((_words(taps, 2) * 2, channels), np.int16)
   padded[:taps] = weight
   words = padded.T.reshape(channels, -1, 2).copy().view("<i4")[..., 0]
@@ -119,6 +119,12 @@ def _pair(lo, hi):
 # the 64-bit multiply-shift-clip: on the first layer (9 MACs an output) it is a third of the
 # time, for 128 bytes of flash a channel; deeper layers amortise the arithmetic and skip it.
 TABLE_MAX_TAPS = 32
+
+
+def few_taps(taps: int) -> bool:
+  """Few MACs an output (a 3x3 first layer, not the Embedded net's 11x11): the kernel then runs
+  one pixel and one channel a pass with its taps unrolled, and tables its batch norm."""
+  return taps <= TABLE_MAX_TAPS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +154,7 @@ def stages_for(requants, first_bound: int, taps: int = TABLE_MAX_TAPS + 1) -> tu
   stages = [stage_of(requants[0], first_bound)]
   for rq in requants[1:]:
     stage = stage_of(rq, 128)
-    if taps <= TABLE_MAX_TAPS:
+    if few_taps(taps):
       stage = dataclasses.replace(stage, table=True, base=stages[-1].lo)
     stages.append(stage)
   return tuple(stages)
@@ -197,11 +203,12 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   out_h, out_w = graph_lib.out_hw(in_shape, kernel, stride, pads)
   taps = kernel * kernel * cin
   wide = input_dtype == "int16"
-  # The int16 image (one layer, few taps): one pixel and one channel a pass, the taps' pairs
-  # unrolled so they stay in registers; int8 inputs: PIXELS pixels x `tile` channels a pass.
-  tile = 1 if wide else tile_of(channels)
-  px = 1 if wide else PIXELS
-  taps_loop = T.unroll if wide else T.serial
+  # The int16 image with few taps: one pixel and one channel a pass, the taps' pairs unrolled
+  # so they stay in registers; otherwise PIXELS pixels x `tile` channels a pass.
+  unrolled = wide and few_taps(taps)
+  tile = 1 if unrolled else tile_of(channels)
+  px = 1 if unrolled else PIXELS
+  taps_loop = T.unroll if unrolled else T.serial
   depth = len(stages)
   entries = 128 - min([stage.base for stage in stages if stage.table], default=127)
   words = _words(taps, 2 if wide else 4)

@@ -17,12 +17,13 @@ Measured (split seed 0 with duplicates grouped, one seed, test AUC). `:report` (
 0.947; baselines: white pixels 0.533, OpenCV smile cascade 0.893, SMILEsmileD smiled_01 0.947; the
 AlexNet search's pick (alexnet~88cdabb9, 1.29 M MACs) 0.972, int8 at 48 MHz: 88.6 ms estimated,
 655 KB flash, bit-exact. The Table 1 AlexNet: val 0.966 (the `:report` AUC0), test 0.978. The
-default (the slow test `test_default_main_job`, 10-epoch teacher: val 0.975): the search chose
-compact~119f9ca8 (conv 8/16/32/32 3x3/2 at 32x32, 203,008 MACs), val 0.973, test SMILEsmileD 0.974,
-GENKI-4K 0.943; int8 16.7 ms estimated, 28.7 KB flash, bit-exact. That run's candidate stage was
-time-budgeted (9 min: 8 candidates with the root); it now stops after 8 candidates, so a slower or
-faster machine no longer trains fewer or more of them and chooses another net for that reason
-(`runs/search_distilled`, time-budgeted on a busier machine, chose compact~58a5fe92).
+default (the slow test `test_default_main_job`, session 6: 43.0 min on a fresh clone with the
+machine shared, search 32.2 of it; SMLAD kernels, the latency fit on them, 8 candidates): the
+search chose compact~b100e77d (381,888 MACs), val 0.970, test SMILEsmileD 0.974, GENKI-4K 0.944;
+int8 18.2 ms estimated (2.29 cycles/MAC), 22.7 KB flash, bit-exact over the whole test split. The
+scalar-kernel default before it chose compact~119f9ca8 (203,008 MACs, test 0.974 / 0.943, 16.7 ms).
+The candidate stage stops after 8 candidates (the root included), so machine speed no longer
+changes what is trained.
 """
 
 import ml_collections
