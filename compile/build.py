@@ -160,7 +160,9 @@ def build_model(model,
       directory, "qemu-mps2-an386", os.path.join(directory, "qemu"), kernels=kernels_route)
   try:
     edge = firmware.build(directory, "sparkfun-edge", os.path.join(directory, "sparkfun_edge"),
-                          kernels=kernels_route, test_image=parity_images[0])
+                          kernels=kernels_route, test_image=parity_images[0],
+                          test_logits=reference_logits[0],
+                          test_tolerance=parity.tolerance(built.dtype))
     fits, edge_note = True, f"{edge.bin} ({os.path.getsize(edge.bin):,} bytes)"
   except firmware.DoesNotFit as e:
     fits, edge_note = False, str(e)

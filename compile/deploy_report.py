@@ -47,8 +47,11 @@ LEFT_OUT = [
     "measurement.",
     "- Not yet run on a SparkFun Edge: the firmware images, the serial-protocol firmware "
     "(`sparkfun-edge-uart`, linked and size-checked here) and `experiments.flash` (tested against "
-    "a simulated bootloader). The Edge image takes a compiled-in test face: there is no HM01B0 "
-    "camera driver yet.",
+    "a simulated bootloader). The HM01B0 driver of the camera image is tested against a simulated "
+    "sensor (compile/camera_sim.py: the I2C register script, MCLK, pads, whole frames, the crop "
+    "and downscale); untested until a board: whether its polled pixel loop keeps up with the real "
+    "PCLK (it runs at 96 MHz where the part allows, as TFLM's Edge example does), the sensor's "
+    "exposure settling, its orientation and the TurboSPOT switch.",
 ]
 
 

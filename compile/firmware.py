@@ -4,7 +4,9 @@
                    (the test and measurement board; 4 MB + 4 MB, so float builds too big for
                    the Apollo3 can still be checked).
   sparkfun-edge    Apollo3 Blue at 0xC000 behind Ambiq's bootloader: clock and cache set-up, a
-                   compiled-in test frame as the camera, the smile LED pattern (flashable .bin).
+                   self-test on a compiled-in face, then HM01B0 camera frames through the model
+                   to the smile LED pattern (flashable .bin; the driver is checked against a
+                   simulated sensor in compile/camera_sim.py).
 
 The model's kernels come either as TVM's C source (compiled here with gcc -O2) or as TVM's LLVM
 Thumb-2 object; everything else is the same. Sizes are read from the ELF: flash = every section
@@ -58,7 +60,8 @@ BOARDS = {
     "qemu-mps2-an386-uart": Board("qemu-mps2-an386-uart", "qemu_mps2_an386", ("uart_main.c",),
                                   0x0, 4096 * 1024, 0x20000000, 4096 * 1024,
                                   common=("protocol.c",)),
-    "sparkfun-edge": Board("sparkfun-edge", "sparkfun_edge", ("main.c", "edge.c", "camera.c"),
+    "sparkfun-edge": Board("sparkfun-edge", "sparkfun_edge",
+                           ("main.c", "edge.c", "hm01b0.c", "frame_scale.c", "test_frame.c"),
                            0xC000, 960 * 1024, 0x10000000, 384 * 1024),
     # The Edge serving the board protocol on UART0 (experiments.board --port=/dev/tty...).
     "sparkfun-edge-uart": Board("sparkfun-edge-uart", "sparkfun_edge", ("uart_main.c", "edge.c"),
@@ -91,13 +94,21 @@ def check_toolchain(qemu: bool = True) -> None:
     require_tool(tool)
 
 
-def camera_source(image: np.ndarray) -> str:
+def test_frame_source(image: np.ndarray, logits: np.ndarray, tolerance: float) -> str:
+  """test_frame.c: the self-test's input, the logits the host computed on it and how far the
+  firmware's may be from them (absolute; 0: bit-exact)."""
   flat = np.asarray(image, np.uint8).reshape(-1)
+  logits = np.asarray(logits).reshape(-1)
+  exact = np.issubdtype(logits.dtype, np.integer)
+  if exact and tolerance:
+    raise ValueError("integer logits are checked bit-exact: tolerance must be 0")
   rows = [", ".join(str(int(v)) for v in flat[i:i + 32]) for i in range(0, flat.size, 32)]
-  return ("/* Generated: the compiled-in test frame (a SMILEsmileD test face). */\n"
-          '#include "camera.h"\n'
-          f"static const uint8_t frame[{flat.size}] = {{\n  " + ",\n  ".join(rows) + "\n};\n"
-          "const uint8_t* camera_frame(void) { return frame; }\n")
+  values = ", ".join(str(int(v)) if exact else f"{float(v)!r}f" for v in logits)
+  return ("/* Generated: the self-test's frame (a test face) and the host's logits on it. */\n"
+          '#include "model.h"\n'
+          f"const uint8_t test_frame[{flat.size}] = {{\n  " + ",\n  ".join(rows) + "\n};\n"
+          f"const smile_logit_t test_frame_logits[{logits.size}] = {{{values}}};\n"
+          f"const float test_frame_tolerance = {float(tolerance)!r}f;\n")
 
 
 def _sections(elf_path: str) -> dict:
@@ -122,10 +133,12 @@ def _overflow_lines(stderr: str) -> str:
 
 
 def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
-          test_image: np.ndarray | None = None, extra_flags=(), libraries=()) -> Firmware:
+          test_image: np.ndarray | None = None, test_logits: np.ndarray | None = None,
+          test_tolerance: float = 0.0, extra_flags=(), libraries=()) -> Firmware:
   """Links model_dir/{model.c, model.h, kernels.c | kernels.o} into the board's firmware.
-  `extra_flags` (-I, -D) and `libraries` (.a files) are for a model.c built on a library
-  (compile/cmsis_nn.py)."""
+  `test_image`, `test_logits` and `test_tolerance` (the sparkfun-edge build): the self-test's
+  input, what the model must output on it and how closely. `extra_flags` (-I, -D) and `libraries`
+  (.a files) are for a model.c built on a library (compile/cmsis_nn.py)."""
   board = BOARDS[board_name]
   check_toolchain(qemu=False)
   os.makedirs(out_dir, exist_ok=True)
@@ -134,13 +147,13 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
   sources = [os.path.join(common, name) for name in ("startup.c", *board.common)]
   sources.append(os.path.join(model_dir, "model.c"))
   for name in board.sources:
-    if name == "camera.c":
-      if test_image is None:
-        raise ValueError(
-            "the sparkfun-edge build needs a test_image for its compiled-in camera frame")
-      path = os.path.join(out_dir, "camera.c")
+    if name == "test_frame.c":
+      if test_image is None or test_logits is None:
+        raise ValueError(f"the {board_name} build needs test_image and test_logits (the "
+                         "self-test's face and the host's logits on it)")
+      path = os.path.join(out_dir, name)
       with open(path, "w") as file:
-        file.write(camera_source(test_image))
+        file.write(test_frame_source(test_image, test_logits, test_tolerance))
       sources.append(path)
     else:
       sources.append(os.path.join(board_dir, name))

@@ -136,15 +136,8 @@ class _Symbols:
     return "?"
 
 
-def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
-                watch: dict | None = None) -> Profile:
-  """Runs one inference of the firmware's model in unicorn and counts it per kernel.
-
-  `watch` maps kernel symbols to (symbol, offset, nbytes) of the buffer each writes: that buffer is
-  read the moment the kernel returns (before a later kernel may reuse the memory) into
-  `Profile.outputs`, so a wrong result can be traced to the kernel that first produced it.
-  """
-  watch = watch or {}
+def load_elf(elf_path: str) -> tuple[unicorn.Uc, _Symbols]:
+  """A Cortex-M4 in unicorn with the ELF's loadable segments mapped and written, as linked."""
   uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
   uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
   with open(elf_path, "rb") as file:
@@ -162,6 +155,19 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
         uc.mem_map(lo, hi - lo)
         mapped.append((lo, hi))
       uc.mem_write(seg["p_vaddr"], seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"]))
+  return uc, symbols
+
+
+def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
+                watch: dict | None = None) -> Profile:
+  """Runs one inference of the firmware's model in unicorn and counts it per kernel.
+
+  `watch` maps kernel symbols to (symbol, offset, nbytes) of the buffer each writes: that buffer is
+  read the moment the kernel returns (before a later kernel may reuse the memory) into
+  `Profile.outputs`, so a wrong result can be traced to the kernel that first produced it.
+  """
+  watch = watch or {}
+  uc, symbols = load_elf(elf_path)
   uc.mem_map(SCRATCH, SCRATCH_BYTES)
   image = np.ascontiguousarray(image, np.uint8).reshape(-1)
   in_addr, out_addr = SCRATCH + 0x1000, SCRATCH + 0x1000 + ((image.size + 0xFFF) & ~0xFFF)

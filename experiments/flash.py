@@ -8,9 +8,10 @@ AmbiqSuite's documented formats; not yet tried on a board).
 Put the board in its bootloader first: hold button 14, tap RST, keep holding 14 while this runs.
 The bootloader's baud rate is 921600 on boards as SparkFun ships them (115200 on some: --baud).
 `--firmware=serial` (default) flashes the firmware that serves the board protocol on UART0, for
-`experiments.board --port=...`; `--firmware=camera` the robot's loop (compiled-in test face until
-the camera driver exists). Writes firmware_image.bin (the image blob, linked at 0xC000) and
-firmware_wired.bin (the wired-update blob that is uploaded) beside that firmware's .bin.
+`experiments.board --port=...`; `--firmware=camera` the robot's loop (boot self-test on a
+compiled-in face, then HM01B0 frames -> model -> smile LEDs). Writes firmware_image.bin (the image
+blob, linked at 0xC000) and firmware_wired.bin (the wired-update blob that is uploaded) beside
+that firmware's .bin.
 """
 
 import os

@@ -177,8 +177,8 @@ def test_sparkfun_edge_memory_map(tmp_path):
   graph = graph_lib.from_spec(spec, variables_for(spec))
   images = images_for(spec, 8)
   built = build.compile_model(quantize.quantize(graph, images), str(tmp_path))
-  fw = firmware.build(
-      built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images[0])
+  fw = firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"),
+                      test_image=images[0], test_logits=quantize.run_int(built.model, images[:1])[0])
   assert fw.sections[".isr_vector"][0] == 0xC000            # behind Ambiq's secure bootloader
   assert all(0x10000000 <= fw.sections[s][0] < 0x10060000 for s in (".bss", ".stack"))
   assert fw.flash_bytes <= 960 * 1024 and fw.ram_bytes <= 384 * 1024
@@ -194,8 +194,8 @@ def test_float_embedded_does_not_fit_the_edge(tmp_path):
   spec = zoo.embedded()   # 1 MB of float32 weights
   built = build.compile_model(graph_lib.from_spec(spec, variables_for(spec)), str(tmp_path))
   with pytest.raises(firmware.DoesNotFit, match="FLASH.*overflowed.*int8 build"):
-    firmware.build(
-        built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images_for(spec, 1)[0])
+    firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"),
+                   test_image=images_for(spec, 1)[0], test_logits=np.zeros(2, np.float32))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,18 +1,18 @@
-/* SparkFun Edge (Apollo3 Blue) firmware: 48 MHz, flash cache on, then forever: take a frame,
-   run the model, light the "smile" LED pattern when the score passes the threshold (edge.h). */
+/* SparkFun Edge firmware: the smiling robot. At boot a self-test runs the compiled-in test face
+   (test_frame.c, generated) through the model and compares the logits with the host's; a
+   mismatch lights red alone and stops. Then, forever: take an HM01B0 frame, take its centre
+   square down to the net's input, run the model and light the smile pattern when the score
+   passes the threshold. Without a working camera the loop runs on the test face with blue held
+   on. 48 MHz core, 96 MHz (TurboSPOT) where the part allows, for the camera's pixel loop. */
+#include <math.h>
 #include <stdint.h>
-#include "camera.h"
 #include "edge.h"
+#include "frame_scale.h"
+#include "hm01b0.h"
 #include "model.h"
 
-/* GPIO */
-#define GPIO_PADREGJ 0x40010024u
-#define GPIO_PADREGL 0x4001002Cu
-#define GPIO_CFGE 0x40010050u
-#define GPIO_CFGF 0x40010054u
 #define GPIO_WTSB 0x40010094u
 #define GPIO_WTCB 0x4001009Cu
-#define GPIO_ENCB 0x400100B8u
 
 /* Edge LEDs (active high): red 46, blue 37, green 44, yellow 47. The smile: green and yellow on
    either side with red in the middle; blue blinks once per inference. */
@@ -22,22 +22,24 @@
 #define LED_GREEN 44
 #define LED_YELLOW 47
 #define SMILE_PATTERN (LED_BIT(LED_GREEN) | LED_BIT(LED_RED) | LED_BIT(LED_YELLOW))
+#define ALL_LEDS (SMILE_PATTERN | LED_BIT(LED_BLUE))
 
-static void led_output(uint32_t padreg, uint32_t cfg, int pad) {
-  /* FNCSEL 3 (GPIO) with 2 mA drive: PADREG byte 0x18; CFG nibble 0x2: push-pull output. */
-  REG(GPIO_ENCB) = LED_BIT(pad); /* push-pull: the pad's ENABLE bit must be clear */
-  edge_set_field(padreg, (pad & 3) * 8, 8, 0x18);
-  edge_set_field(cfg, (pad & 7) * 4, 4, 0x2);
-}
+/* The generated test frame: the model's input, the host's logits on it, and how close the
+   firmware's must be (absolute; 0: bit-exact, the int8 builds). */
+extern const uint8_t test_frame[SMILE_MODEL_INPUT_SIZE];
+extern const smile_logit_t test_frame_logits[SMILE_MODEL_NUM_CLASSES];
+extern const float test_frame_tolerance;
+
+static uint8_t frame[HM01B0_WIDTH * HM01B0_HEIGHT];
+static uint8_t input[SMILE_MODEL_INPUT_SIZE];
+static smile_logit_t logits[SMILE_MODEL_NUM_CLASSES];
 
 void board_init(void) {
   edge_core_init();
-  REG(GPIO_PADKEY) = 0x73u;
-  led_output(GPIO_PADREGL, GPIO_CFGF, LED_GREEN);
-  led_output(GPIO_PADREGL, GPIO_CFGF, LED_RED);
-  led_output(GPIO_PADREGL, GPIO_CFGF, LED_YELLOW);
-  led_output(GPIO_PADREGJ, GPIO_CFGE, LED_BLUE);
-  REG(GPIO_PADKEY) = 0u;
+  edge_pad(LED_GREEN, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
+  edge_pad(LED_RED, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
+  edge_pad(LED_YELLOW, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
+  edge_pad(LED_BLUE, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
   __asm volatile("cpsie i"); /* the SVL leaves PRIMASK set */
 }
 
@@ -46,14 +48,39 @@ static void leds(uint32_t on_bits, uint32_t off_bits) {
   REG(GPIO_WTCB) = off_bits;
 }
 
-static smile_logit_t logits[SMILE_MODEL_NUM_CLASSES];
+/* 1 when the model reproduces the host's logits on the test frame. */
+int self_test(void) {
+  smile_model_run(test_frame, logits);
+  for (int c = 0; c < SMILE_MODEL_NUM_CLASSES; c++) {
+    int same = test_frame_tolerance == 0.0f
+                   ? logits[c] == test_frame_logits[c]
+                   : fabsf((float)logits[c] - (float)test_frame_logits[c]) <= test_frame_tolerance;
+    if (!same) return 0;
+  }
+  return 1;
+}
 
 int main(void) {
+  if (!self_test()) {
+    leds(LED_BIT(LED_RED), ALL_LEDS & ~LED_BIT(LED_RED));
+    for (;;) {
+    }
+  }
+  leds(ALL_LEDS, 0);
+  edge_delay_cycles(edge_core_hz / 4u);
+  leds(0, ALL_LEDS);
+  edge_burst_enable();
+  int camera = camera_init();
   for (;;) {
-    const uint8_t* frame = camera_frame();
+    const uint8_t* image = test_frame;
+    if (camera == CAMERA_OK && camera_capture(frame) == CAMERA_OK) {
+      frame_centre_square(frame, HM01B0_WIDTH, HM01B0_HEIGHT, input, SMILE_MODEL_INPUT_HEIGHT,
+                          SMILE_MODEL_INPUT_WIDTH, SMILE_MODEL_INPUT_CHANNELS);
+      image = input;
+    }
     leds(LED_BIT(LED_BLUE), 0);
-    smile_model_run(frame, logits);
-    leds(0, LED_BIT(LED_BLUE));
+    smile_model_run(image, logits);
+    if (image == input) leds(0, LED_BIT(LED_BLUE));
     if (smile_model_score(logits) > smile_model_threshold) {
       leds(SMILE_PATTERN, 0);
     } else {

@@ -9,8 +9,7 @@
 /* PWRCTRL: DEVPWREN bit 7 powers UART0; DEVPWRSTATUS bit 2 (HCPA) says it is up. */
 #define PWRCTRL_DEVPWREN 0x40021008u
 #define PWRCTRL_DEVPWRSTATUS 0x40021018u
-/* Pads 48 (UART0TX, FNCSEL 0) and 49 (UART0RX, FNCSEL 0 + input enable): PADREGM bytes 0, 1. */
-#define GPIO_PADREGM 0x40010030u
+/* Pads 48 (UART0TX, FNCSEL 0) and 49 (UART0RX, FNCSEL 0 + input enable). */
 /* UART0 (PL011-style) at 0x4001C000. */
 #define UART0_DR 0x4001C000u
 #define UART0_FR 0x4001C018u
@@ -20,10 +19,6 @@
 #define UART0_CR 0x4001C030u
 #define FR_RXFE (1u << 4)
 #define FR_TXFF (1u << 5)
-/* DWT cycle counter: DEMCR.TRCENA, then DWT_CTRL.CYCCNTENA. */
-#define DEMCR 0xE000EDFCu
-#define DWT_CTRL 0xE0001000u
-#define DWT_CYCCNT 0xE0001004u
 #define CORE_HZ 48000000u
 #define BYTE_TIMEOUT_CYCLES (CORE_HZ / 100u) /* 10 ms: 100 bytes' time at 115200 baud */
 
@@ -38,10 +33,8 @@ void board_init(void) {
   REG(PWRCTRL_DEVPWREN) |= 1u << 7;
   while (!(REG(PWRCTRL_DEVPWRSTATUS) & (1u << 2))) {
   }
-  REG(GPIO_PADKEY) = 0x73u;
-  edge_set_field(GPIO_PADREGM, 0, 8, 0x00);
-  edge_set_field(GPIO_PADREGM, 8, 8, 0x02);
-  REG(GPIO_PADKEY) = 0u;
+  edge_pad(48, 0x00u, CFG_INPUT, 0u);
+  edge_pad(49, 0x02u, CFG_INPUT, 0u);
   /* The HAL's order: clock first (CLKEN, CLKSEL 24 MHz), baud 115200 (IBRD 13, FBRD 1), 8 bits
      with FIFOs, then UARTEN | TXE | RXE. */
   REG(UART0_CR) = 0u;
@@ -50,9 +43,6 @@ void board_init(void) {
   REG(UART0_FBRD) = 1u;
   REG(UART0_LCRH) = 0x70u;
   REG(UART0_CR) = (1u << 3) | (1u << 4) | (1u << 0) | (1u << 8) | (1u << 9);
-  REG(DEMCR) |= 1u << 24;
-  REG(DWT_CYCCNT) = 0u;
-  REG(DWT_CTRL) |= 1u;
   __asm volatile("cpsie i");
 }
 
@@ -63,9 +53,9 @@ int board_getc(void) {
 }
 
 int board_getc_timeout(void) {
-  uint32_t start = REG(DWT_CYCCNT);
+  uint32_t start = edge_cycles();
   while (REG(UART0_FR) & FR_RXFE) {
-    if (REG(DWT_CYCCNT) - start > BYTE_TIMEOUT_CYCLES) return -1;
+    if (edge_cycles() - start > BYTE_TIMEOUT_CYCLES) return -1;
   }
   return (int)(REG(UART0_DR) & 0xFFu);
 }
@@ -76,9 +66,9 @@ void board_putc(uint8_t byte) {
   REG(UART0_DR) = byte;
 }
 
-void board_timer_start(void) { timer_start = REG(DWT_CYCCNT); }
+void board_timer_start(void) { timer_start = edge_cycles(); }
 
-uint32_t board_timer_elapsed(void) { return REG(DWT_CYCCNT) - timer_start; }
+uint32_t board_timer_elapsed(void) { return edge_cycles() - timer_start; }
 
 int main(void) {
   static const uint8_t hash[8] = SMILE_MODEL_HASH;
