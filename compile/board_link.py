@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from compile import firmware, serial_protocol as sp
+from compile import firmware, serial_protocol as sp, weights_placement
 
 
 class LinkError(RuntimeError):
@@ -39,13 +39,14 @@ def model_hash(model_dir: str) -> str:
 
 
 def build_uart_firmware(model_dir: str, out_dir: str, kernels: str = "llvm",
-                        board: str = "qemu-mps2-an386-uart"):
+                        board: str = "qemu-mps2-an386-uart", weights_in_sram: bool = False):
   """A compiled model's firmware serving the board protocol (`qemu-mps2-an386-uart` or
-  `sparkfun-edge-uart`), its hash compiled in."""
+  `sparkfun-edge-uart`), its hash compiled in, its weights where deploy placed them."""
   digits = model_hash(model_dir)
   initializer = "{" + ",".join(f"0x{digits[i:i + 2]}" for i in range(0, 16, 2)) + "}"
   return firmware.build(model_dir, board, out_dir, kernels=kernels,
-                        extra_flags=[f"-DSMILE_MODEL_HASH={initializer}"])
+                        extra_flags=[f"-DSMILE_MODEL_HASH={initializer}",
+                                     *weights_placement.flags(weights_in_sram)])
 
 
 class QemuLink:

@@ -7,8 +7,9 @@ The model goes through Relax and TVM to C / Thumb-2 (`compile_model`), is linked
 firmware and the SparkFun Edge firmware, run under QEMU on the given images (parity: float logits
 vs the caller's reference, int8 accumulators vs the integer reference, which must be bit-exact;
 `compile/parity.py` names the first divergent layer otherwise), and profiled per kernel in unicorn
-(instructions, estimated cycles), with QEMU's instruction count as a cross-check. Everything that
-can fail fast (unsupported layer, too large for the board) fails before compiling.
+(instructions, estimated cycles), with QEMU's instruction count as a cross-check; the Edge build
+adds the flash misses' stall cycles at the weights' placement (compile/weights_placement.py).
+Everything that can fail fast (unsupported layer, too large for the board) fails before compiling.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import numpy as np
 
 from compile import emulate, firmware, graph as graph_lib, kernels, model_source, profile
-from compile import parity, quantize, relax_model
+from compile import parity, quantize, relax_model, weights_placement
 from smile_jax.cost import ops
 from smile_jax.models import spec as spec_lib
 
@@ -146,26 +147,32 @@ def build_model(model,
                 kernels_route: str = "llvm",
                 threshold_logit: float = 0.0,
                 label: str = "",
-                dsp: bool = False) -> tuple[dict, np.ndarray]:
+                dsp: bool = False,
+                weights_in_sram: str = "auto") -> tuple[dict, np.ndarray]:
   """Compiles `model`, builds both boards' firmware, checks parity under QEMU (raising
   `parity.ParityError` with the first divergent layer) and profiles one inference in unicorn;
   returns deploy.json's fields of this build and the firmware's own logits on `parity_images`.
 
   `reference_logits`: what the firmware must reproduce on `parity_images` (the integer reference's
-  int32 accumulators for int8, the float model's logits for float32).
+  int32 accumulators for int8, the float model's logits for float32). `weights_in_sram`: where
+  the Edge firmware keeps the weights (compile/weights_placement.py); its cycles add the flash
+  misses' stalls to the core's.
   """
   built = compile_model(model, directory, threshold_logit, dsp)
   spec = built.graph.spec
   fw = firmware.build(
       directory, "qemu-mps2-an386", os.path.join(directory, "qemu"), kernels=kernels_route)
   try:
-    edge = firmware.build(directory, "sparkfun-edge", os.path.join(directory, "sparkfun_edge"),
-                          kernels=kernels_route, test_image=parity_images[0],
-                          test_logits=reference_logits[0],
-                          test_tolerance=parity.tolerance(built.dtype))
+    placed = weights_placement.place(directory, kernels_route, parity_images[0],
+                                     reference_logits[0], parity.tolerance(built.dtype),
+                                     built.logit_dtype, spec.num_classes, weights_in_sram)
+    edge = placed.pop("firmware")
     fits, edge_note = True, f"{edge.bin} ({os.path.getsize(edge.bin):,} bytes)"
   except firmware.DoesNotFit as e:
+    placed = {"weights_in_sram": False, "flash": None, "sram": None}
     fits, edge_note = False, str(e)
+  kept = placed["sram" if placed["weights_in_sram"] else "flash"] or {}
+  stalls = {mhz: kept.get(f"stall_cycles_{mhz}mhz", 0) for mhz in (48, 96)}
   run = emulate.run_qemu(fw, parity_images, built.logit_dtype)
   worst = parity.check(built, kernel_layers(built), fw.elf, parity_images, run.logits,
                        reference_logits, label or f"{spec.name} ({built.dtype})")
@@ -181,8 +188,10 @@ def build_model(model,
       "qemu_instructions": int(run.instructions[0]),
       "cycles": prof.cycles,
       "cycles_per_mac": prof.cycles / macs,
-      "latency_ms_48mhz": prof.cycles / 48e3,
-      "latency_ms_96mhz": prof.cycles / 96e3,
+      "stall_cycles_48mhz": stalls[48],
+      "stall_cycles_96mhz": stalls[96],
+      "latency_ms_48mhz": (prof.cycles + stalls[48]) / 48e3,
+      "latency_ms_96mhz": (prof.cycles + stalls[96]) / 96e3,
       "flash_bytes": fw.flash_bytes,
       "ram_bytes": fw.ram_bytes,
       "arena_bytes": built.plan.arena_bytes,
@@ -190,6 +199,8 @@ def build_model(model,
       "stack_bytes_measured": int(run.stack_bytes.max()),
       "fits_sparkfun_edge": fits,
       "sparkfun_edge": edge_note,
+      "weights_in_sram": placed["weights_in_sram"],
+      "weights_placements": {"flash": placed["flash"], "sram": placed["sram"]},
       "parity_max_abs_diff": worst,
       "parity_images": int(len(parity_images)),
       "parity_reference": ("integer reference (bit-exact required)" if built.dtype == "int8" else

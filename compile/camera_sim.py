@@ -301,6 +301,18 @@ def _firmware(elf_path: str):
   return uc, symbols
 
 
+def boot(elf_path: str, burst_acks: bool = False) -> tuple[Apollo3, int]:
+  """edge_core_init() then edge_burst_enable(): the registers they leave, and the core clock the
+  latter returns. `burst_acks`: the part allows TurboSPOT and acknowledges every request."""
+  uc, symbols = _firmware(elf_path)
+  board = Apollo3(uc, I2CSensor(), PixelPort(np.zeros((HEIGHT, WIDTH), np.uint8)))
+  if burst_acks:
+    for address, value in ((0x40020014, 1), (0x40020018, 0x60), (0x40004034, 0x6)):
+      uc.mem_write(address, value.to_bytes(4, "little"))   # SKU, FEATUREENABLE, FREQCTRL
+  _call(uc, symbols, "edge_core_init")
+  return board, _call(uc, symbols, "edge_burst_enable")
+
+
 def run_camera(elf_path: str, frame: np.ndarray, sensor: I2CSensor | None = None,
                lines: int = HEIGHT, cycles_per_read: int = CYCLES_PER_READ) -> CameraRun:
   """camera_init(), then (when it succeeds) camera_capture() of `frame` (HEIGHT, WIDTH) uint8, of

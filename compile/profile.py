@@ -12,7 +12,8 @@ set summary" (integer, DSP, load/store, branch cycle counts) and Table 7-1 "FPU 
 (floating point). Simplifications, all documented here: a taken branch costs 1 + P with pipeline
 refill P = 2 (the TRM gives 1-3); a load or store directly after another load or store costs 1
 (the TRM's pipelining of neighbouring single loads/stores), otherwise 2; SDIV/UDIV cost 7 (the
-TRM's 2-12, data dependent); no flash wait states (the Apollo3's flash cache hides them for loops).
+TRM's 2-12, data dependent). Memory at zero wait states; with `flash=`, flash misses are charged
+separately as stall cycles (compile/flash_cache.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import numpy as np
 import unicorn
 from elftools.elf.elffile import ELFFile
 from unicorn import arm_const
+
+from compile import flash_cache
 
 SCRATCH = 0x30000000  # I/O buffers and the return sentinel (outside 0x4000_0000+: XN space)
 SCRATCH_BYTES = 1 << 20
@@ -49,7 +52,8 @@ PIPELINE_REFILL = 2
 class KernelProfile:
   name: str
   instructions: int
-  cycles: int
+  cycles: int                 # the core's, every memory access at zero wait states
+  stall_cycles: int = 0       # flash misses' stalls (compile/flash_cache.py), when modelled
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Profile:
   kernels: tuple  # KernelProfile in first-run order ("glue": smile_model_run itself)
   logits: np.ndarray
   outputs: dict = dataclasses.field(default_factory=dict)   # watched kernel -> its output bytes
+  flash_misses: tuple = (0, 0)     # (code, data) line misses of the warm inference
 
   @property
   def instructions(self) -> int:
@@ -65,6 +70,10 @@ class Profile:
   @property
   def cycles(self) -> int:
     return sum(k.cycles for k in self.kernels)
+
+  @property
+  def stall_cycles(self) -> int:
+    return sum(k.stall_cycles for k in self.kernels)
 
 
 def _base(mnemonic: str) -> str:
@@ -159,12 +168,15 @@ def load_elf(elf_path: str) -> tuple[unicorn.Uc, _Symbols]:
 
 
 def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
-                watch: dict | None = None) -> Profile:
+                watch: dict | None = None,
+                flash: flash_cache.FlashCache | None = None) -> Profile:
   """Runs one inference of the firmware's model in unicorn and counts it per kernel.
 
   `watch` maps kernel symbols to (symbol, offset, nbytes) of the buffer each writes: that buffer is
   read the moment the kernel returns (before a later kernel may reuse the memory) into
   `Profile.outputs`, so a wrong result can be traced to the kernel that first produced it.
+  `flash`: the flash and its cache to charge misses for; the inference then runs twice and the
+  second (warm cache) is counted.
   """
   watch = watch or {}
   uc, symbols = load_elf(elf_path)
@@ -172,11 +184,7 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
   image = np.ascontiguousarray(image, np.uint8).reshape(-1)
   in_addr, out_addr = SCRATCH + 0x1000, SCRATCH + 0x1000 + ((image.size + 0xFFF) & ~0xFFF)
   uc.mem_write(in_addr, image.tobytes())
-  stack_top = SCRATCH + SCRATCH_BYTES - 16
-  uc.reg_write(arm_const.UC_ARM_REG_SP, stack_top)
-  uc.reg_write(arm_const.UC_ARM_REG_R0, in_addr)
-  uc.reg_write(arm_const.UC_ARM_REG_R1, out_addr)
-  uc.reg_write(arm_const.UC_ARM_REG_LR, SCRATCH | 1)
+  cache = flash_cache.Simulator(flash) if flash is not None else None
 
   md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
   blocks: dict[int, _Block] = {}
@@ -210,20 +218,39 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
       outputs[state["kernel"]] = bytes(uc_.mem_read(symbols.addresses[symbol] + offset, nbytes))
     state["kernel"] = running
     _add(counts, state["kernel"], block.instructions, block.cycles)
+    if cache is not None:
+      _add(counts, state["kernel"], 0, 0, cache.fetch(address, size))
     state["prev"] = block
 
+  def on_read(uc_, access, address, size, value, _):
+    _add(counts, state["kernel"], 0, 0, cache.read(address, size))
+
   uc.hook_add(unicorn.UC_HOOK_BLOCK, on_block)
+  if cache is not None:
+    uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read, begin=flash.origin,
+                end=flash.origin + flash.size - 1)
   entry = symbols.addresses.get("smile_model_run")
   if entry is None:
     raise ValueError(f"{elf_path} has no smile_model_run symbol")
-  uc.emu_start(entry | 1, SCRATCH)
+  for _ in range(2 if cache is not None else 1):     # with a cache: warm it, then count
+    counts.clear()
+    state.update(kernel="glue", prev=None)
+    if cache is not None:
+      cache.reset_counts()
+    uc.reg_write(arm_const.UC_ARM_REG_SP, SCRATCH + SCRATCH_BYTES - 16)
+    uc.reg_write(arm_const.UC_ARM_REG_R0, in_addr)
+    uc.reg_write(arm_const.UC_ARM_REG_R1, out_addr)
+    uc.reg_write(arm_const.UC_ARM_REG_LR, SCRATCH | 1)
+    uc.emu_start(entry | 1, SCRATCH)
   dtype = np.dtype(logit_dtype)
   logits = np.frombuffer(bytes(uc.mem_read(out_addr, classes * dtype.itemsize)), dtype).copy()
-  kernels = tuple(KernelProfile(k, v[0], v[1]) for k, v in counts.items())
-  return Profile(kernels, logits, outputs)
+  kernels = tuple(KernelProfile(k, *v) for k, v in counts.items())
+  misses = (cache.code_misses, cache.data_misses) if cache is not None else (0, 0)
+  return Profile(kernels, logits, outputs, misses)
 
 
-def _add(counts, kernel, instructions, cycles):
-  total = counts.setdefault(kernel, [0, 0])
+def _add(counts, kernel, instructions, cycles, stall_cycles=0):
+  total = counts.setdefault(kernel, [0, 0, 0])
   total[0] += instructions
   total[1] += cycles
+  total[2] += stall_cycles

@@ -21,6 +21,13 @@ def get_config():
   # estimates with (smile_jax/cost/apollo3_emulated.json) is fitted on the same kernels
   # (configs/fit_latency.py reads this field): refit it when changing this.
   config.dsp_kernels = True
+  # Where the Edge firmware keeps the weights (compile/weights_placement.py): "auto" (SRAM when
+  # they fit and the flash-cache model says it saves stall cycles), "always" or "never" (flash).
+  # Chosen net of runs/search_distilled (509,338 core cycles): weights in flash, 513 code + 2,328
+  # data line misses a warm inference, est. 5,682 stall cycles (+1.1%) at RD_WAIT 1 (48 MHz),
+  # 11,364 (+2.2%) at RD_WAIT 3 (96 MHz); in SRAM, no misses at all (the code alone fits the
+  # cache), for 29.3 KB more RAM.
+  config.weights_in_sram = "auto"
   config.range_images = 512         # training images for the int8 activation ranges
   config.percentile = 99.99            # of |activation|, per tensor
   config.parity_images = 8             # test images the float build runs through QEMU

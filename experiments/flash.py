@@ -42,9 +42,10 @@ def main(argv):
                             f"first (python -m experiments.deploy --workdir={FLAGS.workdir}); a "
                             "net too large for the board gets no Edge image")
   if FLAGS.firmware == "serial":
-    kernels = board.deployed_int8(deploy_dir)["kernels"]      # the route deploy checked
-    binary = board_link.build_uart_firmware(int8_dir, os.path.join(int8_dir, "sparkfun_edge_uart"),
-                                            kernels, board="sparkfun-edge-uart").bin
+    deployed = board.deployed_int8(deploy_dir)      # the route and placement deploy checked
+    binary = board_link.build_uart_firmware(
+        int8_dir, os.path.join(int8_dir, "sparkfun_edge_uart"), deployed["kernels"],
+        board="sparkfun-edge-uart", weights_in_sram=deployed.get("weights_in_sram", False)).bin
   else:
     binary = os.path.join(int8_dir, "sparkfun_edge", "firmware.bin")
   edge_dir = os.path.dirname(binary)

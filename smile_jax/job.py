@@ -170,6 +170,7 @@ DEPLOY_KEYS = ("board", "dtype", "macs", "instructions", "cycles", "cycles_per_m
                "test_auc_by_dataset",
                "fits_sparkfun_edge", "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc",
                "dsp_kernels", "arena_lower_bound_bytes", "stack_bytes_measured",
+               "stall_cycles_48mhz", "stall_cycles_96mhz", "weights_in_sram",
                # int8 only (null for float): measured by the firmware, and the CMSIS-NN peer.
                "firmware_test_auc", "firmware_test_auc_by_dataset", "cmsis_nn_cycles_per_mac")
 

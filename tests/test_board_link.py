@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from compile import board_link, build, firmware, graph as graph_lib, profile, quantize
+from compile import board_link, firmware, profile, quantize
 from compile import serial_protocol as sp
 from smile_jax.models import zoo
-from tests.test_deploy import images_for, variables_for
+from tests.test_deploy import compile_smlad, images_for
 
 SPEC = zoo.compact().with_input_shape((32, 32, 1))
 
@@ -18,9 +18,7 @@ SPEC = zoo.compact().with_input_shape((32, 32, 1))
 def uart_build(tmp_path_factory):
   """(the compiled model, its UART firmware, its directory) of a small net on the SMLAD kernels."""
   directory = str(tmp_path_factory.mktemp("uart"))
-  model = quantize.quantize(graph_lib.from_spec(SPEC, variables_for(SPEC)),
-                            images_for(SPEC, 16, seed=2))
-  build.compile_model(model, directory, dsp=True)
+  model, _ = compile_smlad(SPEC, directory)
   return model, board_link.build_uart_firmware(directory, os.path.join(directory, "uart")), \
       directory
 

@@ -6,9 +6,9 @@ status, never a hang."""
 import numpy as np
 import pytest
 
-from compile import build, camera_sim, firmware, graph as graph_lib, quantize
+from compile import camera_sim, firmware, quantize
 from smile_jax.models import zoo
-from tests.test_deploy import images_for, variables_for
+from tests.test_deploy import compile_smlad, images_for
 
 SPEC = zoo.compact().with_input_shape((32, 32, 1))
 OPEN_DRAIN, PUSH_PULL = 0x4, 0x2
@@ -18,9 +18,7 @@ OPEN_DRAIN, PUSH_PULL = 0x4, 0x2
 def edge_build(tmp_path_factory):
   """(the Edge firmware of a small int8 net, its integer model, the self-test image)."""
   directory = str(tmp_path_factory.mktemp("edge_camera"))
-  model = quantize.quantize(graph_lib.from_spec(SPEC, variables_for(SPEC)),
-                            images_for(SPEC, 16, seed=2))
-  build.compile_model(model, directory, dsp=True)
+  model, _ = compile_smlad(SPEC, directory)
   image = images_for(SPEC, 1, seed=3)
   fw = firmware.build(directory, "sparkfun-edge", f"{directory}/edge", test_image=image[0],
                       test_logits=quantize.run_int(model, image)[0])

@@ -41,6 +41,13 @@ def images_for(spec, count=3, seed=0):
   return np.random.default_rng(seed).integers(0, 256, (count, *spec.input_shape), dtype=np.uint8)
 
 
+def compile_smlad(spec, directory):
+  """(the int8 model, its build) of `spec` with random weights on the SMLAD kernels."""
+  model = quantize.quantize(graph_lib.from_spec(spec, variables_for(spec)),
+                            images_for(spec, 16, seed=2))
+  return model, build.compile_model(model, directory, dsp=True)
+
+
 def jax_logits(spec, variables, images):
   return np.asarray(net.build(spec).apply(variables, net.normalize_pixels(images), train=False))
 
@@ -177,8 +184,8 @@ def test_sparkfun_edge_memory_map(tmp_path):
   graph = graph_lib.from_spec(spec, variables_for(spec))
   images = images_for(spec, 8)
   built = build.compile_model(quantize.quantize(graph, images), str(tmp_path))
-  fw = firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"),
-                      test_image=images[0], test_logits=quantize.run_int(built.model, images[:1])[0])
+  fw = firmware.build(built.directory, "sparkfun-edge", str(tmp_path / "edge"), test_image=images[0],
+                      test_logits=quantize.run_int(built.model, images[:1])[0])
   assert fw.sections[".isr_vector"][0] == 0xC000            # behind Ambiq's secure bootloader
   assert all(0x10000000 <= fw.sections[s][0] < 0x10060000 for s in (".bss", ".stack"))
   assert fw.flash_bytes <= 960 * 1024 and fw.ram_bytes <= 384 * 1024

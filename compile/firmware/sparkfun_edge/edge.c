@@ -5,8 +5,14 @@
 #define CLKGEN_CLKKEY 0x40004014u
 #define CLKGEN_CCTRL 0x40004018u
 #define CLKGEN_FREQCTRL 0x40004034u      /* bit 0 BURSTREQ, bit 1 BURSTACK, bit 2 BURSTSTATUS */
-/* CACHECTRL CACHECFG: the HAL's defaults (1-way 128B x 1024, I+D), then ENABLE. */
+/* CACHECTRL CACHECFG: the HAL's defaults (1-way 128B x 1024, I+D), then ENABLE. FLASHCFG: the
+   register documentation's recommendation (RD_WAIT 1, SEDELAY 5) in the HAL's "recommended"
+   low-power mode (LPMMODE 1 = standby, LPM_RD_WAIT 7) at 48 MHz; the reset value (RD_WAIT 3,
+   SEDELAY 7, LPM_RD_WAIT 8) before 96 MHz. compile/flash_cache.py models what they cost. */
 #define CACHECTRL_CACHECFG 0x40018000u
+#define CACHECTRL_FLASHCFG 0x40018004u
+#define FLASHCFG_48MHZ 0x00001751u
+#define FLASHCFG_RESET 0x00000873u
 /* TurboSPOT: SKU bit 0 ALLOWBURST; DEVPWREVENTEN bit 31 BURSTEVEN; SUPPLYSRC bit 0 BLEBUCKEN;
    FEATUREENABLE bit 4 BURSTREQ, bit 5 BURSTACK, bit 6 BURSTAVAIL. */
 #define MCUCTRL_SKU 0x40020014u
@@ -25,12 +31,21 @@
 
 uint32_t edge_core_hz = 48000000u;
 
+/* Code running from flash must not change the flash's timing (the HAL stores FLASHCFG from
+   SRAM): this function sits in .data, which start-up copies to SRAM. */
+__attribute__((section(".data.ramfunc"), noinline, long_call)) static void flash_config(
+    uint32_t value) {
+  REG(CACHECTRL_FLASHCFG) = value;
+  (void)REG(CACHECTRL_FLASHCFG);
+}
+
 void edge_core_init(void) {
   REG(CLKGEN_CLKKEY) = 0x47u;
   REG(CLKGEN_CCTRL) = 0u;
   REG(CLKGEN_CLKKEY) = 0u;
   REG(CACHECTRL_CACHECFG) = 0x00100780u;
   REG(CACHECTRL_CACHECFG) = 0x00100781u;
+  flash_config(FLASHCFG_48MHZ);
   REG(DEMCR) |= 1u << 24;
   REG(DWT_CYCCNT) = 0u;
   REG(DWT_CTRL) |= 1u;
@@ -49,6 +64,7 @@ uint32_t edge_burst_enable(void) {
   /* The HAL trims the BLE buck before burst when it supplies the core; without that trim, stay
      at 48 MHz. */
   if (!(REG(MCUCTRL_SKU) & 1u) || (REG(PWRCTRL_SUPPLYSRC) & 1u)) return edge_core_hz;
+  flash_config(FLASHCFG_RESET);   /* no source says RD_WAIT 1 holds at 96 MHz */
   REG(PWRCTRL_DEVPWREVENTEN) |= 1u << 31;
   REG(MCUCTRL_FEATUREENABLE) |= 1u << 4;
   if (!wait_bit(MCUCTRL_FEATUREENABLE, 1u << 5, edge_core_hz / 100u) ||

@@ -17,9 +17,11 @@
 #define CFG_PUSH_PULL 0x2u
 #define CFG_OPEN_DRAIN 0x4u
 
-/* 48 MHz core clock, the flash cache as the HAL's defaults configure it, the DWT cycle counter. */
+/* 48 MHz core clock, the flash cache as the HAL's defaults configure it, the flash's recommended
+   read wait states, the DWT cycle counter. */
 void edge_core_init(void);
-/* TurboSPOT: the core at 96 MHz where the part allows it; returns the core clock in Hz. */
+/* TurboSPOT: the core at 96 MHz where the part allows it (the flash back at its reset wait
+   states); returns the core clock in Hz. */
 uint32_t edge_burst_enable(void);
 /* The core clock edge_core_init / edge_burst_enable left (for delays). */
 extern uint32_t edge_core_hz;
