@@ -38,14 +38,14 @@ def _window_sums(inputs, window: int, stride: int, pads, channels: int):
   return _conv(inputs, ones, stride, pads, "int32", groups=channels)
 
 
-def _dsp_args(op, requants, input_dtype: str, tables: bool = False) -> tuple:
-  """A DSP kernel's requantize stages and its constants: packed weights, then the stages'
+def _dsp_args(weight, packed, requants, input_dtype: str, tables: bool = False) -> tuple:
+  """A DSP kernel's requantize stages and its constants: the `packed` weights, then the stages'
   multipliers and offsets, one row per stage, then (`tables`: a conv) its lookup tables."""
-  weight = op.weight.reshape(-1, op.weight.shape[-1]).astype(np.int64)
+  weight = weight.reshape(-1, weight.shape[-1]).astype(np.int64)
   largest_input = 255 if input_dtype == "int16" else 128       # |2p - 255| or |int8|
   stages = simd.stages_for(requants, int(np.abs(weight).sum(axis=0).max()) * largest_input,
                            weight.shape[0] if tables else simd.TABLE_MAX_TAPS + 1)
-  constants = [_const(simd.pack_weights(op.weight, input_dtype)),
+  constants = [_const(packed),
                _const(np.stack([rq.multiplier for rq in requants])),
                _const(np.stack([rq.offset for rq in requants]))]
   if tables:
@@ -58,10 +58,24 @@ def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
   in_shape = tuple(int(d) for d in inputs.ty.shape)
   dtype = str(inputs.ty.dtype)
   kernel, channels = op.weight.shape[0], op.weight.shape[-1]
-  stages, constants = _dsp_args(op, requants, dtype, tables=True)
+  stages, constants = _dsp_args(op.weight, simd.pack_weights(op.weight, dtype), requants, dtype,
+                                tables=True)
   func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
   out_shape = (1, *graph_lib.out_hw(in_shape, kernel, op.stride, op.pads), channels)
   gv = bb.add_func(func, f"conv2d_dsp_{op.layer}")
+  return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType(out_shape, "int8")))
+
+
+def _dsp_depthwise(bb, inputs, weight, stride: int, pads, requants, name: str):
+  """A depthwise conv (or, with all-one `weight`, an average pool's window sums) and its
+  requantize chain as simd.py's SMLAD depthwise kernel."""
+  in_shape = tuple(int(d) for d in inputs.ty.shape)
+  kernel = weight.shape[0]
+  stages, constants = _dsp_args(weight, simd.pack_depthwise(weight), requants, "int8",
+                                tables=True)
+  func = simd.depthwise(in_shape, kernel, stride, pads, stages)
+  out_shape = (1, *graph_lib.out_hw(in_shape, kernel, stride, pads), in_shape[-1])
+  gv = bb.add_func(func, f"conv2d_depthwise_dsp_{name}")
   return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType(out_shape, "int8")))
 
 
@@ -73,10 +87,27 @@ def _dsp_dense(bb, inputs, op: quant_lib.QDense, requants):
     args = [inputs, _const(simd.pack_weights(op.weight, "int8")),
             _const(op.bias.astype(np.int32))]
     return bb.emit(relax.call_tir(gv, args, relax.TensorType((1, channels), "int32")))
-  stages, constants = _dsp_args(op, requants, "int8")
+  stages, constants = _dsp_args(op.weight, simd.pack_weights(op.weight, "int8"), requants, "int8")
   gv = bb.add_func(simd.dense(op.weight.shape[0], channels, stages), f"matmul_dsp_{op.layer}")
   return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType((1, channels),
                                                                            "int8")))
+
+
+def _depthwise_layer(activation, op):
+  """(weight, stride, pads) of `op` as a depthwise conv (average pools: all-one weights) when
+  simd.py's depthwise kernel takes it on `activation`, else None."""
+  shape = tuple(int(d) for d in activation.ty.shape)
+  if isinstance(op, quant_lib.QDepthwise):
+    weight, stride, pads = op.weight, op.stride, op.pads
+  elif isinstance(op, quant_lib.QAvgPool):
+    weight, stride, pads = np.ones((op.window, op.window, 1, shape[-1]), np.int8), op.stride, \
+        op.pads
+  elif isinstance(op, quant_lib.QGlobalAvgPool) and shape[1] == shape[2]:   # one VALID window
+    weight, stride, pads = np.ones((shape[1], shape[1], 1, shape[-1]), np.int8), 1, (0, 0, 0, 0)
+  else:
+    return None
+  fits = simd.depthwise_fits(shape, str(activation.ty.dtype), weight.shape[0], stride, pads)
+  return (weight, stride, pads) if fits else None
 
 
 def _with_affines(op, ops, start: int) -> tuple[list, int]:
@@ -152,6 +183,12 @@ def _int_body(bb, image, qgraph: quant_lib.QuantGraph, dsp: bool):
     elif dsp and isinstance(op, quant_lib.QDense) and str(activation.ty.dtype) == "int8":
       requants, i = _with_affines(op, ops, i)
       activation = _dsp_dense(bb, activation, op, requants)
+    elif dsp and _depthwise_layer(activation, op) is not None:
+      requants, i = _with_affines(op, ops, i)
+      weight, stride, pads = _depthwise_layer(activation, op)
+      activation = _dsp_depthwise(bb, activation, weight, stride, pads, requants, str(op.layer))
+      if isinstance(op, quant_lib.QGlobalAvgPool):
+        activation = bb.emit(R.reshape(activation, (1, weight.shape[-1])))
     elif isinstance(op, quant_lib.QConv):
       activation = _requant(bb, bb.emit(_conv(activation, op.weight, op.stride, op.pads, "int32")),
                             op.requant)
@@ -182,8 +219,9 @@ def _int_body(bb, image, qgraph: quant_lib.QuantGraph, dsp: bool):
 
 
 def build(model: graph_lib.Graph | quant_lib.QuantGraph, dsp: bool = False) -> tvm.IRModule:
-  """The Relax module of a float `Graph` or an int8 `QuantGraph`; `dsp`: int8 convs and dense
-  layers as simd.py's SMLAD kernels (else TVM's legalized ops, scheduled by kernels.py)."""
+  """The Relax module of a float `Graph` or an int8 `QuantGraph`; `dsp`: int8 convs, dense and
+  depthwise layers and average pools as simd.py's SMLAD kernels (else TVM's legalized ops,
+  scheduled by kernels.py)."""
   graph = model.graph if isinstance(model, quant_lib.QuantGraph) else model
   bb = relax.BlockBuilder()
   image = relax.Var("image", relax.TensorType((1, *graph.input_shape), "uint8"))

@@ -20,6 +20,14 @@ ODD = spec_lib.ModelSpec("odd", (
     spec_lib.Conv(8, 3, stride=2), spec_lib.Conv(5, 1), spec_lib.Flatten(), spec_lib.Dense(7),
     spec_lib.Dense(2, activation="none")), (15, 15, 1), 2)
 COMPACT_32 = zoo.compact().with_input_shape((32, 32, 1))   # the default search's pick's shape
+# The depthwise kernel's paths: 3 channel groups, fields inside the image and across its edge, a
+# batch norm after ReLU as a table, average pools (windowed, global) as all-one depthwise convs,
+# and the layers it leaves to TVM's kernels (6 channels: not whole words).
+DEPTHWISE = spec_lib.ModelSpec("depthwise", (
+    spec_lib.Conv(12, 3, stride=2), spec_lib.DepthwiseConv(3), spec_lib.BatchNorm(),
+    spec_lib.AvgPool(3, 2, padding="SAME"), spec_lib.Conv(6, 1), spec_lib.AvgPool(2, 2),
+    spec_lib.Conv(8, 1), spec_lib.GlobalAvgPool(), spec_lib.Dense(2, activation="none")),
+    (17, 17, 1), 2)
 
 
 def test_packed_words_hold_the_weights_as_sxtb16_splits_them():
@@ -59,7 +67,7 @@ def test_a_batch_norm_after_relu_is_a_table_only_where_outputs_have_few_macs():
     np.testing.assert_array_equal(tables[1, channel], one.apply(inputs[:, None])[:, 0])
 
 
-@pytest.mark.parametrize("spec", [ODD, COMPACT_32, zoo.embedded(), SEPARABLE],
+@pytest.mark.parametrize("spec", [ODD, COMPACT_32, zoo.embedded(), SEPARABLE, DEPTHWISE],
                          ids=lambda s: s.name)
 def test_dsp_kernels_are_bit_exact_on_both_routes(spec, tmp_path):
   graph = graph_lib.from_spec(spec, variables_for(spec))
@@ -72,8 +80,24 @@ def test_dsp_kernels_are_bit_exact_on_both_routes(spec, tmp_path):
     np.testing.assert_array_equal(emulate.run_qemu(fw, images, np.int32).logits, reference)
   names = {call.kernel for call in built.program.calls}
   assert any("conv" in name for name in names)
+  if spec is DEPTHWISE:   # on SMLAD: all but the input, the 6-channel pool, the edge-bound pool
+    assert sum(simd.DSP_ATTR in (f.attrs or {})
+               for f in built.program.kernels.functions.values()) == 6
   # The batch norms after ReLU ride in their conv's kernel: no standalone requantize kernel.
   assert build.kernel_layers(built)
+
+
+def test_depthwise_words_pair_each_channels_taps():
+  weight = np.random.default_rng(1).integers(-128, 128, (3, 3, 1, 8), dtype=np.int8)
+  packed = simd.pack_depthwise(weight)
+  assert packed.shape == (2, 5, 4)                         # 8 channels / 4, 9 taps -> 5 pairs
+  halves = packed.astype("<i4").view(np.int16).reshape(2, 5, 4, 2)   # (group, pair, c, tap)
+  taps = halves.transpose(0, 2, 1, 3).reshape(8, 10)                  # (channel, tap)
+  np.testing.assert_array_equal(taps[:, :9], weight.reshape(9, 8).T)
+  assert not taps[:, 9].any()
+  assert simd.depthwise_fits((1, 32, 32, 8), "int8", 3, 2, (0, 0, 1, 1))
+  assert not simd.depthwise_fits((1, 8, 8, 16), "int8", 5, 1, (2, 2, 2, 2))  # mostly edges
+  assert not simd.depthwise_fits((1, 32, 32, 6), "int8", 3, 2, (0, 0, 1, 1))  # not whole words
 
 
 def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
