@@ -66,9 +66,12 @@ def place(directory: str, kernels_route: str, test_image: np.ndarray, test_logit
           kernels=kernels_route, test_image=test_image, test_logits=test_logits,
           test_tolerance=test_tolerance, extra_flags=flags(name == "sram"))
     except firmware.DoesNotFit as e:
-      if name == "flash" or choice == "always":
+      if name == "flash":
+        raise
+      if choice == "always":
         raise firmware.DoesNotFit(
-            f"{e} (deploy.weights_in_sram={choice})" if name == "sram" else str(e)) from e
+            f"{e} With deploy.weights_in_sram=always the weights must fit in SRAM: set it to "
+            "auto or never to keep them in flash.") from e
       continue
     rows[name] = _measure(built[name], test_image, logit_dtype, classes)
   in_sram = "sram" in rows and (choice == "always" or rows["sram"]["stall_cycles_48mhz"] <

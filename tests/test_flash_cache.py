@@ -79,3 +79,15 @@ def test_the_firmware_sets_the_wait_states_from_sram(compiled):
   assert board.word(0x40018000) == 0x00100781                     # the cache on, I + D
   board, hz = camera_sim.boot(fw.elf, burst_acks=True)
   assert hz == 96_000_000 and board.word(0x40018004) == 0x0873   # the reset wait states
+
+
+def test_weights_too_large_for_sram_stay_in_flash_unless_forced(tmp_path):
+  spec = zoo.embedded()                  # 350 KB of int8 weights: not beside the frame buffer
+  model, _ = compile_smlad(spec, str(tmp_path))
+  image = images_for(spec, 1, seed=4)
+  logits = quantize.run_int(model, image)[0]
+  placed = weights_placement.place(str(tmp_path), "llvm", image[0], logits, 0.0, np.int32, 2)
+  assert not placed["weights_in_sram"] and placed["sram"] is None
+  assert placed["flash"]["stall_cycles_48mhz"] > 0
+  with pytest.raises(firmware.DoesNotFit, match=r"RAM.*weights_in_sram=always.*auto or never"):
+    weights_placement.place(str(tmp_path), "llvm", image[0], logits, 0.0, np.int32, 2, "always")
