@@ -25,8 +25,12 @@ from configs import default
 # against (zoo names; trained in the same run with the finalists' recipe).
 REFERENCES = ("ref_stride2_1330k", "compact", "ref_gap_660k", "ref_stride2_260k")
 # What the robot needs (issue 10): the default chosen net within these on the SparkFun Edge.
-BOARD_LIMITS = dict(max_flash_bytes=64 * 1024, max_latency_ms=20.0, max_peak_ram_bytes=32 * 1024)
-APOLLO3_LIMITS = dict(max_flash_bytes=1024 * 1024, max_latency_ms=0.0,
+# The latency limit meets the apollo3-emulated estimate raised by `latency_margin`: the profile
+# under-predicts the compact family's compiled nets by 3-5% (its fit, held-out nets included) and
+# by 6.3% the net a default job shipped (compact~d3ae8257: est. 19.8 ms, compiled 21.1 ms).
+BOARD_LIMITS = dict(max_flash_bytes=64 * 1024, max_latency_ms=20.0, max_peak_ram_bytes=32 * 1024,
+                    latency_margin=0.08)
+APOLLO3_LIMITS = dict(max_flash_bytes=1024 * 1024, max_latency_ms=0.0, latency_margin=0.0,
                       max_peak_ram_bytes=384 * 1024)
 
 VARIANTS = {

@@ -289,6 +289,9 @@ def test_latency_constraint_uses_the_emulated_profile():
   assert search_lib.Constraints(max_latency_ms=latency * 1.1).violations(cost, spec) == []
   assert "est. latency" in search_lib.Constraints(max_latency_ms=latency * 0.9).violations(
       cost, spec)[0]
+  margin = search_lib.Constraints(max_latency_ms=latency * 1.05, latency_margin=0.08)
+  assert "+8% margin" in margin.violations(cost, spec)[0]            # 1.08 x the estimate > limit
+  assert margin.overshoot(spec) == pytest.approx(1.08 / 1.05)
 
 
 def test_best_first_trains_only_nets_within_every_board_limit(tmp_path):

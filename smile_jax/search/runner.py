@@ -196,7 +196,8 @@ def run_search(config, workdir: str) -> SearchResult:
   teacher = full_runs.train_teacher(config, workdir, data)
   config = full_runs.with_teacher(config, teacher)
   constraints = search_lib.Constraints(sc.budget_macs, sc.max_peak_ram_bytes, sc.max_flash_bytes,
-                                       max_latency_ms=sc.get("max_latency_ms", 0.0))
+                                       max_latency_ms=sc.get("max_latency_ms", 0.0),
+                                       latency_margin=sc.get("latency_margin", 0.0))
   store = RunStore(os.path.join(workdir, "runs.sqlite"), stored_recipe(config))
   seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
   executor = make_executor(config, workdir, data, data_for)
