@@ -81,12 +81,12 @@ def firmware_lines(builds: list[dict]) -> list[str]:
       lines.append(
           f"Weights of the {build['dtype']} Edge build: in "
           f"{'SRAM' if build['weights_in_sram'] else 'flash'} (deploy.weights_in_sram). In flash: "
-          f"{flash['flash_line_misses_48mhz']['code']:,} code + "
-          f"{flash['flash_line_misses_48mhz']['data']:,} data line misses a warm inference, "
+          f"{flash['flash_line_misses']['code']:,} code + "
+          f"{flash['flash_line_misses']['data']:,} data line misses a warm inference, "
           f"est. {flash['stall_cycles_48mhz']:,} stall cycles at 48 MHz "
           f"({flash['stall_cycles_96mhz']:,} at 96); in SRAM: "
-          f"{sram['flash_line_misses_48mhz']['code']:,} + "
-          f"{sram['flash_line_misses_48mhz']['data']:,}, {sram['stall_cycles_48mhz']:,} "
+          f"{sram['flash_line_misses']['code']:,} + "
+          f"{sram['flash_line_misses']['data']:,}, {sram['stall_cycles_48mhz']:,} "
           f"({sram['stall_cycles_96mhz']:,}), for "
           f"{_kb(sram['edge_ram_bytes'] - flash['edge_ram_bytes'])} more RAM.")
     if build.get("cmsis_nn_cycles_per_mac") is not None:
