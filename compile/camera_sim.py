@@ -25,7 +25,6 @@ import re
 
 import numpy as np
 import unicorn
-from unicorn import arm_const
 
 from compile import firmware as firmware_lib
 from compile import profile
@@ -40,7 +39,7 @@ GPIO, APBDMA, DWT, SCB = 0x40010000, 0x40011000, 0xE0001000, 0xE000E000
 CTIMER = 0x40008000
 PLAIN = (0x40004000, CTIMER, 0x40018000, 0x40020000, 0x40021000)   # CLKGEN .. PWRCTRL
 CYCLES_PER_READ = 20
-SCRATCH, SCRATCH_BYTES = 0x30000000, 1 << 20
+SCRATCH, SCRATCH_BYTES = profile.SCRATCH, profile.SCRATCH_BYTES
 SCRIPT_LINE = re.compile(r"\{0x([0-9A-Fa-f]{4}), 0x([0-9A-Fa-f]{2})\}")
 
 
@@ -278,23 +277,6 @@ class CameraRun:
   port: PixelPort
 
 
-def _call(uc, symbols, name: str, *args: int) -> int:
-  address = symbols.addresses.get(name)
-  if address is None:
-    raise ValueError(f"the firmware has no {name}: not the sparkfun-edge build?")
-  for register, value in zip((arm_const.UC_ARM_REG_R0, arm_const.UC_ARM_REG_R1,
-                              arm_const.UC_ARM_REG_R2, arm_const.UC_ARM_REG_R3), args):
-    uc.reg_write(register, value)
-  stack = SCRATCH + SCRATCH_BYTES - 16
-  extra = args[4:]
-  for i, value in enumerate(extra):                 # AAPCS: the fifth argument on, on the stack
-    uc.mem_write(stack - 4 * len(extra) + 4 * i, int(value).to_bytes(4, "little"))
-  uc.reg_write(arm_const.UC_ARM_REG_SP, stack - 4 * len(extra))
-  uc.reg_write(arm_const.UC_ARM_REG_LR, SCRATCH | 1)
-  uc.emu_start(address | 1, SCRATCH)
-  return uc.reg_read(arm_const.UC_ARM_REG_R0)
-
-
 def _firmware(elf_path: str):
   uc, symbols = profile.load_elf(elf_path)
   uc.mem_map(SCRATCH, SCRATCH_BYTES)
@@ -309,8 +291,8 @@ def boot(elf_path: str, burst_acks: bool = False) -> tuple[Apollo3, int]:
   if burst_acks:
     for address, value in ((0x40020014, 1), (0x40020018, 0x60), (0x40004034, 0x6)):
       uc.mem_write(address, value.to_bytes(4, "little"))   # SKU, FEATUREENABLE, FREQCTRL
-  _call(uc, symbols, "edge_core_init")
-  return board, _call(uc, symbols, "edge_burst_enable")
+  profile.call_function(uc, symbols, "edge_core_init")
+  return board, profile.call_function(uc, symbols, "edge_burst_enable")
 
 
 def run_camera(elf_path: str, frame: np.ndarray, sensor: I2CSensor | None = None,
@@ -324,11 +306,11 @@ def run_camera(elf_path: str, frame: np.ndarray, sensor: I2CSensor | None = None
   sensor.on_write = lambda reg, value: port.start() if (
       reg == REG_MODE_SELECT and value in STREAMING) else None
   board = Apollo3(uc, sensor, port, cycles_per_read)
-  status = _call(uc, symbols, "camera_init")
+  status = profile.call_function(uc, symbols, "camera_init")
   captured, capture_status = None, None
   if status == 0:
     buffer = SCRATCH + 0x1000
-    capture_status = _call(uc, symbols, "camera_capture", buffer)
+    capture_status = profile.call_function(uc, symbols, "camera_capture", buffer)
     captured = np.frombuffer(bytes(uc.mem_read(buffer, WIDTH * HEIGHT)),
                              np.uint8).reshape(HEIGHT, WIDTH)
   return CameraRun(status, capture_status, captured, sensor.writes, sensor.reads, board, port)
@@ -341,8 +323,8 @@ def scale_on_firmware(elf_path: str, frame: np.ndarray, out_h: int, out_w: int,
   frame = np.ascontiguousarray(frame, np.uint8)
   source, target = SCRATCH + 0x1000, SCRATCH + 0x40000
   uc.mem_write(source, frame.tobytes())
-  _call(uc, symbols, "frame_centre_square", source, frame.shape[1], frame.shape[0], target,
-        out_h, out_w, channels)
+  profile.call_function(uc, symbols, "frame_centre_square", source, frame.shape[1],
+                        frame.shape[0], target, out_h, out_w, channels)
   size = out_h * out_w * channels
   return np.frombuffer(bytes(uc.mem_read(target, size)), np.uint8).reshape(out_h, out_w, channels)
 
@@ -350,4 +332,4 @@ def scale_on_firmware(elf_path: str, frame: np.ndarray, out_h: int, out_w: int,
 def self_test(elf_path: str) -> bool:
   """main.c's boot self-test (the compiled-in face against the host's logits), run in unicorn."""
   uc, symbols = _firmware(elf_path)
-  return bool(_call(uc, symbols, "self_test"))
+  return bool(profile.call_function(uc, symbols, "self_test"))

@@ -157,10 +157,10 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
       sources.append(path)
     else:
       sources.append(os.path.join(board_dir, name))
-  if kernels == "llvm":
-    sources.append(os.path.join(model_dir, "kernels.o"))
-  elif kernels == "c":
-    sources.append(os.path.join(model_dir, "kernels.c"))
+  if kernels in ("llvm", "c"):
+    # TVM's kernels and the hand-scheduled loop some of them call (compile/simd.py).
+    sources += [os.path.join(model_dir, "kernels.o" if kernels == "llvm" else "kernels.c"),
+                os.path.join(common, "smile_dsp.S")]
   elif kernels != "none":   # "none": model.c is self-contained (compile/naive_c.py)
     raise ValueError(f"kernels must be 'llvm', 'c' or 'none', got {kernels!r}")
   elf = os.path.join(out_dir, "firmware.elf")

@@ -167,6 +167,25 @@ def load_elf(elf_path: str) -> tuple[unicorn.Uc, _Symbols]:
   return uc, symbols
 
 
+def call_function(uc: unicorn.Uc, symbols: _Symbols, name: str, *args: int) -> int:
+  """Calls the ELF's function `name` with integer `args` (AAPCS: four in registers, the rest on
+  the stack, at the top of SCRATCH, which the caller has mapped) and returns r0."""
+  address = symbols.addresses.get(name)
+  if address is None:
+    raise ValueError(f"the firmware has no {name}: not the build that defines it?")
+  for register, value in zip((arm_const.UC_ARM_REG_R0, arm_const.UC_ARM_REG_R1,
+                              arm_const.UC_ARM_REG_R2, arm_const.UC_ARM_REG_R3), args):
+    uc.reg_write(register, value)
+  stack = SCRATCH + SCRATCH_BYTES - 16
+  extra = args[4:]
+  for i, value in enumerate(extra):
+    uc.mem_write(stack - 4 * len(extra) + 4 * i, int(value).to_bytes(4, "little"))
+  uc.reg_write(arm_const.UC_ARM_REG_SP, stack - 4 * len(extra))
+  uc.reg_write(arm_const.UC_ARM_REG_LR, SCRATCH | 1)
+  uc.emu_start(address | 1, SCRATCH)
+  return uc.reg_read(arm_const.UC_ARM_REG_R0)
+
+
 def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
                 watch: dict | None = None,
                 flash: flash_cache.FlashCache | None = None) -> Profile:

@@ -14,7 +14,9 @@ The arithmetic, which the compiled C code and `run_int` share exactly:
     offset[c] = bias[c] * M[c] + 2^(shift-1) carries the bias (at the accumulator's scale) and the
     rounding (half up); lo = 0 after a ReLU;
   * a batch norm kept after ReLU or a pool (see graph.py) is the same requantize, its shift
-    term in offset;
+    term in offset, with multipliers of AFFINE_MULTIPLIER_BITS: its inputs are int8, so with
+    23-bit multipliers the product and offset usually fit 32 bits and the kernels multiply on
+    32 (MLA) rather than 64 (relative error 2^-23, far below the output's rounding);
   * max pool and flatten work on the integers unchanged (max commutes with a positive scale);
   * the last dense layer stops at its int32 accumulators: logits = acc * logit_scale[c].
 """
@@ -30,6 +32,7 @@ from compile import graph as graph_lib
 
 INPUT_SCALE = 1.0 / 255.0      # of the int16 input 2p - 255
 MULTIPLIER_BITS = 30           # M in [2^30, 2^31)
+AFFINE_MULTIPLIER_BITS = 22    # an affine's M in [2^22, 2^23): 128 * M < 2^30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,10 +125,11 @@ def fixed_point(real: np.ndarray, bits: int = MULTIPLIER_BITS) -> tuple[np.ndarr
   return mult.astype(np.int32), shift
 
 
-def _requant(real_multiplier, real_offset, relu: bool, bias=None) -> Requant:
+def _requant(real_multiplier, real_offset, relu: bool, bias=None,
+             bits: int = MULTIPLIER_BITS) -> Requant:
   """Requantize q = round(x * real_multiplier + real_offset) (+ the int32 `bias` added to x
-  first)."""
-  mult, shift = fixed_point(real_multiplier)
+  first), with multipliers of `bits` bits."""
+  mult, shift = fixed_point(real_multiplier, bits)
   offset = np.round(np.asarray(real_offset, np.float64) * 2.0 ** shift).astype(np.int64)
   if bias is not None:
     offset = offset + bias.astype(np.int64) * mult.astype(np.int64)
@@ -190,7 +194,8 @@ def quantize(graph: graph_lib.Graph, range_images: np.ndarray,
       rq = _requant(acc_scale / s_out, np.zeros_like(acc_scale), op.relu, bias=b_q)
       ops.append(QDepthwise(w_q, op.stride, op.pads, rq, op.layer))
     elif isinstance(op, graph_lib.AffineOp):
-      ops.append(QAffine(_requant(op.scale * s_in / s_out, op.shift / s_out, False), op.layer))
+      ops.append(QAffine(_requant(op.scale * s_in / s_out, op.shift / s_out, False,
+                                  bits=AFFINE_MULTIPLIER_BITS), op.layer))
     elif isinstance(op, (graph_lib.AvgPoolOp, graph_lib.GlobalAvgPoolOp)):
       in_shape = graph.shapes[index - 1] if index else graph.input_shape
       count = op.window ** 2 if isinstance(op, graph_lib.AvgPoolOp) else in_shape[0] * in_shape[1]

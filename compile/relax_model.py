@@ -15,7 +15,7 @@ from tvm.relax import op as R
 
 from compile import graph as graph_lib
 from compile import quantize as quant_lib
-from compile import simd
+from compile import dsp_requant, simd
 
 
 def _const(array: np.ndarray):
@@ -38,18 +38,21 @@ def _window_sums(inputs, window: int, stride: int, pads, channels: int):
   return _conv(inputs, ones, stride, pads, "int32", groups=channels)
 
 
-def _dsp_args(weight, packed, requants, input_dtype: str, tables: bool = False) -> tuple:
+def _dsp_args(weight, packed, requants, input_dtype: str, tables: bool = False,
+              biased: bool = False) -> tuple:
   """A DSP kernel's requantize stages and its constants: the `packed` weights, then the stages'
-  multipliers and offsets, one row per stage, then (`tables`: a conv) its lookup tables."""
+  multipliers and offsets, one row per stage, then (`tables`: a conv) its lookup tables;
+  `biased`: the kernel starts its accumulators at the bias (dsp_requant.Stage)."""
   weight = weight.reshape(-1, weight.shape[-1]).astype(np.int64)
   largest_input = 255 if input_dtype == "int16" else 128       # |2p - 255| or |int8|
-  stages = simd.stages_for(requants, int(np.abs(weight).sum(axis=0).max()) * largest_input,
-                           weight.shape[0] if tables else simd.TABLE_MAX_TAPS + 1)
+  bound = int(np.abs(weight).sum(axis=0).max()) * largest_input
+  taps = weight.shape[0] if tables else dsp_requant.TABLE_MAX_TAPS + 1
+  stages = dsp_requant.stages_for(requants, bound, taps, biased)
   constants = [_const(packed),
                _const(np.stack([rq.multiplier for rq in requants])),
-               _const(np.stack([rq.offset for rq in requants]))]
+               _const(dsp_requant.stage_offsets(requants, stages, bound))]
   if tables:
-    constants.append(_const(simd.stage_tables(requants, stages)))
+    constants.append(_const(dsp_requant.stage_tables(requants, stages)))
   return stages, constants
 
 
@@ -59,7 +62,7 @@ def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
   dtype = str(inputs.ty.dtype)
   kernel, channels = op.weight.shape[0], op.weight.shape[-1]
   stages, constants = _dsp_args(op.weight, simd.pack_weights(op.weight, dtype), requants, dtype,
-                                tables=True)
+                                tables=True, biased=True)
   func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
   out_shape = (1, *graph_lib.out_hw(in_shape, kernel, op.stride, op.pads), channels)
   gv = bb.add_func(func, f"conv2d_dsp_{op.layer}")

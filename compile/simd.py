@@ -2,22 +2,27 @@
 cycle) fed by SXTB16 (two int8 -> two int16 in one instruction), written as TIR.
 
 The scalar kernels (kernels.py's schedule of TVM's legalized ops) spend 3-4 cycles a MAC. These
-spend about one, the way hand-tuned Cortex-M libraries do:
-  * per output pixel, its receptive field is gathered once ("im2col") into a small int32
-    scratch buffer of int16 pairs: 4 input bytes are loaded as one word and SXTB16 splits them
-    into (x0, x2) and (x1, x3); out-of-image taps are zeros;
-  * per `TILE` output channels, one pass over that buffer: each weight word (4 int8 weights,
-    stored in flash as trained, only regrouped so a tile's words sit together) becomes
-    (w0, w2) and (w1, w3) through SXTB16 (with an 8-bit rotation for the second), so the pairs
-    meet their activations with no run-time shuffling; two SMLADs per word and channel, the
-    activation words loaded once for the whole tile;
-  * the requantization (the same int64 fixed-point step as everywhere, quantize.Requant) runs
-    once per output, in the same kernel.
+spend 1.2-1.5 on the int8 convs, the way hand-tuned Cortex-M libraries do:
+  * a pass takes 3 output pixels (2 for what is left: `pixel_passes`); their receptive fields
+    are gathered once ("im2col") into a small int32 scratch buffer of int16 pairs: 4 input bytes
+    are loaded as one word and SXTB16 splits them into (x0, x2) and (x1, x3); out-of-image taps
+    are zeros;
+  * per pair of output channels, one run over that buffer: each weight word (4 int8 weights,
+    stored in flash as trained, only regrouped so a pair's words sit together) becomes (w0, w2)
+    and (w1, w3) through SXTB16 (with an 8-bit rotation for the second), so the pairs meet their
+    activations with no run-time shuffling; two SMLADs per word, channel and pixel. That loop is
+    the one thing written by hand (firmware/common/smile_dsp.S, called through call_extern on
+    both routes, `MAC_BY_HAND`): compiled from TIR, LLVM spreads the loads between the SMLADs
+    (2 cycles each on the M4 instead of 1) and spilled accumulators, 1.56 cycles/MAC in the loop
+    against 1.21 by hand;
+  * the requantization (the same fixed-point step as everywhere, quantize.Requant) runs once
+    per output, in the same kernel; a batch norm after ReLU on 32 bits (its multipliers are
+    small: quantize.AFFINE_MULTIPLIER_BITS).
 The first layer reads the int16 image (2p - 255, 9 bits): its weights are stored pre-widened to
 int16 pairs (a few hundred bytes), so its pairs go to SMLAD as they are, one pixel and one
 channel a pass with the pairs unrolled into registers; with only 9 MACs an output there, a batch
-norm after its ReLU is a per-channel lookup table (TABLE_MAX_TAPS) instead of a second
-multiply-shift-clip.
+norm after its ReLU is a per-channel lookup table (dsp_requant.TABLE_MAX_TAPS) instead of a
+second multiply-shift-clip.
 
 Depthwise convs and the integer average pools (all-one depthwise convs) have their own kernel
 (`depthwise`): four channels a word, each channel's taps paired by a pack after SXTB16, used
@@ -27,24 +32,24 @@ where most receptive fields lie inside the image (DEPTHWISE_MIN_INSIDE).
 reference's (quantize.run_int): every product and sum is the same integer, only the order of the
 additions differs, and int32 additions do not overflow at these sizes (tested bit-exact).
 
-The kernels call `smile_smlad` / `smile_sxtb16`: on the C route, functions of kernels.C_PRELUDE
+The TIR kernels call `smile_smlad` / `smile_sxtb16`: on the C route, functions of kernels.C_PRELUDE
 (the instructions under GCC on an M4, portable C elsewhere); on the LLVM route kernels.py maps
 them to LLVM's `llvm.arm.smlad` / `llvm.arm.sxtb16` intrinsics, which become the instructions.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import tvm
 from tvm.script import tirx as T
 
 from compile import graph as graph_lib
+from compile.dsp_requant import TABLE_MAX_TAPS, few_taps, requantize
 
-# A conv's pass: PIXELS output pixels x TILE output channels, 4 accumulators; with the two
-# pixels' activation words and a weight word's two halves that is what the M4's 13 free
-# registers hold (4 channels x 1 pixel spilled, and split each weight for one pixel only).
+# Output channels a weight word's pass covers (pack_int8's tiles; the hand-scheduled loops take
+# pairs), and where those loops do not apply (the int16 image with many taps, a conv without a
+# bias), the pixels of the TIR loop nest's pass: with 4 accumulators, two pixels' activation
+# words and a weight word's two halves, what LLVM keeps in the M4's registers.
 TILE = 2
 PIXELS = 2
 DSP_ATTR = "smile.dsp"        # marks a kernel written here: kernels.py schedules it no further
@@ -56,6 +61,9 @@ I8, I32, I64 = "int8", "int32", "int64"
 
 # The C route defines these (kernels.C_PRELUDE); the LLVM route maps them to its intrinsics.
 SMLAD, SXTB16 = "smile_smlad", "smile_sxtb16"
+# The hand-scheduled inner loops both routes link (firmware/common/smile_dsp.S), by the number
+# of pixels a pass.
+MAC_BY_HAND = {3: "smile_dsp_mac_3x2", 2: "smile_dsp_mac_2x2"}
 LLVM_INTRINSICS = {SMLAD: "llvm.arm.smlad", SXTB16: "llvm.arm.sxtb16"}
 
 
@@ -78,6 +86,16 @@ def sxtb16_ror8(word):
 
 def tile_of(channels: int) -> int:
   return next(t for t in (TILE, 2, 1) if channels % t == 0)
+
+
+def pixel_passes(pixels: int) -> tuple:
+  """(pixels a pass, passes) for the hand-scheduled loops: as many passes of 3 as leave a
+  multiple of 2, then passes of 2 (a lone pixel: one pass of 2, the pixel twice)."""
+  threes = pixels // 3
+  if pixels % 3 == 1 and threes:
+    threes -= 1                     # 3k + 1 pixels: 3(k - 1) + 2 + 2
+  twos = -(-(pixels - 3 * threes) // 2)
+  return tuple((size, count) for size, count in ((3, threes), (2, twos)) if count)
 
 
 def _words(taps: int, per_word: int) -> int:
@@ -116,82 +134,6 @@ def pack_weights(weight_hwio: np.ndarray, input_dtype: str) -> np.ndarray:
 def _pair(lo, hi):
   """Two int16 values (held in int32) as one word, `lo` in the low half."""
   return T.bitwise_or(T.bitwise_and(lo, T.int32(0xFFFF)), T.shift_left(hi, T.int32(16)))
-
-
-# A later requantize stage (a batch norm after ReLU) maps int8 to int8 per channel: where a
-# kernel has at most this many MACs per output, that stage is a table lookup (LDRSB) instead of
-# the 64-bit multiply-shift-clip: on the first layer (9 MACs an output) it is a third of the
-# time, for 128 bytes of flash a channel; deeper layers amortise the arithmetic and skip it.
-TABLE_MAX_TAPS = 32
-
-
-def few_taps(taps: int) -> bool:
-  """Few MACs an output (a 3x3 first layer, not the Embedded net's 11x11): the kernel then runs
-  one pixel and one channel a pass with its taps unrolled, and tables its batch norm."""
-  return taps <= TABLE_MAX_TAPS
-
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-  """One requantization step's constants known at compile time (quantize.Requant's shift and
-  lower clip), whether its shifted value provably fits int32, which lets the clip run on 32 bits
-  (SSAT / USAT) instead of 64, and whether it is a table lookup (`table`, indexed by its int8
-  input minus `base`)."""
-  shift: int
-  lo: int
-  narrow: bool
-  table: bool = False
-  base: int = -128
-
-
-def stage_of(rq, input_bound: int) -> Stage:
-  """`rq` applied to accumulators of magnitude <= `input_bound`."""
-  worst = (input_bound * int(np.abs(rq.multiplier.astype(np.int64)).max())
-           + int(np.abs(rq.offset).max())) >> rq.shift
-  return Stage(rq.shift, rq.lo, worst < 2**31 - 1)
-
-
-def stages_for(requants, first_bound: int, taps: int = TABLE_MAX_TAPS + 1) -> tuple:
-  """The chain of a kernel's requantizations: the first on its accumulators (|acc| <=
-  `first_bound`), each later one (a batch norm after ReLU) on the int8 output before it, as a
-  table when the kernel has at most TABLE_MAX_TAPS MACs per output (`taps`)."""
-  stages = [stage_of(requants[0], first_bound)]
-  for rq in requants[1:]:
-    stage = stage_of(rq, 128)
-    if few_taps(taps):
-      stage = dataclasses.replace(stage, table=True, base=stages[-1].lo)
-    stages.append(stage)
-  return tuple(stages)
-
-
-def stage_tables(requants, stages) -> np.ndarray:
-  """(stages, C, entries) int8: each table stage's output for every int8 input from its `base`
-  to 127 (quantize.Requant.apply itself, so the lookup is exact); a row of zeros elsewhere."""
-  base = min([stage.base for stage in stages if stage.table], default=127)
-  inputs = np.arange(base, 128, dtype=np.int32)
-  tables = np.zeros((len(stages), len(requants[0].multiplier), len(inputs)), np.int8)
-  for i, (rq, stage) in enumerate(zip(requants, stages)):
-    if stage.table:
-      tables[i] = rq.apply(np.broadcast_to(inputs, (tables.shape[1], len(inputs))).T).T
-  return tables
-
-
-def requantize(acc, mult, offset, channel, stages, tables=None):
-  """quantize.Requant.apply, stage after stage, on one int32 accumulator; `mult` / `offset` hold
-  one row of constants per stage, `tables` the table stages' lookups (stage_tables)."""
-  value = acc
-  base = min([stage.base for stage in stages if stage.table], default=127)
-  for i, stage in enumerate(stages):
-    if stage.table:
-      value = T.Cast("int32", tables[i, channel, value - base])
-      continue
-    scaled = T.shift_right(T.Cast("int64", value) * T.Cast("int64", mult[i, channel])
-                           + offset[i, channel], T.int64(stage.shift))
-    if stage.narrow:
-      value = T.max(T.min(T.Cast("int32", scaled), T.int32(127)), T.int32(stage.lo))
-    else:
-      value = T.Cast("int32", T.max(T.min(scaled, T.int64(127)), T.int64(stage.lo)))
-  return T.Cast("int8", value)
 
 
 def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: int,
@@ -233,64 +175,90 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
     return tvm.tirx.if_then_else(inside, T.Cast("int32", x[0, iy, ix, c]), T.int32(0))
 
   pixels = out_h * out_w
+  per = 1 if wide else 2            # col words per pixel and weight word
+  # int8 in pairs of channels: the hand-scheduled loops (firmware/common/smile_dsp.S), 3 pixels
+  # a pass and 2 for what is left; otherwise the loop nest below, `px` pixels a pass.
+  by_hand = not wide and tile == 2 and stages[0].biased
+  passes = pixel_passes(pixels) if by_hand else ((px, (pixels + px - 1) // px),)
+  widest = max(size for size, _ in passes)
+  tiles = channels // tile
+
+  @T.macro
+  def one_pass(x, xw, w, mult, offset, tables, out, col, acc, start, size):
+    """Pixels start .. start + size - 1 (the last one again past the end) through every
+    channel. col: (words, per, size), acc: (tiles, tile, size), both flat."""
+    for half in T.unroll(size):
+      n = T.meta_var(T.min(start + half, pixels - 1))
+      oy = T.meta_var(n // out_w)
+      ox = T.meta_var(n % out_w)
+      if by_word:
+        for ky, kx in T.grid(kernel, kernel):
+          iy = T.meta_var(oy * stride - top + ky)
+          ix = T.meta_var(ox * stride - left + kx)
+          base = T.meta_var((ky * kernel + kx) * groups)
+          if 0 <= iy and iy < height and 0 <= ix and ix < width:
+            for g in range(groups):
+              word = T.meta_var(xw[((iy * width + ix) * cin) // 4 + g])
+              col[((base + g) * 2) * size + half] = sxtb16(word)
+              col[((base + g) * 2 + 1) * size + half] = sxtb16_ror8(word)
+          else:
+            for g in range(groups):
+              col[((base + g) * 2) * size + half] = 0
+              col[((base + g) * 2 + 1) * size + half] = 0
+      else:
+        for p in T.unroll(pairs):
+          # int16 input: pairs of neighbouring taps, as the pre-widened weights hold them;
+          # int8 input: (x0, x2), (x1, x3) of each 4 taps, as the weights' SXTB16 gives.
+          col[p * size + half] = _pair(tap(x, first(p), oy, ox), tap(x, first(p) + step, oy, ox))
+    if by_hand:
+      T.evaluate(T.call_extern("int32", MAC_BY_HAND[size], T.address_of(col[0]),
+                               T.address_of(w[0, 0, 0]), words, tiles, T.address_of(acc[0]),
+                               T.address_of(offset[0, 0])))
+    else:
+      for cb in range(tiles):
+        for t, half in T.grid(tile, size):
+          acc[(cb * tile + t) * size + half] = (T.Cast("int32", offset[0, cb * tile + t])
+                                                if stages[0].biased else 0)
+        for k in taps_loop(words):
+          for t in T.unroll(tile):
+            a = T.meta_var((cb * tile + t) * size)
+            if wide:
+              for half in T.unroll(size):
+                acc[a + half] = smlad(col[k * size + half], w[cb, k, t], acc[a + half])
+            else:
+              low = T.meta_var(sxtb16(w[cb, k, t]))
+              high = T.meta_var(sxtb16_ror8(w[cb, k, t]))
+              for half in T.unroll(size):
+                acc[a + half] = smlad(col[2 * k * size + half], low, acc[a + half])
+                acc[a + half] = smlad(col[(2 * k + 1) * size + half], high, acc[a + half])
+    for cb in range(tiles):
+      for half in T.unroll(size):
+        n = T.meta_var(T.min(start + half, pixels - 1))
+        for t in T.unroll(tile):
+          out[0, n // out_w, n % out_w, cb * tile + t] = requantize(
+              acc[(cb * tile + t) * size + half], mult, offset, cb * tile + t, stages, tables)
 
   @T.prim_func(private=True, s_tir=True)
   def func(x: T.Buffer((1, height, width, cin), dtype=input_dtype),
-           w: T.Buffer((channels // tile, words, tile), dtype=I32),
+           w: T.Buffer((tiles, words, tile), dtype=I32),
            mult: T.Buffer((depth, channels), dtype=I32),
            offset: T.Buffer((depth, channels), dtype=I64),
            tables: T.Buffer((depth, channels, entries), dtype=I8),
            out: T.Buffer((1, out_h, out_w, channels), dtype=I8)):
     T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
     with T.sblock("root"):
-      col = T.sblock_alloc_buffer((px, pairs), "int32")
-      acc = T.sblock_alloc_buffer((px, tile), "int32")
+      # col: per weight word, each pass's pixels' activations as int16 pairs the way the word
+      # meets them (int16 input: one pair; int8: (x0, x2) then (x1, x3)); acc: the pass's
+      # accumulators, every channel.
+      col = T.sblock_alloc_buffer((words * per * widest,), "int32")
+      acc = T.sblock_alloc_buffer((channels * widest,), "int32")
       xw = T.decl_buffer((hw_words,), "int32", data=x.data)
-      for pair in range((pixels + px - 1) // px):
-        # PIXELS output pixels a pass (an odd last one is computed twice), so every weight
-        # word, split once by SXTB16, meets both pixels' activations.
-        for half in T.unroll(px):
-          n = T.meta_var(T.min(pair * px + half, pixels - 1))
-          oy = T.meta_var(n // out_w)
-          ox = T.meta_var(n % out_w)
-          if by_word:
-            for ky, kx in T.grid(kernel, kernel):
-              iy = T.meta_var(oy * stride - top + ky)
-              ix = T.meta_var(ox * stride - left + kx)
-              base = T.meta_var((ky * kernel + kx) * groups)
-              if 0 <= iy and iy < height and 0 <= ix and ix < width:
-                for g in range(groups):
-                  word = T.meta_var(xw[((iy * width + ix) * cin) // 4 + g])
-                  col[half, 2 * (base + g)] = sxtb16(word)
-                  col[half, 2 * (base + g) + 1] = sxtb16_ror8(word)
-              else:
-                for g in range(groups):
-                  col[half, 2 * (base + g)] = 0
-                  col[half, 2 * (base + g) + 1] = 0
-          else:
-            for p in T.unroll(pairs):
-              # int16 input: pairs of neighbouring taps, as the pre-widened weights hold them;
-              # int8 input: (x0, x2), (x1, x3) of each 4 taps, as the weights' SXTB16 gives.
-              col[half, p] = _pair(tap(x, first(p), oy, ox), tap(x, first(p) + step, oy, ox))
-        for cb in range(channels // tile):
-          for half, t in T.grid(px, tile):
-            acc[half, t] = 0
-          for k in taps_loop(words):
-            for t in T.unroll(tile):
-              if wide:
-                for half in T.unroll(px):
-                  acc[half, t] = smlad(col[half, k], w[cb, k, t], acc[half, t])
-              else:
-                low = T.meta_var(sxtb16(w[cb, k, t]))
-                high = T.meta_var(sxtb16_ror8(w[cb, k, t]))
-                for half in T.unroll(px):
-                  acc[half, t] = smlad(col[half, 2 * k], low, acc[half, t])
-                  acc[half, t] = smlad(col[half, 2 * k + 1], high, acc[half, t])
-          for half in T.unroll(px):
-            n = T.meta_var(T.min(pair * px + half, pixels - 1))
-            for t in T.unroll(tile):
-              out[0, n // out_w, n % out_w, cb * tile + t] = requantize(
-                  acc[half, t], mult, offset, cb * tile + t, stages, tables)
+      for i in range(passes[0][1]):
+        one_pass(x, xw, w, mult, offset, tables, out, col, acc, i * passes[0][0], passes[0][0])
+      if len(passes) > 1:
+        for i in range(passes[1][1]):
+          one_pass(x, xw, w, mult, offset, tables, out, col, acc,
+                   passes[0][0] * passes[0][1] + i * passes[1][0], passes[1][0])
 
   return func
 

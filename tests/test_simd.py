@@ -7,7 +7,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from compile import build, emulate, firmware, graph as graph_lib, quantize, simd
+from compile import build, dsp_requant, emulate, firmware, graph as graph_lib, profile, quantize
+from compile import simd
 from smile_jax.models import spec as spec_lib, zoo
 from tests.test_deploy import SEPARABLE, variables_for, images_for
 
@@ -45,8 +46,33 @@ def test_packed_words_hold_the_weights_as_sxtb16_splits_them():
 
 def test_requantize_narrows_to_32_bits_only_where_it_cannot_overflow():
   rq = quantize.Requant(np.array([2**30], np.int32), 40, np.array([2**39], np.int64), 0)
-  assert simd.stage_of(rq, 1000).narrow
-  assert not simd.stage_of(rq, 2**42).narrow
+  assert dsp_requant.stage_of(rq, 1000).narrow
+  assert not dsp_requant.stage_of(rq, 2**42).narrow
+  batch_norm = quantize.Requant(np.array([2**22], np.int32), 22, np.array([2**29], np.int64), 0)
+  assert dsp_requant.stage_of(batch_norm, 128).mul32        # 128 * 2^22 + 2^29 < 2^31
+  assert not dsp_requant.stage_of(rq, 128).mul32            # a 30-bit multiplier: 64 bits
+
+
+def test_a_convs_step_starts_at_its_bias_and_keeps_the_products_high_word():
+  rng = np.random.default_rng(3)
+  multiplier = rng.integers(2**29, 2**31, 6).astype(np.int32)
+  bias = rng.integers(-2**16, 2**16, 6)
+  for shift in (31, 33, 40):
+    offset = bias * multiplier.astype(np.int64) + (np.int64(1) << np.int64(shift - 1))
+    rq = quantize.Requant(multiplier, shift, offset, 0)
+    stage = dsp_requant.stage_of(rq, 2**20, biased=True)
+    assert stage.biased and stage.high == (shift >= 33)
+    np.testing.assert_array_equal(dsp_requant.stage_offsets((rq,), (stage,), 2**20)[0], bias)
+    acc = rng.integers(-2**20, 2**20, (1000, 6))
+    started = (acc + bias).astype(np.int64) * multiplier
+    if stage.high:                        # what requantize computes: SMMUL, add, shift
+      value = ((started >> 32) + (1 << (shift - 33))) >> (shift - 32)
+    else:
+      value = (started + (1 << (shift - 1))) >> shift
+    np.testing.assert_array_equal(np.clip(value, 0, 127), rq.apply(acc))
+  off_by_one = quantize.Requant(multiplier, 40, offset + 1, 0)     # not b * M + rounding
+  assert not dsp_requant.stage_of(off_by_one, 2**20, biased=True).biased
+  assert not dsp_requant.stage_of(rq, 2**31 - 2**10, biased=True).biased   # acc + b overflows
 
 
 def test_a_batch_norm_after_relu_is_a_table_only_where_outputs_have_few_macs():
@@ -54,11 +80,11 @@ def test_a_batch_norm_after_relu_is_a_table_only_where_outputs_have_few_macs():
                              np.array([2**39, 2**39], np.int64), 0)
   bn_rq = quantize.Requant(np.array([3 * 2**28, -2**29], np.int32), 30,
                            np.array([5 * 2**29, 2**29], np.int64), -128)
-  few = simd.stages_for((conv_rq, bn_rq), 1000, taps=9)
-  many = simd.stages_for((conv_rq, bn_rq), 1000, taps=288)
+  few = dsp_requant.stages_for((conv_rq, bn_rq), 1000, taps=9)
+  many = dsp_requant.stages_for((conv_rq, bn_rq), 1000, taps=288)
   assert [s.table for s in few] == [False, True] and few[1].base == 0
   assert not any(s.table for s in many)
-  tables = simd.stage_tables((conv_rq, bn_rq), few)
+  tables = dsp_requant.stage_tables((conv_rq, bn_rq), few)
   assert tables.shape == (2, 2, 128)        # every ReLU output 0..127, per channel
   inputs = np.arange(128)
   for channel in range(2):
@@ -109,8 +135,62 @@ def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
   listing = subprocess.run([objdump, "-d", os.path.join(built.directory, "kernels.o")],
                            capture_output=True, text=True, check=True).stdout
   assert listing.count("smlad") >= 8 and "sxtb16" in listing
+  relocations = subprocess.run([objdump, "-r", os.path.join(built.directory, "kernels.o")],
+                               capture_output=True, text=True, check=True).stdout
+  assert all(name in relocations for name in simd.MAC_BY_HAND.values())   # the int8 convs
   scalar = build.compile_model(quantize.quantize(graph, images_for(spec, 8)),
                                str(tmp_path / "scalar"))
   listing = subprocess.run([objdump, "-d", os.path.join(scalar.directory, "kernels.o")],
                            capture_output=True, text=True, check=True).stdout
   assert "smlad" not in listing
+
+
+def test_pixel_passes_cover_every_pixel_once():
+  for pixels in range(2, 40):
+    passes = simd.pixel_passes(pixels)
+    assert sum(size * count for size, count in passes) == pixels
+    assert {size for size, _ in passes} <= {2, 3}
+  assert simd.pixel_passes(1) == ((2, 1),)              # a lone pixel: computed twice
+  assert simd.pixel_passes(64) == ((3, 20), (2, 2))
+
+
+@pytest.fixture(scope="module")
+def hand_loops(tmp_path_factory):
+  """firmware/common/smile_dsp.S alone, linked at 0x10000, loaded in unicorn."""
+  elf = str(tmp_path_factory.mktemp("dsp") / "dsp.elf")
+  subprocess.run([firmware.require_tool("arm-none-eabi-gcc"), *firmware.CFLAGS[:4], "-nostdlib",
+                  "-Wl,-Ttext=0x10000", "-Wl,--entry=smile_dsp_mac_2x2",
+                  os.path.join(firmware.FIRMWARE_DIR, "common", "smile_dsp.S"), "-o", elf],
+                 check=True, capture_output=True)
+  return elf
+
+
+def _as_pairs(x: np.ndarray) -> np.ndarray:
+  """(P, 4k) int8 -> (k, 2, P) int32 words: the (x0, x2) and (x1, x3) int16 pairs of each 4."""
+  quads = x.astype(np.int32).reshape(x.shape[0], -1, 4)
+  even = (quads[..., 0] & 0xFFFF) | (quads[..., 2] << 16)
+  odd = (quads[..., 1] & 0xFFFF) | (quads[..., 3] << 16)
+  return np.stack([even, odd]).transpose(2, 0, 1).astype(np.int32)
+
+
+@pytest.mark.parametrize("pixels", [3, 2])
+@pytest.mark.parametrize("words, tiles", [(1, 1), (2, 3), (3, 1), (5, 2), (72, 2)])
+def test_hand_scheduled_loops_equal_the_dot_products(hand_loops, pixels, words, tiles):
+  rng = np.random.default_rng(words * 10 + tiles)
+  x = rng.integers(-128, 128, (pixels, 4 * words), dtype=np.int8)
+  weight = rng.integers(-128, 128, (4 * words, 2 * tiles), dtype=np.int8)
+  x[0], weight[:, 0] = -128, -128                   # the extremes, every tap
+  uc, symbols = profile.load_elf(hand_loops)
+  uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
+  bias = rng.integers(-2**20, 2**20, 2 * tiles).astype(np.int64)     # where each channel starts
+  col, w, acc = profile.SCRATCH, profile.SCRATCH + 0x10000, profile.SCRATCH + 0x20000
+  start = profile.SCRATCH + 0x30000
+  uc.mem_write(col, _as_pairs(x).tobytes())
+  uc.mem_write(w, simd.pack_int8(weight).astype("<i4").tobytes())
+  uc.mem_write(start, bias.astype("<i8").tobytes())
+  uc.mem_write(acc, bytes(4 * 2 * tiles * pixels + 4))                 # one sentinel word
+  profile.call_function(uc, symbols, simd.MAC_BY_HAND[pixels], col, w, words, tiles, acc, start)
+  got = np.frombuffer(bytes(uc.mem_read(acc, 4 * (2 * tiles * pixels + 1))), "<i4")
+  expected = (x.astype(np.int64) @ weight.astype(np.int64) + bias).T   # (channel, pixel)
+  np.testing.assert_array_equal(got[:-1], expected.reshape(-1))        # (tile, channel, pixel)
+  assert got[-1] == 0                                                  # nothing written past
