@@ -105,10 +105,11 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
   lines = [
       "Compiled with TVM (Relax -> fused TIR -> "
       f"{'LLVM Thumb-2 object' if builds[0]['kernels'] == 'llvm' else 'C, gcc -O2'}; with the "
-      "SMLAD kernels, the int8 convs' inner loop is hand-scheduled assembly they call, "
-      "compile/firmware/common/smile_dsp.S), linked with arm-none-eabi-gcc, run under QEMU `mps2-an386` (parity) and unicorn (counts). Cycles are an "
-      "estimate from the Cortex-M4 TRM's instruction timings (compile/profile.py) at zero wait "
-      "states, plus (in brackets) the stalls of the Edge build's flash-cache misses at 48 MHz "
+      "SMLAD kernels, the inner loop of int8 convs and hidden dense layers is hand-scheduled "
+      "assembly they call, compile/firmware/common/smile_dsp.S), linked with arm-none-eabi-gcc, "
+      "run under QEMU `mps2-an386` (parity) and unicorn (counts). Cycles are an estimate from "
+      "the Cortex-M4 TRM's instruction timings (compile/profile.py) at zero wait states, plus "
+      "(in brackets) the stalls of the Edge build's flash-cache misses at 48 MHz "
       "(compile/flash_cache.py); the latencies include the stalls at each clock's wait states.",
       "",
       "| build | MACs | instructions | est. cycles | cycles/MAC | latency @48 MHz | @96 MHz | "

@@ -61,10 +61,11 @@ def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
   in_shape = tuple(int(d) for d in inputs.ty.shape)
   dtype = str(inputs.ty.dtype)
   kernel, channels = op.weight.shape[0], op.weight.shape[-1]
-  stages, constants = _dsp_args(op.weight, simd.pack_weights(op.weight, dtype), requants, dtype,
-                                tables=True, biased=True)
-  func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
   out_shape = (1, *graph_lib.out_hw(in_shape, kernel, op.stride, op.pads), channels)
+  tile = simd.conv_tile(out_shape[1] * out_shape[2], channels) if dtype == "int8" else None
+  stages, constants = _dsp_args(op.weight, simd.pack_weights(op.weight, dtype, tile), requants,
+                                dtype, tables=True, biased=True)
+  func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
   gv = bb.add_func(func, f"conv2d_dsp_{op.layer}")
   return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType(out_shape, "int8")))
 
@@ -85,12 +86,12 @@ def _dsp_depthwise(bb, inputs, weight, stride: int, pads, requants, name: str):
 def _dsp_dense(bb, inputs, op: quant_lib.QDense, requants):
   """A dense layer and its requantize chain (or, for the logits, + bias) as a DSP kernel."""
   channels = op.weight.shape[-1]
+  packed = simd.pack_weights(op.weight, "int8", simd.dense_tile(channels))
   if op.requant is None:
     gv = bb.add_func(simd.dense(op.weight.shape[0], channels, ()), f"matmul_dsp_{op.layer}")
-    args = [inputs, _const(simd.pack_weights(op.weight, "int8")),
-            _const(op.bias.astype(np.int32))]
+    args = [inputs, _const(packed), _const(op.bias.astype(np.int64))]
     return bb.emit(relax.call_tir(gv, args, relax.TensorType((1, channels), "int32")))
-  stages, constants = _dsp_args(op.weight, simd.pack_weights(op.weight, "int8"), requants, "int8")
+  stages, constants = _dsp_args(op.weight, packed, requants, "int8", biased=True)
   gv = bb.add_func(simd.dense(op.weight.shape[0], channels, stages), f"matmul_dsp_{op.layer}")
   return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType((1, channels),
                                                                            "int8")))

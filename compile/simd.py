@@ -12,9 +12,10 @@ spend 1.2-1.5 on the int8 convs, the way hand-tuned Cortex-M libraries do:
     and (w1, w3) through SXTB16 (with an 8-bit rotation for the second), so the pairs meet their
     activations with no run-time shuffling; two SMLADs per word, channel and pixel. That loop is
     the one thing written by hand (firmware/common/smile_dsp.S, called through call_extern on
-    both routes, `MAC_BY_HAND`): compiled from TIR, LLVM spreads the loads between the SMLADs
+    both routes, `HAND_LOOPS`): compiled from TIR, LLVM spreads the loads between the SMLADs
     (2 cycles each on the M4 instead of 1) and spilled accumulators, 1.56 cycles/MAC in the loop
-    against 1.21 by hand;
+    against 1.21 by hand; dense layers and one-pixel convs (one input row) take 4 (or 2)
+    channels a pass by hand;
   * the requantization (the same fixed-point step as everywhere, quantize.Requant) runs once
     per output, in the same kernel; a batch norm after ReLU on 32 bits (its multipliers are
     small: quantize.AFFINE_MULTIPLIER_BITS).
@@ -61,9 +62,10 @@ I8, I32, I64 = "int8", "int32", "int64"
 
 # The C route defines these (kernels.C_PRELUDE); the LLVM route maps them to its intrinsics.
 SMLAD, SXTB16 = "smile_smlad", "smile_sxtb16"
-# The hand-scheduled inner loops both routes link (firmware/common/smile_dsp.S), by the number
-# of pixels a pass.
-MAC_BY_HAND = {3: "smile_dsp_mac_3x2", 2: "smile_dsp_mac_2x2"}
+# The hand-scheduled inner loops both routes link (firmware/common/smile_dsp.S), by (pixels,
+# channels) a pass: convs take 3 or 2 pixels, dense layers and one-pixel convs one input row.
+HAND_LOOPS = {(3, 2): "smile_dsp_mac_3x2", (2, 2): "smile_dsp_mac_2x2",
+              (1, 4): "smile_dsp_mac_1x4", (1, 2): "smile_dsp_mac_1x2"}
 LLVM_INTRINSICS = {SMLAD: "llvm.arm.smlad", SXTB16: "llvm.arm.sxtb16"}
 
 
@@ -88,9 +90,21 @@ def tile_of(channels: int) -> int:
   return next(t for t in (TILE, 2, 1) if channels % t == 0)
 
 
+def dense_tile(channels: int) -> int:
+  """Channels a dense layer's pass covers: 4 or 2 where they divide (the hand loops), else 1."""
+  return next(t for t in (4, 2, 1) if channels % t == 0)
+
+
+def conv_tile(pixels: int, channels: int) -> int:
+  """Channels an int8 conv's pass covers: a conv with one output pixel is a dense layer."""
+  return dense_tile(channels) if pixels == 1 else tile_of(channels)
+
+
 def pixel_passes(pixels: int) -> tuple:
   """(pixels a pass, passes) for the hand-scheduled loops: as many passes of 3 as leave a
-  multiple of 2, then passes of 2 (a lone pixel: one pass of 2, the pixel twice)."""
+  multiple of 2, then passes of 2 (a lone pixel: one pass of 1)."""
+  if pixels == 1:
+    return ((1, 1),)
   threes = pixels // 3
   if pixels % 3 == 1 and threes:
     threes -= 1                     # 3k + 1 pixels: 3(k - 1) + 2 + 2
@@ -102,12 +116,13 @@ def _words(taps: int, per_word: int) -> int:
   return -(-taps // per_word)
 
 
-def pack_int8(weight: np.ndarray) -> np.ndarray:
+def pack_int8(weight: np.ndarray, tile: int | None = None) -> np.ndarray:
   """(taps, C_out) int8 weights -> int32 words (C_out / tile, words, tile): each word four
   consecutive taps of one output channel (zero-padded to a multiple of 4), a tile's words
-  side by side. The bytes are the weights themselves: flash holds what the scalar kernels hold."""
+  side by side (`tile`: tile_of(C_out) unless given). The bytes are the weights themselves:
+  flash holds what the scalar kernels hold."""
   taps, channels = weight.shape
-  tile = tile_of(channels)
+  tile = tile or tile_of(channels)
   padded = np.zeros((_words(taps, 4) * 4, channels), np.int8)
   padded[:taps] = weight
   words = padded.T.reshape(channels, -1, 4).copy().view("<i4")[..., 0]      # (C_out, words)
@@ -125,10 +140,11 @@ def pack_int16_pairs(weight: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(words.reshape(channels // tile, tile, -1).transpose(0, 2, 1))
 
 
-def pack_weights(weight_hwio: np.ndarray, input_dtype: str) -> np.ndarray:
-  """A conv's HWIO (or a dense layer's (In, Out)) int8 weights, laid out for its kernel."""
+def pack_weights(weight_hwio: np.ndarray, input_dtype: str, tile: int | None = None) -> np.ndarray:
+  """A conv's HWIO (with its conv_tile) or a dense layer's (In, Out) (its dense_tile) int8
+  weights, laid out for its kernel."""
   flat = weight_hwio.reshape(-1, weight_hwio.shape[-1])
-  return pack_int16_pairs(flat) if input_dtype == "int16" else pack_int8(flat)
+  return pack_int16_pairs(flat) if input_dtype == "int16" else pack_int8(flat, tile)
 
 
 def _pair(lo, hi):
@@ -152,7 +168,8 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   # The int16 image with few taps: one pixel and one channel a pass, the taps' pairs unrolled
   # so they stay in registers; otherwise PIXELS pixels x `tile` channels a pass.
   unrolled = wide and few_taps(taps)
-  tile = 1 if unrolled else tile_of(channels)
+  pixels = out_h * out_w
+  tile = 1 if unrolled else tile_of(channels) if wide else conv_tile(pixels, channels)
   px = 1 if unrolled else PIXELS
   taps_loop = T.unroll if unrolled else T.serial
   depth = len(stages)
@@ -174,11 +191,11 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
     inside = tvm.tirx.all(element < taps, 0 <= iy, iy < height, 0 <= ix, ix < width)
     return tvm.tirx.if_then_else(inside, T.Cast("int32", x[0, iy, ix, c]), T.int32(0))
 
-  pixels = out_h * out_w
   per = 1 if wide else 2            # col words per pixel and weight word
-  # int8 in pairs of channels: the hand-scheduled loops (firmware/common/smile_dsp.S), 3 pixels
-  # a pass and 2 for what is left; otherwise the loop nest below, `px` pixels a pass.
-  by_hand = not wide and tile == 2 and stages[0].biased
+  # int8: the hand-scheduled loops (firmware/common/smile_dsp.S), 3 pixels a pass and 2 for
+  # what is left (one-pixel convs: 1); otherwise the loop nest below, `px` pixels a pass.
+  by_hand = (not wide and stages[0].biased and
+             all((size, tile) in HAND_LOOPS for size, _ in pixel_passes(pixels)))
   passes = pixel_passes(pixels) if by_hand else ((px, (pixels + px - 1) // px),)
   widest = max(size for size, _ in passes)
   tiles = channels // tile
@@ -211,7 +228,7 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
           # int8 input: (x0, x2), (x1, x3) of each 4 taps, as the weights' SXTB16 gives.
           col[p * size + half] = _pair(tap(x, first(p), oy, ox), tap(x, first(p) + step, oy, ox))
     if by_hand:
-      T.evaluate(T.call_extern("int32", MAC_BY_HAND[size], T.address_of(col[0]),
+      T.evaluate(T.call_extern("int32", HAND_LOOPS[size, tile], T.address_of(col[0]),
                                T.address_of(w[0, 0, 0]), words, tiles, T.address_of(acc[0]),
                                T.address_of(offset[0, 0])))
     else:
@@ -378,11 +395,14 @@ def dense(inputs: int, channels: int, stages: tuple) -> tvm.tirx.PrimFunc:
   requantize `stages`, or, for the last layer (no stages), the int32 accumulators plus the bias.
 
   Parameters: x, packed weights, then multipliers and offsets (stages, C) (requantized) or the
-  bias (C,) int32 (last layer), then out."""
-  tile = tile_of(channels)
+  bias (C,) int64 (last layer: small values, the hand loops read the int64 biases' low words),
+  then out."""
+  tile = dense_tile(channels)
   depth = len(stages)
   words = _words(inputs, 4)
   by_word = inputs % 4 == 0
+  tiles = channels // tile
+  by_hand = (1, tile) in HAND_LOOPS and (not stages or stages[0].biased)
 
   @T.macro
   def gather(x, xw, col):
@@ -402,26 +422,35 @@ def dense(inputs: int, channels: int, stages: tuple) -> tvm.tirx.PrimFunc:
     """`first`, `second`: multipliers and offsets (hidden layer) or the bias twice (logits)."""
     with T.sblock("root"):
       col = T.sblock_alloc_buffer((2 * words,), "int32")
-      acc = T.sblock_alloc_buffer((tile,), "int32")
+      acc = T.sblock_alloc_buffer((channels,), "int32")
       gather(x, T.decl_buffer((words,), "int32", data=x.data), col)
-      for cb in range(channels // tile):
-        for t in T.unroll(tile):
-          acc[t] = 0 if requantized else first[cb * tile + t]
-        for k in range(words):
+      if by_hand:
+        T.evaluate(T.call_extern("int32", HAND_LOOPS[1, tile], T.address_of(col[0]),
+                                 T.address_of(w[0, 0, 0]), words, tiles, T.address_of(acc[0]),
+                                 T.address_of(second[0, 0]) if requantized else
+                                 T.address_of(second[0])))
+      else:
+        for cb in range(tiles):
           for t in T.unroll(tile):
-            acc[t] = smlad(col[2 * k], sxtb16(w[cb, k, t]), acc[t])
-            acc[t] = smlad(col[2 * k + 1], sxtb16_ror8(w[cb, k, t]), acc[t])
-        for t in T.unroll(tile):
-          if requantized:
-            out[0, cb * tile + t] = requantize(acc[t], first, second, cb * tile + t, stages)
-          else:
-            out[0, cb * tile + t] = acc[t]
+            acc[cb * tile + t] = (T.Cast("int32", first[cb * tile + t]) if not requantized else
+                                  T.Cast("int32", second[0, cb * tile + t])
+                                  if stages[0].biased else 0)
+          for k in range(words):
+            for t in T.unroll(tile):
+              acc[cb * tile + t] = smlad(col[2 * k], sxtb16(w[cb, k, t]), acc[cb * tile + t])
+              acc[cb * tile + t] = smlad(col[2 * k + 1], sxtb16_ror8(w[cb, k, t]),
+                                         acc[cb * tile + t])
+      for c in range(channels):
+        if requantized:
+          out[0, c] = requantize(acc[c], first, second, c, stages)
+        else:
+          out[0, c] = acc[c]
 
   if not stages:
     @T.prim_func(private=True, s_tir=True)
     def logits(x: T.Buffer((1, inputs), dtype=I8),
-               w: T.Buffer((channels // tile, words, tile), dtype=I32),
-               bias: T.Buffer((channels,), dtype=I32),
+               w: T.Buffer((tiles, words, tile), dtype=I32),
+               bias: T.Buffer((channels,), dtype=I64),
                out: T.Buffer((1, channels), dtype=I32)):
       T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
       body(x, w, bias, bias, out)
@@ -429,7 +458,7 @@ def dense(inputs: int, channels: int, stages: tuple) -> tvm.tirx.PrimFunc:
 
   @T.prim_func(private=True, s_tir=True)
   def hidden(x: T.Buffer((1, inputs), dtype=I8),
-             w: T.Buffer((channels // tile, words, tile), dtype=I32),
+             w: T.Buffer((tiles, words, tile), dtype=I32),
              mult: T.Buffer((depth, channels), dtype=I32),
              offset: T.Buffer((depth, channels), dtype=I64),
              out: T.Buffer((1, channels), dtype=I8)):

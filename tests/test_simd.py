@@ -20,6 +20,10 @@ ODD = spec_lib.ModelSpec("odd", (
     spec_lib.Conv(6, 3, stride=2), spec_lib.BatchNorm(), spec_lib.Conv(6, 3, padding="VALID"),
     spec_lib.Conv(8, 3, stride=2), spec_lib.Conv(5, 1), spec_lib.Flatten(), spec_lib.Dense(7),
     spec_lib.Dense(2, activation="none")), (15, 15, 1), 2)
+# Convs with one output pixel go to the dense layers' 1 x 4 and 1 x 2 loops.
+ONE_PIXEL = spec_lib.ModelSpec("one_pixel", (
+    spec_lib.Conv(8, 3, stride=2), spec_lib.Conv(12, 5, padding="VALID"), spec_lib.Conv(6, 1),
+    spec_lib.Flatten(), spec_lib.Dense(2, activation="none")), (9, 9, 1), 2)
 COMPACT_32 = zoo.compact().with_input_shape((32, 32, 1))   # the default search's pick's shape
 # The depthwise kernel's paths: 3 channel groups, fields inside the image and across its edge, a
 # batch norm after ReLU as a table, average pools (windowed, global) as all-one depthwise convs,
@@ -93,7 +97,8 @@ def test_a_batch_norm_after_relu_is_a_table_only_where_outputs_have_few_macs():
     np.testing.assert_array_equal(tables[1, channel], one.apply(inputs[:, None])[:, 0])
 
 
-@pytest.mark.parametrize("spec", [ODD, COMPACT_32, zoo.embedded(), SEPARABLE, DEPTHWISE],
+@pytest.mark.parametrize("spec", [ODD, COMPACT_32, zoo.embedded(), SEPARABLE, DEPTHWISE,
+                                  ONE_PIXEL],
                          ids=lambda s: s.name)
 def test_dsp_kernels_are_bit_exact_on_both_routes(spec, tmp_path):
   graph = graph_lib.from_spec(spec, variables_for(spec))
@@ -137,7 +142,15 @@ def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
   assert listing.count("smlad") >= 8 and "sxtb16" in listing
   relocations = subprocess.run([objdump, "-r", os.path.join(built.directory, "kernels.o")],
                                capture_output=True, text=True, check=True).stdout
-  assert all(name in relocations for name in simd.MAC_BY_HAND.values())   # the int8 convs
+  for pixels, tile in ((3, 2), (2, 2), (1, 2)):     # the int8 convs, the logits
+    assert simd.HAND_LOOPS[pixels, tile] in relocations
+  embedded = zoo.embedded()                     # its hidden dense layer: 1 x 4 by hand
+  built = build.compile_model(quantize.quantize(graph_lib.from_spec(
+      embedded, variables_for(embedded)), images_for(embedded, 4)), str(tmp_path / "embedded"),
+      dsp=True)
+  assert simd.HAND_LOOPS[1, 4] in subprocess.run(
+      [objdump, "-r", os.path.join(built.directory, "kernels.o")], capture_output=True,
+      text=True, check=True).stdout
   scalar = build.compile_model(quantize.quantize(graph, images_for(spec, 8)),
                                str(tmp_path / "scalar"))
   listing = subprocess.run([objdump, "-d", os.path.join(scalar.directory, "kernels.o")],
@@ -150,7 +163,7 @@ def test_pixel_passes_cover_every_pixel_once():
     passes = simd.pixel_passes(pixels)
     assert sum(size * count for size, count in passes) == pixels
     assert {size for size, _ in passes} <= {2, 3}
-  assert simd.pixel_passes(1) == ((2, 1),)              # a lone pixel: computed twice
+  assert simd.pixel_passes(1) == ((1, 1),)              # a lone pixel: the dense loops
   assert simd.pixel_passes(64) == ((3, 20), (2, 2))
 
 
@@ -173,24 +186,26 @@ def _as_pairs(x: np.ndarray) -> np.ndarray:
   return np.stack([even, odd]).transpose(2, 0, 1).astype(np.int32)
 
 
-@pytest.mark.parametrize("pixels", [3, 2])
+@pytest.mark.parametrize("pixels, tile", list(simd.HAND_LOOPS))
 @pytest.mark.parametrize("words, tiles", [(1, 1), (2, 3), (3, 1), (5, 2), (72, 2)])
-def test_hand_scheduled_loops_equal_the_dot_products(hand_loops, pixels, words, tiles):
+def test_hand_scheduled_loops_equal_the_dot_products(hand_loops, pixels, tile, words, tiles):
   rng = np.random.default_rng(words * 10 + tiles)
+  channels = tile * tiles
   x = rng.integers(-128, 128, (pixels, 4 * words), dtype=np.int8)
-  weight = rng.integers(-128, 128, (4 * words, 2 * tiles), dtype=np.int8)
+  weight = rng.integers(-128, 128, (4 * words, channels), dtype=np.int8)
   x[0], weight[:, 0] = -128, -128                   # the extremes, every tap
+  bias = rng.integers(-2**20, 2**20, channels).astype(np.int64)   # where each channel starts
   uc, symbols = profile.load_elf(hand_loops)
   uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
-  bias = rng.integers(-2**20, 2**20, 2 * tiles).astype(np.int64)     # where each channel starts
   col, w, acc = profile.SCRATCH, profile.SCRATCH + 0x10000, profile.SCRATCH + 0x20000
   start = profile.SCRATCH + 0x30000
   uc.mem_write(col, _as_pairs(x).tobytes())
-  uc.mem_write(w, simd.pack_int8(weight).astype("<i4").tobytes())
+  uc.mem_write(w, simd.pack_int8(weight, tile).astype("<i4").tobytes())
   uc.mem_write(start, bias.astype("<i8").tobytes())
-  uc.mem_write(acc, bytes(4 * 2 * tiles * pixels + 4))                 # one sentinel word
-  profile.call_function(uc, symbols, simd.MAC_BY_HAND[pixels], col, w, words, tiles, acc, start)
-  got = np.frombuffer(bytes(uc.mem_read(acc, 4 * (2 * tiles * pixels + 1))), "<i4")
+  uc.mem_write(acc, bytes(4 * channels * pixels + 4))                  # one sentinel word
+  profile.call_function(uc, symbols, simd.HAND_LOOPS[pixels, tile], col, w, words, tiles, acc,
+                        start)
+  got = np.frombuffer(bytes(uc.mem_read(acc, 4 * (channels * pixels + 1))), "<i4")
   expected = (x.astype(np.int64) @ weight.astype(np.int64) + bias).T   # (channel, pixel)
   np.testing.assert_array_equal(got[:-1], expected.reshape(-1))        # (tile, channel, pixel)
   assert got[-1] == 0                                                  # nothing written past

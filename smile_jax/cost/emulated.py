@@ -5,10 +5,18 @@ coefficients fitted on compiled nets profiled in emulation (compile/latency_fit.
 A net's cycles are a sum over the kernels the deploy compiler emits (one per conv, dense and pool,
 batch norm fused into the kernel before it, plus the input conversion):
 
-    cycles = a_conv * conv MACs + b_conv * conv outputs + a_dense * dense MACs + b_dense * dense
-    outputs
+    cycles = a_conv * conv MACs + b_conv * conv outputs
+           + a_image_conv * MACs of the conv on the image + b_image_conv * its outputs
+           + a_dense * dense MACs + a_image_dense * MACs of a dense layer on the image
+           + b_dense * dense outputs
            + a_pool * pool comparisons + b_pool * pool outputs + b_bn * batch-norm outputs
            + b_input * input pixels + c * kernels
+
+The layer on the int16 image has coefficients of its own: a conv there runs on other kernels
+than the int8 convs (with a 3x3 kernel, 9 MACs an output, its per-output work dominates; an
+11x11 one is closer to the rest), and a dense layer there (the two-layer FC baseline's) on TVM's
+scalar kernels, at twice the cycles of the int8 ones. Fitted on the int8 SMLAD build: within
++-3% on most nets, -5% / -6% on the worst two (compile/latency_fit.py's table).
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ import numpy as np
 from smile_jax.models import spec as spec_lib
 
 PROFILE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apollo3_emulated.json")
-FEATURES = ("conv_macs", "conv_outputs", "dense_macs", "dense_outputs", "pool_comparisons",
+FEATURES = ("conv_macs", "conv_outputs", "image_conv_macs", "image_conv_outputs", "dense_macs",
+            "image_dense_macs", "dense_outputs", "pool_comparisons",
             "pool_outputs", "bn_outputs", "input_pixels", "kernels")
 
 
@@ -39,11 +48,15 @@ def layer_features(spec: spec_lib.ModelSpec, layer_indices) -> np.ndarray:
     layer, out = spec.layers[index], float(np.prod(shapes[index]))
     # Depthwise convs and average pools have no coefficients of their own until the profile is
     # fitted on nets that hold them: they are estimated as convs and pools (a rough estimate).
-    if isinstance(layer, (spec_lib.Conv, spec_lib.DepthwiseConv)):
+    on_image = all(isinstance(before, spec_lib.Flatten) for before in spec.layers[:index])
+    if isinstance(layer, spec_lib.Conv) and on_image:
+      features["image_conv_macs"] += costs[index].macs
+      features["image_conv_outputs"] += out
+    elif isinstance(layer, (spec_lib.Conv, spec_lib.DepthwiseConv)):
       features["conv_macs"] += costs[index].macs
       features["conv_outputs"] += out
     elif isinstance(layer, spec_lib.Dense):
-      features["dense_macs"] += costs[index].macs
+      features["image_dense_macs" if on_image else "dense_macs"] += costs[index].macs
       features["dense_outputs"] += out
     elif isinstance(layer, (spec_lib.MaxPool, spec_lib.AvgPool)):
       features["pool_comparisons"] += out * layer.window ** 2

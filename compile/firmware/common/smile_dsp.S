@@ -1,25 +1,30 @@
-/* The int8 conv kernels' inner loops (compile/simd.py), scheduled by hand for the Cortex-M4.
+/* The int8 conv and dense kernels' inner loops (compile/simd.py), scheduled by hand for the
+   Cortex-M4.
 
    int32_t smile_dsp_mac_3x2(const int32_t *col, const int32_t *w, int32_t words,
                              int32_t tiles, int32_t *acc, const int64_t *bias);
    int32_t smile_dsp_mac_2x2(...the same...);
+   int32_t smile_dsp_mac_1x4(...the same...);
+   int32_t smile_dsp_mac_1x2(...the same...);
 
-   P output pixels (3 or 2) x two output channels a pass, `tiles` passes over the same gathered
-   receptive fields:
+   P output pixels (3 or 2) x two output channels a pass (1 x 4 or 1 x 2: dense layers), `tiles`
+   passes over the same gathered receptive fields:
      col  `words` groups of 2P words: the P pixels' (x0, x2) int16 pairs of 4 taps (SXTB16 of
           an activation word), then their (x1, x3) pairs (SXTB16 of it rotated by 8);
-     w    `tiles` x `words` x 2 words: per tile, each word of 4 int8 weights of channel 0
-          then of channel 1 (simd.pack_int8's layout, as trained);
-     acc  out: `tiles` x 2 x P int32 accumulators (channel 0's pixels, then channel 1's);
+     w    `tiles` x `words` x 2 (1x4: 4) words: per tile, each word of 4 int8 weights of
+          channel 0, then of channel 1 (, 2, 3) (simd.pack_int8's layout, as trained);
+     acc  out: `tiles` x 2 x P (1x4: 4) int32 accumulators (channel 0's pixels, then channel
+          1's ...);
      bias each channel's first value of its accumulators (int64, small: the low words are read).
-   Both return 0.
+   All return 0.
 
    Why by hand: compiled from TIR, LLVM spreads the loads between the SMLADs, and on the M4 a
    load costs 2 cycles unless it follows another load. Here a group's words come in LDMs, and
    the live values fill r0-r12 and lr: per group of 4 taps, 3x2 takes 3 LDMs (11 cycles),
-   4 SXTB16 and 12 SMLAD for 24 MACs; 2x2 2 LDMs (8), 4 SXTB16 and 8 SMLAD for 16. The loop is
-   unrolled four times (a count of 4k + r enters at copy 5 - r); its end pointer lives on the
-   stack for 3x2 (no register left) and in r2 for 2x2. */
+   4 SXTB16 and 12 SMLAD for 24 MACs; 2x2 2 LDMs (8), 4 SXTB16 and 8 SMLAD for 16; 1x4 2 LDMs
+   (8), 8 SXTB16 (each weight meets one pixel) and 8 SMLAD for 16. The loop is unrolled four
+   times (a count of 4k + r enters at copy 5 - r); its end pointer lives on the
+   stack for 3x2 (no register left) and in r2 for the others. */
 
   .syntax unified
   .thumb
@@ -49,22 +54,49 @@
   .endm
 
 /* 2 pixels: r0 col, r1 w, r2 the end of col; r4-r7 activations, r8-r9 weights, r3 the split
-   weight; r10, r11 channel 0's pixels, r12, lr channel 1's. */
+   weight; r10, r11 channel 0's pixels, r12, lr channel 1's. A channel: its weight word against
+   both pixels' pairs. */
+  .macro CHANNEL2 weight, acc0, acc1
+  sxtb16 r3, \weight
+  smlad \acc0, r4, r3, \acc0
+  smlad \acc1, r5, r3, \acc1
+  sxtb16 r3, \weight, ror #8
+  smlad \acc0, r6, r3, \acc0
+  smlad \acc1, r7, r3, \acc1
+  .endm
+
   .macro GROUP2
   ldmia r0!, {r4, r5, r6, r7}
   ldmia r1!, {r8, r9}
-  sxtb16 r3, r8
-  smlad r10, r4, r3, r10
-  smlad r11, r5, r3, r11
-  sxtb16 r3, r8, ror #8
-  smlad r10, r6, r3, r10
-  smlad r11, r7, r3, r11
-  sxtb16 r3, r9
-  smlad r12, r4, r3, r12
-  smlad lr, r5, r3, lr
-  sxtb16 r3, r9, ror #8
-  smlad r12, r6, r3, r12
-  smlad lr, r7, r3, lr
+  CHANNEL2 r8, r10, r11
+  CHANNEL2 r9, r12, lr
+  .endm
+
+/* One input row: r0 col, r1 w, r2 the end of col; r3-r4 activations, r5-r8 weights, r9 the
+   split weight. A channel: its weight word against the row's two pairs. */
+  .macro CHANNEL weight, acc
+  sxtb16 r9, \weight
+  smlad \acc, r3, r9, \acc
+  sxtb16 r9, \weight, ror #8
+  smlad \acc, r4, r9, \acc
+  .endm
+
+/* 4 channels (dense layers): r10, r11, r12, lr. */
+  .macro GROUP1
+  ldmia r0!, {r3, r4}
+  ldmia r1!, {r5, r6, r7, r8}
+  CHANNEL r5, r10
+  CHANNEL r6, r11
+  CHANNEL r7, r12
+  CHANNEL r8, lr
+  .endm
+
+/* 2 channels (the logits): r12, lr. */
+  .macro GROUP1X2
+  ldmia r0!, {r3, r4}
+  ldmia r1!, {r5, r6}
+  CHANNEL r5, r12
+  CHANNEL r6, lr
   .endm
 
 /* Frame: [sp] col, [sp+4] tiles left, [sp+8] where the next accumulators go, [sp+12] the end
@@ -113,9 +145,9 @@
 \name:
   .endm
 
-  .macro NEXT_TILE first_acc, tile_loop
+  .macro NEXT_TILE tile_loop, accumulators:vararg
   ldr r3, [sp, #8]
-  stmia r3!, {\first_acc-r12, lr}
+  stmia r3!, {\accumulators}
   str r3, [sp, #8]
   ldr r3, [sp, #4]
   subs r3, r3, #1
@@ -142,24 +174,48 @@
   ldr r7, [sp, #12]
   cmp r0, r7
   bne .L3first
-  NEXT_TILE r8, .L3tile
+  NEXT_TILE .L3tile, r8-r12, lr
   .size smile_dsp_mac_3x2, . - smile_dsp_mac_3x2
 
-  FUNCTION smile_dsp_mac_2x2
-  PROLOGUE 16
-.L2tile:
+/* The loops whose end of col stays in r2 (the 3x2 one has no register for it): each tile's
+   accumulators start at their biases, read from r3 by `start`. */
+  .macro END_IN_R2 name, group_bytes, group, start, accumulators:vararg
+  FUNCTION \name
+  PROLOGUE \group_bytes
+.L\name\()_tile:
   ldr r0, [sp, #0]
   ldr r3, [sp, #16]
+  \start
+  str r3, [sp, #16]
+  UNROLLED \group, r3, .L\name\()_1, .L\name\()_2, .L\name\()_3, .L\name\()_4
+  cmp r0, r2
+  bne .L\name\()_1
+  NEXT_TILE .L\name\()_tile, \accumulators
+  .size \name, . - \name
+  .endm
+
+  .macro START2
   ldr r10, [r3], #8
   ldr r12, [r3], #8
-  str r3, [sp, #16]
   mov r11, r10
   mov lr, r12
-  UNROLLED GROUP2, r3, .L2first, .L2second, .L2third, .L2fourth
-  cmp r0, r2
-  bne .L2first
-  NEXT_TILE r10, .L2tile
-  .size smile_dsp_mac_2x2, . - smile_dsp_mac_2x2
+  .endm
+
+  .macro START1X4
+  ldr r10, [r3], #8
+  ldr r11, [r3], #8
+  ldr r12, [r3], #8
+  ldr lr, [r3], #8
+  .endm
+
+  .macro START1X2
+  ldr r12, [r3], #8
+  ldr lr, [r3], #8
+  .endm
+
+  END_IN_R2 smile_dsp_mac_2x2, 16, GROUP2, START2, r10-r12, lr
+  END_IN_R2 smile_dsp_mac_1x4, 8, GROUP1, START1X4, r10-r12, lr
+  END_IN_R2 smile_dsp_mac_1x2, 8, GROUP1X2, START1X2, r12, lr
 
 /* LLVM gives its kernels that call out (here) an exception-table entry naming the EHABI
    personality routine, and libgcc's would drag in its unwinder (and its linker symbols). Nothing
