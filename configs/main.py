@@ -22,6 +22,10 @@ machine shared, search 32.2 of it; SMLAD kernels, the latency fit on them, 8 can
 search chose compact~b100e77d (381,888 MACs), val 0.970, test SMILEsmileD 0.974, GENKI-4K 0.944;
 int8 18.2 ms estimated (2.29 cycles/MAC), 22.7 KB flash, bit-exact over the whole test split. The
 scalar-kernel default before it chose compact~119f9ca8 (203,008 MACs, test 0.974 / 0.943, 16.7 ms).
+On the hand-scheduled loops (session 8, fresh clone, idle machine: 41.6 min with set-up, search
+32.1 of it) the 20 ms limit admits more: compact~2ede9388 (conv 8/16/32/64 3x3/2 at 48x48,
+540,288 MACs), val 0.975, test SMILEsmileD 0.977, GENKI-4K 0.941; int8 17.4 ms (1.55
+cycles/MAC, CMSIS-NN 4.42), 38.9 KB flash, bit-exact, firmware test AUC 0.9593.
 The candidate stage stops after 8 candidates (the root included), so machine speed no longer
 changes what is trained.
 """
