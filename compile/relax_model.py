@@ -62,7 +62,7 @@ def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
   dtype = str(inputs.ty.dtype)
   kernel, channels = op.weight.shape[0], op.weight.shape[-1]
   out_shape = (1, *graph_lib.out_hw(in_shape, kernel, op.stride, op.pads), channels)
-  tile = simd.conv_tile(out_shape[1] * out_shape[2], channels) if dtype == "int8" else None
+  tile = simd.conv_tile(op.weight[..., 0].size, out_shape[1] * out_shape[2], channels, dtype)
   stages, constants = _dsp_args(op.weight, simd.pack_weights(op.weight, dtype, tile), requants,
                                 dtype, tables=True, biased=True)
   func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)

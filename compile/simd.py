@@ -95,8 +95,11 @@ def dense_tile(channels: int) -> int:
   return next(t for t in (4, 2, 1) if channels % t == 0)
 
 
-def conv_tile(pixels: int, channels: int) -> int:
-  """Channels an int8 conv's pass covers: a conv with one output pixel is a dense layer."""
+def conv_tile(taps: int, pixels: int, channels: int, input_dtype: str) -> int:
+  """Channels a conv's pass covers (its weights are packed so): one on the int16 image with few
+  taps (`conv`'s unrolled pass); a conv with one output pixel is a dense layer."""
+  if input_dtype == "int16":
+    return 1 if few_taps(taps) else tile_of(channels)
   return dense_tile(channels) if pixels == 1 else tile_of(channels)
 
 
@@ -129,22 +132,21 @@ def pack_int8(weight: np.ndarray, tile: int | None = None) -> np.ndarray:
   return np.ascontiguousarray(words.reshape(channels // tile, tile, -1).transpose(0, 2, 1))
 
 
-def pack_int16_pairs(weight: np.ndarray) -> np.ndarray:
+def pack_int16_pairs(weight: np.ndarray, tile: int) -> np.ndarray:
   """(taps, C_out) int8 weights -> int32 words of two int16 (C_out / tile, words, tile): for
   layers whose input is the int16 image (pairs of taps go to SMLAD as they are)."""
   taps, channels = weight.shape
-  tile = 1 if few_taps(taps) else tile_of(channels)
   padded = np.zeros((_words(taps, 2) * 2, channels), np.int16)
   padded[:taps] = weight
   words = padded.T.reshape(channels, -1, 2).copy().view("<i4")[..., 0]
   return np.ascontiguousarray(words.reshape(channels // tile, tile, -1).transpose(0, 2, 1))
 
 
-def pack_weights(weight_hwio: np.ndarray, input_dtype: str, tile: int | None = None) -> np.ndarray:
+def pack_weights(weight_hwio: np.ndarray, input_dtype: str, tile: int) -> np.ndarray:
   """A conv's HWIO (with its conv_tile) or a dense layer's (In, Out) (its dense_tile) int8
   weights, laid out for its kernel."""
   flat = weight_hwio.reshape(-1, weight_hwio.shape[-1])
-  return pack_int16_pairs(flat) if input_dtype == "int16" else pack_int8(flat, tile)
+  return pack_int16_pairs(flat, tile) if input_dtype == "int16" else pack_int8(flat, tile)
 
 
 def _pair(lo, hi):
@@ -169,7 +171,7 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   # so they stay in registers; otherwise PIXELS pixels x `tile` channels a pass.
   unrolled = wide and few_taps(taps)
   pixels = out_h * out_w
-  tile = 1 if unrolled else tile_of(channels) if wide else conv_tile(pixels, channels)
+  tile = conv_tile(taps, pixels, channels, input_dtype)
   px = 1 if unrolled else PIXELS
   taps_loop = T.unroll if unrolled else T.serial
   depth = len(stages)

@@ -43,7 +43,7 @@ def test_packed_words_hold_the_weights_as_sxtb16_splits_them():
   as_bytes = words.astype("<i4").view(np.int8).reshape(4, 12)
   np.testing.assert_array_equal(as_bytes[:, :10], weight.T)        # flash holds the weights
   assert not as_bytes[:, 10:].any()                                # zero padding
-  wide = simd.pack_int16_pairs(weight)
+  wide = simd.pack_int16_pairs(weight, tile=1)
   halves = wide.transpose(0, 2, 1).reshape(4, 5).astype("<i4").view(np.int16).reshape(4, 10)
   np.testing.assert_array_equal(halves, weight.T)
 
