@@ -12,8 +12,8 @@ set summary" (integer, DSP, load/store, branch cycle counts) and Table 7-1 "FPU 
 (floating point). Simplifications, all documented here: a taken branch costs 1 + P with pipeline
 refill P = 2 (the TRM gives 1-3); a load or store directly after another load or store costs 1
 (the TRM's pipelining of neighbouring single loads/stores), otherwise 2; SDIV/UDIV cost 7 (the
-TRM's 2-12, data dependent). Memory at zero wait states; with `flash=`, flash misses are charged
-separately as stall cycles (compile/flash_cache.py).
+TRM's 2-12, data dependent); TBB/TBH 2 + P. Memory at zero wait states; with `flash=`, flash
+misses are charged separately as stall cycles (compile/flash_cache.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ KERNEL = re.compile(r"^smile_\d\d_")
 
 # Cycles per instruction class (ARM DDI 0439B, Tables 3-1 and 7-1).
 _FIXED = {
-    "mla": 2, "mls": 2, "sdiv": 7, "udiv": 7,
+    "mla": 2, "mls": 2, "sdiv": 7, "udiv": 7, "tbb": 2, "tbh": 2,
     "vmla": 3, "vmls": 3, "vnmla": 3, "vnmls": 3, "vfma": 3, "vfms": 3, "vfnma": 3, "vfnms": 3,
     "vdiv": 14, "vsqrt": 14,
 }

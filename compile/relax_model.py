@@ -15,7 +15,7 @@ from tvm.relax import op as R
 
 from compile import graph as graph_lib
 from compile import quantize as quant_lib
-from compile import dsp_requant, simd
+from compile import dsp_pack, dsp_requant, simd, simd_image
 
 
 def _const(array: np.ndarray):
@@ -62,10 +62,13 @@ def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
   dtype = str(inputs.ty.dtype)
   kernel, channels = op.weight.shape[0], op.weight.shape[-1]
   out_shape = (1, *graph_lib.out_hw(in_shape, kernel, op.stride, op.pads), channels)
-  tile = simd.conv_tile(op.weight[..., 0].size, out_shape[1] * out_shape[2], channels, dtype)
-  stages, constants = _dsp_args(op.weight, simd.pack_weights(op.weight, dtype, tile), requants,
+  tile = dsp_pack.conv_tile(op.weight[..., 0].size, out_shape[1] * out_shape[2], channels, dtype)
+  stages, constants = _dsp_args(op.weight, dsp_pack.pack_weights(op.weight, dtype, tile), requants,
                                 dtype, tables=True, biased=True)
-  func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
+  if simd_image.fits(in_shape, dtype, kernel, stages):
+    func = simd_image.conv(in_shape, op.stride, op.pads, channels, stages)
+  else:
+    func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
   gv = bb.add_func(func, f"conv2d_dsp_{op.layer}")
   return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType(out_shape, "int8")))
 
@@ -75,7 +78,7 @@ def _dsp_depthwise(bb, inputs, weight, stride: int, pads, requants, name: str):
   requantize chain as simd.py's SMLAD depthwise kernel."""
   in_shape = tuple(int(d) for d in inputs.ty.shape)
   kernel = weight.shape[0]
-  stages, constants = _dsp_args(weight, simd.pack_depthwise(weight), requants, "int8",
+  stages, constants = _dsp_args(weight, dsp_pack.pack_depthwise(weight), requants, "int8",
                                 tables=True)
   func = simd.depthwise(in_shape, kernel, stride, pads, stages)
   out_shape = (1, *graph_lib.out_hw(in_shape, kernel, stride, pads), in_shape[-1])
@@ -86,7 +89,7 @@ def _dsp_depthwise(bb, inputs, weight, stride: int, pads, requants, name: str):
 def _dsp_dense(bb, inputs, op: quant_lib.QDense, requants):
   """A dense layer and its requantize chain (or, for the logits, + bias) as a DSP kernel."""
   channels = op.weight.shape[-1]
-  packed = simd.pack_weights(op.weight, "int8", simd.dense_tile(channels))
+  packed = dsp_pack.pack_weights(op.weight, "int8", dsp_pack.dense_tile(channels))
   if op.requant is None:
     gv = bb.add_func(simd.dense(op.weight.shape[0], channels, ()), f"matmul_dsp_{op.layer}")
     args = [inputs, _const(packed), _const(op.bias.astype(np.int64))]

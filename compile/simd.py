@@ -20,16 +20,17 @@ spend 1.2-1.5 on the int8 convs, the way hand-tuned Cortex-M libraries do:
     per output, in the same kernel; a batch norm after ReLU on 32 bits (its multipliers are
     small: quantize.AFFINE_MULTIPLIER_BITS).
 The first layer reads the int16 image (2p - 255, 9 bits): its weights are stored pre-widened to
-int16 pairs (a few hundred bytes), so its pairs go to SMLAD as they are, one pixel and one
-channel a pass with the pairs unrolled into registers; with only 9 MACs an output there, a batch
-norm after its ReLU is a per-channel lookup table (dsp_requant.TABLE_MAX_TAPS) instead of a
-second multiply-shift-clip.
+int16 pairs (a few hundred bytes, paired as `image_pairs` says), so its pairs go to SMLAD as they
+are; with only 9 MACs an output there, a batch norm after its ReLU is a per-channel lookup table
+(dsp_requant.TABLE_MAX_TAPS) instead of a second multiply-shift-clip. A 3x3 one with a ReLU and
+that table runs by hand (simd_image.py, a row a call); otherwise `conv` takes it one pixel and one
+channel a pass with the pairs unrolled into registers.
 
 Depthwise convs and the integer average pools (all-one depthwise convs) have their own kernel
 (`depthwise`): four channels a word, each channel's taps paired by a pack after SXTB16, used
 where most receptive fields lie inside the image (DEPTHWISE_MIN_INSIDE).
 
-`pack_*` lay the weights out at compile time; the kernels' arithmetic is exactly the integer
+dsp_pack.py lays the weights out at compile time; the kernels' arithmetic is exactly the integer
 reference's (quantize.run_int): every product and sum is the same integer, only the order of the
 additions differs, and int32 additions do not overflow at these sizes (tested bit-exact).
 
@@ -40,18 +41,16 @@ them to LLVM's `llvm.arm.smlad` / `llvm.arm.sxtb16` intrinsics, which become the
 
 from __future__ import annotations
 
-import numpy as np
 import tvm
 from tvm.script import tirx as T
 
 from compile import graph as graph_lib
+from compile.dsp_pack import conv_tile, dense_tile, image_pairs, words_of
 from compile.dsp_requant import TABLE_MAX_TAPS, few_taps, requantize
 
-# Output channels a weight word's pass covers (pack_int8's tiles; the hand-scheduled loops take
-# pairs), and where those loops do not apply (the int16 image with many taps, a conv without a
+# Where the hand-scheduled loops do not apply (the int16 image with many taps, a conv without a
 # bias), the pixels of the TIR loop nest's pass: with 4 accumulators, two pixels' activation
 # words and a weight word's two halves, what LLVM keeps in the M4's registers.
-TILE = 2
 PIXELS = 2
 DSP_ATTR = "smile.dsp"        # marks a kernel written here: kernels.py schedules it no further
 OPAQUE = 8                    # Relax's op pattern that keeps FuseOps from fusing into it
@@ -86,23 +85,6 @@ def sxtb16_ror8(word):
   return sxtb16(T.Cast("int32", rotated))
 
 
-def tile_of(channels: int) -> int:
-  return next(t for t in (TILE, 2, 1) if channels % t == 0)
-
-
-def dense_tile(channels: int) -> int:
-  """Channels a dense layer's pass covers: 4 or 2 where they divide (the hand loops), else 1."""
-  return next(t for t in (4, 2, 1) if channels % t == 0)
-
-
-def conv_tile(taps: int, pixels: int, channels: int, input_dtype: str) -> int:
-  """Channels a conv's pass covers (its weights are packed so): one on the int16 image with few
-  taps (`conv`'s unrolled pass); a conv with one output pixel is a dense layer."""
-  if input_dtype == "int16":
-    return 1 if few_taps(taps) else tile_of(channels)
-  return dense_tile(channels) if pixels == 1 else tile_of(channels)
-
-
 def pixel_passes(pixels: int) -> tuple:
   """(pixels a pass, passes) for the hand-scheduled loops: as many passes of 3 as leave a
   multiple of 2, then passes of 2 (a lone pixel: one pass of 1)."""
@@ -115,38 +97,12 @@ def pixel_passes(pixels: int) -> tuple:
   return tuple((size, count) for size, count in ((3, threes), (2, twos)) if count)
 
 
-def _words(taps: int, per_word: int) -> int:
-  return -(-taps // per_word)
-
-
-def pack_int8(weight: np.ndarray, tile: int | None = None) -> np.ndarray:
-  """(taps, C_out) int8 weights -> int32 words (C_out / tile, words, tile): each word four
-  consecutive taps of one output channel (zero-padded to a multiple of 4), a tile's words
-  side by side (`tile`: tile_of(C_out) unless given). The bytes are the weights themselves:
-  flash holds what the scalar kernels hold."""
-  taps, channels = weight.shape
-  tile = tile or tile_of(channels)
-  padded = np.zeros((_words(taps, 4) * 4, channels), np.int8)
-  padded[:taps] = weight
-  words = padded.T.reshape(channels, -1, 4).copy().view("<i4")[..., 0]      # (C_out, words)
-  return np.ascontiguousarray(words.reshape(channels // tile, tile, -1).transpose(0, 2, 1))
-
-
-def pack_int16_pairs(weight: np.ndarray, tile: int) -> np.ndarray:
-  """(taps, C_out) int8 weights -> int32 words of two int16 (C_out / tile, words, tile): for
-  layers whose input is the int16 image (pairs of taps go to SMLAD as they are)."""
-  taps, channels = weight.shape
-  padded = np.zeros((_words(taps, 2) * 2, channels), np.int16)
-  padded[:taps] = weight
-  words = padded.T.reshape(channels, -1, 2).copy().view("<i4")[..., 0]
-  return np.ascontiguousarray(words.reshape(channels // tile, tile, -1).transpose(0, 2, 1))
-
-
-def pack_weights(weight_hwio: np.ndarray, input_dtype: str, tile: int) -> np.ndarray:
-  """A conv's HWIO (with its conv_tile) or a dense layer's (In, Out) (its dense_tile) int8
-  weights, laid out for its kernel."""
-  flat = weight_hwio.reshape(-1, weight_hwio.shape[-1])
-  return pack_int16_pairs(flat, tile) if input_dtype == "int16" else pack_int8(flat, tile)
+def select(values, index):
+  """values[index] for a loop index that unrolling makes a constant (the chain then folds)."""
+  expr = T.int32(values[-1])
+  for i in range(len(values) - 2, -1, -1):
+    expr = tvm.tirx.Select(index == i, T.int32(values[i]), expr)
+  return expr
 
 
 def _pair(lo, hi):
@@ -176,21 +132,28 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   taps_loop = T.unroll if unrolled else T.serial
   depth = len(stages)
   entries = 128 - min([stage.base for stage in stages if stage.table], default=127)
-  words = _words(taps, 2 if wide else 4)
+  words = words_of(taps, 2 if wide else 4)
   pairs = words if wide else 2 * words
   # The fast gather loads four channels as one word; it needs whole words per tap.
   by_word = not wide and cin % 4 == 0
   groups = cin // 4
   hw_words = max(1, height * width * cin // 4)
-  step = 1 if wide else 2
-  first = (lambda p: 2 * p) if wide else (lambda p: (p // 2) * 4 + p % 2)
+  # int16 input: the pairs of image_pairs, as the pre-widened weights hold them; int8 input:
+  # (x0, x2), (x1, x3) of each 4 taps, as the weights' SXTB16 gives.
+  pairs_of = image_pairs(kernel, cin)
+
+  def first(p):
+    return select([a for a, _ in pairs_of], p) if wide else (p // 2) * 4 + p % 2
+
+  def second(p):
+    return select([b for _, b in pairs_of], p) if wide else first(p) + 2
 
   def tap(x, element, oy, ox):
     """Element `element` of the receptive field in (ky, kx, c) order, as int32; 0 outside."""
     position, c = element // cin, element % cin
     iy = oy * stride - top + position // kernel
     ix = ox * stride - left + position % kernel
-    inside = tvm.tirx.all(element < taps, 0 <= iy, iy < height, 0 <= ix, ix < width)
+    inside = tvm.tirx.all(0 <= element, element < taps, 0 <= iy, iy < height, 0 <= ix, ix < width)
     return tvm.tirx.if_then_else(inside, T.Cast("int32", x[0, iy, ix, c]), T.int32(0))
 
   per = 1 if wide else 2            # col words per pixel and weight word
@@ -226,9 +189,7 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
               col[((base + g) * 2 + 1) * size + half] = 0
       else:
         for p in T.unroll(pairs):
-          # int16 input: pairs of neighbouring taps, as the pre-widened weights hold them;
-          # int8 input: (x0, x2), (x1, x3) of each 4 taps, as the weights' SXTB16 gives.
-          col[p * size + half] = _pair(tap(x, first(p), oy, ox), tap(x, first(p) + step, oy, ox))
+          col[p * size + half] = _pair(tap(x, first(p), oy, ox), tap(x, second(p), oy, ox))
     if by_hand:
       T.evaluate(T.call_extern("int32", HAND_LOOPS[size, tile], T.address_of(col[0]),
                                T.address_of(w[0, 0, 0]), words, tiles, T.address_of(acc[0]),
@@ -282,17 +243,6 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   return func
 
 
-def pack_depthwise(weight: np.ndarray) -> np.ndarray:
-  """(K, K, 1, C) int8 depthwise weights -> int32 words (C / 4, pairs, 4): per channel, two
-  consecutive taps as an int16 pair (the second 0 past the last tap), four channels side by side
-  as one input word holds them."""
-  taps, channels = weight.shape[0] * weight.shape[1], weight.shape[-1]
-  padded = np.zeros((_words(taps, 2) * 2, channels), np.int16)
-  padded[:taps] = weight.reshape(taps, channels)
-  words = padded.T.reshape(channels, -1, 2).copy().view("<i4")[..., 0]      # (C, pairs)
-  return np.ascontiguousarray(words.reshape(channels // 4, 4, -1).transpose(0, 2, 1))
-
-
 # The depthwise kernel's fields that cross the image's edge check every tap (measured: a 5x5
 # SAME conv on 8x8, a quarter of its fields inside, ran at 13.6 est. cycles/MAC against TVM's
 # scalar 11.6; a 3x3 stride-2 one on 32x32, 88% inside, at 5.6 against 11.4): it is used where
@@ -329,13 +279,13 @@ def depthwise(in_shape, kernel: int, stride: int, pads, stages: tuple) -> tvm.ti
   each pair of taps is two input words: SXTB16 splits each into channels (0, 2) and (1, 3), a
   pack puts one channel's two taps in one word, and SMLAD meets it with that channel's tap pair.
 
-  Parameters: x (1, H, W, C) int8, packed weights (pack_depthwise), multipliers (stages, C)
+  Parameters: x (1, H, W, C) int8, packed weights (dsp_pack.pack_depthwise), multipliers (stages, C)
   int32, offsets (stages, C) int64, tables (stages, C, entries) int8 (stage_tables), out."""
   _, height, width, channels = in_shape
   top, left, _, _ = pads
   out_h, out_w = graph_lib.out_hw(in_shape, kernel, stride, pads)
   taps = kernel * kernel
-  pairs = _words(taps, 2)
+  pairs = words_of(taps, 2)
   groups = channels // 4
   depth = len(stages)
   entries = 128 - min([stage.base for stage in stages if stage.table], default=127)
@@ -401,7 +351,7 @@ def dense(inputs: int, channels: int, stages: tuple) -> tvm.tirx.PrimFunc:
   then out."""
   tile = dense_tile(channels)
   depth = len(stages)
-  words = _words(inputs, 4)
+  words = words_of(inputs, 4)
   by_word = inputs % 4 == 0
   tiles = channels // tile
   by_hand = (1, tile) in HAND_LOOPS and (not stages or stages[0].biased)

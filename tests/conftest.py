@@ -17,6 +17,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="session")
+def hand_loops(tmp_path_factory):
+  """compile/firmware/common/smile_dsp.S alone, linked at 0x10000, for unicorn."""
+  from compile import firmware
+  elf = str(tmp_path_factory.mktemp("dsp") / "dsp.elf")
+  subprocess.run([firmware.require_tool("arm-none-eabi-gcc"), *firmware.CFLAGS[:4], "-nostdlib",
+                  "-Wl,-Ttext=0x10000", "-Wl,--entry=smile_dsp_mac_2x2",
+                  os.path.join(firmware.FIRMWARE_DIR, "common", "smile_dsp.S"), "-o", elf],
+                 check=True, capture_output=True)
+  return elf
+
+
+@pytest.fixture(scope="session")
 def shared_data_dir():
   path = sources.data_dir()
   if not os.path.isdir(os.path.join(path, "SMILEsmileD")):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from compile import build, dsp_requant, emulate, firmware, graph as graph_lib, profile, quantize
-from compile import simd
+from compile import dsp_pack, simd
 from smile_jax.models import spec as spec_lib, zoo
 from tests.test_deploy import SEPARABLE, variables_for, images_for
 
@@ -37,13 +37,13 @@ DEPTHWISE = spec_lib.ModelSpec("depthwise", (
 
 def test_packed_words_hold_the_weights_as_sxtb16_splits_them():
   weight = np.random.default_rng(0).integers(-128, 128, (10, 4), dtype=np.int8)
-  packed = simd.pack_int8(weight)
-  assert packed.shape == (4 // simd.TILE, 3, simd.TILE)          # 10 taps -> 3 words
+  packed = dsp_pack.pack_int8(weight)
+  assert packed.shape == (4 // dsp_pack.TILE, 3, dsp_pack.TILE)          # 10 taps -> 3 words
   words = packed.transpose(0, 2, 1).reshape(4, 3)                 # (channel, word)
   as_bytes = words.astype("<i4").view(np.int8).reshape(4, 12)
   np.testing.assert_array_equal(as_bytes[:, :10], weight.T)        # flash holds the weights
   assert not as_bytes[:, 10:].any()                                # zero padding
-  wide = simd.pack_int16_pairs(weight, tile=1)
+  wide = dsp_pack.pack_int16_pairs(weight, 1, tuple(zip(range(0, 10, 2), range(1, 10, 2))))
   halves = wide.transpose(0, 2, 1).reshape(4, 5).astype("<i4").view(np.int16).reshape(4, 10)
   np.testing.assert_array_equal(halves, weight.T)
 
@@ -120,7 +120,7 @@ def test_dsp_kernels_are_bit_exact_on_both_routes(spec, tmp_path):
 
 def test_depthwise_words_pair_each_channels_taps():
   weight = np.random.default_rng(1).integers(-128, 128, (3, 3, 1, 8), dtype=np.int8)
-  packed = simd.pack_depthwise(weight)
+  packed = dsp_pack.pack_depthwise(weight)
   assert packed.shape == (2, 5, 4)                         # 8 channels / 4, 9 taps -> 5 pairs
   halves = packed.astype("<i4").view(np.int16).reshape(2, 5, 4, 2)   # (group, pair, c, tap)
   taps = halves.transpose(0, 2, 1, 3).reshape(8, 10)                  # (channel, tap)
@@ -139,11 +139,12 @@ def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
   objdump = firmware.require_tool("arm-none-eabi-objdump")
   listing = subprocess.run([objdump, "-d", os.path.join(built.directory, "kernels.o")],
                            capture_output=True, text=True, check=True).stdout
-  assert listing.count("smlad") >= 8 and "sxtb16" in listing
+  assert "sxtb16" in listing                     # the gathers; every SMLAD is in a hand loop
   relocations = subprocess.run([objdump, "-r", os.path.join(built.directory, "kernels.o")],
                                capture_output=True, text=True, check=True).stdout
   for pixels, tile in ((3, 2), (2, 2), (1, 2)):     # the int8 convs, the logits
     assert simd.HAND_LOOPS[pixels, tile] in relocations
+  assert "smile_dsp_image_3x3_k" in relocations  # the first layer (simd_image.py)
   embedded = zoo.embedded()                     # its hidden dense layer: 1 x 4 by hand
   built = build.compile_model(quantize.quantize(graph_lib.from_spec(
       embedded, variables_for(embedded)), images_for(embedded, 4)), str(tmp_path / "embedded"),
@@ -151,6 +152,9 @@ def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
   assert simd.HAND_LOOPS[1, 4] in subprocess.run(
       [objdump, "-r", os.path.join(built.directory, "kernels.o")], capture_output=True,
       text=True, check=True).stdout
+  listing = subprocess.run([objdump, "-d", os.path.join(built.directory, "kernels.o")],
+                           capture_output=True, text=True, check=True).stdout
+  assert listing.count("smlad") >= 8            # its 11x11 first layer: simd.conv's loop nest
   scalar = build.compile_model(quantize.quantize(graph, images_for(spec, 8)),
                                str(tmp_path / "scalar"))
   listing = subprocess.run([objdump, "-d", os.path.join(scalar.directory, "kernels.o")],
@@ -167,17 +171,6 @@ def test_pixel_passes_cover_every_pixel_once():
   assert simd.pixel_passes(64) == ((3, 20), (2, 2))
 
 
-@pytest.fixture(scope="module")
-def hand_loops(tmp_path_factory):
-  """firmware/common/smile_dsp.S alone, linked at 0x10000, loaded in unicorn."""
-  elf = str(tmp_path_factory.mktemp("dsp") / "dsp.elf")
-  subprocess.run([firmware.require_tool("arm-none-eabi-gcc"), *firmware.CFLAGS[:4], "-nostdlib",
-                  "-Wl,-Ttext=0x10000", "-Wl,--entry=smile_dsp_mac_2x2",
-                  os.path.join(firmware.FIRMWARE_DIR, "common", "smile_dsp.S"), "-o", elf],
-                 check=True, capture_output=True)
-  return elf
-
-
 def _as_pairs(x: np.ndarray) -> np.ndarray:
   """(P, 4k) int8 -> (k, 2, P) int32 words: the (x0, x2) and (x1, x3) int16 pairs of each 4."""
   quads = x.astype(np.int32).reshape(x.shape[0], -1, 4)
@@ -187,7 +180,9 @@ def _as_pairs(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("pixels, tile", list(simd.HAND_LOOPS))
-@pytest.mark.parametrize("words, tiles", [(1, 1), (2, 3), (3, 1), (5, 2), (72, 2)])
+# Word counts entering the 8-times unrolled loops at every copy (8k + r, each r), and a long run.
+@pytest.mark.parametrize("words, tiles", [(1, 1), (2, 3), (3, 1), (4, 2), (5, 2), (6, 1), (7, 2),
+                                          (8, 1), (15, 2), (72, 2)])
 def test_hand_scheduled_loops_equal_the_dot_products(hand_loops, pixels, tile, words, tiles):
   rng = np.random.default_rng(words * 10 + tiles)
   channels = tile * tiles
@@ -200,7 +195,7 @@ def test_hand_scheduled_loops_equal_the_dot_products(hand_loops, pixels, tile, w
   col, w, acc = profile.SCRATCH, profile.SCRATCH + 0x10000, profile.SCRATCH + 0x20000
   start = profile.SCRATCH + 0x30000
   uc.mem_write(col, _as_pairs(x).tobytes())
-  uc.mem_write(w, simd.pack_int8(weight, tile).astype("<i4").tobytes())
+  uc.mem_write(w, dsp_pack.pack_int8(weight, tile).astype("<i4").tobytes())
   uc.mem_write(start, bias.astype("<i8").tobytes())
   uc.mem_write(acc, bytes(4 * channels * pixels + 4))                  # one sentinel word
   profile.call_function(uc, symbols, simd.HAND_LOOPS[pixels, tile], col, w, words, tiles, acc,

@@ -1,0 +1,108 @@
+"""The first layer by hand: a 3x3 conv on the int16 image (one input channel) and its
+requantization, a row of output pixels a call of firmware/common/smile_dsp.S's
+`smile_dsp_image_3x3_k<K>`.
+
+With 9 MACs an output, the first layer's cost is its loads and its requantization, not its MACs
+(compile/simd.py's generic kernel: ~25 cycles an output, 2.8 of them MACs). Here the TIR gathers
+a row's receptive fields once, five int16 pairs a pixel in dsp_pack.image_pairs' order, and the hand
+loop takes one output channel at a time with its five weight words, bias and multiplier in
+registers: per output two LDMs (5 words), five SMLADs, SMMUL, the rounding, USAT (the ReLU's clip
+and the shift in one), the batch norm's table (LDRSB) and the store, ~21 cycles. The shift K
+(the conv's requantization shift minus 32) and the rounding 2^(K-1) are immediates: the .S
+defines one function per K (1..31), each in its own section, and the link keeps the one called.
+The row's end is a flag in the last pixel's padding half-word (its weight is 0, so the MACs do not
+see it), leaving every register to the loop.
+
+At an even stride and left pad (the search's 3x3 stride-2 roots) a row's two neighbouring taps
+are one aligned word of the int16 image: pixels whose field lies inside the image take them as
+such; the others check every tap (SAME padding's zeros). Used where `fits` holds; otherwise
+simd.conv's generic kernel.
+"""
+
+from __future__ import annotations
+
+import tvm
+from tvm.script import tirx as T
+
+from compile import graph as graph_lib
+from compile.dsp_pack import image_pairs
+from compile.simd import DSP_ATTR, I8, I32, I64, OPAQUE, _pair, select
+
+KERNEL = 3
+WORDS = 5                     # int16 pairs of a 3x3 field (image_pairs: 9 taps and a pad)
+LAST_PIXEL = 1 << 16          # the flag in the last pixel's padding half-word
+I16 = "int16"
+
+
+def function_name(stages: tuple) -> str:
+  return f"smile_dsp_image_3x3_k{stages[0].shift - 32}"
+
+
+def fits(in_shape, input_dtype: str, kernel: int, stages: tuple) -> bool:
+  """A 3x3 conv on the one-channel int16 image whose requantization is the hand loop's: the
+  conv's step biased with SMMUL (dsp_requant.Stage.high, K = shift - 32 in 1..31), clipped at 0
+  (a ReLU), then a batch norm as a table from 0."""
+  return (input_dtype == "int16" and in_shape[-1] == 1 and kernel == KERNEL and
+          len(stages) == 2 and stages[0].high and stages[0].lo == 0 and
+          33 <= stages[0].shift <= 63 and stages[1].table and stages[1].base == 0)
+
+
+def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.PrimFunc:
+  """simd.conv's kernel (same parameters: x, packed weights, multipliers, offsets, tables, out)
+  for a layer where `fits` holds."""
+  _, height, width, _ = in_shape
+  top, left, _, _ = pads
+  out_h, out_w = graph_lib.out_hw(in_shape, KERNEL, stride, pads)
+  taps = KERNEL * KERNEL
+  depth = len(stages)
+  entries = 128 - stages[1].base
+  pairs = image_pairs(KERNEL, 1)
+  aligned = stride % 2 == 0 and left % 2 == 0 and width % 2 == 0
+  name = function_name(stages)
+
+  def tap(x, element, iy0, ix0):
+    """Tap `element` of the field at (iy0, ix0), as int32; 0 outside the image (or -1)."""
+    iy, ix = iy0 + element // KERNEL, ix0 + element % KERNEL
+    inside = tvm.tirx.all(0 <= element, element < taps, 0 <= iy, iy < height, 0 <= ix,
+                          ix < width)
+    return tvm.tirx.if_then_else(inside, T.Cast("int32", x[0, iy, ix, 0]), T.int32(0))
+
+  def image(x, iy, ix):
+    return T.Cast("int32", x[0, iy, ix, 0])
+
+  @T.prim_func(private=True, s_tir=True)
+  def func(x: T.Buffer((1, height, width, 1), dtype=I16),
+           w: T.Buffer((channels, WORDS, 1), dtype=I32),
+           mult: T.Buffer((depth, channels), dtype=I32),
+           offset: T.Buffer((depth, channels), dtype=I64),
+           tables: T.Buffer((depth, channels, entries), dtype=I8),
+           out: T.Buffer((1, out_h, out_w, channels), dtype=I8)):
+    T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
+    with T.sblock("root"):
+      col = T.sblock_alloc_buffer((out_w * WORDS,), "int32")
+      xw = T.decl_buffer((height * width // 2,), "int32", data=x.data)
+      for oy in range(out_h):
+        for ox in range(out_w):
+          iy0 = T.meta_var(oy * stride - top)
+          ix0 = T.meta_var(ox * stride - left)
+          base = T.meta_var(ox * WORDS)
+          if aligned and 0 <= iy0 and iy0 + KERNEL <= height and 0 <= ix0 and \
+              ix0 + KERNEL <= width:
+            # image_pairs(3, 1): rows' (kx 0, kx 1) as words, then column 2 down the rows.
+            col[base] = xw[(iy0 * width + ix0) // 2]
+            col[base + 1] = xw[((iy0 + 1) * width + ix0) // 2]
+            col[base + 2] = xw[((iy0 + 2) * width + ix0) // 2]
+            col[base + 3] = _pair(image(x, iy0, ix0 + 2), image(x, iy0 + 1, ix0 + 2))
+            col[base + 4] = T.bitwise_and(image(x, iy0 + 2, ix0 + 2), T.int32(0xFFFF))
+          else:
+            for p in T.unroll(WORDS):
+              col[base + p] = _pair(tap(x, select([a for a, _ in pairs], p), iy0, ix0),
+                                    tap(x, select([b for _, b in pairs], p), iy0, ix0))
+        last = T.meta_var((out_w - 1) * WORDS + WORDS - 1)
+        col[last] = T.bitwise_or(col[last], T.int32(LAST_PIXEL))
+        T.evaluate(T.call_extern("int32", name, T.address_of(col[0]), T.address_of(w[0, 0, 0]),
+                                 T.address_of(out[0, oy, 0, 0]), channels,
+                                 T.address_of(offset[0, 0]), T.address_of(mult[0, 0]),
+                                 T.address_of(tables[1, 0, 0]), entries))
+
+  return func
