@@ -1,16 +1,16 @@
 """The first layer by hand: a 3x3 conv on the int16 image (one input channel) and its
-requantization, a row of output pixels a call of firmware/common/smile_dsp.S's
-`smile_dsp_image_3x3_k<K>`.
+requantization, a few rows of output pixels (up to COL_PIXELS) a call of
+firmware/common/smile_dsp.S's `smile_dsp_image_3x3_k<K>`.
 
 With 9 MACs an output, the first layer's cost is its loads and its requantization, not its MACs
 (compile/simd.py's generic kernel: ~25 cycles an output, 2.8 of them MACs). Here the TIR gathers
-a row's receptive fields once, five int16 pairs a pixel in dsp_pack.image_pairs' order, and the hand
-loop takes one output channel at a time with its five weight words, bias and multiplier in
+those rows' receptive fields once, five int16 pairs a pixel in dsp_pack.image_pairs' order, and
+the hand loop takes one output channel at a time with its five weight words, bias and multiplier in
 registers: per output two LDMs (5 words), five SMLADs, SMMUL, the rounding, USAT (the ReLU's clip
 and the shift in one), the batch norm's table (LDRSB) and the store, ~21 cycles. The shift K
 (the conv's requantization shift minus 32) and the rounding 2^(K-1) are immediates: the .S
 defines one function per K (1..31), each in its own section, and the link keeps the one called.
-The row's end is a flag in the last pixel's padding half-word (its weight is 0, so the MACs do not
+The call's end is a flag in the last pixel's padding half-word (its weight is 0, so the MACs do not
 see it), leaving every register to the loop.
 
 At an even stride and left pad (the search's 3x3 stride-2 roots) a row's two neighbouring taps
@@ -30,6 +30,9 @@ from compile.simd import DSP_ATTR, I8, I32, I64, OPAQUE, _pair, select
 
 KERNEL = 3
 WORDS = 5                     # int16 pairs of a 3x3 field (image_pairs: 9 taps and a pad)
+# Pixels a call's gathered fields hold (20 bytes each): enough that the loop's per-channel
+# set-up (~40 cycles) is spread over 100+ outputs, little enough for the RAM.
+COL_PIXELS = 128
 LAST_PIXEL = 1 << 16          # the flag in the last pixel's padding half-word
 I16 = "int16"
 
@@ -59,6 +62,9 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
   pairs = image_pairs(KERNEL, 1)
   aligned = stride % 2 == 0 and left % 2 == 0 and width % 2 == 0
   name = function_name(stages)
+  # Output rows a call: the most that divide the map with at most COL_PIXELS pixels gathered.
+  rows = max(r for r in range(1, out_h + 1) if out_h % r == 0 and r * out_w <= max(COL_PIXELS,
+                                                                                   out_w))
 
   def tap(x, element, iy0, ix0):
     """Tap `element` of the field at (iy0, ix0), as int32; 0 outside the image (or -1)."""
@@ -79,13 +85,13 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
            out: T.Buffer((1, out_h, out_w, channels), dtype=I8)):
     T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
     with T.sblock("root"):
-      col = T.sblock_alloc_buffer((out_w * WORDS,), "int32")
+      col = T.sblock_alloc_buffer((rows * out_w * WORDS,), "int32")
       xw = T.decl_buffer((height * width // 2,), "int32", data=x.data)
-      for oy in range(out_h):
-        for ox in range(out_w):
-          iy0 = T.meta_var(oy * stride - top)
+      for group in range(out_h // rows):
+        for row, ox in T.grid(rows, out_w):
+          iy0 = T.meta_var((group * rows + row) * stride - top)
           ix0 = T.meta_var(ox * stride - left)
-          base = T.meta_var(ox * WORDS)
+          base = T.meta_var((row * out_w + ox) * WORDS)
           if aligned and 0 <= iy0 and iy0 + KERNEL <= height and 0 <= ix0 and \
               ix0 + KERNEL <= width:
             # image_pairs(3, 1): rows' (kx 0, kx 1) as words, then column 2 down the rows.
@@ -98,10 +104,10 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
             for p in T.unroll(WORDS):
               col[base + p] = _pair(tap(x, select([a for a, _ in pairs], p), iy0, ix0),
                                     tap(x, select([b for _, b in pairs], p), iy0, ix0))
-        last = T.meta_var((out_w - 1) * WORDS + WORDS - 1)
+        last = T.meta_var(rows * out_w * WORDS - 1)
         col[last] = T.bitwise_or(col[last], T.int32(LAST_PIXEL))
         T.evaluate(T.call_extern("int32", name, T.address_of(col[0]), T.address_of(w[0, 0, 0]),
-                                 T.address_of(out[0, oy, 0, 0]), channels,
+                                 T.address_of(out[0, group * rows, 0, 0]), channels,
                                  T.address_of(offset[0, 0]), T.address_of(mult[0, 0]),
                                  T.address_of(tables[1, 0, 0]), entries))
 

@@ -216,7 +216,7 @@
   END_IN_R2 smile_dsp_mac_1x4, 8, 16, GROUP1, START1X4, r10-r12, lr
   END_IN_R2 smile_dsp_mac_1x2, 8, 8, GROUP1X2, START1X2, r12, lr
 
-/* The first layer (compile/simd_image.py): a 3x3 conv on the int16 image, a row of pixels a call.
+/* The first layer (compile/simd_image.py): a 3x3 conv on the int16 image, rows of pixels a call.
 
    int32_t smile_dsp_image_3x3_k<K>(const int32_t *col, const int32_t *w, int8_t *out,
                                     int32_t channels, const int64_t *bias, const int32_t *mult,
@@ -225,12 +225,12 @@
      col    5 words a pixel (int16 pairs, simd.image_pairs' order), the last pixel's fifth word
             with bit 16 set (its padding half, which meets a zero weight);
      w      5 words a channel (the same pairs of its int16 weights);
-     out    the row's first output (channels bytes a pixel);
+     out    the first pixel's first output (channels bytes a pixel);
      bias   each channel's accumulator start (int64, the low word read); mult its multiplier;
      table  each channel's `entries` int8 outputs of the batch norm for inputs 0, 1, ...
    Per channel and pixel: acc = bias + the 5 SMLADs; v = usat7((smmul(acc, mult) + 2^(K-1))
    >> K) (dsp_requant's high stage with its ReLU's clip at 0); out = table[v]. One channel at a
-   time, its constants in r4-r10, the pixels twice a loop. */
+   time, its constants in r4-r10, the pixels four times a loop. */
   .macro IMAGE_PIXEL k
   ldmia r0!, {r11, r12, lr}
   smlad r11, r11, r4, r9
@@ -276,9 +276,11 @@
   ldr r0, [sp]
   ldr r1, [sp, #8]
 .Limage\k\()_pixel:
+  .rept 3
   IMAGE_PIXEL \k
   tst lr, #0x10000
   bne .Limage\k\()_row_done
+  .endr
   IMAGE_PIXEL \k
   tst lr, #0x10000
   beq .Limage\k\()_pixel
