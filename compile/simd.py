@@ -23,7 +23,7 @@ The first layer reads the int16 image (2p - 255, 9 bits): its weights are stored
 int16 pairs (a few hundred bytes, paired as `image_pairs` says), so its pairs go to SMLAD as they
 are; with only 9 MACs an output there, a batch norm after its ReLU is a per-channel lookup table
 (dsp_requant.TABLE_MAX_TAPS) instead of a second multiply-shift-clip. A 3x3 one with a ReLU and
-that table runs by hand (simd_image.py, a row a call); otherwise `conv` takes it one pixel and one
+that table runs by hand (simd_image.py, rows a call); otherwise `conv` takes it one pixel and one
 channel a pass with the pairs unrolled into registers.
 
 Depthwise convs and the integer average pools (all-one depthwise convs) have their own kernel
@@ -105,7 +105,7 @@ def select(values, index):
   return expr
 
 
-def _pair(lo, hi):
+def pair16(lo, hi):
   """Two int16 values (held in int32) as one word, `lo` in the low half."""
   return T.bitwise_or(T.bitwise_and(lo, T.int32(0xFFFF)), T.shift_left(hi, T.int32(16)))
 
@@ -189,7 +189,7 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
               col[((base + g) * 2 + 1) * size + half] = 0
       else:
         for p in T.unroll(pairs):
-          col[p * size + half] = _pair(tap(x, first(p), oy, ox), tap(x, second(p), oy, ox))
+          col[p * size + half] = pair16(tap(x, first(p), oy, ox), tap(x, second(p), oy, ox))
     if by_hand:
       T.evaluate(T.call_extern("int32", HAND_LOOPS[size, tile], T.address_of(col[0]),
                                T.address_of(w[0, 0, 0]), words, tiles, T.address_of(acc[0]),
@@ -309,8 +309,8 @@ def depthwise(in_shape, kernel: int, stride: int, pads, stages: tuple) -> tvm.ti
       even1 = T.meta_var(sxtb16(second))
       odd0 = T.meta_var(sxtb16_ror8(first))       # channels 1 and 3
       odd1 = T.meta_var(sxtb16_ror8(second))
-      acc[0] = smlad(_pair(even0, even1), w[g, j, 0], acc[0])
-      acc[1] = smlad(_pair(odd0, odd1), w[g, j, 1], acc[1])
+      acc[0] = smlad(pair16(even0, even1), w[g, j, 0], acc[0])
+      acc[1] = smlad(pair16(odd0, odd1), w[g, j, 1], acc[1])
       acc[2] = smlad(_high_pair(even0, even1), w[g, j, 2], acc[2])
       acc[3] = smlad(_high_pair(odd0, odd1), w[g, j, 3], acc[3])
 
@@ -364,8 +364,8 @@ def dense(inputs: int, channels: int, stages: tuple) -> tvm.tirx.PrimFunc:
         col[2 * g + 1] = sxtb16_ror8(xw[g])
       else:
         # Pairs (x0, x2), (x1, x3) as the weights' SXTB16 split gives them; 0 past the end.
-        col[2 * g] = _pair(_element(x, 4 * g, inputs), _element(x, 4 * g + 2, inputs))
-        col[2 * g + 1] = _pair(_element(x, 4 * g + 1, inputs), _element(x, 4 * g + 3, inputs))
+        col[2 * g] = pair16(_element(x, 4 * g, inputs), _element(x, 4 * g + 2, inputs))
+        col[2 * g + 1] = pair16(_element(x, 4 * g + 1, inputs), _element(x, 4 * g + 3, inputs))
 
   requantized = bool(stages)
 

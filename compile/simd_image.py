@@ -26,7 +26,7 @@ from tvm.script import tirx as T
 
 from compile import graph as graph_lib
 from compile.dsp_pack import image_pairs
-from compile.simd import DSP_ATTR, I8, I32, I64, OPAQUE, _pair, select
+from compile.simd import DSP_ATTR, I8, I32, I64, OPAQUE, pair16, select
 
 KERNEL = 3
 WORDS = 5                     # int16 pairs of a 3x3 field (image_pairs: 9 taps and a pad)
@@ -98,11 +98,11 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
             col[base] = xw[(iy0 * width + ix0) // 2]
             col[base + 1] = xw[((iy0 + 1) * width + ix0) // 2]
             col[base + 2] = xw[((iy0 + 2) * width + ix0) // 2]
-            col[base + 3] = _pair(image(x, iy0, ix0 + 2), image(x, iy0 + 1, ix0 + 2))
+            col[base + 3] = pair16(image(x, iy0, ix0 + 2), image(x, iy0 + 1, ix0 + 2))
             col[base + 4] = T.bitwise_and(image(x, iy0 + 2, ix0 + 2), T.int32(0xFFFF))
           else:
             for p in T.unroll(WORDS):
-              col[base + p] = _pair(tap(x, select([a for a, _ in pairs], p), iy0, ix0),
+              col[base + p] = pair16(tap(x, select([a for a, _ in pairs], p), iy0, ix0),
                                     tap(x, select([b for _, b in pairs], p), iy0, ix0))
         last = T.meta_var(rows * out_w * WORDS - 1)
         col[last] = T.bitwise_or(col[last], T.int32(LAST_PIXEL))
