@@ -105,6 +105,18 @@ def select(values, index):
   return expr
 
 
+def field_tap(x, in_shape, kernel: int, element, iy0, ix0):
+  """Element `element` ((ky, kx, c) order; -1: none) of the kernel x kernel receptive field whose
+  top-left corner is (iy0, ix0) in `x` (NHWC `in_shape`), as int32; 0 outside the image (SAME
+  padding's zeros) or past the taps."""
+  _, height, width, cin = in_shape
+  position, c = element // cin, element % cin
+  iy, ix = iy0 + position // kernel, ix0 + position % kernel
+  inside = tvm.tirx.all(0 <= element, element < kernel * kernel * cin, 0 <= iy, iy < height,
+                        0 <= ix, ix < width)
+  return tvm.tirx.if_then_else(inside, T.Cast("int32", x[0, iy, ix, c]), T.int32(0))
+
+
 def pair16(lo, hi):
   """Two int16 values (held in int32) as one word, `lo` in the low half."""
   return T.bitwise_or(T.bitwise_and(lo, T.int32(0xFFFF)), T.shift_left(hi, T.int32(16)))
@@ -149,12 +161,7 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
     return select([b for _, b in pairs_of], p) if wide else first(p) + 2
 
   def tap(x, element, oy, ox):
-    """Element `element` of the receptive field in (ky, kx, c) order, as int32; 0 outside."""
-    position, c = element // cin, element % cin
-    iy = oy * stride - top + position // kernel
-    ix = ox * stride - left + position % kernel
-    inside = tvm.tirx.all(0 <= element, element < taps, 0 <= iy, iy < height, 0 <= ix, ix < width)
-    return tvm.tirx.if_then_else(inside, T.Cast("int32", x[0, iy, ix, c]), T.int32(0))
+    return field_tap(x, in_shape, kernel, element, oy * stride - top, ox * stride - left)
 
   per = 1 if wide else 2            # col words per pixel and weight word
   # int8: the hand-scheduled loops (firmware/common/smile_dsp.S), 3 pixels a pass and 2 for

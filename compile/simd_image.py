@@ -26,7 +26,7 @@ from tvm.script import tirx as T
 
 from compile import graph as graph_lib
 from compile.dsp_pack import image_pairs
-from compile.simd import DSP_ATTR, I8, I32, I64, OPAQUE, pair16, select
+from compile.simd import DSP_ATTR, I8, I32, I64, OPAQUE, field_tap, pair16, select
 
 KERNEL = 3
 WORDS = 5                     # int16 pairs of a 3x3 field (image_pairs: 9 taps and a pad)
@@ -56,7 +56,6 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
   _, height, width, _ = in_shape
   top, left, _, _ = pads
   out_h, out_w = graph_lib.out_hw(in_shape, KERNEL, stride, pads)
-  taps = KERNEL * KERNEL
   depth = len(stages)
   entries = 128 - stages[1].base
   pairs = image_pairs(KERNEL, 1)
@@ -67,11 +66,7 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
                                                                                    out_w))
 
   def tap(x, element, iy0, ix0):
-    """Tap `element` of the field at (iy0, ix0), as int32; 0 outside the image (or -1)."""
-    iy, ix = iy0 + element // KERNEL, ix0 + element % KERNEL
-    inside = tvm.tirx.all(0 <= element, element < taps, 0 <= iy, iy < height, 0 <= ix,
-                          ix < width)
-    return tvm.tirx.if_then_else(inside, T.Cast("int32", x[0, iy, ix, 0]), T.int32(0))
+    return field_tap(x, in_shape, KERNEL, element, iy0, ix0)
 
   def image(x, iy, ix):
     return T.Cast("int32", x[0, iy, ix, 0])
