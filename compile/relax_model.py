@@ -65,7 +65,7 @@ def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
   tile = dsp_pack.conv_tile(op.weight[..., 0].size, out_shape[1] * out_shape[2], channels, dtype)
   stages, constants = _dsp_args(op.weight, dsp_pack.pack_weights(op.weight, dtype, tile), requants,
                                 dtype, tables=True, biased=True)
-  if simd_image.fits(in_shape, dtype, kernel, stages):
+  if simd_image.fits(in_shape, dtype, kernel, channels, stages):
     func = simd_image.conv(in_shape, op.stride, op.pads, channels, stages)
   else:
     func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
@@ -177,9 +177,14 @@ def _float_body(bb, image, graph: graph_lib.Graph):
 
 
 def _int_body(bb, image, qgraph: quant_lib.QuantGraph, dsp: bool):
-  activation = bb.emit(R.astype(image, "int16"))
-  activation = bb.emit(
-      R.subtract(R.multiply(activation, relax.const(np.int16(2))), relax.const(np.int16(255))))
+  if dsp:
+    shape = tuple(int(d) for d in image.ty.shape)
+    gv = bb.add_func(simd_image.int16_image(shape), "image_int16_dsp")
+    activation = bb.emit(relax.call_tir(gv, [image], relax.TensorType(shape, "int16")))
+  else:
+    activation = bb.emit(R.astype(image, "int16"))
+    activation = bb.emit(
+        R.subtract(R.multiply(activation, relax.const(np.int16(2))), relax.const(np.int16(255))))
   ops, i = qgraph.ops, 0
   while i < len(ops):
     op = ops[i]

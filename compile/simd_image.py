@@ -1,17 +1,22 @@
 """The first layer by hand: a 3x3 conv on the int16 image (one input channel) and its
 requantization, a few rows of output pixels (up to COL_PIXELS) a call of
-firmware/common/smile_dsp.S's `smile_dsp_image_3x3_k<K>`.
+firmware/common/smile_dsp.S's `smile_dsp_image_3x3_k<K>_c<C>`.
 
 With 9 MACs an output, the first layer's cost is its loads and its requantization, not its MACs
 (compile/simd.py's generic kernel: ~25 cycles an output, 2.8 of them MACs). Here the TIR gathers
 those rows' receptive fields once, five int16 pairs a pixel in dsp_pack.image_pairs' order, and
 the hand loop takes one output channel at a time with its five weight words, bias and multiplier in
-registers: per output two LDMs (5 words), five SMLADs, SMMUL, the rounding, USAT (the ReLU's clip
-and the shift in one), the batch norm's table (LDRSB) and the store, ~21 cycles. The shift K
-(the conv's requantization shift minus 32) and the rounding 2^(K-1) are immediates: the .S
-defines one function per K (1..31), each in its own section, and the link keeps the one called.
-The call's end is a flag in the last pixel's padding half-word (its weight is 0, so the MACs do not
-see it), leaving every register to the loop.
+registers: per output two LDMs (5 words), five SMLADs, SMMLA (the high word and the rounding),
+USAT (the ReLU's clip and the shift in one), the batch norm's table (LDRSB) and the store, ~17.5
+cycles. The shift K (the conv's requantization shift minus 32) and the output stride C (the
+layer's channels, a post-increment of the store) are immediates: the .S defines one function per
+K in 1..31 and C in CHANNELS, each in its own section, and the link keeps the one called. The
+call's end is a flag in the last pixel's padding half-word (its weight is 0, so the MACs do not see
+it), leaving every register to the loop; the loop is entered where the flagged pixel comes last of
+four, so it is tested once per four pixels.
+
+The image's conversion to int16 (2p - 255) runs by hand too (`int16_image`: 8 pixels a loop of
+UXTAB16 and PKH, ~2.8 cycles a pixel against LLVM's 4.6).
 
 At an even stride and left pad (the search's 3x3 stride-2 roots) a row's two neighbouring taps
 are one aligned word of the int16 image: pixels whose field lies inside the image take them as
@@ -34,18 +39,22 @@ WORDS = 5                     # int16 pairs of a 3x3 field (image_pairs: 9 taps 
 # set-up (~40 cycles) is spread over 100+ outputs, little enough for the RAM.
 COL_PIXELS = 128
 LAST_PIXEL = 1 << 16          # the flag in the last pixel's padding half-word
+# The output channels smile_dsp.S has a loop for (its store's post-increment, an immediate): the
+# search's first layers (8 filters, / 2, / 4) and the usual widths up to 64.
+CHANNELS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 I16 = "int16"
 
 
-def function_name(stages: tuple) -> str:
-  return f"smile_dsp_image_3x3_k{stages[0].shift - 32}"
+def function_name(stages: tuple, channels: int) -> str:
+  return f"smile_dsp_image_3x3_k{stages[0].shift - 32}_c{channels}"
 
 
-def fits(in_shape, input_dtype: str, kernel: int, stages: tuple) -> bool:
-  """A 3x3 conv on the one-channel int16 image whose requantization is the hand loop's: the
-  conv's step biased with SMMUL (dsp_requant.Stage.high, K = shift - 32 in 1..31), clipped at 0
-  (a ReLU), then a batch norm as a table from 0."""
+def fits(in_shape, input_dtype: str, kernel: int, channels: int, stages: tuple) -> bool:
+  """A 3x3 conv on the one-channel int16 image into one of CHANNELS whose requantization is the
+  hand loop's: the conv's step biased with SMMUL (dsp_requant.Stage.high, K = shift - 32 in
+  1..31), clipped at 0 (a ReLU), then a batch norm as a table from 0."""
   return (input_dtype == "int16" and in_shape[-1] == 1 and kernel == KERNEL and
+          channels in CHANNELS and
           len(stages) == 2 and stages[0].high and stages[0].lo == 0 and
           33 <= stages[0].shift <= 63 and stages[1].table and stages[1].base == 0)
 
@@ -60,7 +69,7 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
   entries = 128 - stages[1].base
   pairs = image_pairs(KERNEL, 1)
   aligned = stride % 2 == 0 and left % 2 == 0 and width % 2 == 0
-  name = function_name(stages)
+  name = function_name(stages, channels)
   # Output rows a call: the most that divide the map with at most COL_PIXELS pixels gathered.
   rows = max(r for r in range(1, out_h + 1) if out_h % r == 0 and r * out_w <= max(COL_PIXELS,
                                                                                    out_w))
@@ -104,6 +113,32 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
         T.evaluate(T.call_extern("int32", name, T.address_of(col[0]), T.address_of(w[0, 0, 0]),
                                  T.address_of(out[0, group * rows, 0, 0]), channels,
                                  T.address_of(offset[0, 0]), T.address_of(mult[0, 0]),
-                                 T.address_of(tables[1, 0, 0]), entries))
+                                 T.address_of(tables[1, 0, 0]), entries, rows * out_w))
+
+  return func
+
+
+WIDEN_PIXELS = 8              # smile_dsp_image_int16's pixels a loop
+
+
+def int16_image(shape) -> tvm.tirx.PrimFunc:
+  """The uint8 image (1, H, W, C) as the integer reference's int16 input 2p - 255: whole loops of
+  WIDEN_PIXELS by smile_dsp_image_int16, a remainder here."""
+  count = 1
+  for size in shape:
+    count *= size
+  body = count - count % WIDEN_PIXELS
+
+  @T.prim_func(private=True, s_tir=True)
+  def func(x: T.Buffer(shape, dtype="uint8"), out: T.Buffer(shape, dtype=I16)):
+    T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
+    with T.sblock("root"):
+      flat_x = T.decl_buffer((count,), "uint8", data=x.data)
+      flat_out = T.decl_buffer((count,), I16, data=out.data)
+      if body > 0:
+        T.evaluate(T.call_extern("int32", "smile_dsp_image_int16", T.address_of(flat_x[0]),
+                                 T.address_of(flat_out[0]), body))
+      for i in range(body, count):
+        flat_out[i] = T.Cast(I16, flat_x[i]) * T.int16(2) - T.int16(255)
 
   return func

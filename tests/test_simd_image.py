@@ -1,4 +1,4 @@
-"""The first layer's hand loop (compile/simd_image.py, smile_dsp.S's smile_dsp_image_3x3_k<K>)
+"""The first layer's hand loop (compile/simd_image.py, smile_dsp.S's smile_dsp_image_3x3_k<K>_c<C>)
 against the integer reference's arithmetic, alone in unicorn; and that compiled nets call it.
 Bit-exact parity of whole nets on both routes is test_simd's (ODD's first layer takes the
 checked gather, COMPACT_32's the aligned one)."""
@@ -20,7 +20,7 @@ def _pairs(values: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(values.astype(np.int16)).view("<i4")
 
 
-# Pixel counts that end the two-a-loop pixel pass after either copy; K at both ends of its range.
+# Pixel counts that enter the four-copy pixel loop at each copy; K at both ends of its range.
 @pytest.mark.parametrize("pixels, channels, k", [(1, 1, 1), (2, 3, 8), (5, 8, 8), (24, 4, 31),
                                                  (7, 2, 13)])
 def test_image_loop_equals_the_requantized_conv_and_table(hand_loops, pixels, channels, k):
@@ -40,6 +40,9 @@ def test_image_loop_equals_the_requantized_conv_and_table(hand_loops, pixels, ch
   col = _pairs(flat).copy()
   col[-1, -1] |= simd_image.LAST_PIXEL                         # the row's end
   packed = dsp_pack.pack_int16_pairs(weight, 1, ((0, 1), (2, 3), (4, 5), (6, 7), (8, -1)))
+  # The identity the loop relies on: the rounding and shift of the high word (dsp_requant).
+  stage = dsp_requant.stage_of(requant, int(np.abs(taps @ weight).max()), biased=True)
+  assert stage.high and stage.shift == shift
   uc, symbols = profile.load_elf(hand_loops)
   uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
   base = profile.SCRATCH
@@ -49,15 +52,14 @@ def test_image_loop_equals_the_requantized_conv_and_table(hand_loops, pixels, ch
     uc.mem_write(address, data.tobytes())
   out = addresses[5]
   uc.mem_write(out, bytes(pixels * channels + 4))
-  profile.call_function(uc, symbols, f"smile_dsp_image_3x3_k{k}", addresses[0], addresses[1],
-                        out, channels, addresses[2], addresses[3], addresses[4], 128)
+  profile.call_function(uc, symbols, simd_image.function_name((stage,), channels),
+                        addresses[0], addresses[1], out, channels, addresses[2], addresses[3],
+                        addresses[4], 128, pixels)
   got = np.frombuffer(bytes(uc.mem_read(out, pixels * channels + 4)), np.int8)
   levels = requant.apply(taps @ weight)                        # (pixels, channels) in 0..127
   expected = table[np.arange(channels), levels]
   np.testing.assert_array_equal(got[:-4].reshape(pixels, channels), expected)
   assert not got[-4:].any()                                    # nothing written past the row
-  # The identity the loop relies on: the rounding and shift of the high word (dsp_requant).
-  assert dsp_requant.stage_of(requant, int(np.abs(taps @ weight).max()), biased=True).high
 
 
 def test_a_first_layer_off_the_words_calls_the_image_loop_too(tmp_path):
@@ -82,3 +84,20 @@ def test_image_pairs_put_each_rows_neighbours_in_a_word():
   weight = np.arange(9 * 2, dtype=np.int8).reshape(3, 3, 1, 2)
   halves = dsp_pack.pack_weights(weight, "int16", 1).astype("<i4").view(np.int16).reshape(2, 10)
   np.testing.assert_array_equal(halves[0], [0, 2, 6, 8, 12, 14, 4, 10, 16, 0])
+
+
+@pytest.mark.parametrize("pixels, misalign", [(8, 0), (24, 1), (64, 3)])
+def test_image_int16_loop_is_the_references_input(hand_loops, pixels, misalign):
+  """smile_dsp_image_int16: 2p - 255 for every pixel (0 and 255 included), from an image at any
+  alignment, and nothing written past the end."""
+  image = np.random.default_rng(pixels).integers(0, 256, pixels).astype(np.uint8)
+  image[:2] = (0, 255)
+  uc, symbols = profile.load_elf(hand_loops)
+  uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
+  source, out = profile.SCRATCH + misalign, profile.SCRATCH + 0x1000
+  uc.mem_write(source, image.tobytes())
+  uc.mem_write(out, bytes(2 * pixels + 8))
+  profile.call_function(uc, symbols, "smile_dsp_image_int16", source, out, pixels)
+  got = np.frombuffer(bytes(uc.mem_read(out, 2 * pixels + 8)), "<i2")
+  np.testing.assert_array_equal(got[:pixels], 2 * image.astype(np.int64) - 255)
+  assert not got[pixels:].any()
