@@ -19,7 +19,8 @@ import os
 
 import numpy as np
 
-from compile import emulate, firmware, graph as graph_lib, kernels, model_source, profile
+from compile import dsp_asm, emulate, firmware, graph as graph_lib, kernels, model_source
+from compile import profile
 from compile import parity, quantize, relax_model, weights_placement
 from smile_jax.cost import ops
 from smile_jax.models import spec as spec_lib
@@ -50,7 +51,8 @@ def dtype_of(model) -> str:
 
 def compile_model(model, directory: str, threshold_logit: float = 0.0, dsp: bool = False) -> Built:
   """Writes model.h, model.c, kernels.c and kernels.o for a Graph (float) or QuantGraph (int8);
-  `dsp`: int8 convs and dense layers as compile/simd.py's SMLAD kernels."""
+  `dsp`: int8 convs and dense layers as compile/simd.py's SMLAD kernels (and dsp_layers.S, the
+  hand loops they call with this model's constants: compile/dsp_asm.py)."""
   os.makedirs(directory, exist_ok=True)
   program = kernels.compile_module(relax_model.build(model, dsp))
   plan = model_source.plan_memory(program)
@@ -61,6 +63,13 @@ def compile_model(model, directory: str, threshold_logit: float = 0.0, dsp: bool
     with open(os.path.join(directory, name), "w") as file:
       file.write(text)
   kernels.llvm_object(program, os.path.join(directory, "kernels.o"))
+  own_loops = dsp_asm.calls(program.kernels)
+  layers_path = os.path.join(directory, dsp_asm.FILE_NAME)
+  if own_loops:
+    with open(layers_path, "w") as file:
+      file.write(dsp_asm.source(own_loops))
+  elif os.path.exists(layers_path):      # a directory reused for a model without them
+    os.remove(layers_path)
   return Built(dtype_of(model), model, program, plan, directory)
 
 

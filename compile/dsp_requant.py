@@ -76,6 +76,23 @@ def stage_of(rq, input_bound: int, biased: bool = False) -> Stage:
                high=biased and rq.shift >= 33)
 
 
+def in_registers(stages) -> tuple | None:
+  """(k, relu, bn_shift) where a conv's chain is what the model's conv loops requantize in
+  registers (smile_dsp_macros.inc's CONV_TILES, compile/dsp_asm.conv_name): a high stage with
+  shift 32 + k clipped at 0 (relu) or -128, then nothing (bn_shift 0) or a batch norm's mul32
+  stage clipped to int8 only; else None."""
+  first = stages[0]
+  if not (first.high and 33 <= first.shift <= 63 and first.lo in (0, -128)):
+    return None
+  if len(stages) == 1:
+    return first.shift - 32, first.lo == 0, 0
+  second = stages[1]
+  if (len(stages) == 2 and second.mul32 and not second.table and second.lo == -128 and
+      1 <= second.shift <= 31):
+    return first.shift - 32, first.lo == 0, second.shift
+  return None
+
+
 def stage_offsets(requants, stages, first_bound: int) -> np.ndarray:
   """(stages, C) int64: each stage's offsets, or a `biased` stage's accumulator bias."""
   return np.stack([accumulator_bias(rq, first_bound) if stage.biased else rq.offset

@@ -24,6 +24,8 @@ import numpy as np
 from elftools.elf.elffile import ELFFile
 
 FIRMWARE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "firmware")
+# A model directory's own hand loops, when its kernels call any (compile/dsp_asm.py).
+OWN_LOOPS = "dsp_layers.S"
 CFLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
           "-ffunction-sections", "-fdata-sections", "-Wall", "-Wno-unused-variable",
           "-Wno-unused-but-set-variable", "-fno-strict-aliasing"]
@@ -161,6 +163,9 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
     # TVM's kernels and the hand-scheduled loop some of them call (compile/simd.py).
     sources += [os.path.join(model_dir, "kernels.o" if kernels == "llvm" else "kernels.c"),
                 os.path.join(common, "smile_dsp.S")]
+    own_loops = os.path.join(model_dir, OWN_LOOPS)
+    if os.path.exists(own_loops):
+      sources.append(own_loops)
   elif kernels != "none":   # "none": model.c is self-contained (compile/naive_c.py)
     raise ValueError(f"kernels must be 'llvm', 'c' or 'none', got {kernels!r}")
   elf = os.path.join(out_dir, "firmware.elf")

@@ -44,7 +44,7 @@ from __future__ import annotations
 import tvm
 from tvm.script import tirx as T
 
-from compile import graph as graph_lib
+from compile import dsp_asm, dsp_requant, graph as graph_lib
 from compile.dsp_pack import conv_tile, dense_tile, image_pairs, words_of
 from compile.dsp_requant import TABLE_MAX_TAPS, few_taps, requantize
 
@@ -169,6 +169,10 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   by_hand = (not wide and stages[0].biased and
              all((size, tile) in HAND_LOOPS for size, _ in pixel_passes(pixels)))
   passes = pixel_passes(pixels) if by_hand else ((px, (pixels + px - 1) // px),)
+  # The model's own conv loops requantize in registers, their constants as immediates
+  # (dsp_asm.conv_name); else the accumulators go to `acc` and the loop below requantizes.
+  own = (dsp_requant.in_registers(stages)
+         if by_hand and all(size in (2, 3) for size, _ in passes) else None)
   widest = max(size for size, _ in passes)
   tiles = channels // tile
 
@@ -197,7 +201,12 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
       else:
         for p in T.unroll(pairs):
           col[p * size + half] = pair16(tap(x, first(p), oy, ox), tap(x, second(p), oy, ox))
-    if by_hand:
+    if own is not None:
+      T.evaluate(T.call_extern("int32", dsp_asm.conv_name(size, words, *own, channels),
+                               T.address_of(col[0]), T.address_of(w[0, 0, 0]),
+                               T.address_of(out[0, start // out_w, start % out_w, 0]), tiles,
+                               T.address_of(mult[0, 0]), T.address_of(offset[0, 0])))
+    elif by_hand:
       T.evaluate(T.call_extern("int32", HAND_LOOPS[size, tile], T.address_of(col[0]),
                                T.address_of(w[0, 0, 0]), words, tiles, T.address_of(acc[0]),
                                T.address_of(offset[0, 0])))
@@ -218,7 +227,7 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
               for half in T.unroll(size):
                 acc[a + half] = smlad(col[2 * k * size + half], low, acc[a + half])
                 acc[a + half] = smlad(col[(2 * k + 1) * size + half], high, acc[a + half])
-    for cb in range(tiles):
+    for cb in range(tiles if own is None else 0):
       for half in T.unroll(size):
         n = T.meta_var(T.min(start + half, pixels - 1))
         for t in T.unroll(tile):

@@ -1,6 +1,6 @@
 """The first layer by hand: a 3x3 conv on the int16 image (one input channel) and its
 requantization, a few rows of output pixels (up to COL_PIXELS) a call of
-firmware/common/smile_dsp.S's `smile_dsp_image_3x3_k<K>_c<C>`.
+the IMAGE_3X3 loop of firmware/common/smile_dsp_macros.inc (`smile_dsp_image_3x3_k<K>_c<C>`).
 
 With 9 MACs an output, the first layer's cost is its loads and its requantization, not its MACs
 (compile/simd.py's generic kernel: ~25 cycles an output, 2.8 of them MACs). Here the TIR gathers
@@ -9,8 +9,8 @@ the hand loop takes one output channel at a time with its five weight words, bia
 registers: per output two LDMs (5 words), five SMLADs, SMMLA (the high word and the rounding),
 USAT (the ReLU's clip and the shift in one), the batch norm's table (LDRSB) and the store, ~17.5
 cycles. The shift K (the conv's requantization shift minus 32) and the output stride C (the
-layer's channels, a post-increment of the store) are immediates: the .S defines one function per
-K in 1..31 and C in CHANNELS, each in its own section, and the link keeps the one called. The
+layer's channels, a post-increment of the store) are immediates: the model's dsp_layers.S
+defines the loop for its (K, C) from smile_dsp_macros.inc (compile/dsp_asm.py). The
 call's end is a flag in the last pixel's padding half-word (its weight is 0, so the MACs do not see
 it), leaving every register to the loop; the loop is entered where the flagged pixel comes last of
 four, so it is tested once per four pixels.
@@ -29,7 +29,7 @@ from __future__ import annotations
 import tvm
 from tvm.script import tirx as T
 
-from compile import graph as graph_lib
+from compile import dsp_asm, graph as graph_lib
 from compile.dsp_pack import image_pairs
 from compile.simd import DSP_ATTR, I8, I32, I64, OPAQUE, field_tap, pair16, select
 
@@ -39,22 +39,21 @@ WORDS = 5                     # int16 pairs of a 3x3 field (image_pairs: 9 taps 
 # set-up (~40 cycles) is spread over 100+ outputs, little enough for the RAM.
 COL_PIXELS = 128
 LAST_PIXEL = 1 << 16          # the flag in the last pixel's padding half-word
-# The output channels smile_dsp.S has a loop for (its store's post-increment, an immediate): the
-# search's first layers (8 filters, / 2, / 4) and the usual widths up to 64.
-CHANNELS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+# The most output channels the loop takes (its store's post-increment is an 8-bit immediate).
+MAX_CHANNELS = 255
 I16 = "int16"
 
 
 def function_name(stages: tuple, channels: int) -> str:
-  return f"smile_dsp_image_3x3_k{stages[0].shift - 32}_c{channels}"
+  return dsp_asm.image_name(stages[0].shift - 32, channels)
 
 
 def fits(in_shape, input_dtype: str, kernel: int, channels: int, stages: tuple) -> bool:
-  """A 3x3 conv on the one-channel int16 image into one of CHANNELS whose requantization is the
-  hand loop's: the conv's step biased with SMMUL (dsp_requant.Stage.high, K = shift - 32 in
+  """A 3x3 conv on the one-channel int16 image into at most MAX_CHANNELS whose requantization is
+  the hand loop's: the conv's step biased with SMMUL (dsp_requant.Stage.high, K = shift - 32 in
   1..31), clipped at 0 (a ReLU), then a batch norm as a table from 0."""
   return (input_dtype == "int16" and in_shape[-1] == 1 and kernel == KERNEL and
-          channels in CHANNELS and
+          channels <= MAX_CHANNELS and
           len(stages) == 2 and stages[0].high and stages[0].lo == 0 and
           33 <= stages[0].shift <= 63 and stages[1].table and stages[1].base == 0)
 

@@ -18,14 +18,28 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="session")
 def hand_loops(tmp_path_factory):
-  """compile/firmware/common/smile_dsp.S alone, linked at 0x10000, for unicorn."""
-  from compile import firmware
-  elf = str(tmp_path_factory.mktemp("dsp") / "dsp.elf")
-  subprocess.run([firmware.require_tool("arm-none-eabi-gcc"), *firmware.CFLAGS[:4], "-nostdlib",
-                  "-Wl,-Ttext=0x10000", "-Wl,--entry=smile_dsp_mac_2x2",
-                  os.path.join(firmware.FIRMWARE_DIR, "common", "smile_dsp.S"), "-o", elf],
-                 check=True, capture_output=True)
-  return elf
+  """link(names=()): compile/firmware/common/smile_dsp.S, with the model loops `names`
+  (compile/dsp_asm.py) when given, linked at 0x10000 for unicorn; the ELF's path."""
+  from compile import dsp_asm, firmware
+  directory = tmp_path_factory.mktemp("dsp")
+  linked = {}
+
+  def link(names=()) -> str:
+    names = tuple(sorted(set(names)))
+    if names not in linked:
+      elf = str(directory / f"dsp{len(linked)}.elf")
+      sources = [os.path.join(firmware.FIRMWARE_DIR, "common", "smile_dsp.S")]
+      if names:
+        sources.append(str(directory / f"layers{len(linked)}.S"))
+        with open(sources[-1], "w") as file:
+          file.write(dsp_asm.source(names))
+      subprocess.run([firmware.require_tool("arm-none-eabi-gcc"), *firmware.CFLAGS[:4],
+                      "-nostdlib", "-Wl,-Ttext=0x10000", "-Wl,--entry=smile_dsp_mac_2x2",
+                      f"-I{os.path.join(firmware.FIRMWARE_DIR, 'common')}", *sources, "-o", elf],
+                     check=True, capture_output=True)
+      linked[names] = elf
+    return linked[names]
+  return link
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from compile import build, dsp_requant, emulate, firmware, graph as graph_lib, profile, quantize
-from compile import dsp_pack, simd
+from compile import dsp_asm, dsp_pack, simd
 from smile_jax.models import spec as spec_lib, zoo
 from tests.test_deploy import SEPARABLE, variables_for, images_for
 
@@ -142,9 +142,14 @@ def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
   assert "sxtb16" in listing                     # the gathers; every SMLAD is in a hand loop
   relocations = subprocess.run([objdump, "-r", os.path.join(built.directory, "kernels.o")],
                                capture_output=True, text=True, check=True).stdout
-  for pixels, tile in ((3, 2), (2, 2), (1, 2)):     # the int8 convs, the logits
-    assert simd.HAND_LOOPS[pixels, tile] in relocations
-  assert "smile_dsp_image_3x3_k" in relocations  # the first layer (simd_image.py)
+  assert simd.HAND_LOOPS[1, 2] in relocations     # the logits
+  own = dsp_asm.calls(built.program.kernels)      # the int8 convs requantizing in registers
+  for prefix in ("smile_dsp_image_3x3_k", "smile_dsp_conv3x2_", "smile_dsp_conv2x2_"):
+    assert any(name.startswith(prefix) for name in own), (prefix, own)
+  for name in own:
+    assert name in relocations
+  with open(os.path.join(built.directory, firmware.OWN_LOOPS)) as file:
+    assert file.read() == dsp_asm.source(own)   # what the firmware links
   embedded = zoo.embedded()                     # its hidden dense layer: 1 x 4 by hand
   built = build.compile_model(quantize.quantize(graph_lib.from_spec(
       embedded, variables_for(embedded)), images_for(embedded, 4)), str(tmp_path / "embedded"),
@@ -190,7 +195,7 @@ def test_hand_scheduled_loops_equal_the_dot_products(hand_loops, pixels, tile, w
   weight = rng.integers(-128, 128, (4 * words, channels), dtype=np.int8)
   x[0], weight[:, 0] = -128, -128                   # the extremes, every tap
   bias = rng.integers(-2**20, 2**20, channels).astype(np.int64)   # where each channel starts
-  uc, symbols = profile.load_elf(hand_loops)
+  uc, symbols = profile.load_elf(hand_loops())
   uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
   col, w, acc = profile.SCRATCH, profile.SCRATCH + 0x10000, profile.SCRATCH + 0x20000
   start = profile.SCRATCH + 0x30000
@@ -204,3 +209,48 @@ def test_hand_scheduled_loops_equal_the_dot_products(hand_loops, pixels, tile, w
   expected = (x.astype(np.int64) @ weight.astype(np.int64) + bias).T   # (channel, pixel)
   np.testing.assert_array_equal(got[:-1], expected.reshape(-1))        # (tile, channel, pixel)
   assert got[-1] == 0                                                  # nothing written past
+
+
+# The conv loops with their requantization (dsp_asm.conv_name): group counts before, at and past
+# the 8-copy loop; both clips; with and without the batch norm; the extreme shifts.
+@pytest.mark.parametrize("pixels", [3, 2])
+@pytest.mark.parametrize("groups, tiles", [(1, 1), (7, 3), (8, 1), (9, 2), (18, 2)])
+@pytest.mark.parametrize("k, relu, bn_shift", [(7, True, 22), (31, False, 0), (1, True, 0),
+                                               (13, False, 9)])
+def test_model_conv_loops_equal_the_requantized_dot_products(hand_loops, pixels, groups, tiles, k,
+                                                             relu, bn_shift):
+  rng = np.random.default_rng(groups * 100 + tiles * 10 + k)
+  channels = 2 * tiles
+  x = rng.integers(-128, 128, (pixels, 4 * groups), dtype=np.int8)
+  weight = rng.integers(-128, 128, (4 * groups, channels), dtype=np.int8)
+  x[0], weight[:, 0] = -128, -128
+  bias = rng.integers(-2**16, 2**16, channels).astype(np.int64)
+  multiplier = rng.integers(2**29, 2**31 - 1, channels).astype(np.int64)
+  shift = 32 + k
+  requants = [quantize.Requant(multiplier.astype(np.int32), shift,
+                               bias * multiplier + (np.int64(1) << np.int64(shift - 1)),
+                               0 if relu else -128)]
+  if bn_shift:
+    requants.append(quantize.Requant(
+        rng.integers(-2**22, 2**22, channels).astype(np.int32), bn_shift,
+        rng.integers(-2**28, 2**28, channels).astype(np.int64), -128))
+  bound = 128 * 128 * 4 * groups
+  stages = dsp_requant.stages_for(requants, bound, biased=True)
+  assert dsp_requant.in_registers(stages) == (k, relu, bn_shift)       # what the TIR calls
+  name = dsp_asm.conv_name(pixels, groups, k, relu, bn_shift, channels)
+  uc, symbols = profile.load_elf(hand_loops([name]))
+  uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
+  col, w, out = profile.SCRATCH, profile.SCRATCH + 0x10000, profile.SCRATCH + 0x20000
+  mult, offset = profile.SCRATCH + 0x30000, profile.SCRATCH + 0x38000
+  uc.mem_write(col, _as_pairs(x).tobytes())
+  uc.mem_write(w, dsp_pack.pack_int8(weight, 2).astype("<i4").tobytes())
+  uc.mem_write(mult, np.stack([rq.multiplier for rq in requants]).astype("<i4").tobytes())
+  uc.mem_write(offset, dsp_requant.stage_offsets(requants, stages, bound).astype("<i8").tobytes())
+  uc.mem_write(out, bytes(pixels * channels + 4))                     # a sentinel word
+  profile.call_function(uc, symbols, name, col, w, out, tiles, mult, offset)
+  got = np.frombuffer(bytes(uc.mem_read(out, pixels * channels + 4)), np.int8)
+  expected = x.astype(np.int64) @ weight.astype(np.int64)             # (pixel, channel)
+  for rq in requants:
+    expected = rq.apply(expected)
+  np.testing.assert_array_equal(got[:-4].reshape(pixels, channels), expected)
+  assert not got[-4:].any()

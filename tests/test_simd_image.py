@@ -43,7 +43,8 @@ def test_image_loop_equals_the_requantized_conv_and_table(hand_loops, pixels, ch
   # The identity the loop relies on: the rounding and shift of the high word (dsp_requant).
   stage = dsp_requant.stage_of(requant, int(np.abs(taps @ weight).max()), biased=True)
   assert stage.high and stage.shift == shift
-  uc, symbols = profile.load_elf(hand_loops)
+  name = simd_image.function_name((stage,), channels)
+  uc, symbols = profile.load_elf(hand_loops([name]))
   uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
   base = profile.SCRATCH
   addresses = [base + offset for offset in (0, 0x4000, 0x8000, 0xC000, 0xD000, 0xE000)]
@@ -52,9 +53,8 @@ def test_image_loop_equals_the_requantized_conv_and_table(hand_loops, pixels, ch
     uc.mem_write(address, data.tobytes())
   out = addresses[5]
   uc.mem_write(out, bytes(pixels * channels + 4))
-  profile.call_function(uc, symbols, simd_image.function_name((stage,), channels),
-                        addresses[0], addresses[1], out, channels, addresses[2], addresses[3],
-                        addresses[4], 128, pixels)
+  profile.call_function(uc, symbols, name, addresses[0], addresses[1], out, channels,
+                        addresses[2], addresses[3], addresses[4], 128, pixels)
   got = np.frombuffer(bytes(uc.mem_read(out, pixels * channels + 4)), np.int8)
   levels = requant.apply(taps @ weight)                        # (pixels, channels) in 0..127
   expected = table[np.arange(channels), levels]
@@ -92,7 +92,7 @@ def test_image_int16_loop_is_the_references_input(hand_loops, pixels, misalign):
   alignment, and nothing written past the end."""
   image = np.random.default_rng(pixels).integers(0, 256, pixels).astype(np.uint8)
   image[:2] = (0, 255)
-  uc, symbols = profile.load_elf(hand_loops)
+  uc, symbols = profile.load_elf(hand_loops())
   uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
   source, out = profile.SCRATCH + misalign, profile.SCRATCH + 0x1000
   uc.mem_write(source, image.tobytes())

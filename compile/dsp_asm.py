@@ -1,0 +1,77 @@
+"""A model's own hand loops: the loops of firmware/common/smile_dsp_macros.inc that its kernels
+call with its layers' constants as immediates (requantization shifts, output channels, group
+counts), written as the assembly source `dsp_layers.S` linked with its kernels.
+
+The TIR kernels (compile/simd.py, compile/simd_image.py) call these loops by names that carry
+their parameters (`image_name`, `conv_name`); after lowering, `calls` reads those names back out
+of the kernels and `source` instantiates one macro for each. A loop that is not called is not
+assembled, so any shift or channel count costs nothing until a layer needs it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import tvm
+import tvm_ffi
+from tvm.ir import Call
+
+from compile import firmware
+
+FILE_NAME = firmware.OWN_LOOPS
+
+_IMAGE = re.compile(r"smile_dsp_image_3x3_k(\d+)_c(\d+)$")
+_CONV = re.compile(r"smile_dsp_conv([23])x2_g(\d+)_k(\d+)_(relu|lin)_s(\d+)_c(\d+)$")
+
+
+def image_name(k: int, channels: int) -> str:
+  """The first layer's loop (simd_image.py): requantization shift 32 + k, `channels` outputs a
+  pixel."""
+  return f"smile_dsp_image_3x3_k{k}_c{channels}"
+
+
+def conv_name(pixels: int, groups: int, k: int, relu: bool, bn_shift: int, channels: int) -> str:
+  """A conv layer's passes with their requantization (simd.py): `pixels` (3 or 2) x 2 channels a
+  tile, `groups` words a tile, the conv's shift 32 + k clipped at 0 (`relu`) or -128, then a
+  batch norm with shift `bn_shift` (0: none), `channels` outputs a pixel."""
+  return (f"smile_dsp_conv{pixels}x2_g{groups}_k{k}_{'relu' if relu else 'lin'}_s{bn_shift}"
+          f"_c{channels}")
+
+
+def instance(name: str) -> str | None:
+  """The macro line that defines loop `name`, or None for a name that is no such loop."""
+  match = _IMAGE.match(name)
+  if match:
+    return f"  IMAGE_3X3 {match[1]}, {match[2]}"
+  match = _CONV.match(name)
+  if match:
+    pixels, groups, k, act, bn_shift, channels = match.groups()
+    return (f"  CONV_TILES {pixels}, {groups}, {k}, {int(act == 'relu')}, {bn_shift}, "
+            f"{channels}")
+  return None
+
+
+def calls(kernels: tvm.IRModule) -> tuple:
+  """The names of the model's own loops its kernels call (call_extern), sorted."""
+  names = set()
+
+  def visit(call):
+    if getattr(call.op, "name", "") == "tirx.call_extern":
+      name = call.args[0].value
+      if instance(name) is not None:
+        names.add(name)
+  for func in kernels.functions.values():
+    tvm_ffi.structural_walk(func.body, [(Call, visit)])
+  return tuple(sorted(names))
+
+
+def source(names) -> str:
+  """dsp_layers.S for the loops `names` (assembled with -I firmware/common)."""
+  lines = [f"/* {FILE_NAME}: this model's hand loops (compile/dsp_asm.py). */",
+           '#include "smile_dsp_macros.inc"']
+  for name in names:
+    line = instance(name)
+    if line is None:
+      raise ValueError(f"{name} is not a loop of smile_dsp_macros.inc (image_name, conv_name)")
+    lines.append(line)
+  return "\n".join(lines) + "\n"
