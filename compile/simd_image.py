@@ -41,7 +41,7 @@ COL_PIXELS = 128
 LAST_PIXEL = 1 << 16          # the flag in the last pixel's padding half-word
 # The most output channels the loop takes (its store's post-increment is an 8-bit immediate).
 MAX_CHANNELS = 255
-I16 = "int16"
+I16, U8 = "int16", "uint8"
 
 
 def function_name(stages: tuple, channels: int) -> str:
@@ -129,10 +129,10 @@ def int16_image(shape) -> tvm.tirx.PrimFunc:
   body = count - count % WIDEN_PIXELS
 
   @T.prim_func(private=True, s_tir=True)
-  def func(x: T.Buffer(shape, dtype="uint8"), out: T.Buffer(shape, dtype=I16)):
+  def func(x: T.Buffer(shape, dtype=U8), out: T.Buffer(shape, dtype=I16)):
     T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
     with T.sblock("root"):
-      flat_x = T.decl_buffer((count,), "uint8", data=x.data)
+      flat_x = T.decl_buffer((count,), U8, data=x.data)
       flat_out = T.decl_buffer((count,), I16, data=out.data)
       if body > 0:
         T.evaluate(T.call_extern("int32", "smile_dsp_image_int16", T.address_of(flat_x[0]),
