@@ -21,6 +21,7 @@ from compile import firmware
 FILE_NAME = firmware.OWN_LOOPS
 
 _IMAGE = re.compile(r"smile_dsp_image_3x3_k(\d+)_c(\d+)$")
+_IMAGE_FIELDS = re.compile(r"smile_dsp_image_fields_w(\d+)$")
 _CONV = re.compile(r"smile_dsp_conv([23])x2_g(\d+)_k(\d+)_(relu|lin)_s(\d+)_c(\d+)$")
 
 
@@ -28,6 +29,12 @@ def image_name(k: int, channels: int) -> str:
   """The first layer's loop (simd_image.py): requantization shift 32 + k, `channels` outputs a
   pixel."""
   return f"smile_dsp_image_3x3_k{k}_c{channels}"
+
+
+def image_fields_name(width: int) -> str:
+  """The first layer's gather of interior pixels at stride 2, two a loop (simd_image.py), from
+  an int16 image `width` wide."""
+  return f"smile_dsp_image_fields_w{width}"
 
 
 def conv_name(pixels: int, groups: int, k: int, relu: bool, bn_shift: int, channels: int) -> str:
@@ -43,6 +50,9 @@ def instance(name: str) -> str | None:
   match = _IMAGE.match(name)
   if match:
     return f"  IMAGE_3X3 {match[1]}, {match[2]}"
+  match = _IMAGE_FIELDS.match(name)
+  if match:
+    return f"  IMAGE_FIELDS {match[1]}"
   match = _CONV.match(name)
   if match:
     pixels, groups, k, act, bn_shift, channels = match.groups()

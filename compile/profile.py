@@ -119,9 +119,11 @@ def _is_load_store(mnemonic: str) -> bool:
 @dataclasses.dataclass
 class _Block:
   instructions: int
-  cycles: int
+  cycles: int           # its first instruction not after a load or store
   ends_in_branch: bool
   end: int
+  starts_with_load_store: bool = False
+  ends_with_load_store: bool = False
 
 
 class _Symbols:
@@ -216,19 +218,26 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
     if block is None:
       code = bytes(uc_.mem_read(address, size))
       count = cycles = 0
-      after_ls = False
+      after_ls = first_ls = False
       last = ""
       for ins in md.disasm(code, address):
         count += 1
         cycles += instruction_cycles(ins.mnemonic, ins.op_str, after_ls)
         after_ls = _is_load_store(ins.mnemonic)
+        first_ls = first_ls or (count == 1 and after_ls)
         last = ins.mnemonic
       block = _Block(count, cycles,
-                     _base(last) in _BRANCH or last.startswith("pop"), address + size)
+                     _base(last) in _BRANCH or last.startswith("pop"), address + size,
+                     first_ls, after_ls)
       blocks[address] = block
     prev = state["prev"]
     if prev is not None and prev.ends_in_branch and address != prev.end:
       _add(counts, state["kernel"], 0, PIPELINE_REFILL)
+    elif (prev is not None and address == prev.end and prev.ends_with_load_store and
+          block.starts_with_load_store):
+      # Straight-line code the emulator split into blocks (at its 1 KB pages, say): the load
+      # or store pipelines with the one before it, as anywhere else.
+      _add(counts, state["kernel"], 0, -1)
     name = symbols.name_at(address)
     running = name if KERNEL.match(
         name) else "glue" if name == "smile_model_run" else state["kernel"]

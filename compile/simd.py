@@ -184,7 +184,19 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
       n = T.meta_var(T.min(start + half, pixels - 1))
       oy = T.meta_var(n // out_w)
       ox = T.meta_var(n % out_w)
-      if by_word:
+      iy0 = T.meta_var(oy * stride - top)
+      ix0 = T.meta_var(ox * stride - left)
+      inside = T.meta_var(tvm.tirx.all(0 <= iy0, iy0 + kernel <= height, 0 <= ix0,
+                                       ix0 + kernel <= width))
+      if by_word and inside:
+        # The field inside the image: its rows' words straight, no test a tap.
+        for ky, kx in T.grid(kernel, kernel):
+          base = T.meta_var((ky * kernel + kx) * groups)
+          for g in range(groups):
+            word = T.meta_var(xw[(((iy0 + ky) * width + ix0 + kx) * cin) // 4 + g])
+            col[((base + g) * 2) * size + half] = sxtb16(word)
+            col[((base + g) * 2 + 1) * size + half] = sxtb16_ror8(word)
+      elif by_word:
         for ky, kx in T.grid(kernel, kernel):
           iy = T.meta_var(oy * stride - top + ky)
           ix = T.meta_var(ox * stride - left + kx)

@@ -13,10 +13,10 @@ layer's channels, a post-increment of the store) are immediates: the model's dsp
 defines the loop for its (K, C) from smile_dsp_macros.inc (compile/dsp_asm.py). The
 call's end is a flag in the last pixel's padding half-word (its weight is 0, so the MACs do not see
 it), leaving every register to the loop; the loop is entered where the flagged pixel comes last of
-four, so it is tested once per four pixels.
+eight, so it is tested once per eight pixels.
 
-The image's conversion to int16 (2p - 255) runs by hand too (`int16_image`: 8 pixels a loop of
-UXTAB16 and PKH, ~2.8 cycles a pixel against LLVM's 4.6).
+The image's conversion to int16 (2p - 255) runs by hand too (`int16_image`: 16 pixels a loop of
+UXTAB16 and PKH, ~2.6 cycles a pixel against LLVM's 4.6).
 
 At an even stride and left pad (the search's 3x3 stride-2 roots) a row's two neighbouring taps
 are one aligned word of the int16 image: pixels whose field lies inside the image take them as
@@ -73,11 +73,32 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
   rows = max(r for r in range(1, out_h + 1) if out_h % r == 0 and r * out_w <= max(COL_PIXELS,
                                                                                    out_w))
 
+  # At stride 2 the pixels whose fields lie inside the image go two at a time to the model's own
+  # gather (dsp_asm.image_fields_name), a run of them a row: columns first_inside .. by_hand_end.
+  first_inside = -(-left // stride)
+  inside_end = (width + left - KERNEL) // stride + 1
+  pairs_by_hand = (inside_end - first_inside) // 2 if aligned and stride == 2 else 0
+  by_hand_end = first_inside + 2 * pairs_by_hand
+
   def tap(x, element, iy0, ix0):
     return field_tap(x, in_shape, KERNEL, element, iy0, ix0)
 
   def image(x, iy, ix):
     return T.Cast("int32", x[0, iy, ix, 0])
+
+  @T.macro
+  def gather_one(x, xw, col, base, iy0, ix0):
+    if aligned and 0 <= iy0 and iy0 + KERNEL <= height and 0 <= ix0 and ix0 + KERNEL <= width:
+      # image_pairs(3, 1): rows' (kx 0, kx 1) as words, then column 2 down the rows.
+      col[base] = xw[(iy0 * width + ix0) // 2]
+      col[base + 1] = xw[((iy0 + 1) * width + ix0) // 2]
+      col[base + 2] = xw[((iy0 + 2) * width + ix0) // 2]
+      col[base + 3] = pair16(image(x, iy0, ix0 + 2), image(x, iy0 + 1, ix0 + 2))
+      col[base + 4] = T.bitwise_and(image(x, iy0 + 2, ix0 + 2), T.int32(0xFFFF))
+    else:
+      for p in T.unroll(WORDS):
+        col[base + p] = pair16(tap(x, select([a for a, _ in pairs], p), iy0, ix0),
+                              tap(x, select([b for _, b in pairs], p), iy0, ix0))
 
   @T.prim_func(private=True, s_tir=True)
   def func(x: T.Buffer((1, height, width, 1), dtype=I16),
@@ -91,22 +112,20 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
       col = T.sblock_alloc_buffer((rows * out_w * WORDS,), "int32")
       xw = T.decl_buffer((height * width // 2,), "int32", data=x.data)
       for group in range(out_h // rows):
-        for row, ox in T.grid(rows, out_w):
+        for row in range(rows):
           iy0 = T.meta_var((group * rows + row) * stride - top)
-          ix0 = T.meta_var(ox * stride - left)
-          base = T.meta_var((row * out_w + ox) * WORDS)
-          if aligned and 0 <= iy0 and iy0 + KERNEL <= height and 0 <= ix0 and \
-              ix0 + KERNEL <= width:
-            # image_pairs(3, 1): rows' (kx 0, kx 1) as words, then column 2 down the rows.
-            col[base] = xw[(iy0 * width + ix0) // 2]
-            col[base + 1] = xw[((iy0 + 1) * width + ix0) // 2]
-            col[base + 2] = xw[((iy0 + 2) * width + ix0) // 2]
-            col[base + 3] = pair16(image(x, iy0, ix0 + 2), image(x, iy0 + 1, ix0 + 2))
-            col[base + 4] = T.bitwise_and(image(x, iy0 + 2, ix0 + 2), T.int32(0xFFFF))
+          if pairs_by_hand > 0 and 0 <= iy0 and iy0 + KERNEL <= height:
+            T.evaluate(T.call_extern(
+                "int32", dsp_asm.image_fields_name(width),
+                T.address_of(xw[(iy0 * width + first_inside * stride - left) // 2]),
+                T.address_of(col[(row * out_w + first_inside) * WORDS]), pairs_by_hand))
+            for ox in range(first_inside):
+              gather_one(x, xw, col, (row * out_w + ox) * WORDS, iy0, ox * stride - left)
+            for ox in range(by_hand_end, out_w):
+              gather_one(x, xw, col, (row * out_w + ox) * WORDS, iy0, ox * stride - left)
           else:
-            for p in T.unroll(WORDS):
-              col[base + p] = pair16(tap(x, select([a for a, _ in pairs], p), iy0, ix0),
-                                    tap(x, select([b for _, b in pairs], p), iy0, ix0))
+            for ox in range(out_w):
+              gather_one(x, xw, col, (row * out_w + ox) * WORDS, iy0, ox * stride - left)
         last = T.meta_var(rows * out_w * WORDS - 1)
         col[last] = T.bitwise_or(col[last], T.int32(LAST_PIXEL))
         T.evaluate(T.call_extern("int32", name, T.address_of(col[0]), T.address_of(w[0, 0, 0]),
@@ -117,7 +136,7 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
   return func
 
 
-WIDEN_PIXELS = 8              # smile_dsp_image_int16's pixels a loop
+WIDEN_PIXELS = 16             # smile_dsp_image_int16's pixels a loop
 
 
 def int16_image(shape) -> tvm.tirx.PrimFunc:

@@ -9,8 +9,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from compile import build, dsp_pack, dsp_requant, firmware, graph as graph_lib, profile, quantize
-from compile import simd_image
+from compile import build, dsp_asm, dsp_pack, dsp_requant, firmware, graph as graph_lib, profile
+from compile import quantize, simd_image
 from tests.test_deploy import images_for, variables_for
 from tests.test_simd import ODD
 
@@ -20,9 +20,10 @@ def _pairs(values: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(values.astype(np.int16)).view("<i4")
 
 
-# Pixel counts that enter the four-copy pixel loop at each copy; K at both ends of its range.
-@pytest.mark.parametrize("pixels, channels, k", [(1, 1, 1), (2, 3, 8), (5, 8, 8), (24, 4, 31),
-                                                 (7, 2, 13)])
+# Pixel counts that enter the eight-copy pixel loop at each copy; K at both ends of its range.
+@pytest.mark.parametrize("pixels, channels, k", [(1, 1, 1), (2, 3, 8), (11, 8, 8), (24, 4, 31),
+                                                 (7, 2, 13), (4, 5, 20), (13, 1, 3),
+                                                 (30, 2, 9)])
 def test_image_loop_equals_the_requantized_conv_and_table(hand_loops, pixels, channels, k):
   rng = np.random.default_rng(pixels * 100 + k)
   taps = rng.integers(-255, 256, (pixels, 9))                 # the int16 image's 2p - 255
@@ -86,7 +87,7 @@ def test_image_pairs_put_each_rows_neighbours_in_a_word():
   np.testing.assert_array_equal(halves[0], [0, 2, 6, 8, 12, 14, 4, 10, 16, 0])
 
 
-@pytest.mark.parametrize("pixels, misalign", [(8, 0), (24, 1), (64, 3)])
+@pytest.mark.parametrize("pixels, misalign", [(16, 0), (48, 1), (64, 3)])
 def test_image_int16_loop_is_the_references_input(hand_loops, pixels, misalign):
   """smile_dsp_image_int16: 2p - 255 for every pixel (0 and 255 included), from an image at any
   alignment, and nothing written past the end."""
@@ -101,3 +102,27 @@ def test_image_int16_loop_is_the_references_input(hand_loops, pixels, misalign):
   got = np.frombuffer(bytes(uc.mem_read(out, 2 * pixels + 8)), "<i2")
   np.testing.assert_array_equal(got[:pixels], 2 * image.astype(np.int64) - 255)
   assert not got[pixels:].any()
+
+
+@pytest.mark.parametrize("width, pairs", [(16, 1), (64, 15), (48, 4)])
+def test_image_fields_loop_gathers_the_pairs_of_image_pairs(hand_loops, width, pairs):
+  """smile_dsp_image_fields_w<W>: interior pixels at stride 2, two a loop, each pixel's 5 words
+  in dsp_pack.image_pairs' order (as simd_image's checked gather writes them)."""
+  rng = np.random.default_rng(width + pairs)
+  image = rng.integers(-255, 256, (4, width)).astype(np.int16)
+  iy0, ix0 = 1, 2
+  name = dsp_asm.image_fields_name(width)
+  uc, symbols = profile.load_elf(hand_loops([name]))
+  uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
+  source, col = profile.SCRATCH, profile.SCRATCH + 0x4000
+  uc.mem_write(source, image.astype("<i2").tobytes())
+  uc.mem_write(col, bytes(4 * (10 * pairs + 1)))
+  profile.call_function(uc, symbols, name, source + 2 * (iy0 * width + ix0), col, pairs)
+  got = np.frombuffer(bytes(uc.mem_read(col, 4 * (10 * pairs + 1))), "<i4")
+  field_pairs = dsp_pack.image_pairs(3, 1)
+  expected = []
+  for pixel in range(2 * pairs):
+    field = np.append(image[iy0:iy0 + 3, ix0 + 2 * pixel:ix0 + 2 * pixel + 3].reshape(-1), 0)
+    expected.append([field[a] if a >= 0 else 0 for pair in field_pairs for a in pair])
+  np.testing.assert_array_equal(got[:-1], _pairs(np.array(expected)).reshape(-1))
+  assert got[-1] == 0
