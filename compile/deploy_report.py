@@ -105,8 +105,9 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
   lines = [
       "Compiled with TVM (Relax -> fused TIR -> "
       f"{'LLVM Thumb-2 object' if builds[0]['kernels'] == 'llvm' else 'C, gcc -O2'}; with the "
-      "SMLAD kernels, the inner loop of int8 convs and hidden dense layers is hand-scheduled "
-      "assembly they call, compile/firmware/common/smile_dsp.S), linked with arm-none-eabi-gcc, "
+      "SMLAD kernels, the inner loops of int8 convs and hidden dense layers are hand-scheduled "
+      "assembly they call: compile/firmware/common/smile_dsp.S and the model's own dsp_layers.S, "
+      "compile/dsp_asm.py), linked with arm-none-eabi-gcc, "
       "run under QEMU `mps2-an386` (parity) and unicorn (counts). Cycles are an estimate from "
       "the Cortex-M4 TRM's instruction timings (compile/profile.py) at zero wait states, plus "
       "(in brackets) the stalls of the Edge build's flash-cache misses at 48 MHz "

@@ -6,19 +6,22 @@ spend 1.2-1.5 on the int8 convs, the way hand-tuned Cortex-M libraries do:
   * a pass takes 3 output pixels (2 for what is left: `pixel_passes`); their receptive fields
     are gathered once ("im2col") into a small int32 scratch buffer of int16 pairs: 4 input bytes
     are loaded as one word and SXTB16 splits them into (x0, x2) and (x1, x3); out-of-image taps
-    are zeros;
+    are zeros (a field inside the map is copied without a test a tap);
   * per pair of output channels, one run over that buffer: each weight word (4 int8 weights,
     stored in flash as trained, only regrouped so a pair's words sit together) becomes (w0, w2)
     and (w1, w3) through SXTB16 (with an 8-bit rotation for the second), so the pairs meet their
     activations with no run-time shuffling; two SMLADs per word, channel and pixel. That loop is
-    the one thing written by hand (firmware/common/smile_dsp.S, called through call_extern on
-    both routes, `HAND_LOOPS`): compiled from TIR, LLVM spreads the loads between the SMLADs
-    (2 cycles each on the M4 instead of 1) and spilled accumulators, 1.56 cycles/MAC in the loop
-    against 1.21 by hand; dense layers and one-pixel convs (one input row) take 4 (or 2)
-    channels a pass by hand;
-  * the requantization (the same fixed-point step as everywhere, quantize.Requant) runs once
-    per output, in the same kernel; a batch norm after ReLU on 32 bits (its multipliers are
-    small: quantize.AFFINE_MULTIPLIER_BITS).
+    written by hand (called through call_extern on both routes): compiled from TIR, LLVM spreads
+    the loads between the SMLADs (2 cycles each on the M4 instead of 1) and spilled
+    accumulators, 1.56 cycles/MAC in the loop against ~1.15 by hand;
+  * where the requantize chain is a conv's step and at most a batch norm's 32-bit one
+    (dsp_requant.in_registers), the loop is the model's own (dsp_asm.conv_name: its shifts,
+    channels and group count as immediates, instantiated in its dsp_layers.S) and requantizes
+    the accumulators in registers, ~4 cycles an output; otherwise the generic loops of
+    firmware/common/smile_dsp.S (`HAND_LOOPS`) leave the accumulators in a buffer and the TIR
+    requantizes them (the same fixed-point step as everywhere, quantize.Requant; a batch norm
+    after ReLU on 32 bits: its multipliers are small, quantize.AFFINE_MULTIPLIER_BITS);
+  * dense layers and one-pixel convs (one input row) take 4 (or 2) channels a pass by hand.
 The first layer reads the int16 image (2p - 255, 9 bits): its weights are stored pre-widened to
 int16 pairs (a few hundred bytes, paired as `image_pairs` says), so its pairs go to SMLAD as they
 are; with only 9 MACs an output there, a batch norm after its ReLU is a per-channel lookup table

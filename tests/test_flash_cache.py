@@ -44,7 +44,9 @@ def test_weights_in_sram_remove_the_flash_misses_at_their_size_in_ram(compiled):
   flash, sram = placed["flash"], placed["sram"]
   assert flash["flash_line_misses"]["data"] > 0 and flash["stall_cycles_48mhz"] > 0
   assert flash["stall_cycles_96mhz"] > flash["stall_cycles_48mhz"]       # RD_WAIT 3 vs 1
-  assert sram["flash_line_misses"]["data"] == 0
+  # What flash data is left: the code's literal pools (smile_model_run's addresses of the
+  # weights), lines the code's own fetches can evict; the weights' 150+ lines are gone.
+  assert sram["flash_line_misses"]["data"] <= 8 < flash["flash_line_misses"]["data"]
   assert sram["stall_cycles_48mhz"] < flash["stall_cycles_48mhz"]
   grown = sram["edge_ram_bytes"] - flash["edge_ram_bytes"]         # weights, tables, biases
   assert sum(constants) <= grown <= sum(constants) + 8 * len(constants)  # + their alignment

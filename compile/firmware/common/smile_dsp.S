@@ -1,5 +1,8 @@
-/* The int8 conv and dense kernels' inner loops (compile/simd.py), scheduled by hand for the
-   Cortex-M4.
+/* The int8 conv and dense kernels' generic inner loops (compile/simd.py), scheduled by hand for
+   the Cortex-M4, from the macros of smile_dsp_macros.inc. A model's own loops (its shifts,
+   channels and group counts as immediates: the first layer, conv passes that requantize in
+   registers) are instantiated from the same macros in its dsp_layers.S (compile/dsp_asm.py);
+   these serve the rest (requantize chains the model's loops do not take, dense layers).
 
    int32_t smile_dsp_mac_3x2(const int32_t *col, const int32_t *w, int32_t words,
                              int32_t tiles, int32_t *acc, const int64_t *bias);
