@@ -28,9 +28,10 @@ class LinkError(RuntimeError):
 
 
 def model_hash(model_dir: str) -> str:
-  """16 hex digits naming a compiled model: SHA-256 over its model.c and kernels (C and object)."""
+  """16 hex digits naming a compiled model: SHA-256 over its model.c and kernels (C, object and
+  its own hand loops)."""
   digest = hashlib.sha256()
-  for name in ("model.c", "kernels.c", "kernels.o"):
+  for name in ("model.c", "kernels.c", "kernels.o", firmware.OWN_LOOPS):
     path = os.path.join(model_dir, name)
     if os.path.exists(path):
       with open(path, "rb") as file:

@@ -214,7 +214,7 @@ def test_hand_scheduled_loops_equal_the_dot_products(hand_loops, pixels, tile, w
 # The conv loops with their requantization (dsp_asm.conv_name): group counts before, at and past
 # the 8-copy loop; both clips; with and without the batch norm; the extreme shifts.
 @pytest.mark.parametrize("pixels", [3, 2])
-@pytest.mark.parametrize("groups, tiles", [(1, 1), (7, 3), (16, 1), (17, 2), (34, 2)])
+@pytest.mark.parametrize("groups, tiles", [(1, 1), (7, 3), (36, 1), (37, 2), (54, 2)])
 @pytest.mark.parametrize("k, relu, bn_shift", [(7, True, 22), (31, False, 0), (1, True, 0),
                                                (13, False, 9)])
 def test_model_conv_loops_equal_the_requantized_dot_products(hand_loops, pixels, groups, tiles, k,
