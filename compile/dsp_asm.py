@@ -22,6 +22,7 @@ FILE_NAME = firmware.OWN_LOOPS
 
 _IMAGE = re.compile(r"smile_dsp_image_3x3_k(\d+)_c(\d+)$")
 _IMAGE_FIELDS = re.compile(r"smile_dsp_image_fields_w(\d+)$")
+_FIELDS = re.compile(r"smile_dsp_fields([23])_r(\d+)_w(\d+)_s(\d+)$")
 _CONV = re.compile(r"smile_dsp_conv([23])x2_g(\d+)_k(\d+)_(relu|lin)_s(\d+)_c(\d+)$")
 
 
@@ -35,6 +36,12 @@ def image_fields_name(width: int) -> str:
   """The first layer's gather of interior pixels at stride 2, two a loop (simd_image.py), from
   an int16 image `width` wide."""
   return f"smile_dsp_image_fields_w{width}"
+
+
+def fields_name(pixels: int, rows: int, words: int, row_bytes: int) -> str:
+  """The gather of a conv pass's `pixels` (3 or 2) receptive fields, all inside an int8 map
+  (simd.py): `rows` rows of `words` words, `row_bytes` apart."""
+  return f"smile_dsp_fields{pixels}_r{rows}_w{words}_s{row_bytes}"
 
 
 def conv_name(pixels: int, groups: int, k: int, relu: bool, bn_shift: int, channels: int) -> str:
@@ -53,6 +60,9 @@ def instance(name: str) -> str | None:
   match = _IMAGE_FIELDS.match(name)
   if match:
     return f"  IMAGE_FIELDS {match[1]}"
+  match = _FIELDS.match(name)
+  if match:
+    return "  FIELDS " + ", ".join(match.groups())
   match = _CONV.match(name)
   if match:
     pixels, groups, k, act, bn_shift, channels = match.groups()

@@ -179,19 +179,48 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   widest = max(size for size, _ in passes)
   tiles = channels // tile
 
+  # A pass whose fields all lie inside the map: the model's own gather (dsp_asm.fields_name;
+  # its offsets are 12-bit immediates).
+  fields_by_hand = (own is not None and by_word and width * cin < 4096 and
+                    8 * widest * kernel * groups < 4096)
+
+  def corner(start, half):
+    """The top-left tap (iy0, ix0) of pass pixel `half`'s field."""
+    n = T.min(start + half, pixels - 1)
+    return (n // out_w) * stride - top, (n % out_w) * stride - left
+
+  def inside(start, half):
+    iy0, ix0 = corner(start, half)
+    return tvm.tirx.all(0 <= iy0, iy0 + kernel <= height, 0 <= ix0, ix0 + kernel <= width)
+
+  # The pass's pixels in one output row, all with fields inside: one division for the three
+  # (testing each pixel cost LLVM more than the hand gather saved).
+  rows_inside = [oy for oy in range(out_h) if 0 <= oy * stride - top and
+                 oy * stride - top + kernel <= height]
+  cols_inside = [ox for ox in range(out_w) if 0 <= ox * stride - left and
+                 ox * stride - left + kernel <= width]
+
+  def pass_inside(start, size):
+    if not rows_inside or not cols_inside:
+      return False
+    oy, ox = start // out_w, start % out_w
+    return tvm.tirx.all(start + size <= pixels, rows_inside[0] <= oy, oy <= rows_inside[-1],
+                        cols_inside[0] <= ox, ox + size - 1 <= cols_inside[-1])
+
+  def first_word(xw, start, half):
+    iy0 = (start // out_w) * stride - top
+    ix0 = (start % out_w + half) * stride - left
+    return T.address_of(xw[((iy0 * width + ix0) * cin) // 4])
+
   @T.macro
-  def one_pass(x, xw, w, mult, offset, tables, out, col, acc, start, size):
-    """Pixels start .. start + size - 1 (the last one again past the end) through every
-    channel. col: (words, per, size), acc: (tiles, tile, size), both flat."""
+  def gather_pass(x, xw, col, start, size):
     for half in T.unroll(size):
       n = T.meta_var(T.min(start + half, pixels - 1))
       oy = T.meta_var(n // out_w)
       ox = T.meta_var(n % out_w)
       iy0 = T.meta_var(oy * stride - top)
       ix0 = T.meta_var(ox * stride - left)
-      inside = T.meta_var(tvm.tirx.all(0 <= iy0, iy0 + kernel <= height, 0 <= ix0,
-                                       ix0 + kernel <= width))
-      if by_word and inside:
+      if by_word and inside(start, half):
         # The field inside the image: its rows' words straight, no test a tap.
         for ky, kx in T.grid(kernel, kernel):
           base = T.meta_var((ky * kernel + kx) * groups)
@@ -216,6 +245,9 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
       else:
         for p in T.unroll(pairs):
           col[p * size + half] = pair16(tap(x, first(p), oy, ox), tap(x, second(p), oy, ox))
+
+  @T.macro
+  def one_pass_tiles(w, mult, offset, tables, out, col, acc, start, size):
     if own is not None:
       T.evaluate(T.call_extern("int32", dsp_asm.conv_name(size, words, *own, channels),
                                T.address_of(col[0]), T.address_of(w[0, 0, 0]),
@@ -248,6 +280,24 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
         for t in T.unroll(tile):
           out[0, n // out_w, n % out_w, cb * tile + t] = requantize(
               acc[(cb * tile + t) * size + half], mult, offset, cb * tile + t, stages, tables)
+
+  @T.macro
+  def one_pass(x, xw, w, mult, offset, tables, out, col, acc, start, size):
+    """Pixels start .. start + size - 1 (the last one again past the end) through every
+    channel. col: (words, per, size), acc: (tiles, tile, size), both flat."""
+    if fields_by_hand and size == 3 and pass_inside(start, 3):
+      T.evaluate(T.call_extern("int32", dsp_asm.fields_name(3, kernel, kernel * groups,
+                                                            width * cin),
+                               T.address_of(col[0]), first_word(xw, start, 0),
+                               first_word(xw, start, 1), first_word(xw, start, 2)))
+    elif fields_by_hand and size == 2 and pass_inside(start, 2):
+      T.evaluate(T.call_extern("int32", dsp_asm.fields_name(2, kernel, kernel * groups,
+                                                            width * cin),
+                               T.address_of(col[0]), first_word(xw, start, 0),
+                               first_word(xw, start, 1), 0))
+    else:
+      gather_pass(x, xw, col, start, size)
+    one_pass_tiles(w, mult, offset, tables, out, col, acc, start, size)
 
   @T.prim_func(private=True, s_tir=True)
   def func(x: T.Buffer((1, height, width, cin), dtype=input_dtype),

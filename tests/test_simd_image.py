@@ -20,10 +20,10 @@ def _pairs(values: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(values.astype(np.int16)).view("<i4")
 
 
-# Pixel counts that enter the eight-copy pixel loop at each copy; K at both ends of its range.
+# Pixel counts that enter the 16-copy pixel loop at many copies; K at both ends of its range.
 @pytest.mark.parametrize("pixels, channels, k", [(1, 1, 1), (2, 3, 8), (11, 8, 8), (24, 4, 31),
                                                  (7, 2, 13), (4, 5, 20), (13, 1, 3),
-                                                 (30, 2, 9)])
+                                                 (30, 2, 9), (16, 3, 5), (47, 2, 17)])
 def test_image_loop_equals_the_requantized_conv_and_table(hand_loops, pixels, channels, k):
   rng = np.random.default_rng(pixels * 100 + k)
   taps = rng.integers(-255, 256, (pixels, 9))                 # the int16 image's 2p - 255
