@@ -3,9 +3,10 @@ call with its layers' constants as immediates (requantization shifts, output cha
 counts), written as the assembly source `dsp_layers.S` linked with its kernels.
 
 The TIR kernels (compile/simd.py, compile/simd_image.py) call these loops by names that carry
-their parameters (`image_name`, `conv_name`); after lowering, `calls` reads those names back out
-of the kernels and `source` instantiates one macro for each. A loop that is not called is not
-assembled, so any shift or channel count costs nothing until a layer needs it.
+their parameters (`image_name`, `image_fields_name`, `fields_name`, `conv_name`); after
+lowering, `calls` reads those names back out of the kernels and `source` instantiates one macro
+for each. A loop that is not called is not assembled, so any shift or channel count costs
+nothing until a layer needs it.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def source(names) -> str:
   for name in names:
     line = instance(name)
     if line is None:
-      raise ValueError(f"{name} is not a loop of smile_dsp_macros.inc (image_name, conv_name)")
+      raise ValueError(f"{name} is not a loop of smile_dsp_macros.inc (image_name, "
+                       "image_fields_name, fields_name, conv_name)")
     lines.append(line)
   return "\n".join(lines) + "\n"

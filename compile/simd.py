@@ -184,15 +184,6 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   fields_by_hand = (own is not None and by_word and width * cin < 4096 and
                     8 * widest * kernel * groups < 4096)
 
-  def corner(start, half):
-    """The top-left tap (iy0, ix0) of pass pixel `half`'s field."""
-    n = T.min(start + half, pixels - 1)
-    return (n // out_w) * stride - top, (n % out_w) * stride - left
-
-  def inside(start, half):
-    iy0, ix0 = corner(start, half)
-    return tvm.tirx.all(0 <= iy0, iy0 + kernel <= height, 0 <= ix0, ix0 + kernel <= width)
-
   # The pass's pixels in one output row, all with fields inside: one division for the three
   # (testing each pixel cost LLVM more than the hand gather saved).
   rows_inside = [oy for oy in range(out_h) if 0 <= oy * stride - top and
@@ -220,7 +211,8 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
       ox = T.meta_var(n % out_w)
       iy0 = T.meta_var(oy * stride - top)
       ix0 = T.meta_var(ox * stride - left)
-      if by_word and inside(start, half):
+      if by_word and 0 <= iy0 and iy0 + kernel <= height and 0 <= ix0 and \
+          ix0 + kernel <= width:
         # The field inside the image: its rows' words straight, no test a tap.
         for ky, kx in T.grid(kernel, kernel):
           base = T.meta_var((ky * kernel + kx) * groups)
@@ -230,8 +222,8 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
             col[((base + g) * 2 + 1) * size + half] = sxtb16_ror8(word)
       elif by_word:
         for ky, kx in T.grid(kernel, kernel):
-          iy = T.meta_var(oy * stride - top + ky)
-          ix = T.meta_var(ox * stride - left + kx)
+          iy = T.meta_var(iy0 + ky)
+          ix = T.meta_var(ix0 + kx)
           base = T.meta_var((ky * kernel + kx) * groups)
           if 0 <= iy and iy < height and 0 <= ix and ix < width:
             for g in range(groups):

@@ -7,13 +7,13 @@ With 9 MACs an output, the first layer's cost is its loads and its requantizatio
 those rows' receptive fields once, five int16 pairs a pixel in dsp_pack.image_pairs' order, and
 the hand loop takes one output channel at a time with its five weight words, bias and multiplier in
 registers: per output two LDMs (5 words), five SMLADs, SMMLA (the high word and the rounding),
-USAT (the ReLU's clip and the shift in one), the batch norm's table (LDRSB) and the store, ~17.5
+USAT (the ReLU's clip and the shift in one), the batch norm's table (LDRSB) and the store, ~17.4
 cycles. The shift K (the conv's requantization shift minus 32) and the output stride C (the
 layer's channels, a post-increment of the store) are immediates: the model's dsp_layers.S
 defines the loop for its (K, C) from smile_dsp_macros.inc (compile/dsp_asm.py). The
 call's end is a flag in the last pixel's padding half-word (its weight is 0, so the MACs do not see
 it), leaving every register to the loop; the loop is entered where the flagged pixel comes last of
-eight, so it is tested once per eight pixels.
+16, so it is tested once per 16 pixels.
 
 The image's conversion to int16 (2p - 255) runs by hand too (`int16_image`: 16 pixels a loop of
 UXTAB16 and PKH, ~2.6 cycles a pixel against LLVM's 4.6).
@@ -25,6 +25,8 @@ simd.conv's generic kernel.
 """
 
 from __future__ import annotations
+
+import math
 
 import tvm
 from tvm.script import tirx as T
@@ -142,9 +144,7 @@ WIDEN_PIXELS = 16             # smile_dsp_image_int16's pixels a loop
 def int16_image(shape) -> tvm.tirx.PrimFunc:
   """The uint8 image (1, H, W, C) as the integer reference's int16 input 2p - 255: whole loops of
   WIDEN_PIXELS by smile_dsp_image_int16, a remainder here."""
-  count = 1
-  for size in shape:
-    count *= size
+  count = math.prod(shape)
   body = count - count % WIDEN_PIXELS
 
   @T.prim_func(private=True, s_tir=True)
