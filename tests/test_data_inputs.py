@@ -140,3 +140,17 @@ def test_face_detection_on_real_photos(shared_data_dir):
   assert all(c.image.shape == (64, 64) and c.image.dtype == np.uint8 for c in crops)
   blank = faces.crop_face(np.full((120, 90), 128, np.uint8), 64)
   assert not blank.face_found and blank.box == (0, 0, 0, 0) and blank.image.shape == (64, 64)
+
+
+def test_face_detection_tries_again_where_the_first_cascade_misses(shared_data_dir):
+  folder = os.path.join(shared_data_dir, "genki4k-dev", "Smile")
+  # file0199: a face in shadow that fills the frame; file0355: a head tilted ~20 degrees.
+  for name, angle in (("file0199.jpg", 0.0), ("file0355.jpg", 20.0)):
+    image = images.read_image(os.path.join(folder, name))
+    gray = images.to_gray(image)
+    assert faces.detect_face(gray)[1] != faces.ATTEMPTS[0]
+    crop = faces.crop_face(image, 64)
+    assert crop.face_found and crop.angle == angle and crop.image.shape == (64, 64)
+    box_x, box_y, box_w, box_h = crop.box
+    centre_x, centre_y = box_x + box_w / 2, box_y + box_h / 2
+    assert 0 < centre_x < gray.shape[1] and 0 < centre_y < gray.shape[0]

@@ -153,7 +153,13 @@ class Smilesmiled(_FaceBuilder):
     return examples, root
 
 
-class Genki4k(_FaceBuilder):
+class _DetectingBuilder(_FaceBuilder):
+  """Builders of photos whose faces are found at build time (smile_jax/data/faces.py)."""
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.1.0": "Faces the first cascade misses are looked for again (faces.ATTEMPTS)."}
+
+
+class Genki4k(_DetectingBuilder):
   """GENKI-4K (MPLab, UCSD): in-the-wild photos in Smile/ and not_Smile/; faces detected at
   build."""
   HOMEPAGE = "https://inc.ucsd.edu/mplab/398/"
@@ -164,7 +170,7 @@ class Genki4k(_FaceBuilder):
     return sources.class_folder_examples(root), root
 
 
-class FaceFolder(_FaceBuilder):
+class FaceFolder(_DetectingBuilder):
   """A user's photos in class sub-folders (smile/, not_smile/); faces detected at build."""
 
   def _source_examples(self, dl_manager):
