@@ -1,8 +1,9 @@
-r"""Search trainings per minute: K seeds one after another vs vmapped; the local vs Ray executor.
+r"""Search trainings per minute: K seeds one after another, interleaved or vmapped; the local vs Ray
+executor.
 
   .venv/bin/python -m benchmarks.search_throughput             # ~2 min on 2 cores
   .venv/bin/python -m benchmarks.search_throughput --model=two_layer_fc --steps=10
-  .venv/bin/python -m benchmarks.search_throughput --end_to_end --epochs=1   # whole short trainings
+  .venv/bin/python -m benchmarks.search_throughput --end_to_end --model=compact --epochs=1
   .venv/bin/python -m benchmarks.search_throughput --executors --candidates=4 --epochs=1
 
 Times the train step of a search-sized candidate (default: the Embedded net, 0.8 M MACs) for
@@ -13,7 +14,8 @@ ratio is expected to reverse. The search picks its strategy from this measuremen
 
 `--end_to_end` times what the search really runs for one candidate: K seeds of the search recipe
 on the real training split (augmentation, input pipeline and validation included), one seed
-after another (`loop.train_and_evaluate`) vs together (`seeds.train_seeds`).
+after another (`loop.train_and_evaluate`) vs together in one loop (`seeds.train_seeds`, each
+of its `seeds.STEPPING`).
 
 `--executors` times the search's executors (smile_jax/search/executors.py) end to end on the
 main job's search data (SMILEsmileD + GENKI-4K, real split): the first `--candidates` children of
@@ -92,21 +94,24 @@ def end_to_end() -> None:
   spec = zoo.get(FLAGS.model)
   with tempfile.TemporaryDirectory() as tmp:
     data = run_data.load(cfg.data, tmp, spec.input_shape)
-    seeds_lib.train_seeds(cfg, spec, (0,), data)          # compile once, outside the timing
+    seeds = tuple(range(FLAGS.seeds))
+    for stepping in seeds_lib.STEPPING:   # compile once each, outside the timing
+      seeds_lib.train_seeds(cfg, spec, seeds, data, stepping=stepping)
     t0 = time.perf_counter()
-    for seed in range(FLAGS.seeds):
+    for seed in seeds:
       cfg.train.seed = seed
       loop.train_and_evaluate(
           cfg, os.path.join(tmp, f"s{seed}"), spec=spec, data=data, verbose=False)
-    sequential = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    seeds_lib.train_seeds(cfg, spec, tuple(range(FLAGS.seeds)), data)
-    together = time.perf_counter() - t0
+    timings = {"sequential (one seed after another, checkpointed)": time.perf_counter() - t0}
+    for stepping in seeds_lib.STEPPING:
+      t0 = time.perf_counter()
+      seeds_lib.train_seeds(cfg, spec, seeds, data, stepping=stepping)
+      timings[f"{stepping} (seeds in one loop)"] = time.perf_counter() - t0
   print(f"{FLAGS.model}: one candidate, {FLAGS.seeds} seeds x {FLAGS.epochs} epoch(s) on "
         f"{len(data.train.labels):,} training images\n")
   print("| path | seconds | candidates/min | vs sequential |\n|---|--:|--:|--:|")
-  for name, sec in (("sequential (one seed after another)", sequential),
-                    ("vmapped (seeds together)", together)):
+  sequential = next(iter(timings.values()))
+  for name, sec in timings.items():
     print(f"| {name} | {sec:.1f} | {60 / sec:.2f} | {sec / sequential:.2f}x |")
 
 
@@ -139,14 +144,15 @@ def executors_side_by_side() -> None:
     local = executors.LocalExecutor(None, runner.short_trainer_many(config, data_for))
     local_s = run_executor(local, specs)
     t0 = time.perf_counter()
-    ray_executor = executors.RayExecutor(cfg, data, workers=FLAGS.workers, threads=1)
+    ray_executor = executors.RayExecutor(cfg, data, stepping=config.search.parallel_seeds,
+                                         workers=FLAGS.workers, threads=1)
     start_s = time.perf_counter() - t0
     try:
       ray_s = run_executor(ray_executor, specs) + start_s
     finally:
       ray_executor.close()
   print(f"{len(specs)} candidates of the compact root ({', '.join(s.name for s in specs)}), "
-        f"{FLAGS.seeds} vmapped seeds x {FLAGS.epochs} epoch(s) each, "
+        f"{FLAGS.seeds} seeds ({config.search.parallel_seeds}) x {FLAGS.epochs} epoch(s) each, "
         f"{len(data.train.labels):,} training images, {os.cpu_count()} cores\n")
   print("| executor | seconds | candidates/min | vs local |\n|---|--:|--:|--:|")
   for name, sec in (("local (one candidate at a time, all cores)", local_s),

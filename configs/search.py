@@ -91,9 +91,11 @@ def get_config(variant: str = ""):
   # and latency are the int8 estimates of smile_jax/cost/board.py (latency at 48 MHz).
   config.search.update(BOARD_LIMITS if fields.get("board_limits") else APOLLO3_LIMITS)
   config.search.seeds = fields["seeds"]
-  # "vmap": a candidate's seeds train together in one vmapped step (0.37-0.64x the time of
-  # sequential steps on this CPU, benchmarks/search_throughput.py); "sequential": one at a time.
-  config.search.parallel_seeds = "vmap"
+  # How a candidate's seeds train (smile_jax/train/seeds.py): "interleaved", in one loop, each
+  # seed's jitted step in turn; "vmap", in one loop, one vmapped step over the stacked seeds (on
+  # this CPU and jax 0.10 ~3x slower for the compact family: grouped convolutions,
+  # benchmarks/search_throughput.py); "sequential", one checkpointed run after another.
+  config.search.parallel_seeds = "interleaved"
   # Where candidates train (smile_jax/search/executors.py): "local" (this process) or "ray" (one
   # Ray task per candidate; `pip install -r requirements-ray.txt`). `ray_address` "": start a
   # local Ray; "auto" or "host:port": join a cluster. `workers`: candidates training at once;

@@ -1,7 +1,7 @@
 """Where a search's candidate trainings run: in this process (`local`) or as Ray tasks (`ray`).
 
 The search (search.py) hands an executor *jobs*: one candidate's architecture and the seeds to
-train it with (all of them in one vmapped training, or one seed a job). An executor has three
+train it with (all of them in one training loop, or one seed a job). An executor has three
 verbs: `submit(spec, seeds)` starts a job (or queues it), `collect(until)` blocks until some job
 has finished (the local executor runs `until` then) and returns all that have, and `close()`.
 A job's outcome is a list of result dicts (one a seed: val AUC, val loss, seconds) or the
@@ -75,14 +75,15 @@ def check_ray():
   return ray
 
 
-def train_job(recipe, spec_json: str, seeds, data, teacher_logits) -> list[dict]:
+def train_job(recipe, spec_json: str, seeds, data, teacher_logits, stepping: str) -> list[dict]:
   """What a Ray task runs: `seeds_lib.train_seeds` on the data fitted to the spec's input."""
   from smile_jax.data import run_data  # noqa: PLC0415 - imported in the worker, not the driver
   from smile_jax.train import seeds as seeds_lib  # noqa: PLC0415
   spec = spec_lib.ModelSpec.from_json(spec_json)
   if tuple(data.train.images.shape[1:]) != tuple(spec.input_shape):
     data = run_data.fit_to(data, spec.input_shape)
-  return seeds_lib.train_seeds(recipe, spec, tuple(seeds), data, teacher_logits=teacher_logits)
+  return seeds_lib.train_seeds(recipe, spec, tuple(seeds), data, teacher_logits=teacher_logits,
+                               stepping=stepping or "interleaved")
 
 
 class RayExecutor:
@@ -91,12 +92,14 @@ class RayExecutor:
   `address`: '' starts a local Ray on this machine (shut down by `close`); 'auto' or
   'host:port' joins a running cluster (`ray start --head` ...; WORKSPACE.md). `threads` 0: the
   smallest node's CPUs // workers, at least 1, so that workers x threads <= cores of each node
-  when the workers share one node."""
+  when the workers share one node. `stepping`: how a job steps its seeds together
+  (seeds.STEPPING); '' makes each seed a job of its own."""
 
-  def __init__(self, recipe, data, teacher_logits=None, *, together: bool = True,
+  def __init__(self, recipe, data, teacher_logits=None, *, stepping: str = "interleaved",
                address: str = "", workers: int = 2, threads: int = 0):
     ray = check_ray()
-    self.ray, self.together, self.workers = ray, together, workers
+    self.ray, self.together, self.workers = ray, bool(stepping), workers
+    self._stepping = stepping
     self._started = not ray.is_initialized()
     if self._started:
       with warnings.catch_warnings():   # JAX warns of any fork; Ray's are fork + exec
@@ -118,7 +121,7 @@ class RayExecutor:
     key = job_key(spec, seeds)
     if key not in self._refs:
       self._refs[key] = self._task.remote(self._recipe, spec.to_json(None), tuple(seeds),
-                                          self._data, self._teacher)
+                                          self._data, self._teacher, self._stepping)
 
   def collect(self, until: tuple | None = None) -> list[tuple]:
     keys = {ref: key for key, ref in self._refs.items()}

@@ -70,9 +70,11 @@ def data_by_input(data: run_data.RunData):
 
 
 def short_trainer_many(config, data_for):
-  """All seeds of a candidate in one vmapped training (smile_jax/train/seeds.py)."""
+  """All seeds of a candidate in one training loop (smile_jax/train/seeds.py), stepped as
+  `config.search.parallel_seeds` says."""
   def train_many(spec: spec_lib.ModelSpec, seeds) -> list[dict]:
-    return seeds_lib.train_seeds(short_recipe(config), spec, tuple(seeds), data_for(spec))
+    return seeds_lib.train_seeds(short_recipe(config), spec, tuple(seeds), data_for(spec),
+                                 stepping=config.search.parallel_seeds)
   return train_many
 
 
@@ -94,16 +96,18 @@ def short_trainer(config, workdir: str, data_for):
 
 
 def make_executor(config, workdir: str, data: run_data.RunData, data_for):
-  """`config.search.executor`: 'local' trains in this process (vmapped seeds, or one seed after
-  another, checkpointed under candidates/); 'ray' sends each candidate to a Ray task."""
+  """`config.search.executor`: 'local' trains in this process (a candidate's seeds in one loop,
+  or one seed after another, checkpointed under candidates/); 'ray' sends each candidate to a Ray
+  task."""
   sc = config.search
-  vmapped = sc.get("parallel_seeds") == "vmap"
+  together = sc.parallel_seeds != "sequential"
   if sc.get("executor", "local") == "local":
     return executors.LocalExecutor(short_trainer(config, workdir, data_for),
-                                   short_trainer_many(config, data_for) if vmapped else None)
+                                   short_trainer_many(config, data_for) if together else None)
   recipe = short_recipe(config)
   return executors.RayExecutor(recipe, data, distill.recipe_teacher(recipe.train, data.train),
-                               together=vmapped, address=sc.ray_address, workers=sc.workers,
+                               stepping=sc.parallel_seeds if together else "",
+                               address=sc.ray_address, workers=sc.workers,
                                threads=sc.threads_per_worker)
 
 
@@ -140,8 +144,8 @@ def check_config(config) -> None:
   except spec_lib.SpecError as e:
     raise spec_lib.SpecError(f"config.search.root = {sc.root!r}: {e}") from None
   choices = {"mode": ("best_first", "algorithm1"), "choice": ("best_score", "one_se"),
-             "moves": tuple(reductions.MOVES), "parallel_seeds": ("vmap", "sequential"),
-             "executor": ("local", "ray")}
+             "moves": tuple(reductions.MOVES),
+             "parallel_seeds": seeds_lib.STEPPING + ("sequential",), "executor": ("local", "ray")}
   for field, allowed in choices.items():
     if sc.get(field, allowed[0]) not in allowed:
       raise ValueError(f"config.search.{field} must be one of {allowed}, got {sc.get(field)!r}")
