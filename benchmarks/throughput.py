@@ -7,6 +7,8 @@ Prints a Markdown table: training images/s of the Embedded net and the Table 1 A
 pmap over 2 host devices), the augmentation pipeline's images/s, and jit training fed by the real
 pipeline. The pipeline keeps up when its rate is above the training rate (the ratio column); on
 a CPU-only machine both share the same cores, which the last column shows.
+A second table times the augmentations alone per recipe: the report's (albumentations, image by
+image) and the search's shifts and flips, image by image and batched (`augment.ShiftFlip`).
 Real SMILEsmileD crops are used when the shared datasets are present, random pixels otherwise.
 """
 
@@ -21,8 +23,8 @@ import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
 from experiments import cli
-from configs import default  # noqa: E402
-from smile_jax.data import pipeline  # noqa: E402
+from configs import default, search as search_config  # noqa: E402
+from smile_jax.data import augment, pipeline  # noqa: E402
 from smile_jax.models import zoo  # noqa: E402
 from smile_jax.train import steps  # noqa: E402
 
@@ -106,6 +108,27 @@ def time_pipeline(images: np.ndarray) -> float:
   return count / (time.perf_counter() - t0)
 
 
+def time_augmentations(images: np.ndarray) -> None:
+  """Images/s of each recipe's augmentations alone, in batches of `--batch_size`."""
+  report = default.get_config().augment
+  search = default.get_config().augment
+  search.update(search_config.RECIPE["augment"])
+  rates = {}
+  for name, cfg, batched in (("report's, albumentations image by image", report, True),
+                             ("search's, albumentations image by image", search, False),
+                             ("search's, batched (ShiftFlip)", search, True)):
+    pipe = augment.build(cfg, seed=0, batched=batched)
+    t0 = time.perf_counter()
+    for start in range(0, len(images) - FLAGS.batch_size + 1, FLAGS.batch_size):
+      augment.apply(pipe, images[start:start + FLAGS.batch_size])
+    rates[name] = len(images) // FLAGS.batch_size * FLAGS.batch_size / (
+        time.perf_counter() - t0)
+  slowest = min(rates.values())
+  print("\n| augmentations | images/s | x the slowest |\n|---|--:|--:|")
+  for name, rate in rates.items():
+    print(f"| {name} | {rate:,.0f} | {rate / slowest:.1f}x |")
+
+
 def main(argv):
   del argv
   images = _images(2048)
@@ -124,6 +147,7 @@ def main(argv):
       print(f"| {name} | {parallel} | {rate:,.0f} | {aug_rate:,.0f} | {aug_rate / rate:.1f}x | "
             f"{fed:,.0f} |" if parallel == "jit" else
             f"| {name} | {parallel} | {rate:,.0f} | {aug_rate:,.0f} | {aug_rate / rate:.1f}x | - |")
+  time_augmentations(images)
 
 
 if __name__ == "__main__":

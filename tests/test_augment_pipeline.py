@@ -6,7 +6,7 @@ import albumentations as A
 import numpy as np
 import pytest
 
-from configs import default
+from configs import default, search as search_config
 from smile_jax.data import augment, pipeline
 from tests.conftest import face_like
 
@@ -35,6 +35,52 @@ def test_the_reports_probabilities():
   assert sorted(probs.values()) == [0.1] + [0.2] * 6 + [0.85]
   motion = [t for t in pipe.transforms if isinstance(t, A.MotionBlur)]
   assert [t.blur_limit[1] for t in motion] == [5, 39]
+
+
+def search_recipe_augment():
+  cfg = default.get_config().augment
+  cfg.update(search_config.RECIPE["augment"])
+  return cfg
+
+
+def test_shifts_and_flips_match_albumentations_image_by_image(images):
+  rng = np.random.default_rng(0)
+  dy, dx = rng.integers(-5, 6, len(images)), rng.integers(-5, 6, len(images))
+  flip = rng.random(len(images)) < 0.5
+  fast = augment.shift_and_flip(images, dy, dx, flip)
+  for i, image in enumerate(images):
+    slow = A.Compose([
+        A.Affine(translate_px={"x": (int(dx[i]),) * 2, "y": (int(dy[i]),) * 2}, border_mode=1,
+                 p=1.0),
+        A.HorizontalFlip(p=float(flip[i]))])(image=image[..., 0])["image"]
+    np.testing.assert_array_equal(fast[i, ..., 0], slow, err_msg=f"image {i}")
+
+
+def test_shift_flip_draws_as_albumentations_does(images):
+  cfg = search_recipe_augment()
+  pipe = augment.build(cfg, seed=5)
+  assert isinstance(pipe, augment.ShiftFlip)
+  # Read each image's horizontal shift back from a ramp (pixel = 3 x column), unflipped.
+  ramp = np.broadcast_to((np.arange(64) * 3).astype(np.uint8)[None, None, :, None],
+                         (4000, 64, 64, 1))
+  def shifts(out):
+    return 32 - out[:, 32, 32, 0].astype(int) // 3
+  ours = shifts(augment.ShiftFlip(cfg.translate, cfg.affine_p, flip_p=0.0, seed=1).batch(ramp))
+  theirs = shifts(augment.apply(A.Compose([
+      A.Affine(translate_percent=(-cfg.translate, cfg.translate), border_mode=1, p=1.0)],
+      seed=1), ramp))
+  # +-4/64 of 64 px truncated toward zero: -3..3, 0 twice as likely, in both.
+  expected = np.array([1, 1, 1, 2, 1, 1, 1]) / 8
+  for got in (ours, theirs):
+    np.testing.assert_allclose(np.bincount(got + 3, minlength=7) / len(got), expected, atol=0.02)
+  first = augment.apply(augment.build(cfg, seed=5), images)
+  again = augment.apply(augment.build(cfg, seed=5), images)
+  other = augment.apply(augment.build(cfg, seed=6), images)
+  np.testing.assert_array_equal(first, again)
+  assert not np.array_equal(first, other) and not np.array_equal(first, images)
+  flipped = augment.apply(augment.ShiftFlip(translate=0.0, affine_p=0.0, flip_p=1.0), images)
+  np.testing.assert_array_equal(flipped, images[:, :, ::-1])
+  assert not isinstance(augment.build(default.get_config().augment), augment.ShiftFlip)
 
 
 def test_example_grid_is_written(images, tmp_path):
