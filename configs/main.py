@@ -1,8 +1,8 @@
 r"""The main job: build the datasets, train the report's models, evaluate, write the report.
 
-Launch (what `make main` runs; measured on an idle 2-core CPU machine from a fresh clone, data
-built included: 41.5 min, of which the search stage 32.3 (teacher ~10, candidates 9, finalists
-and references the rest); pip set-up adds ~4 min):
+Launch (what `make main` runs; measured on an idle 2-core CPU machine from a fresh clone of
+b881683, data built included: 32.6 min, of which the search stage 24.4 (teacher 7.6, 8 candidates
+8.5, 3 finalist seeds 3.1, four reference nets 5.1); pip set-up adds ~1 min):
   .venv/bin/python -m experiments.main --config=configs/main.py --workdir=runs/main
 Variants after a colon:
   configs/main.py:report  the report's search from the Table 1 AlexNet (AUC0 0.966; the measured
@@ -33,7 +33,10 @@ CMSIS-NN 6.05), 31.1 KB flash, bit-exact, firmware test AUC 0.9603. With the mod
 (session 10, fresh clone of a4fcb40: 39.1 min with set-up, search ~29.9 of it): compact~fa9e7bad
 (conv 8/16/16/32 3x3/2 at 64x64, 590,848 MACs), val 0.975, test SMILEsmileD 0.978, GENKI-4K 0.945;
 int8 18.6 ms (1.51 cycles/MAC; 1.49 re-deployed on the final loops; CMSIS-NN 5.72), bit-exact,
-firmware test AUC 0.9613.
+firmware test AUC 0.9613. Session 12 (batched shifts and flips, seeds interleaved; fresh clone
+of b881683): the same net, its 3 finalist seeds val 0.9746 +- 0.0017, test SMILEsmileD 0.9790 +-
+0.0011, GENKI-4K 0.9550 +- 0.0040; the shipped seed 0.978 / 0.9596, int8 18.4 ms, 39.7 KB flash,
+bit-exact.
 The candidate stage stops after 8 candidates (the root included), so machine speed no longer
 changes what is trained.
 """

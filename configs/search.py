@@ -5,7 +5,11 @@ Launch (2 cores, CPU):
       --config.run.data.split_manifest=runs/main/split.json
 Variants: `configs/search.py:algorithm1` (the report's procedure as written), `:compact` (the main
 job's search: the wider moves from the compact 3x3 stride-2 root, SMILEsmileD + GENKI-4K, the
-robot's board limits, a teacher stage and distillation, reference nets), `:smoke` (tiny).
+robot's board limits, a teacher stage and distillation, reference nets), `:compact_300k` (the
+same at a 0.30 M-MAC budget), `:smoke` (tiny).
+Measured `:compact` in the main job (session 12, idle 2 cores): 24.4 min with the teacher stage;
+chose compact~fa9e7bad (590,848 MACs, est. 18.0 ms), 3 finalist seeds test SMILEsmileD 0.9790 +-
+0.0011, GENKI-4K 0.9550 +- 0.0040 (configs/main.py).
 Measured `:compact` without the teacher (WORKSPACE.md, issue 10; 2 cores shared): 9 min of
 candidates chose compact~119f9ca8 (conv 8/16/32/32 3x3/2 at 32x32, 203,008 MACs, 17 ms est.,
 34.9 KB est. flash): val 0.966, test SMILEsmileD 0.970, GENKI-4K 0.927. Distillation adds +0.005
