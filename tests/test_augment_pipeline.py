@@ -8,6 +8,7 @@ import pytest
 
 from configs import default, search as search_config
 from smile_jax.data import augment, pipeline
+from smile_jax.search import full_runs
 from tests.conftest import face_like
 
 
@@ -37,12 +38,6 @@ def test_the_reports_probabilities():
   assert [t.blur_limit[1] for t in motion] == [5, 39]
 
 
-def search_recipe_augment():
-  cfg = default.get_config().augment
-  cfg.update(search_config.RECIPE["augment"])
-  return cfg
-
-
 def test_shifts_and_flips_match_albumentations_image_by_image(images):
   rng = np.random.default_rng(0)
   dy, dx = rng.integers(-5, 6, len(images)), rng.integers(-5, 6, len(images))
@@ -57,7 +52,7 @@ def test_shifts_and_flips_match_albumentations_image_by_image(images):
 
 
 def test_shift_flip_draws_as_albumentations_does(images):
-  cfg = search_recipe_augment()
+  cfg = full_runs.full_recipe(search_config.get_config("compact")).augment   # the search's
   pipe = augment.build(cfg, seed=5)
   assert isinstance(pipe, augment.ShiftFlip)
   # Read each image's horizontal shift back from a ramp (pixel = 3 x column), unflipped.
