@@ -157,7 +157,8 @@ def build_model(model,
                 threshold_logit: float = 0.0,
                 label: str = "",
                 dsp: bool = False,
-                weights_in_sram: str = "auto") -> tuple[dict, np.ndarray]:
+                weights_in_sram: str = "auto",
+                max_model_ram_bytes: int = 0) -> tuple[dict, np.ndarray]:
   """Compiles `model`, builds both boards' firmware, checks parity under QEMU (raising
   `parity.ParityError` with the first divergent layer) and profiles one inference in unicorn;
   returns deploy.json's fields of this build and the firmware's own logits on `parity_images`.
@@ -165,24 +166,30 @@ def build_model(model,
   `reference_logits`: what the firmware must reproduce on `parity_images` (the integer reference's
   int32 accumulators for int8, the float model's logits for float32). `weights_in_sram`: where
   the Edge firmware keeps the weights (compile/weights_placement.py); its cycles add the flash
-  misses' stalls to the core's.
+  misses' stalls to the core's. `max_model_ram_bytes` (0: no limit): the RAM the model may take
+  (arena, the stack it measurably uses, weights copied to SRAM); `auto` keeps the weights in
+  flash when SRAM would pass it.
   """
   built = compile_model(model, directory, threshold_logit, dsp)
   spec = built.graph.spec
   fw = firmware.build(
       directory, "qemu-mps2-an386", os.path.join(directory, "qemu"), kernels=kernels_route)
+  run = emulate.run_qemu(fw, parity_images, built.logit_dtype)
+  model_ram = built.plan.arena_bytes + int(run.stack_bytes.max())  # before any weights
   try:
-    placed = weights_placement.place(directory, kernels_route, parity_images[0],
-                                     reference_logits[0], parity.tolerance(built.dtype),
-                                     built.logit_dtype, spec.num_classes, weights_in_sram)
+    placed = weights_placement.place(
+        directory, kernels_route, parity_images[0], reference_logits[0],
+        parity.tolerance(built.dtype), built.logit_dtype, spec.num_classes, weights_in_sram,
+        max_model_ram_bytes - model_ram if max_model_ram_bytes else None)
     edge = placed.pop("firmware")
     fits, edge_note = True, f"{edge.bin} ({os.path.getsize(edge.bin):,} bytes)"
   except firmware.DoesNotFit as e:
-    placed = {"weights_in_sram": False, "flash": None, "sram": None}
+    placed = {"weights_in_sram": False, "flash": None, "sram": None, "sram_weights_bytes": None}
     fits, edge_note = False, str(e)
   kept = placed["sram" if placed["weights_in_sram"] else "flash"] or {}
   stalls = {mhz: kept.get(f"stall_cycles_{mhz}mhz", 0) for mhz in (48, 96)}
-  run = emulate.run_qemu(fw, parity_images, built.logit_dtype)
+  if placed["weights_in_sram"]:
+    model_ram += placed["sram_weights_bytes"]
   worst = parity.check(built, kernel_layers(built), fw.elf, parity_images, run.logits,
                        reference_logits, label or f"{spec.name} ({built.dtype})")
   prof = profile.profile_elf(fw.elf, parity_images[0], built.logit_dtype, spec.num_classes)
@@ -206,6 +213,9 @@ def build_model(model,
       "arena_bytes": built.plan.arena_bytes,
       "arena_lower_bound_bytes": built.plan.live_bytes,
       "stack_bytes_measured": int(run.stack_bytes.max()),
+      # What the model takes of the Edge's RAM: arena + measured stack + weights in SRAM.
+      "model_ram_bytes": model_ram,
+      "max_model_ram_bytes": max_model_ram_bytes,
       "fits_sparkfun_edge": fits,
       "sparkfun_edge": edge_note,
       "weights_in_sram": placed["weights_in_sram"],

@@ -75,6 +75,13 @@ def firmware_lines(builds: list[dict]) -> list[str]:
           f"{build['parity_images']:,} test images: {build['firmware_test_auc']:.4f} ("
           + ", ".join(f"{name} {auc:.4f}"
                       for name, auc in build["firmware_test_auc_by_dataset"].items()) + ").")
+    if build.get("model_ram_bytes") is not None:
+      limit = build.get("max_model_ram_bytes")
+      lines.append(
+          f"RAM the {build['dtype']} model takes on the Edge: {_kb(build['model_ram_bytes'])} "
+          f"(arena + measured stack{' + weights in SRAM' if build['weights_in_sram'] else ''})"
+          + (f"; limit (deploy.max_model_ram_bytes) {_kb(limit)}"
+             f"{'' if build['model_ram_bytes'] <= limit else ', over it'}." if limit else "."))
     placements = build.get("weights_placements") or {}
     if placements.get("flash") and placements.get("sram"):
       flash, sram = placements["flash"], placements["sram"]

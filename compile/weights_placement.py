@@ -8,7 +8,9 @@ states the firmware sets for 48 and 96 MHz (compile/flash_cache.py), and keeps o
 
   never   flash.
   always  SRAM; an error when they do not fit.
-  auto    SRAM when they fit and it saves stall cycles at 48 MHz, else flash.
+  auto    SRAM when they fit, within `sram_room_bytes` when given (the RAM a robot grants the
+          model, less its arena and stack: deploy.max_model_ram_bytes), and it saves stall
+          cycles at 48 MHz; else flash.
 
 The kept build is `<directory>/sparkfun_edge/` (what experiments.flash packs); the other stays
 beside it as `sparkfun_edge_<flash|sram>/` so the trade can be looked at.
@@ -53,9 +55,11 @@ def _measure(fw: firmware.Firmware, image, logit_dtype, classes) -> dict:
 
 
 def place(directory: str, kernels_route: str, test_image: np.ndarray, test_logits: np.ndarray,
-          test_tolerance: float, logit_dtype, classes: int, choice: str = "auto") -> dict:
+          test_tolerance: float, logit_dtype, classes: int, choice: str = "auto",
+          sram_room_bytes: int | None = None) -> dict:
   """Builds and measures both placements; returns {"weights_in_sram": bool, "flash": {...},
-  "sram": {...} | None, "firmware": the kept Firmware}. Raises firmware.DoesNotFit when even
+  "sram": {...} | None, "sram_weights_bytes": the RAM the SRAM placement adds (weights, tables,
+  their alignment) or None, "firmware": the kept Firmware}. Raises firmware.DoesNotFit when even
   the flash placement does not fit (or SRAM does not, under `always`)."""
   if choice not in CHOICES:
     raise ValueError(f"deploy.weights_in_sram must be one of {CHOICES}, got {choice!r}")
@@ -75,8 +79,11 @@ def place(directory: str, kernels_route: str, test_image: np.ndarray, test_logit
             "auto or never to keep them in flash.") from e
       continue
     rows[name] = _measure(built[name], test_image, logit_dtype, classes)
-  in_sram = "sram" in rows and (choice == "always" or rows["sram"]["stall_cycles_48mhz"] <
-                                rows["flash"]["stall_cycles_48mhz"])
+  grown = (rows["sram"]["edge_ram_bytes"] - rows["flash"]["edge_ram_bytes"] if "sram" in rows
+           else None)
+  room = sram_room_bytes is None or (grown is not None and grown <= sram_room_bytes)
+  in_sram = "sram" in rows and (choice == "always" or (
+      room and rows["sram"]["stall_cycles_48mhz"] < rows["flash"]["stall_cycles_48mhz"]))
   kept = "sram" if in_sram else "flash"
   final = os.path.join(directory, "sparkfun_edge")
   shutil.rmtree(final, ignore_errors=True)
@@ -84,4 +91,4 @@ def place(directory: str, kernels_route: str, test_image: np.ndarray, test_logit
   fw = dataclasses.replace(built[kept], elf=os.path.join(final, "firmware.elf"),
                            bin=os.path.join(final, "firmware.bin"))
   return {"weights_in_sram": in_sram, "flash": rows["flash"], "sram": rows.get("sram"),
-          "firmware": fw}
+          "sram_weights_bytes": grown, "firmware": fw}

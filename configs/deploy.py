@@ -17,8 +17,8 @@ def get_config():
   config.dtypes = ("int8", "float32")
   config.kernels = "llvm"              # "llvm" (TVM's Thumb-2 object) or "c" (TVM's C, gcc -O2)
   # int8 convs and dense layers on SMLAD (compile/simd.py, simd_image.py): 1.56 est. cycles/MAC
-  # on the chosen net of runs/search_distilled against 3.92 scalar, bit-exact. The latency profile the search
-  # estimates with (smile_jax/cost/apollo3_emulated.json) is fitted on the same kernels
+  # on the chosen net of runs/search_distilled against 3.92 scalar, bit-exact. The latency
+  # profile the search estimates with (smile_jax/cost/apollo3_emulated.json) is fitted on the same kernels
   # (configs/fit_latency.py reads this field): refit it when changing this.
   config.dsp_kernels = True
   # Where the Edge firmware keeps the weights (compile/weights_placement.py): "auto" (SRAM when
@@ -28,6 +28,9 @@ def get_config():
   # 11,364 (+2.2%) at RD_WAIT 3 (96 MHz); in SRAM, no misses at all (the code alone fits the
   # cache), for 29.3 KB more RAM.
   config.weights_in_sram = "auto"
+  # The RAM the model may take on the board (arena + measured stack + weights copied to SRAM);
+  # under "auto" the weights stay in flash when SRAM would pass it. 0: no limit but the board's.
+  config.max_model_ram_bytes = 0
   config.range_images = 512         # training images for the int8 activation ranges
   config.percentile = 99.99            # of |activation|, per tensor
   config.parity_images = 8             # test images the float build runs through QEMU

@@ -97,4 +97,6 @@ def get_config(variant: str = ""):
   # Deploy the chosen net (configs/deploy.py): int8 and float, QEMU parity, unicorn profile.
   config.deploy = deploy.get_config()
   config.deploy.enabled = True
+  # The robot's RAM for the model (configs/search.py BOARD_LIMITS): weights in SRAM only within it.
+  config.deploy.max_model_ram_bytes = search.BOARD_LIMITS["max_peak_ram_bytes"]
   return config

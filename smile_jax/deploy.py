@@ -64,7 +64,8 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
       deployed = graph_lib.run_float(graph, test_images)
     row, firmware_logits = build.build_model(
         model, os.path.join(out_dir, dtype), images, reference, cfg.kernels, threshold_logit,
-        f"{spec.name} from {run_dir}", cfg.dsp_kernels, cfg.get("weights_in_sram", "auto"))
+        f"{spec.name} from {run_dir}", cfg.dsp_kernels, cfg.get("weights_in_sram", "auto"),
+        cfg.get("max_model_ram_bytes", 0))
     if dtype == "int8" and len(images) == len(test_images):
       measured = aucs(quantize.dequantize_logits(model, firmware_logits))
       extra |= {"firmware_test_auc": measured["test_auc"],

@@ -51,6 +51,13 @@ def test_weights_in_sram_remove_the_flash_misses_at_their_size_in_ram(compiled):
   grown = sram["edge_ram_bytes"] - flash["edge_ram_bytes"]         # weights, tables, biases
   assert sum(constants) <= grown <= sum(constants) + 8 * len(constants)  # + their alignment
   assert placed["weights_in_sram"] and placed["firmware"].elf.endswith("sparkfun_edge/firmware.elf")
+  assert placed["sram_weights_bytes"] == grown
+  # A robot that grants the model less RAM than the weights take: they stay in flash.
+  tight = weights_placement.place(directory, "llvm", image, logits, 0.0, np.int32, 2, "auto",
+                                  sram_room_bytes=grown - 1)
+  assert not tight["weights_in_sram"] and tight["sram"] == sram
+  assert weights_placement.place(directory, "llvm", image, logits, 0.0, np.int32, 2, "auto",
+                                 sram_room_bytes=grown)["weights_in_sram"]
   assert camera_sim.self_test(placed["firmware"].elf)                     # the kept build runs
   kept = weights_placement.place(directory, "llvm", image, logits, 0.0, np.int32, 2, "never")
   assert not kept["weights_in_sram"] and kept["sram"] is None
