@@ -157,7 +157,7 @@ def run_main_job(config, workdir: str) -> dict:
     summary["search"] = {
         k: search.summary[k]
         for k in ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front",
-                  "references", "teacher")
+                  "finalists", "references", "teacher")
     }
   if deployed is not None:
     summary["deploy"] = [{k: b.get(k) for k in DEPLOY_KEYS} for b in deployed["builds"]]
@@ -170,7 +170,7 @@ DEPLOY_KEYS = ("board", "dtype", "macs", "instructions", "cycles", "cycles_per_m
                "test_auc_by_dataset",
                "fits_sparkfun_edge", "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc",
                "dsp_kernels", "arena_lower_bound_bytes", "stack_bytes_measured",
-               "stall_cycles_48mhz", "stall_cycles_96mhz", "weights_in_sram",
+               "stall_cycles_48mhz", "stall_cycles_96mhz", "weights_in_sram", "model_ram_bytes",
                # int8 only (null for float): measured by the firmware, and the CMSIS-NN peer.
                "firmware_test_auc", "firmware_test_auc_by_dataset", "cmsis_nn_cycles_per_mac")
 

@@ -41,8 +41,8 @@ def test_summary_and_report(job_dir):
   assert rows[("embedded", "test")]["macs"] == 805_632
   search = summary["search"]
   assert set(search) == {
-      "mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front", "references",
-      "teacher"
+      "mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front", "finalists",
+      "references", "teacher"
   }
   assert search["candidates_trained"] == 3 and search["chosen"]["macs"] <= search["budget_macs"]
   assert summary["chosen_run_dir"] == search["chosen"]["run_dir"]  # the search's retrained pick
@@ -72,6 +72,13 @@ def test_summary_and_report(job_dir):
   assert builds["int8"]["cmsis_nn_cycles_per_mac"] > 0 and builds["int8"]["dsp_kernels"]
   assert builds["float32"]["firmware_test_auc"] is None
   assert 0 < builds["int8"]["stack_bytes_measured"] < builds["int8"]["ram_bytes"]
+  # The model's RAM on the Edge: arena + stack, + the weights only when SRAM keeps them within
+  # the robot's limit (configs/main.py).
+  int8, limit = builds["int8"], main_config.get_config("smoke").deploy.max_model_ram_bytes
+  own = int8["arena_bytes"] + int8["stack_bytes_measured"]
+  assert int8["model_ram_bytes"] >= own
+  assert (int8["model_ram_bytes"] > own) == int8["weights_in_sram"]
+  assert limit > 0 and (int8["model_ram_bytes"] <= limit or not int8["weights_in_sram"])
   assert builds["int8"]["fits_sparkfun_edge"] and builds["int8"]["flash_bytes"] < builds["float32"][
       "flash_bytes"]
   assert "Deployment: " in report and "| int8 |" in report

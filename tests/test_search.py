@@ -180,8 +180,25 @@ def test_one_se_rule_prefers_the_cheaper_net_within_the_noise():
   far = cand(zoo.compact().with_input_shape((32, 32, 1)), [0.960, 0.961, 0.962])
   assert search_lib.one_se_choice([big, far, worse]) == [big]
   assert search_lib.one_se_choice([]) == []
+  # More finalists: the others within the error, cheapest first, then the rest by mean AUC.
+  assert search_lib.one_se_choice([worse, big, small], count=3) == [small, big, worse]
+  assert search_lib.one_se_choice([worse, far, big], count=2) == [big, far]
   front = search_lib.pareto_front([big, small, worse], 1.0)
   assert small in front and worse not in front                # dominated on every cost and AUC
+
+
+def test_full_training_chooses_among_the_finalists():
+  """Short training nominates; the one-SE rule over the finalists' full-training seeds ships."""
+  from smile_jax.search import full_runs
+  big, small = (search_lib.Candidate(spec, None, "", ops_lib.analyze(spec), aucs=[0.96, 0.97])
+                for spec in (zoo.compact(), zoo.compact().with_input_shape((32, 32, 1))))
+  def runs(*vals):
+    return {"seeds": [{"seed": seed, "val_auc": val} for seed, val in enumerate(vals)]}
+  finals = {big.hash: runs(0.975, 0.976, 0.977), small.hash: runs(0.970, 0.971, 0.972)}
+  assert full_runs.choose([small, big], finals) is big        # small is > one SE under
+  finals[small.hash] = runs(0.975, 0.9755, 0.976)
+  assert full_runs.choose([big, small], finals) is small      # within it: the cheaper net
+  assert full_runs.choose([], {}) is None
 
 
 def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_data_dir):
@@ -199,6 +216,7 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   config.search.recipe.train.distill_weight = 0.5
   config.search.teacher.update({"model": "ref_stride2_260k", "epochs": 1})
   config.search.references = ("ref_gap_660k",)
+  config.search.reference_seeds = 2
   first = runner.run_search(config, str(tmp_path)).summary
   assert first["candidates_trained"] == 3
   assert first["trainings_run"] == 3 * 2  # AUC0 given: root untrained
@@ -217,6 +235,8 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   vals = [json.load(open(tmp_path / "finalists" / d / "metrics.json"))["splits"][0]
           ["mean_dataset_auc"] for d in finalist_runs]
   assert chosen["val_auc"] == max(vals)
+  [finalist] = first["finalists"]
+  assert finalist["hash"] == chosen["hash"] and [r["val_auc"] for r in finalist["seeds"]] == vals
   teacher = first["teacher"]
   assert teacher["name"] == "ref_stride2_260k" and 0.0 <= teacher["test_auc"] <= 1.0
   assert (tmp_path / "teacher" / "teacher_logits.npz").exists()
@@ -226,9 +246,12 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   [reference] = first["references"]
   assert reference["name"] == "ref_gap_660k" and reference["macs"] == 663_616
   assert "genki4k" in reference["test_auc_by_dataset"]
+  assert [run["seed"] for run in reference["seeds"]] == [0, 1]
+  assert reference["val_auc"] == max(run["val_auc"] for run in reference["seeds"])
   for name in ("search_figure.png", "search.md", "chosen_spec.json", "runs.sqlite"):
     assert (tmp_path / name).exists(), name
   assert "ref_gap_660k (reference)" in (tmp_path / "search.md").read_text()
+  assert "(2 seeds)" in (tmp_path / "search.md").read_text()          # its val and test spread
   second = runner.run_search(config, str(tmp_path)).summary
   assert second["trainings_run"] == 0
   assert second["chosen"]["name"] == chosen["name"]
@@ -311,3 +334,13 @@ def test_best_first_trains_only_nets_within_every_board_limit(tmp_path):
   assert len(trained) == 6
   for cand in trained:                     # over-limit nets were expanded, never trained
     assert limits.overshoot(cand.spec) <= 1.0 and cand.feasible, cand.spec.name
+
+
+def test_tables_give_the_spread_over_seeds():
+  from smile_jax.search import presentation
+  row = {"val_auc": 0.98, "seeds": [
+      {"val_auc": 0.97, "val_auc_by_dataset": {"smile": 0.96, "genki": 0.98}},
+      {"val_auc": 0.98, "val_auc_by_dataset": {"smile": 0.97, "genki": 0.99}}]}
+  assert presentation.spread_cell(row, "val") == (
+      "0.9750 ± 0.0071 (2 seeds) (smile 0.9650 ± 0.0071, genki 0.9850 ± 0.0071)")
+  assert presentation.spread_cell({"val_auc": 0.97, "seeds": row["seeds"][:1]}, "val") == "0.970"

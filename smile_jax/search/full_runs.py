@@ -3,19 +3,22 @@ nets, each a finished run directory (runs.train_evaluate_report) summarised as o
 
 A row holds what the front table, Figure 3 and summary.json show: the run directory and seed,
 val and test AUC (`val_auc` is the figure choices are made on: the mean over datasets when the
-split mixes several, evaluate.choice_auc), and per dataset when there are several. Test figures
-are reported, never used to choose. Every run resumes from its checkpoints, so a killed search
+split mixes several, evaluate.choice_auc), and per dataset when there are several; a finalist's
+or a reference's is its best val seed's, with every seed's AUCs in `seeds`. Test figures are
+reported, never used to choose. Every run resumes from its checkpoints, so a killed search
 loses at most one epoch of one of them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from smile_jax import runs
 from smile_jax.cost import board
 from smile_jax.eval import evaluate
 from smile_jax.models import spec as spec_lib, zoo
+from smile_jax.search import search as search_lib
 from smile_jax.train import distill
 
 
@@ -40,29 +43,50 @@ def full_run(cfg, run_dir: str, spec: spec_lib.ModelSpec, data) -> dict:
   return row
 
 
+# What a row keeps of each seed's run (`seeded_runs`): the spread the tables show.
+SEED_KEYS = ("seed", "val_auc", "test_auc", "val_auc_by_dataset", "test_auc_by_dataset")
+
+
+def seeded_runs(config, run_dir: str, spec: spec_lib.ModelSpec, data, seeds: int) -> dict:
+  """`seeds` full-recipe trainings of `spec` (in run_dir, run_dir_s1, ...): the row of the seed
+  with the best val AUC (the one shipped), with `seeds`, every seed's AUCs (SEED_KEYS)."""
+  best, per_seed = None, []
+  for seed in range(seeds):
+    cfg = full_recipe(config)
+    cfg.train.seed = seed
+    row = full_run(cfg, run_dir + (f"_s{seed}" if seed else ""), spec, data)
+    per_seed.append({key: row[key] for key in SEED_KEYS if key in row})
+    if best is None or row["val_auc"] > best["val_auc"]:
+      best = row
+  return best | {"seeds": per_seed}
+
+
 def retrain_finalists(config, workdir: str, data_for, finalists) -> dict:
-  """Full-recipe retraining of each finalist, `search.finalist_seeds` times; per finalist (by
-  hash), the seed with the best val AUC is kept."""
-  out = {}
-  for cand in finalists:
-    for seed in range(config.search.get("finalist_seeds", 1)):
-      cfg = full_recipe(config)
-      cfg.train.seed = seed
-      run_dir = os.path.join(workdir, "finalists", cand.hash + (f"_s{seed}" if seed else ""))
-      row = full_run(cfg, run_dir, cand.spec, data_for(cand.spec))
-      if cand.hash not in out or row["val_auc"] > out[cand.hash]["val_auc"]:
-        out[cand.hash] = row
-  return out
+  """Full-recipe retraining of each finalist, `search.finalist_seeds` times: hash -> its
+  `seeded_runs` row."""
+  return {cand.hash: seeded_runs(config, os.path.join(workdir, "finalists", cand.hash), cand.spec,
+                                 data_for(cand.spec), config.search.get("finalist_seeds", 1))
+          for cand in finalists}
+
+
+def choose(finalists, finals: dict):
+  """The net the search ships: the one-standard-error rule (search.one_se_choice) over the
+  finalists' full-training val AUCs, one per seed, so short training only nominates."""
+  judged = [dataclasses.replace(cand, aucs=[run["val_auc"] for run in finals[cand.hash]["seeds"]])
+            for cand in finalists]
+  picked = search_lib.one_se_choice(judged)
+  return next(cand for cand in finalists if cand.hash == picked[0].hash) if picked else None
 
 
 def train_references(config, workdir: str, data_for, input_shape) -> list[dict]:
-  """The hand-designed nets of `search.references` (zoo names), full recipe, seed 0, each with
-  its board costs: the markers the front is judged against."""
+  """The hand-designed nets of `search.references` (zoo names), full recipe,
+  `search.reference_seeds` seeds, each with its board costs: the markers the front is judged
+  against."""
   rows = []
   for name in config.search.get("references", ()):
     spec = zoo.get(name, input_shape)
-    row = full_run(full_recipe(config), os.path.join(workdir, "references", name), spec,
-                   data_for(spec))
+    row = seeded_runs(config, os.path.join(workdir, "references", name), spec, data_for(spec),
+                      config.search.get("reference_seeds", 1))
     rows.append(row | board.board_cost(spec).to_dict())
   return rows
 

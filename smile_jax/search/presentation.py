@@ -104,6 +104,41 @@ def front_table(front, finals: dict) -> str:
   return "\n".join(lines)
 
 
+def _mean_sd(values) -> str:
+  mean = sum(values) / len(values)
+  sd = (sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)) ** 0.5
+  return f"{mean:.4f} ± {sd:.4f}"
+
+
+def spread_cell(row: dict, split: str) -> str:
+  """A seeded row's AUC on `split` as mean ± sd over its seeds (full_runs.seeded_runs), each
+  dataset's after it; a row of one seed as `auc_cell`."""
+  seeds = row.get("seeds", [])
+  if len(seeds) < 2:
+    return auc_cell(row, split)
+  cell = f"{_mean_sd([run[f'{split}_auc'] for run in seeds])} ({len(seeds)} seeds)"
+  names = seeds[0].get(f"{split}_auc_by_dataset", {})
+  if names:
+    cell += " (" + ", ".join(
+        f"{name} {_mean_sd([run[f'{split}_auc_by_dataset'][name] for run in seeds])}"
+        for name in names) + ")"
+  return cell
+
+
+def finalist_table(finalists, finals: dict, chosen=None) -> str:
+  """Markdown table of the finalists after full training, over their seeds: val AUC (what the
+  one-SE choice reads, full_runs.choose) and test AUC, reported, as mean ± sd."""
+  lines = [f"| finalist | {COST_HEADER} | val AUC (short) | val AUC (full) | test AUC (full) |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|"]
+  for cand in finalists:
+    final = finals[cand.hash]
+    mark = " (chosen)" if chosen is not None and cand.hash == chosen.hash else ""
+    lines.append(
+        f"| {cand.spec.name}{mark} | {_cost_cells(board.board_cost(cand.spec))} | "
+        f"{cand.mean_auc:.3f} | {spread_cell(final, 'val')} | {spread_cell(final, 'test')} |")
+  return "\n".join(lines)
+
+
 def reference_table(references: list[dict], teacher: dict | None) -> str:
   """Markdown rows of the reference nets (and the teacher), trained with the finalists' recipe."""
   lines = [f"| net | {COST_HEADER} | val AUC (full) | test AUC (full) |",
@@ -111,8 +146,8 @@ def reference_table(references: list[dict], teacher: dict | None) -> str:
   for row in references:
     costs = board.BoardCost(row["macs"], row["flash_bytes"], row["peak_ram_bytes"],
                             row["est_latency_ms_48mhz"])
-    lines.append(f"| {row['name']} (reference) | {_cost_cells(costs)} | {auc_cell(row, 'val')} | "
-                 f"{auc_cell(row, 'test')} |")
+    lines.append(f"| {row['name']} (reference) | {_cost_cells(costs)} | "
+                 f"{spread_cell(row, 'val')} | {spread_cell(row, 'test')} |")
   if teacher is not None:
     lines.append(f"| {_teacher_name(teacher)} | {teacher['macs']:,} | - | - | - | "
                  f"{auc_cell(teacher, 'val')} | {auc_cell(teacher, 'test')} |")

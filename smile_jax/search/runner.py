@@ -116,10 +116,13 @@ class SearchResult:
   summary: dict             # search_summary.json's content
   front_table: str          # the Pareto front as a Markdown table
   reference_table: str = ""  # the reference nets and the teacher, when there are any
+  finalist_table: str = ""   # the finalists after full training, when there are several
 
   def section(self, figure_path: str = "search_figure.png") -> tuple[str, str]:
     """(heading, body) of the search's report section; `figure_path` relative to the report."""
     summary = self.summary
+    finalists = ("\n\n### Finalists (full training; the one-SE rule over their seeds chose)\n\n"
+                 f"{self.finalist_table}" if self.finalist_table else "")
     references = ("\n\n### Reference nets and teacher (same recipe, same run)\n\n"
                   f"{self.reference_table}" if self.reference_table else "")
     body = (
@@ -127,7 +130,7 @@ class SearchResult:
         f"{summary['quality_cutoff']:.3f}, budget "
         f"{summary['budget_macs']:,} MACs; {summary['candidates_trained']} candidates trained in "
         f"{summary['wall_time_s'] / 60:.1f} min.\n\n### Pareto front (feasible candidates)\n\n"
-        f"{self.front_table}{references}\n\n![search]({figure_path})")
+        f"{self.front_table}{finalists}{references}\n\n![search]({figure_path})")
     return f"Reduction search ({summary['mode']}, report Figure 3)", body
 
 
@@ -228,7 +231,7 @@ def run_search(config, workdir: str) -> SearchResult:
   front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
   finals = full_runs.retrain_finalists(config, workdir, data_for, finalists)
   references = full_runs.train_references(config, workdir, data_for, root.input_shape)
-  chosen = max(finalists, key=lambda c: finals[c.hash]["val_auc"]) if finalists else None
+  chosen = full_runs.choose(finalists, finals)
   presentation.figure3(cands, front, beta, sc.budget_macs,
                        os.path.join(workdir, "search_figure.png"), chosen, finals, references,
                        teacher)
@@ -243,13 +246,16 @@ def run_search(config, workdir: str) -> SearchResult:
           "spec": chosen.spec.to_dict(), "hash": chosen.hash, "short_val_auc": chosen.mean_auc,
       } | finals[chosen.hash] | board.board_cost(chosen.spec).to_dict(),
       "front": [c.row() | finals.get(c.hash, {}) for c in front],
+      "finalists": [c.row() | finals[c.hash] for c in finalists],
       "references": references,
       "teacher": teacher,
   }
   jsonfile.dump(summary, os.path.join(workdir, "search_summary.json"), indent=1)
   result = SearchResult(summary, presentation.front_table(front, finals),
                         presentation.reference_table(references, teacher)
-                        if references or teacher else "")
+                        if references or teacher else "",
+                        presentation.finalist_table(finalists, finals, chosen)
+                        if len(finalists) > 1 else "")
   heading, body = result.section()
   with open(os.path.join(workdir, "search.md"), "w") as file:
     file.write(f"# {heading}: from {sc.root}\n\n{body}\n")

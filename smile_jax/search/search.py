@@ -160,22 +160,24 @@ def pareto_front(cands: list[Candidate], margin: float) -> list[Candidate]:
 
 
 def one_se_choice(cands: list[Candidate], count: int = 1) -> list[Candidate]:
-  """The one-standard-error rule: the cheapest candidates (estimated latency, then flash, then
+  """The one-standard-error rule: the cheapest candidate (estimated latency, then flash, then
   MACs) whose mean val AUC is within one standard error of the best mean's, so a tie within the
-  seeds' noise goes to the smaller net."""
+  seeds' noise goes to the smaller net. With `count` > 1 the next are the others within that
+  standard error, cheapest first, then the rest by mean val AUC: the finalists a full training
+  judges again (short training ranks the good nets poorly: WORKSPACE.md, the proxy's quality)."""
   trained = [cand for cand in cands if cand.aucs]
   if not trained:
     return []
   best = max(trained, key=lambda cand: cand.mean_auc)
   error = (float(np.std(best.aucs, ddof=1)) / math.sqrt(len(best.aucs))
            if len(best.aucs) > 1 else 0.0)
-  close = [cand for cand in trained if cand.mean_auc >= best.mean_auc - error]
 
-  def cheapness(cand: Candidate) -> tuple:
+  def order(cand: Candidate) -> tuple:
     macs, _, flash, latency = board_costs(cand)
-    return latency, flash, macs
-  cheapest = sorted(close, key=cheapness)
-  return cheapest[:count]
+    if cand.mean_auc >= best.mean_auc - error:
+      return 0, latency, flash, macs
+    return 1, -cand.mean_auc, 0.0, 0
+  return sorted(trained, key=order)[:count]
 
 
 class Search:
