@@ -55,6 +55,13 @@ def test_extended_moves_reach_compact_nets():
   assert found["input 48"].spec.input_shape == (48, 48, 1)
   assert found["input 32"].spec.input_shape == (32, 32, 1)
   assert "not below" in reductions.extended_moves(found["input 32"].spec)[-2].reason
+  half = found["width/2"].spec                       # the 0.26 M reference, in one step
+  assert half.canonical_hash() == zoo.ref_stride2_260k().canonical_hash()
+  assert spec_lib.total_macs(half) == 259_072
+  narrow = spec_lib.ModelSpec("narrow", (spec_lib.Conv(3, 3, stride=2), spec_lib.Flatten(),
+                                         spec_lib.Dense(2, activation="none")), (64, 64, 1))
+  assert "layer 0 1 features" in {o.description: o for o in
+                                  reductions.extended_moves(narrow)}["width/2"].reason
   for option in reductions.valid(compact, "extended"):
     assert spec_lib.total_macs(option.spec) < spec_lib.total_macs(compact), option.description
   alexnet = {option.description: option for option in reductions.extended_moves(zoo.alexnet())}

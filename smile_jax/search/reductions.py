@@ -18,7 +18,10 @@ compact nets that the report's steps cannot (WORKSPACE.md):
     conv is a plain conv);
   * a flatten head becomes a global average pool (`pool head`);
   * the input resolution drops to each of `RESOLUTIONS` below the current one (`input 48`): the
-    camera frame is downscaled anyway, and every layer after it shrinks.
+    camera frame is downscaled anyway, and every layer after it shrinks;
+  * every conv and hidden dense layer keeps half its filters (`width/2`, MobileNet's width
+    multiplier): one step where halving each layer alone takes one per layer, each scored on its
+    own in short training before the next (the 0.26 M reference is the compact root at width/2).
 A reduction must lower the MAC count; one that does not (a stride that no longer shrinks the
 map, a removed pool that grows the next layer) is skipped with that reason. Batch norm and dropout
 layers stay, except that one made redundant by a removal goes with it.
@@ -144,6 +147,7 @@ def extended_moves(spec: spec_lib.ModelSpec) -> list[Reduction]:
       head = list(layers)
       head[index] = spec_lib.GlobalAvgPool()
       out.append(_rebuild(spec, head, "pool head"))
+  out.append(_half_width(spec))
   height, width, channels = spec.input_shape
   for size in RESOLUTIONS:
     desc = f"input {size}"
@@ -152,6 +156,21 @@ def extended_moves(spec: spec_lib.ModelSpec) -> list[Reduction]:
     else:
       out.append(_rebuild(spec, list(layers), desc, (size, size, channels)))
   return out
+
+
+def _half_width(spec: spec_lib.ModelSpec) -> Reduction:
+  """Every conv and hidden dense layer at half its features, or why not."""
+  layers = list(spec.layers)
+  last_dense = max((i for i, layer in enumerate(layers) if isinstance(layer, spec_lib.Dense)),
+                   default=-1)
+  for index, layer in enumerate(layers):
+    if isinstance(layer, spec_lib.Conv) or (isinstance(layer, spec_lib.Dense) and
+                                            index != last_dense):
+      if layer.features // 2 < MIN_FEATURES:
+        return Reduction("width/2", None, f"would leave layer {index} {layer.features // 2} "
+                                          f"features (< {MIN_FEATURES})")
+      layers[index] = dataclasses.replace(layer, features=layer.features // 2)
+  return _rebuild(spec, layers, "width/2")
 
 
 def valid(spec: spec_lib.ModelSpec, moves: str = "report") -> list[Reduction]:
