@@ -36,7 +36,11 @@ int8 18.6 ms (1.51 cycles/MAC; 1.49 re-deployed on the final loops; CMSIS-NN 5.7
 firmware test AUC 0.9613. Session 12 (batched shifts and flips, seeds interleaved; fresh clone
 of b881683): the same net, its 3 finalist seeds val 0.9746 +- 0.0017, test SMILEsmileD 0.9790 +-
 0.0011, GENKI-4K 0.9550 +- 0.0040; the shipped seed 0.978 / 0.9596, int8 18.4 ms, 39.7 KB flash,
-bit-exact.
+bit-exact. Session 13 (fresh clone of d39e842, width/2 among the moves, the robot's RAM limit on
+the weights' placement): 34.5 min with set-up (test 33.6), search 25.1 (teacher ~7.3, 8
+candidates 9.1 [the same 8: width/2 of the root is far under the 20 ms limit and not reached],
+finalists 3.3, references 5.2); the same pick and seeds to the digit; the model's RAM 31.6 KB
+(arena 16 KB + stack 2.7 KB + weights 12.9 KB in SRAM), within the robot's 32 KB.
 The candidate stage stops after 8 candidates (the root included), so machine speed no longer
 changes what is trained.
 """
