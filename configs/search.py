@@ -71,7 +71,7 @@ VARIANTS = {
     # With the width/2 move (the same store resumed, 5.8 min of candidates): the root at width/2
     # (= ref_stride2_260k, 259,072 MACs, est. 8 ms, short 0.964) ties compact~4571f93e on full
     # training (val 0.9735 +- 0.0008 vs +- 0.0005) and, cheaper, is chosen: test SMILEsmileD
-    # 0.9763 +- 0.0012, GENKI-4K 0.953 +- 0.006 over its 3 seeds.
+    # 0.9763 +- 0.0012, GENKI-4K 0.953 +- 0.006 over its 3 seeds; int8 9.0 ms, 32.4 KB flash.
     "compact_300k": dict(mode="best_first", root="compact", moves="extended", choice="one_se",
                          seeds=3, epochs=4, budget_macs=300_000,
                          max_candidates=16, max_minutes=45.0, max_per_class=0, finalists=3,
