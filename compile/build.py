@@ -175,7 +175,8 @@ def build_model(model,
   fw = firmware.build(
       directory, "qemu-mps2-an386", os.path.join(directory, "qemu"), kernels=kernels_route)
   run = emulate.run_qemu(fw, parity_images, built.logit_dtype)
-  model_ram = built.plan.arena_bytes + int(run.stack_bytes.max())  # before any weights
+  stack = int(run.stack_bytes.max())
+  model_ram = built.plan.arena_bytes + stack  # before any weights
   try:
     placed = weights_placement.place(
         directory, kernels_route, parity_images[0], reference_logits[0],
@@ -212,7 +213,7 @@ def build_model(model,
       "ram_bytes": fw.ram_bytes,
       "arena_bytes": built.plan.arena_bytes,
       "arena_lower_bound_bytes": built.plan.live_bytes,
-      "stack_bytes_measured": int(run.stack_bytes.max()),
+      "stack_bytes_measured": stack,
       # What the model takes of the Edge's RAM: arena + measured stack + weights in SRAM.
       "model_ram_bytes": model_ram,
       "max_model_ram_bytes": max_model_ram_bytes,

@@ -18,8 +18,8 @@ def get_config():
   config.kernels = "llvm"              # "llvm" (TVM's Thumb-2 object) or "c" (TVM's C, gcc -O2)
   # int8 convs and dense layers on SMLAD (compile/simd.py, simd_image.py): 1.56 est. cycles/MAC
   # on the chosen net of runs/search_distilled against 3.92 scalar, bit-exact. The latency
-  # profile the search estimates with (smile_jax/cost/apollo3_emulated.json) is fitted on the same kernels
-  # (configs/fit_latency.py reads this field): refit it when changing this.
+  # profile the search estimates with (smile_jax/cost/apollo3_emulated.json) is fitted on the
+  # same kernels (configs/fit_latency.py reads this field): refit it when changing this.
   config.dsp_kernels = True
   # Where the Edge firmware keeps the weights (compile/weights_placement.py): "auto" (SRAM when
   # they fit and the flash-cache model says it saves stall cycles), "always" or "never" (flash).

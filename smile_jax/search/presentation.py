@@ -89,6 +89,13 @@ def _cost_cells(costs: board.BoardCost) -> str:
 COST_HEADER = "MACs | est. latency (int8, 48 MHz) | peak RAM (int8) | est. flash (int8)"
 
 
+def _mean_sd(values, digits: int = 4) -> str:
+  """`mean ± sd` (sample sd; 0 for one value) of seeds' AUCs."""
+  mean = sum(values) / len(values)
+  sd = (sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)) ** 0.5
+  return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
 def front_table(front, finals: dict) -> str:
   """Markdown table of the front; full-recipe val/test AUC only for the retrained finalists (val:
   the mean over datasets when there are several, then each dataset's)."""
@@ -96,18 +103,13 @@ def front_table(front, finals: dict) -> str:
            "val AUC (full) | test AUC (full) |", "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
   for cand in front:
     final = finals.get(cand.hash, {})
-    sd = (sum((a - cand.mean_auc) ** 2 for a in cand.aucs) / max(1, len(cand.aucs) - 1)) ** 0.5
     lines.append(
         f"| {cand.spec.name} | {cand.reduction} | "
         f"{_cost_cells(board.board_cost(cand.spec))} | "
-        f"{cand.mean_auc:.3f} ± {sd:.3f} | {auc_cell(final, 'val')} | {auc_cell(final, 'test')} |")
+        f"{_mean_sd(cand.aucs, 3)} | {auc_cell(final, 'val')} | {auc_cell(final, 'test')} |")
   return "\n".join(lines)
 
 
-def _mean_sd(values) -> str:
-  mean = sum(values) / len(values)
-  sd = (sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)) ** 0.5
-  return f"{mean:.4f} ± {sd:.4f}"
 
 
 def spread_cell(row: dict, split: str) -> str:
