@@ -32,6 +32,16 @@ def test_embedded_per_layer_other_ops_by_hand():
   assert bn.params == 64
 
 
+def test_depthwise_layer_counts_like_a_conv():
+  # Written as multiply-adds (models/net.py), a depthwise conv still counts Hout*Wout*K*K*C MACs
+  # and, like a conv, a bias add and a ReLU per output element, nothing for its accumulation.
+  rows = {r.name: r for r in ops.analyze(SEPARABLE).layers}
+  assert rows["depthwise_conv_1"].macs == 16 * 16 * 9 * 8
+  assert rows["depthwise_conv_1"].other_ops == 2 * 16 * 16 * 8
+  assert rows["depthwise_conv_5"].macs == 8 * 8 * 25 * 16
+  assert rows["depthwise_conv_5"].other_ops == 8 * 8 * 16   # no activation
+
+
 def test_params_and_peak_memory():
   cost = ops.analyze(zoo.embedded())
   assert cost.params_unfolded == spec_lib.total_params(zoo.embedded()) == cost.params + 64

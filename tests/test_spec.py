@@ -1,7 +1,9 @@
 """Model specs: JSON round trip, shape inference and its errors, MAC/parameter counts by hand."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from smile_jax.models import net, spec as spec_lib, zoo
@@ -46,6 +48,36 @@ def test_separable_layers_round_trip_and_count_params():
   with pytest.raises(spec_lib.SpecError, match="global_avg_pool.*needs an HxWxC input"):
     spec_lib.ModelSpec("flat", (spec_lib.Flatten(), spec_lib.GlobalAvgPool(),
                                 spec_lib.Dense(2, activation="none")))
+
+
+@pytest.mark.parametrize("size,kernel,stride,padding", [(9, 3, 2, "SAME"), (8, 3, 1, "SAME"),
+                                                         (11, 5, 3, "SAME"), (9, 3, 2, "VALID"),
+                                                         (7, 5, 1, "VALID")])
+def test_depthwise_conv_is_the_grouped_convolution(size, kernel, stride, padding):
+  inputs = jax.random.normal(jax.random.key(1), (2, size, size + 2, 3))
+  weights = jax.random.normal(jax.random.key(2), (kernel, kernel, 1, 3))
+
+  def grouped(x, w):
+    return jax.lax.conv_general_dilated(x, w, (stride, stride), padding,
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                        feature_group_count=3)
+
+  def ours(x, w):
+    return net.depthwise_conv(x, w, stride, padding)
+  np.testing.assert_allclose(ours(inputs, weights), grouped(inputs, weights), atol=1e-5)
+  loss = lambda fn: lambda x, w: jnp.sum(jnp.sin(fn(x, w)))   # noqa: E731
+  for got, want in zip(jax.grad(loss(ours), (0, 1))(inputs, weights),
+                       jax.grad(loss(grouped), (0, 1))(inputs, weights)):
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_depthwise_params_are_the_grouped_convs():
+  """Same names, shapes and initial values as nn.Conv with one group per channel."""
+  images = jnp.zeros((1, 8, 8, 4))
+  ours = net.DepthwiseConv(3, 2, "SAME", name="dw").init(jax.random.key(3), images)
+  flax_conv = nn.Conv(4, (3, 3), strides=2, feature_group_count=4, name="dw").init(
+      jax.random.key(3), images)
+  jax.tree.map(np.testing.assert_array_equal, ours, flax_conv)
 
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))

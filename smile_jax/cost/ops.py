@@ -7,7 +7,9 @@ Conventions (used everywhere in the project, the search budget and the reports i
   * other ops: one per output element of each elementwise primitive (add, sub, mul, div, max,
     min, neg, exp, log, rsqrt, sqrt, tanh, logistic, select_n, comparisons, convert), plus the
     window comparisons of `reduce_window` pooling ((window - 1) per output element), plus
-    (input - output) elements for reductions. Layout ops (reshape, broadcast, transpose, slice,
+    (input - output) elements for reductions. A conv written as multiply-adds (the depthwise conv,
+    models/net.py) counts each `mul` inside its `net.MAC_SCOPE` scope as one MAC per output
+    element and its accumulating `add`s as nothing, as a conv primitive would. Layout ops (reshape, broadcast, transpose, slice,
     concatenate, pad) move data and count zero.
   * "ops", the report's unit (its budget of 1.38 M ops = 3 s on the Apollo3): MACs. The report
     estimated one floating-point load-add-store per operation; a MAC is that unit of work, and
@@ -50,10 +52,13 @@ def _size(shape) -> int:
   return int(math.prod(shape))
 
 
-def _eqn_cost(eqn) -> tuple[int, int]:
-  """(MACs, other ops) of one primitive application."""
+def _eqn_cost(eqn, multiply_accumulate: bool = False) -> tuple[int, int]:
+  """(MACs, other ops) of one primitive application (`multiply_accumulate`: inside a
+  `net.MAC_SCOPE`)."""
   name = eqn.primitive.name
   out = eqn.outvars[0].aval.shape
+  if multiply_accumulate and name in ("mul", "add"):
+    return (_size(out), 0) if name == "mul" else (0, 0)
   if name == "conv_general_dilated":
     rhs = eqn.invars[1].aval.shape
     dn = eqn.params["dimension_numbers"]
@@ -102,7 +107,7 @@ def count_jaxpr(jaxpr, prefix: str = "SpecNet") -> dict[str, LayerCost]:
         for sub in subs:
           walk(sub, stack)
         continue
-      macs, other = _eqn_cost(eqn)
+      macs, other = _eqn_cost(eqn, net_lib.MAC_SCOPE in stack.split("/"))
       layer = costs.setdefault(_layer_of(stack, prefix), LayerCost(_layer_of(stack, prefix)))
       layer.macs += macs
       layer.other_ops += other

@@ -27,6 +27,56 @@ def _activate(inputs, activation: str):
   return nn.relu(inputs) if activation == "relu" else inputs
 
 
+# A `mul` inside a scope of this name is a multiply-accumulate and its `add`s are the accumulation:
+# how the op counter (cost/ops.py) counts the MACs of a conv written as multiply-adds.
+MAC_SCOPE = "multiply_accumulate"
+
+
+def depthwise_conv(inputs, kernel, stride: int, padding: str):
+  """Each channel of (N, H, W, C) `inputs` convolved with its own k x k filter (`kernel`, shape
+  (k, k, 1, C)): what `lax.conv_general_dilated` with `feature_group_count=C` computes (SAME pads
+  as lax does, the odd pixel low), written as k*k strided slices multiplied and added. XLA:CPU
+  runs the grouped convolution 10-20x slower, forward and backward, than these multiply-adds
+  (benchmarks/depthwise.py), and the separable candidates dominated the search's time."""
+  k, height, width = kernel.shape[0], inputs.shape[1], inputs.shape[2]
+  if padding == "SAME":
+    out_h, out_w = -(-height // stride), -(-width // stride)
+    pad_h = max((out_h - 1) * stride + k - height, 0)
+    pad_w = max((out_w - 1) * stride + k - width, 0)
+    # A numpy zero of the inputs' dtype: no conversion op in the jaxpr for the op counter.
+    inputs = jax.lax.pad(inputs, np.zeros((), inputs.dtype),
+                         ((0, 0, 0), (pad_h // 2, pad_h - pad_h // 2, 0),
+                          (pad_w // 2, pad_w - pad_w // 2, 0), (0, 0, 0)))
+  else:
+    out_h, out_w = (height - k) // stride + 1, (width - k) // stride + 1
+  out = None
+  with jax.named_scope(MAC_SCOPE):
+    for i in range(k):
+      for j in range(k):
+        tap = jax.lax.slice(inputs, (0, i, j, 0),
+                            (inputs.shape[0], i + (out_h - 1) * stride + 1,
+                             j + (out_w - 1) * stride + 1, inputs.shape[3]),
+                            (1, stride, stride, 1)) * kernel[i, j, 0]
+        out = tap if out is None else out + tap
+  return out
+
+
+class DepthwiseConv(nn.Module):
+  """A depthwise conv with nn.Conv's parameters (`kernel` (k, k, 1, C), `bias` (C,)) and
+  initialisers, so checkpoints and the compiler read it as the grouped nn.Conv it replaces."""
+  kernel_size: int
+  stride: int = 1
+  padding: str = "SAME"
+
+  @nn.compact
+  def __call__(self, inputs):
+    channels = inputs.shape[-1]
+    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                        (self.kernel_size, self.kernel_size, 1, channels))
+    bias = self.param("bias", nn.initializers.zeros_init(), (channels,))
+    return depthwise_conv(inputs, kernel, self.stride, self.padding) + bias
+
+
 class SpecNet(nn.Module):
   """The net described by `spec`; layer i is named `{type}_{i}` in the parameter tree."""
   spec: spec_lib.ModelSpec
@@ -44,9 +94,7 @@ class SpecNet(nn.Module):
                            padding=layer.padding, name=name)(inputs)
           inputs = _activate(inputs, layer.activation)
         elif isinstance(layer, spec_lib.DepthwiseConv):
-          channels = inputs.shape[-1]
-          inputs = nn.Conv(channels, (layer.kernel, layer.kernel), strides=layer.stride,
-                           padding=layer.padding, feature_group_count=channels, name=name)(inputs)
+          inputs = DepthwiseConv(layer.kernel, layer.stride, layer.padding, name=name)(inputs)
           inputs = _activate(inputs, layer.activation)
         elif isinstance(layer, spec_lib.MaxPool):
           inputs = nn.max_pool(inputs, (layer.window, layer.window),
