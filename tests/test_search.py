@@ -274,6 +274,8 @@ def test_bad_search_configs_fail_before_training(tmp_path):
            ("search.references", ("no_such_net",), "config.search.references"),
            ("search.teacher.run_dir", str(tmp_path / "gone"), "config.search.teacher.run_dir"),
            ("search.recipe.train.distill_weight", 0.5, "needs a teacher"),
+           ("search.bands", (700_000, 300_000), "config.search.bands"),
+           ("search.bands", (2_000_000,), "config.search.bands"),
            ("search.root", "nonet", "unknown model"),
            ("search.root", str(tmp_path / "bad.json"), "unknown type 'convolution'"),
            ("search.root", str(tmp_path / "none.json"), "give a zoo name")]
@@ -351,3 +353,50 @@ def test_tables_give_the_spread_over_seeds():
   assert presentation.spread_cell(row, "val") == (
       "0.9750 ± 0.0071 (2 seeds) (smile 0.9650 ± 0.0071, genki 0.9850 ± 0.0071)")
   assert presentation.spread_cell({"val_auc": 0.97, "seeds": row["seeds"][:1]}, "val") == "0.970"
+
+
+def test_bands_give_finalists_across_the_costs_and_explore_each_band(tmp_path):
+  def cand(spec, aucs):
+    return search_lib.Candidate(spec, None, "", ops_lib.analyze(spec), aucs=aucs)
+  big = cand(zoo.compact(), [0.975, 0.976, 0.977])                            # 960,512 MACs
+  mid = cand(zoo.compact().with_input_shape((48, 48, 1)), [0.970, 0.971, 0.972])   # 540,288
+  small = cand(zoo.ref_stride2_260k(), [0.960, 0.962, 0.964])                 # 259,072
+  tiny = cand(zoo.compact().with_input_shape((32, 32, 1)), [0.950, 0.951, 0.952])  # 240,128
+  assert search_lib.banded_choice([tiny, big, small, mid]) == [big]       # no bands: one_se
+  assert search_lib.banded_choice([tiny, big, small, mid], (300_000, 700_000)) == [
+      small, mid, big]                                                    # one per band
+  assert search_lib.banded_choice([tiny, small, big], (259_072, 700_000), count=2) == [
+      small, tiny, big]                             # a bound's own net is in the band below
+  # Best-first takes each band's dearest nets as it takes the budget's: the 0.26 M net, far
+  # under the budget, sits just under the 0.30 M band's bound.
+  banded = search_lib.Search(synthetic_trainer([]), RunStore(str(tmp_path / "d.sqlite")),
+                             search_lib.Constraints(budget_macs=1_380_000),
+                             bands=(300_000, 700_000))
+  assert banded._gap(small.spec) == pytest.approx(259_072 / 300_000)
+  assert banded._gap(big.spec) == pytest.approx(960_512 / 1_380_000)
+  assert banded._gap(zoo.alexnet()) > 1                                # over the budget: as is
+  plain = search_lib.Search(synthetic_trainer([]), RunStore(str(tmp_path / "e.sqlite")),
+                            search_lib.Constraints(budget_macs=1_380_000))
+  assert plain._gap(small.spec) == pytest.approx(259_072 / 1_380_000)
+
+
+def test_references_dominated_on_each_plane():
+  from smile_jax.search import full_runs
+
+  def row(name, macs, latency, flash, *vals):
+    return {"name": name, "macs": macs, "est_latency_ms_48mhz": latency, "flash_bytes": flash,
+            "val_auc": max(vals), "test_auc": 0.9,
+            "seeds": [{"val_auc": v, "test_auc": 0.9} for v in vals]}
+  reference = row("ref", 660_000, 20.0, 25_000, 0.940, 0.944)          # mean 0.942
+  cheaper_better = row("a", 590_000, 18.0, 40_000, 0.975, 0.973)      # flash dearer
+  same = row("b", 660_000, 20.0, 25_000, 0.941, 0.943)                 # the same net: a tie
+  worse = row("c", 300_000, 9.0, 20_000, 0.930, 0.950)                 # mean 0.940 < 0.942
+  dearer = row("d", 700_000, 19.0, 24_000, 0.990, 0.990)               # more MACs
+  assert full_runs.dominators(reference, [cheaper_better, same, worse, dearer]) == {
+      "est_latency_ms_48mhz": ["a", "b"], "flash_bytes": ["b"]}
+  assert full_runs.mean_val_auc({"val_auc": 0.9}) == 0.9              # one seed, no list
+  from smile_jax.search import presentation
+  table = presentation.reference_table(
+      [reference | {"peak_ram_bytes": 1,
+                    "dominated_by": full_runs.dominators(reference, [cheaper_better])}], None)
+  assert table.splitlines()[-1].endswith("| a | none |")

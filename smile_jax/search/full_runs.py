@@ -61,6 +61,27 @@ def seeded_runs(config, run_dir: str, spec: spec_lib.ModelSpec, data, seeds: int
   return best | {"seeds": per_seed}
 
 
+def mean_val_auc(row: dict) -> float:
+  """A seeded row's val AUC as the mean over its seeds (the one seed's without `seeds`)."""
+  seeds = row.get("seeds") or [row]
+  return sum(run["val_auc"] for run in seeds) / len(seeds)
+
+
+# The planes the front is judged on: val AUC against each of these costs (a row's fields).
+FRONT_COSTS = ("est_latency_ms_48mhz", "flash_bytes")
+
+
+def dominators(reference: dict, finalists: list[dict]) -> dict[str, list[str]]:
+  """Per cost of FRONT_COSTS, the names of the finalists (full-training rows) that dominate
+  `reference` on the (val AUC, cost) plane: mean val AUC over seeds no lower, that cost and MACs
+  no higher. The reference net itself, found by the search, counts: a tie is no loss."""
+  return {cost: [row["name"] for row in finalists
+                 if mean_val_auc(row) >= mean_val_auc(reference)
+                 and row["macs"] <= reference["macs"]
+                 and (row[cost] or 0.0) <= (reference[cost] or 0.0)]
+          for cost in FRONT_COSTS}
+
+
 def retrain_finalists(config, workdir: str, data_for, finalists) -> dict:
   """Full-recipe retraining of each finalist, `search.finalist_seeds` times: hash -> its
   `seeded_runs` row."""

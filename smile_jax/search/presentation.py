@@ -110,8 +110,6 @@ def front_table(front, finals: dict) -> str:
   return "\n".join(lines)
 
 
-
-
 def spread_cell(row: dict, split: str) -> str:
   """A seeded row's AUC on `split` as mean ± sd over its seeds (full_runs.seeded_runs), each
   dataset's after it; a row of one seed as `auc_cell`."""
@@ -141,16 +139,22 @@ def finalist_table(finalists, finals: dict, chosen=None) -> str:
   return "\n".join(lines)
 
 
+def _names(names) -> str:
+  return ", ".join(names) if names else "none"
+
+
 def reference_table(references: list[dict], teacher: dict | None) -> str:
   """Markdown rows of the reference nets (and the teacher), trained with the finalists' recipe."""
-  lines = [f"| net | {COST_HEADER} | val AUC (full) | test AUC (full) |",
-           "|---|--:|--:|--:|--:|--:|--:|"]
+  lines = [f"| net | {COST_HEADER} | val AUC (full) | test AUC (full) | dominated by "
+           "(val, latency) | dominated by (val, flash) |", "|---|--:|--:|--:|--:|--:|--:|--|--|"]
   for row in references:
     costs = board.BoardCost(row["macs"], row["flash_bytes"], row["peak_ram_bytes"],
                             row["est_latency_ms_48mhz"])
+    by = row.get("dominated_by", {})
     lines.append(f"| {row['name']} (reference) | {_cost_cells(costs)} | "
-                 f"{spread_cell(row, 'val')} | {spread_cell(row, 'test')} |")
+                 f"{spread_cell(row, 'val')} | {spread_cell(row, 'test')} | "
+                 f"{_names(by.get('est_latency_ms_48mhz'))} | {_names(by.get('flash_bytes'))} |")
   if teacher is not None:
     lines.append(f"| {_teacher_name(teacher)} | {teacher['macs']:,} | - | - | - | "
-                 f"{auc_cell(teacher, 'val')} | {auc_cell(teacher, 'test')} |")
+                 f"{auc_cell(teacher, 'val')} | {auc_cell(teacher, 'test')} | | |")
   return "\n".join(lines)

@@ -157,6 +157,11 @@ def check_config(config) -> None:
       raise ValueError(f"config.search.workers must be >= 1 (got {sc.workers}) and "
                        f"threads_per_worker >= 0 (got {sc.threads_per_worker})")
     executors.check_ray()
+  bands = tuple(sc.get("bands", ()))
+  if bands and (list(bands) != sorted(set(bands)) or bands[0] <= 0
+                or bands[-1] >= sc.budget_macs or sc.get("choice") != "one_se"):
+    raise ValueError(f"config.search.bands = {bands}: MAC bounds, increasing, each between 0 and "
+                     f"the budget ({sc.budget_macs:,}), with config.search.choice = 'one_se'")
   for name in sc.get("references", ()):
     if name not in zoo.ZOO:
       raise ValueError(f"config.search.references: {name!r} is not a zoo model {sorted(zoo.ZOO)}")
@@ -186,7 +191,8 @@ def explore(search: search_lib.Search, sc, root: spec_lib.ModelSpec):
   search.best_first(root, beta, baseline_auc)
   ok = [c for c in search.trained.values() if c.feasible and c.aucs and c.score(sc.margin) >= beta]
   if sc.get("choice", "best_score") == "one_se":
-    return baseline_auc, beta, search_lib.one_se_choice(ok, sc.finalists)
+    return baseline_auc, beta, search_lib.banded_choice(ok, tuple(sc.get("bands", ())),
+                                                        sc.finalists)
   return baseline_auc, beta, sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
 
 
@@ -219,6 +225,7 @@ def run_search(config, workdir: str) -> SearchResult:
       max_candidates=sc.max_candidates,
       max_seconds=sc.max_minutes * 60,
       moves=sc.get("moves", "report"),
+      bands=tuple(sc.get("bands", ())),
       on_trained=lambda c: print(
           f"[search {(time.time() - t0) / 60:5.1f} min] {c.spec.name}: {c.cost.macs:,} MACs, "
           f"val AUC {c.mean_auc:.4f} over {len(c.aucs)} seed(s) ({c.reduction})",
@@ -230,7 +237,10 @@ def run_search(config, workdir: str) -> SearchResult:
   cands = [c for c in search.trained.values() if c.aucs]
   front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
   finals = full_runs.retrain_finalists(config, workdir, data_for, finalists)
-  references = full_runs.train_references(config, workdir, data_for, root.input_shape)
+  final_rows = [c.row() | finals[c.hash] for c in finalists]
+  references = [row | {"dominated_by": full_runs.dominators(row, final_rows)}
+                for row in full_runs.train_references(config, workdir, data_for,
+                                                      root.input_shape)]
   chosen = full_runs.choose(finalists, finals)
   presentation.figure3(cands, front, beta, sc.budget_macs,
                        os.path.join(workdir, "search_figure.png"), chosen, finals, references,
@@ -246,7 +256,7 @@ def run_search(config, workdir: str) -> SearchResult:
           "spec": chosen.spec.to_dict(), "hash": chosen.hash, "short_val_auc": chosen.mean_auc,
       } | finals[chosen.hash] | board.board_cost(chosen.spec).to_dict(),
       "front": [c.row() | finals.get(c.hash, {}) for c in front],
-      "finalists": [c.row() | finals[c.hash] for c in finalists],
+      "finalists": final_rows,
       "references": references,
       "teacher": teacher,
   }

@@ -180,19 +180,30 @@ def one_se_choice(cands: list[Candidate], count: int = 1) -> list[Candidate]:
   return sorted(trained, key=order)[:count]
 
 
+def banded_choice(cands: list[Candidate], bands: tuple = (), count: int = 1) -> list[Candidate]:
+  """`one_se_choice(count)` within each MAC band: `bands` are the bands' upper bounds below the
+  budget (a net of exactly a bound is in the band below it), so the finalists span the front's
+  costs instead of crowding next to its best net; no bands: `one_se_choice` over all."""
+  edges = (0, *sorted(bands), math.inf)
+  return [cand for low, high in zip(edges, edges[1:])
+          for cand in one_se_choice([c for c in cands if low < c.cost.macs <= high], count)]
+
+
 class Search:
   """Runs either mode over one run store; see the module docstring."""
 
   def __init__(self, executor, store: RunStore, constraints: Constraints, *, seeds=(0,),
                margin: float = 1.0, epochs: int = 0, train_above_budget: float = 4.0,
                max_candidates: int = 1000, max_seconds: float = float("inf"), on_trained=None,
-               moves: str = "report"):
-    """`executor`: an executors.py executor, or a `Trainer` run in this process."""
+               moves: str = "report", bands: tuple = ()):
+    """`executor`: an executors.py executor, or a `Trainer` run in this process. `bands`: MAC
+    bounds below the budget whose nets best-first explores as it does those near the budget."""
     if callable(executor):
       executor = executors.LocalExecutor(executor)
     self.executor, self.store, self.constraints = executor, store, constraints
     self.moves = moves        # reductions.MOVES: the report's reductions, or the wider moves too
     self.seeds, self.margin, self.epochs = tuple(seeds), margin, epochs
+    self.bands = tuple(sorted(bands))
     self.train_above_budget = train_above_budget
     self.max_candidates, self.max_seconds = max_candidates, max_seconds
     self.on_trained = on_trained or (lambda cand: None)
@@ -309,6 +320,14 @@ class Search:
     return recurse(self.make(root, None, "baseline"))
 
   # -- the default: best-first -----------------------------------------------------------------
+  def _gap(self, spec: spec_lib.ModelSpec) -> float:
+    """The constraints' overshoot, or for a net that fits, cost / the nearest of the limits and
+    band bounds above it: each band's dearest nets come first, as the budget's do."""
+    overshoot = self.constraints.overshoot(spec)
+    macs = spec_lib.total_macs(spec)
+    above = [macs / bound for bound in self.bands if bound >= macs]
+    return max([overshoot] + above) if overshoot <= 1 else overshoot
+
   def _priority(self, overshoot: float, parent_quality: float, beta: float) -> float:
     """Lower first. Distance to the tightest limit in halvings (an admissible count of the
     reductions still needed, each at most /4 ~ 2 halvings, so /2), minus how far the parent
@@ -330,7 +349,7 @@ class Search:
         if child_hash not in seen:
           seen.add(child_hash)
           counter += 1
-          priority = self._priority(self.constraints.overshoot(option.spec), quality, beta)
+          priority = self._priority(self._gap(option.spec), quality, beta)
           heapq.heappush(heap, (priority, counter, option.spec, parent_hash, option.description,
                                 quality))
 
