@@ -64,6 +64,10 @@ def get_config():
   config.augment.rotate_degrees = 10.0
   config.augment.translate = 0.05
   config.augment.flip_p = 0.2
+  config.augment.scale = 0.0                     # affine zoom by U(1 - scale, 1 + scale)
+  config.augment.brightness_contrast_p = 0.0     # not in the report
+  config.augment.brightness = 0.2                # x 255, added
+  config.augment.contrast = 0.2                  # x U(1 - contrast, 1 + contrast)
   config.augment.blur_p = 0.2
   config.augment.blur_limit = 5
   config.augment.noise_p = 0.2

@@ -78,6 +78,42 @@ def test_shift_flip_draws_as_albumentations_does(images):
   assert not isinstance(augment.build(default.get_config().augment), augment.ShiftFlip)
 
 
+def test_batched_zoom_brightness_and_contrast(images):
+  rng = np.random.default_rng(0)
+  dy, dx = rng.integers(-3, 4, len(images)), rng.integers(-3, 4, len(images))
+  flip = rng.random(len(images)) < 0.5
+  np.testing.assert_array_equal(augment.shift_and_flip(images, dy, dx, flip, np.ones(16)),
+                                augment.shift_and_flip(images, dy, dx, flip))
+  # A ramp (pixel = 2 x column) zoomed by 2 about its centre climbs half as fast, centre fixed.
+  ramp = np.broadcast_to((np.arange(64) * 2).astype(np.uint8)[None, None, :, None],
+                         (1, 64, 64, 1))
+  zoomed = augment.shift_and_flip(ramp, np.zeros(1, int), np.zeros(1, int), np.zeros(1, bool),
+                                  np.array([2.0]))[0, 32, :, 0].astype(int)
+  assert abs(zoomed[32] - 64) <= 2 and zoomed[48] - zoomed[16] == 32
+  # The search's recipe builds them batched; with zoom and brightness off, shifts draw as before.
+  cfg = full_runs.full_recipe(search_config.get_config("compact")).augment
+  pipe = augment.build(cfg, seed=2)
+  assert (pipe.scale, pipe.brightness_contrast_p, pipe.brightness, pipe.contrast) == (
+      0.1, 0.5, 0.2, 0.2)
+  plain = augment.ShiftFlip(cfg.translate, cfg.affine_p, cfg.flip_p, 2, brightness=0.2)
+  np.testing.assert_array_equal(plain.batch(images), augment.ShiftFlip(
+      cfg.translate, cfg.affine_p, cfg.flip_p, 2).batch(images))
+  assert not np.array_equal(pipe.batch(images), plain.batch(images))
+  # Brightness alone: every pixel moves by one draw per image, within +-0.2 x 255, clipped.
+  grey = np.full((2000, 4, 4, 1), 128, np.uint8)
+  lit = augment.ShiftFlip(0.0, 0.0, 0.0, brightness=0.2, brightness_contrast_p=1.0).batch(grey)
+  per_image = lit.reshape(2000, -1).astype(int) - 128
+  assert (per_image == per_image[:, :1]).all() and np.abs(per_image).max() <= 51
+  assert per_image.std() > 25      # spread over the range: U(-51, 51) has sd 29
+  # Contrast alone scales pixel values: 250 -> 250 x U(0.8, 1.2), clipped to 255 (above 1.02).
+  bright = np.full((2000, 2, 2, 1), 250, np.uint8)
+  scaled = augment.ShiftFlip(0.0, 0.0, 0.0, contrast=0.2,
+                             brightness_contrast_p=1.0).batch(bright)
+  assert scaled.min() >= 200 and scaled.max() == 255 and 0.38 < (scaled == 255).mean() < 0.52
+  with_p = augment.ShiftFlip(0.0, 0.0, 0.0, brightness=0.2, brightness_contrast_p=0.5).batch(grey)
+  assert 0.4 < (with_p[:, 0, 0, 0] != 128).mean() < 0.6
+
+
 def test_example_grid_is_written(images, tmp_path):
   path = augment.example_grid(
       augment.build(default.get_config().augment), images[:3], str(tmp_path / "aug.png"))
