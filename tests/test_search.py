@@ -400,3 +400,25 @@ def test_references_dominated_on_each_plane():
       [reference | {"peak_ram_bytes": 1,
                     "dominated_by": full_runs.dominators(reference, [cheaper_better])}], None)
   assert table.splitlines()[-1].endswith("| a | none |")
+
+
+def test_challengers_answer_the_references_no_finalist_dominates():
+  from smile_jax.search import full_runs
+
+  def cand(spec, aucs):
+    return search_lib.Candidate(spec, None, "", ops_lib.analyze(spec), aucs=aucs, feasible=True)
+  gap = zoo.ref_gap_660k()
+  reference = board.board_cost(gap).to_dict() | {"name": "ref_gap_660k", "val_auc": 0.94}
+  big = board.board_cost(zoo.compact()).to_dict() | {"name": "compact", "val_auc": 0.98}
+  small = cand(zoo.ref_stride2_260k(), [0.96, 0.96])           # 8 ms, flash above the gap net's
+  same = cand(gap, [0.95, 0.95])                               # the gap net's own costs
+  low_res = cand(zoo.compact().with_input_shape((32, 32, 1)), [0.97, 0.97])   # 7 ms, 45 KB
+  assert board.board_cost(small.spec).flash_bytes > reference["flash_bytes"]
+  # compact costs more MACs than the reference: it dominates on neither plane.
+  assert full_runs.dominators(reference, [big]) == {"est_latency_ms_48mhz": [],
+                                                    "flash_bytes": []}
+  # The best short val AUC under each plane's costs: latency -> low_res; flash -> only `same`.
+  assert full_runs.challengers([reference], [big], [small, same, low_res], 2) == [low_res, same]
+  assert full_runs.challengers([reference], [big], [small, same, low_res], 1) == [low_res]
+  finished = big | {"macs": 200_000, "flash_bytes": 1, "est_latency_ms_48mhz": 1.0}
+  assert full_runs.challengers([reference], [finished], [small, same, low_res], 2) == []

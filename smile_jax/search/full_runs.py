@@ -82,6 +82,25 @@ def dominators(reference: dict, finalists: list[dict]) -> dict[str, list[str]]:
           for cost in FRONT_COSTS}
 
 
+def challengers(references: list[dict], judged: list[dict], cands, count: int) -> list:
+  """The search's answer to each reference that no full-trained row of `judged` dominates on a
+  plane of FRONT_COSTS: of `cands` (trained, feasible, not yet trained in full) no costlier than
+  it on that plane and in MACs, the best by short-training val AUC; at most `count` in all, to
+  be trained in full like the finalists (a reference the finalists' bands miss, e.g. one of
+  smaller flash than any finalist, then meets the cheapest good net that could beat it)."""
+  out = []
+  for reference in references:
+    for cost, names in dominators(reference, judged).items():
+      if names or len(out) >= count:
+        continue
+      fits = [cand for cand in cands if cand not in out
+              and cand.row()["macs"] <= reference["macs"]
+              and (cand.row()[cost] or 0.0) <= (reference[cost] or 0.0)]
+      if fits:
+        out.append(max(fits, key=lambda cand: cand.mean_auc))
+  return out
+
+
 def retrain_finalists(config, workdir: str, data_for, finalists) -> dict:
   """Full-recipe retraining of each finalist, `search.finalist_seeds` times: hash -> its
   `seeded_runs` row."""

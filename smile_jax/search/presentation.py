@@ -125,14 +125,16 @@ def spread_cell(row: dict, split: str) -> str:
   return cell
 
 
-def finalist_table(finalists, finals: dict, chosen=None) -> str:
+def finalist_table(finalists, finals: dict, chosen=None, challengers=()) -> str:
   """Markdown table of the finalists after full training, over their seeds: val AUC (what the
-  one-SE choice reads, full_runs.choose) and test AUC, reported, as mean ± sd."""
+  one-SE choice reads, full_runs.choose) and test AUC, reported, as mean ± sd; `challengers`
+  (full_runs.challengers, among `finalists`) are marked."""
   lines = [f"| finalist | {COST_HEADER} | val AUC (short) | val AUC (full) | test AUC (full) |",
            "|---|--:|--:|--:|--:|--:|--:|--:|"]
   for cand in finalists:
     final = finals[cand.hash]
     mark = " (chosen)" if chosen is not None and cand.hash == chosen.hash else ""
+    mark += " (challenger)" if cand in challengers else ""
     lines.append(
         f"| {cand.spec.name}{mark} | {_cost_cells(board.board_cost(cand.spec))} | "
         f"{cand.mean_auc:.3f} | {spread_cell(final, 'val')} | {spread_cell(final, 'test')} |")

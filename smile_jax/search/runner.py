@@ -238,9 +238,14 @@ def run_search(config, workdir: str) -> SearchResult:
   front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
   finals = full_runs.retrain_finalists(config, workdir, data_for, finalists)
   final_rows = [c.row() | finals[c.hash] for c in finalists]
-  references = [row | {"dominated_by": full_runs.dominators(row, final_rows)}
-                for row in full_runs.train_references(config, workdir, data_for,
-                                                      root.input_shape)]
+  references = full_runs.train_references(config, workdir, data_for, root.input_shape)
+  challengers = full_runs.challengers(
+      references, final_rows, [c for c in cands if c.feasible and c.hash not in finals],
+      sc.get("challengers", 0))
+  finals |= full_runs.retrain_finalists(config, workdir, data_for, challengers)
+  challenger_rows = [c.row() | finals[c.hash] for c in challengers]
+  references = [row | {"dominated_by": full_runs.dominators(row, final_rows + challenger_rows)}
+                for row in references]
   chosen = full_runs.choose(finalists, finals)
   presentation.figure3(cands, front, beta, sc.budget_macs,
                        os.path.join(workdir, "search_figure.png"), chosen, finals, references,
@@ -257,6 +262,7 @@ def run_search(config, workdir: str) -> SearchResult:
       } | finals[chosen.hash] | board.board_cost(chosen.spec).to_dict(),
       "front": [c.row() | finals.get(c.hash, {}) for c in front],
       "finalists": final_rows,
+      "challengers": challenger_rows,
       "references": references,
       "teacher": teacher,
   }
@@ -264,8 +270,9 @@ def run_search(config, workdir: str) -> SearchResult:
   result = SearchResult(summary, presentation.front_table(front, finals),
                         presentation.reference_table(references, teacher)
                         if references or teacher else "",
-                        presentation.finalist_table(finalists, finals, chosen)
-                        if len(finalists) > 1 else "")
+                        presentation.finalist_table(finalists + challengers, finals, chosen,
+                                                    challengers)
+                        if len(finalists + challengers) > 1 else "")
   heading, body = result.section()
   with open(os.path.join(workdir, "search.md"), "w") as file:
     file.write(f"# {heading}: from {sc.root}\n\n{body}\n")
