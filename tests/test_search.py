@@ -109,6 +109,21 @@ def test_store_round_trip_and_resume(tmp_path):
     RunStore(path, {"train.epochs": 4, "data.extra_datasets": ["genki4k"]})
 
 
+def test_options_that_are_off_leave_the_fingerprint_as_before():
+  from configs import search as search_config
+  from smile_jax.search import runner
+  config = search_config.get_config("compact")
+  on = runner.stored_recipe(config)
+  assert (on["augment.scale"], on["augment.brightness_contrast_p"], on["augment.brightness"]) == (
+      0.1, 0.5, 0.2)
+  config.search.recipe.augment.update({"scale": 0.0, "brightness_contrast_p": 0.0})
+  off = runner.stored_recipe(config)
+  # A store made before these options existed has none of their fields: it still matches.
+  assert set(on) - set(off) == {"augment.scale", "augment.brightness_contrast_p",
+                                "augment.brightness", "augment.contrast"}
+  assert {key: on[key] for key in off if key in on} == off
+
+
 def test_algorithm1_stops_at_first_success_depth_first(tmp_path):
   calls = []
   search = search_lib.Search(synthetic_trainer(calls), RunStore(str(tmp_path / "a.sqlite")),

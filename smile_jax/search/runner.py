@@ -35,13 +35,23 @@ def short_recipe(config):
   return cfg
 
 
+# Options that came after run stores were made: while a switch is 0 its fields change nothing
+# and are left out of the fingerprint, so a store made before them still matches.
+INERT_WHEN_OFF = {"augment.scale": ("augment.scale",),
+                  "augment.brightness_contrast_p": ("augment.brightness_contrast_p",
+                                                    "augment.brightness", "augment.contrast")}
+
+
 def stored_recipe(config) -> dict:
   """What a candidate's short training depends on, flattened to `section.field` keys (paths that
-  name where things are, not what they hold, left out): the run store's fingerprint."""
+  name where things are, not what they hold, and INERT_WHEN_OFF's fields while off, left out):
+  the run store's fingerprint."""
   cfg = short_recipe(config).to_dict()
   where = {"data.data_dir", "data.tfds_dir", "data.split_manifest", "train.teacher"}
   flat = {f"{section}.{key}": value for section in ("data", "train", "augment")
           for key, value in cfg[section].items()}
+  where |= {field for switch, fields in INERT_WHEN_OFF.items() if not flat.get(switch)
+            for field in fields}
   return {key: list(v) if isinstance(v, tuple) else v for key, v in flat.items()
           if key not in where} | {"teacher": bool(cfg["train"].get("teacher"))}
 
