@@ -1,8 +1,8 @@
 r"""The main job: build the datasets, train the report's models, evaluate, write the report.
 
 Launch (what `make main` runs; measured on an idle 2-core CPU machine from a fresh clone of
-b881683, data built included: 32.6 min, of which the search stage 24.4 (teacher 7.6, 8 candidates
-8.5, 3 finalist seeds 3.1, four reference nets 5.1); pip set-up adds ~1 min):
+76193ec, data built included: 31.0 min, of which the search stage 22.6 (teacher 7.2, 8 candidates
+5.5, 3 finalist seeds 3.9, four reference nets 5.9); pip set-up adds ~1 min):
   .venv/bin/python -m experiments.main --config=configs/main.py --workdir=runs/main
 Variants after a colon:
   configs/main.py:report  the report's search from the Table 1 AlexNet (AUC0 0.966; the measured
@@ -41,6 +41,11 @@ the weights' placement): 34.5 min with set-up (test 33.6), search 25.1 (teacher 
 candidates 9.1 [the same 8: width/2 of the root is far under the 20 ms limit and not reached],
 finalists 3.3, references 5.2); the same pick and seeds to the digit; the model's RAM 31.6 KB
 (arena 16 KB + stack 2.7 KB + weights 12.9 KB in SRAM), within the robot's 32 KB.
+Session 14 (fresh clone of 76193ec; depthwise convs as multiply-adds, zooms and lighting in the
+search recipe): 32.0 min with set-up (test 31.0), search 22.6; other candidates, and the pick
+compact~d286e1e9 (conv 8/16/16/16 3x3/2 at 64x64, 553,472 MACs, est. 17.0 ms): its 3 seeds val
+0.9757 +- 0.0008, test SMILEsmileD 0.9741 +- 0.0021, GENKI-4K 0.9584 +- 0.0029; shipped seed
+(val 0.9765) 0.976 / 0.956; int8 bit-exact, 17.4 ms, 36.5 KB flash, model RAM 29.1 KB.
 The candidate stage stops after 8 candidates (the root included), so machine speed no longer
 changes what is trained.
 """

@@ -6,10 +6,12 @@ Launch (2 cores, CPU):
 Variants: `configs/search.py:algorithm1` (the report's procedure as written), `:compact` (the main
 job's search: the wider moves from the compact 3x3 stride-2 root, SMILEsmileD + GENKI-4K, the
 robot's board limits, a teacher stage and distillation, reference nets), `:compact_300k` (the
-same at a 0.30 M-MAC budget, with 3 finalists), `:smoke` (tiny).
-Measured `:compact` in the main job (session 12, idle 2 cores): 24.4 min with the teacher stage;
-chose compact~fa9e7bad (590,848 MACs, est. 18.0 ms), 3 finalist seeds test SMILEsmileD 0.9790 +-
-0.0011, GENKI-4K 0.9550 +- 0.0040 (configs/main.py).
+same at a 0.30 M-MAC budget, with 3 finalists), `:front` (the whole 0.1-1.4 M front without the
+latency limit, a finalist per MAC band, judged against every reference), `:smoke` (tiny).
+Measured `:compact` in the main job (session 14, idle 2 cores): 22.6 min with the teacher stage;
+chose compact~d286e1e9 (553,472 MACs, est. 17.0 ms), 3 finalist seeds val 0.9757 +- 0.0008, test
+SMILEsmileD 0.9741 +- 0.0021, GENKI-4K 0.9584 +- 0.0029 (configs/main.py; session 12, before the
+zooms and lighting: compact~fa9e7bad, 0.9746 +- 0.0017, 0.9790 +- 0.0011, 0.9550 +- 0.0040).
 Measured `:compact` without the teacher (WORKSPACE.md, issue 10; 2 cores shared): 9 min of
 candidates chose compact~119f9ca8 (conv 8/16/32/32 3x3/2 at 32x32, 203,008 MACs, 17 ms est.,
 34.9 KB est. flash): val 0.966, test SMILEsmileD 0.970, GENKI-4K 0.927. Distillation adds +0.005
@@ -72,6 +74,8 @@ VARIANTS = {
     # (= ref_stride2_260k, 259,072 MACs, est. 8 ms, short 0.964) ties compact~4571f93e on full
     # training (val 0.9735 +- 0.0008 vs +- 0.0005) and, cheaper, is chosen: test SMILEsmileD
     # 0.9763 +- 0.0012, GENKI-4K 0.953 +- 0.006 over its 3 seeds; int8 9.0 ms, 32.4 KB flash.
+    # Session 14 (zooms and lighting, the slow test's teacher): the same pick, val 0.9728 +-
+    # 0.0027, test 0.9739 +- 0.0038 / 0.9528 +- 0.0041 (WORKSPACE.md).
     "compact_300k": dict(mode="best_first", root="compact", moves="extended", choice="one_se",
                          seeds=3, epochs=4, budget_macs=300_000,
                          max_candidates=16, max_minutes=45.0, max_per_class=0, finalists=3,
@@ -84,6 +88,12 @@ VARIANTS = {
     # 28-40 ms), the best net of each MAC band (<= 0.30 M, <= 0.70 M, <= 1.38 M) a finalist, and
     # finalists and references 3 seeds each; search.md's reference table names the finalists
     # that dominate each reference. Reuse the main job's teacher and split (as compact_300k).
+    # Measured (session 14, the recipe before zooms and lighting: add
+    # --config.search.recipe.augment.scale=0 --config.search.recipe.augment.brightness_contrast_p=0
+    # to repeat it): finalists compact~3e39bce0 (0.26 M, val 0.9735 +- 0.0008), compact~fa9e7bad
+    # (0.59 M, 0.9746 +- 0.0017), the root (0.96 M, 0.9782 +- 0.0017), and the challenger
+    # compact~9bffa7bc (0.28 M, 25.0 KB, 0.9696 +- 0.0013): every reference dominated on (val,
+    # est. latency) and on (val, est. flash) (WORKSPACE.md).
     "front": dict(mode="best_first", root="compact", moves="extended", choice="one_se",
                   seeds=3, epochs=4, max_candidates=24, max_minutes=60.0, max_per_class=0,
                   bands=(300_000, 700_000), finalists=1, finalist_seeds=3, challengers=2,

@@ -1,8 +1,9 @@
 """Full-size checks of the acceptance bars, marked slow: CI skips them (`make test-all` runs them).
 
-The Table 1 AlexNet takes ~40-55 min on 2 cores; the default main job 33.6 min (measured idle,
-session 13: the search stage 25.1 of it, teacher included; models, deploy and analysis the rest). The CMSIS-NN peer
-needs the pinned sources ($SMILE_JAX_THIRD_PARTY_DIR, else ../shared/third_party).
+The Table 1 AlexNet takes ~40-55 min on 2 cores; the default main job 31.0 min (measured idle,
+session 14: the search stage 22.6 of it, teacher included; models, deploy and analysis the
+rest). The CMSIS-NN peer needs the pinned sources ($SMILE_JAX_THIRD_PARTY_DIR, else
+../shared/third_party).
 """
 
 import os
