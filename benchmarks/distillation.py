@@ -13,14 +13,13 @@ gain exceeds the seeds' spread; never decide on the test columns.
 import json
 import os
 
-import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
 from smile_jax.data import run_data
 from smile_jax.models import spec as spec_lib
-from smile_jax.search import full_runs, runner
+from smile_jax.search import full_runs, presentation, runner
 from smile_jax.train import distill
 
 FLAGS = flags.FLAGS
@@ -36,10 +35,6 @@ flags.DEFINE_list("settings", ["plain", "distilled"], "Which settings to train (
                   "plain,distilled: e.g. to measure another recipe change under distillation).")
 flags.DEFINE_string("json", "", "Also write the rows as JSON here.")
 flags.mark_flags_as_required(["workdir", "teacher"])
-
-
-def _mean_sd(values) -> str:
-  return f"{np.mean(values):.4f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.4f}"
 
 
 def main(_):
@@ -73,10 +68,10 @@ def main(_):
   for name in dict.fromkeys(r["net"] for r in rows):
     for setting in FLAGS.settings:
       group = [r for r in rows if r["net"] == name and r["setting"] == setting]
-      tests = [_mean_sd([r.get("test_auc_by_dataset", {"all": r["test_auc"]})[d] for r in group])
-               for d in datasets]
+      tests = [presentation.mean_sd([r.get("test_auc_by_dataset", {"all": r["test_auc"]})[d]
+                                     for r in group]) for d in datasets]
       print(f"| {name} | {group[0]['macs']:,} | {setting} | "
-            f"{_mean_sd([r['val_auc'] for r in group])} | " + " | ".join(tests) + " |")
+            f"{presentation.mean_sd([r['val_auc'] for r in group])} | " + " | ".join(tests) + " |")
   if FLAGS.json:
     with open(FLAGS.json, "w") as file:
       json.dump(rows, file, indent=1)

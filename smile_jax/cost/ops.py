@@ -9,8 +9,8 @@ Conventions (used everywhere in the project, the search budget and the reports i
     window comparisons of `reduce_window` pooling ((window - 1) per output element), plus
     (input - output) elements for reductions. A conv written as multiply-adds (the depthwise conv,
     models/net.py) counts each `mul` inside its `net.MAC_SCOPE` scope as one MAC per output
-    element and its accumulating `add`s as nothing, as a conv primitive would. Layout ops (reshape, broadcast, transpose, slice,
-    concatenate, pad) move data and count zero.
+    element and its accumulating `add`s as nothing, as a conv primitive would. Layout ops
+    (reshape, broadcast, transpose, slice, concatenate, pad) move data and count zero.
   * "ops", the report's unit (its budget of 1.38 M ops = 3 s on the Apollo3): MACs. The report
     estimated one floating-point load-add-store per operation; a MAC is that unit of work, and
     the budget is applied to MACs (`budget_macs`). `macs + other_ops` is also reported.

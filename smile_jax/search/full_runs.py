@@ -88,14 +88,15 @@ def challengers(references: list[dict], judged: list[dict], cands, count: int) -
   it on that plane and in MACs, the best by short-training val AUC; at most `count` in all, to
   be trained in full like the finalists (a reference the finalists' bands miss, e.g. one of
   smaller flash than any finalist, then meets the cheapest good net that could beat it)."""
+  costs = [(cand, board.board_cost(cand.spec).to_dict()) for cand in cands]
   out = []
   for reference in references:
     for cost, names in dominators(reference, judged).items():
       if names or len(out) >= count:
         continue
-      fits = [cand for cand in cands if cand not in out
-              and cand.row()["macs"] <= reference["macs"]
-              and (cand.row()[cost] or 0.0) <= (reference[cost] or 0.0)]
+      fits = [cand for cand, its in costs if cand not in out
+              and its["macs"] <= reference["macs"]
+              and (its[cost] or 0.0) <= (reference[cost] or 0.0)]
       if fits:
         out.append(max(fits, key=lambda cand: cand.mean_auc))
   return out

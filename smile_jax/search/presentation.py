@@ -91,7 +91,7 @@ def _cost_cells(costs: board.BoardCost) -> str:
 COST_HEADER = "MACs | est. latency (int8, 48 MHz) | peak RAM (int8) | est. flash (int8)"
 
 
-def _mean_sd(values, digits: int = 4) -> str:
+def mean_sd(values, digits: int = 4) -> str:
   """`mean ± sd` (sample sd; 0 for one value) of seeds' AUCs."""
   mean = sum(values) / len(values)
   sd = (sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)) ** 0.5
@@ -108,7 +108,7 @@ def front_table(front, finals: dict) -> str:
     lines.append(
         f"| {cand.spec.name} | {cand.reduction} | "
         f"{_cost_cells(board.board_cost(cand.spec))} | "
-        f"{_mean_sd(cand.aucs, 3)} | {auc_cell(final, 'val')} | {auc_cell(final, 'test')} |")
+        f"{mean_sd(cand.aucs, 3)} | {auc_cell(final, 'val')} | {auc_cell(final, 'test')} |")
   return "\n".join(lines)
 
 
@@ -118,11 +118,11 @@ def spread_cell(row: dict, split: str) -> str:
   seeds = row.get("seeds", [])
   if len(seeds) < 2:
     return auc_cell(row, split)
-  cell = f"{_mean_sd([run[f'{split}_auc'] for run in seeds])} ({len(seeds)} seeds)"
+  cell = f"{mean_sd([run[f'{split}_auc'] for run in seeds])} ({len(seeds)} seeds)"
   names = seeds[0].get(f"{split}_auc_by_dataset", {})
   if names:
     cell += " (" + ", ".join(
-        f"{name} {_mean_sd([run[f'{split}_auc_by_dataset'][name] for run in seeds])}"
+        f"{name} {mean_sd([run[f'{split}_auc_by_dataset'][name] for run in seeds])}"
         for name in names) + ")"
   return cell
 
