@@ -417,6 +417,31 @@ def test_references_dominated_on_each_plane():
   assert table.splitlines()[-1].endswith("| a | none |")
 
 
+def test_a_reference_that_is_a_finalists_net_takes_its_runs(tmp_path):
+  """The reference whose architecture a finalist trained with enough seeds is not trained again
+  (data_for would be asked for its data): it takes the finalist's row under its own name; with
+  fewer finalist seeds than the references need, it is trained."""
+  import ml_collections
+  from smile_jax.search import full_runs
+  spec = zoo.get("ref_stride2_260k", (64, 64, 1))
+  seeds = [{"seed": s, "val_auc": 0.97 + s / 1000, "test_auc": 0.96} for s in range(3)]
+  finals = {spec.canonical_hash(): {"name": "compact~3e39bce0", "run_dir": "f", "seed": 2,
+                                    "val_auc": 0.972, "test_auc": 0.96, "seeds": seeds}}
+  config = ml_collections.ConfigDict({"search": {"references": ("ref_stride2_260k",),
+                                                 "reference_seeds": 3}})
+
+  def data_for(spec):
+    raise AssertionError(f"{spec.name} trained again")
+  [row] = full_runs.train_references(config, str(tmp_path), data_for, (64, 64, 1), finals)
+  assert row["name"] == "ref_stride2_260k" and row["same_net_as"] == "compact~3e39bce0"
+  assert row["seeds"] == seeds and row["macs"] == 259_072 and row["flash_bytes"] > 0
+  from smile_jax.search import presentation
+  assert "(reference, = compact~3e39bce0)" in presentation.reference_table([row], None)
+  config.search.reference_seeds = 4
+  with pytest.raises(AssertionError, match="trained again"):
+    full_runs.train_references(config, str(tmp_path), data_for, (64, 64, 1), finals)
+
+
 def test_challengers_answer_the_references_no_finalist_dominates():
   from smile_jax.search import full_runs
 

@@ -119,15 +119,23 @@ def choose(finalists, finals: dict):
   return next(cand for cand in finalists if cand.hash == picked[0].hash) if picked else None
 
 
-def train_references(config, workdir: str, data_for, input_shape) -> list[dict]:
+def train_references(config, workdir: str, data_for, input_shape,
+                     finals: dict | None = None) -> list[dict]:
   """The hand-designed nets of `search.references` (zoo names), full recipe,
   `search.reference_seeds` seeds, each with its board costs: the markers the front is judged
-  against."""
+  against. A reference whose architecture a row of `finals` (hash -> `seeded_runs` row, e.g. the
+  finalists') trained with as many seeds or more takes that row, named `same_net_as`: the same
+  recipe and seeds would train it to the same weights again."""
   rows = []
+  seeds = config.search.get("reference_seeds", 1)
   for name in config.search.get("references", ()):
     spec = zoo.get(name, input_shape)
-    row = seeded_runs(config, os.path.join(workdir, "references", name), spec, data_for(spec),
-                      config.search.get("reference_seeds", 1))
+    same = (finals or {}).get(spec.canonical_hash())
+    if same is not None and len(same["seeds"]) >= seeds:
+      row = same | {"name": name, "same_net_as": same["name"]}
+    else:
+      row = seeded_runs(config, os.path.join(workdir, "references", name), spec, data_for(spec),
+                        seeds)
     rows.append(row | board.board_cost(spec).to_dict())
   return rows
 

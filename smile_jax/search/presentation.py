@@ -148,14 +148,16 @@ def _names(names) -> str:
 
 
 def reference_table(references: list[dict], teacher: dict | None) -> str:
-  """Markdown rows of the reference nets (and the teacher), trained with the finalists' recipe."""
+  """Markdown rows of the reference nets (and the teacher), trained with the finalists' recipe;
+  a reference that is a finalist's net (full_runs.train_references) names it."""
   lines = [f"| net | {COST_HEADER} | val AUC (full) | test AUC (full) | dominated by "
            "(val, latency) | dominated by (val, flash) |", "|---|--:|--:|--:|--:|--:|--:|--|--|"]
   for row in references:
     costs = board.BoardCost(row["macs"], row["flash_bytes"], row["peak_ram_bytes"],
                             row["est_latency_ms_48mhz"])
     by = row.get("dominated_by", {})
-    lines.append(f"| {row['name']} (reference) | {_cost_cells(costs)} | "
+    same = f", = {row['same_net_as']}" if row.get("same_net_as") else ""
+    lines.append(f"| {row['name']} (reference{same}) | {_cost_cells(costs)} | "
                  f"{spread_cell(row, 'val')} | {spread_cell(row, 'test')} | "
                  f"{_names(by.get('est_latency_ms_48mhz'))} | {_names(by.get('flash_bytes'))} |")
   if teacher is not None:

@@ -248,7 +248,7 @@ def run_search(config, workdir: str) -> SearchResult:
   front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
   finals = full_runs.retrain_finalists(config, workdir, data_for, finalists)
   final_rows = [c.row() | finals[c.hash] for c in finalists]
-  references = full_runs.train_references(config, workdir, data_for, root.input_shape)
+  references = full_runs.train_references(config, workdir, data_for, root.input_shape, finals)
   challengers = full_runs.challengers(
       references, final_rows, [c for c in cands if c.feasible and c.hash not in finals],
       sc.get("challengers", 0))
