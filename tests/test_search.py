@@ -237,6 +237,7 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   config.search.recipe.data.extra_datasets = ("genki4k",)
   config.search.recipe.train.distill_weight = 0.5
   config.search.teacher.update({"model": "ref_stride2_260k", "epochs": 1})
+  config.search.teacher.recipe.augment.translate = 0.0          # the teacher's own override
   config.search.references = ("ref_gap_660k",)
   config.search.reference_seeds = 2
   first = runner.run_search(config, str(tmp_path)).summary
@@ -264,6 +265,9 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   assert (tmp_path / "teacher" / "teacher_logits.npz").exists()
   finalist_config = json.load(open(tmp_path / "finalists" / finalist_runs[0] / "config.json"))
   assert finalist_config["train"]["teacher"] == str(tmp_path / "teacher")
+  teacher_config = json.load(open(tmp_path / "teacher" / "config.json"))
+  assert teacher_config["augment"]["translate"] == 0.0 != finalist_config["augment"]["translate"]
+  assert teacher_config["train"]["epochs"] == 1 and not teacher_config["train"]["distill_weight"]
   assert finalist_config["data"]["extra_datasets"] == ["genki4k"]
   [reference] = first["references"]
   assert reference["name"] == "ref_gap_660k" and reference["macs"] == 663_616

@@ -141,13 +141,15 @@ def train_references(config, workdir: str, data_for, input_shape,
 
 
 def train_teacher(config, workdir: str, data) -> dict | None:
-  """The teacher stage: `search.teacher.model` trained with the full recipe (no distillation of
-  its own) for `search.teacher.epochs`, or the trained run at `search.teacher.run_dir`; its
-  logits on the train split stored for the students (distill.py). None when there is none."""
+  """The teacher stage: `search.teacher.model` trained with the full recipe and the teacher's own
+  overrides `search.teacher.recipe` (no distillation of its own) for `search.teacher.epochs`, or
+  the trained run at `search.teacher.run_dir`; its logits on the train split stored for the
+  students (distill.py). None when there is none."""
   tcfg = config.search.get("teacher", {})
   if not tcfg or not (tcfg.get("model") or tcfg.get("run_dir")):
     return None
   cfg = full_recipe(config)
+  cfg.update(tcfg.get("recipe", {}))
   cfg.train.update({"teacher": "", "distill_weight": 0.0, "epochs": tcfg.get("epochs", 20)})
   run_dir = tcfg.get("run_dir") or os.path.join(workdir, "teacher")
   if tcfg.get("run_dir"):
