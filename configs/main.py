@@ -1,8 +1,9 @@
 r"""The main job: build the datasets, train the report's models, evaluate, write the report.
 
 Launch (what `make main` runs; measured on an idle 2-core CPU machine from a fresh clone of
-76193ec, data built included: 31.0 min, of which the search stage 22.6 (teacher 7.2, 8 candidates
-5.5, 3 finalist seeds 3.9, four reference nets 5.9); pip set-up adds ~1 min):
+f9a8aab, data built included: 31.9 min, of which the search stage 24.0 (teacher and root 7.8,
+7 more candidates 5.6, 2 finalists x 3 seeds ~7.8, three reference nets ~2.8); pip set-up adds
+~1 min):
   .venv/bin/python -m experiments.main --config=configs/main.py --workdir=runs/main
 Variants after a colon:
   configs/main.py:report  the report's search from the Table 1 AlexNet (AUC0 0.966; the measured
@@ -46,6 +47,11 @@ search recipe): 32.0 min with set-up (test 31.0), search 22.6; other candidates,
 compact~d286e1e9 (conv 8/16/16/16 3x3/2 at 64x64, 553,472 MACs, est. 17.0 ms): its 3 seeds val
 0.9757 +- 0.0008, test SMILEsmileD 0.9741 +- 0.0021, GENKI-4K 0.9584 +- 0.0029; shipped seed
 (val 0.9765) 0.976 / 0.956; int8 bit-exact, 17.4 ms, 36.5 KB flash, model RAM 29.1 KB.
+Session 15 (fresh clone of f9a8aab; the teacher without the zooms and lighting, two finalists
+judged on full training): the same 8 candidates; finalists compact~fa9e7bad and compact~d286e1e9,
+val 0.9774 +- 0.0010 against 0.9756 +- 0.0024, so compact~fa9e7bad (590,848 MACs, est. 18.0 ms)
+ships: test SMILEsmileD 0.9781 +- 0.0009, GENKI-4K 0.9604 +- 0.0036 over its seeds; the shipped
+seed (val 0.9785) 0.977 / 0.964; int8 bit-exact, 18.4 ms, 39.7 KB flash, model RAM 31.6 KB.
 The candidate stage stops after 8 candidates (the root included), so machine speed no longer
 changes what is trained.
 """

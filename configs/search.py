@@ -8,10 +8,11 @@ job's search: the wider moves from the compact 3x3 stride-2 root, SMILEsmileD + 
 robot's board limits, a teacher stage and distillation, reference nets), `:compact_300k` (the
 same at a 0.30 M-MAC budget, with 3 finalists), `:front` (the whole 0.1-1.4 M front without the
 latency limit, a finalist per MAC band, judged against every reference), `:smoke` (tiny).
-Measured `:compact` in the main job (session 14, idle 2 cores): 22.6 min with the teacher stage;
-chose compact~d286e1e9 (553,472 MACs, est. 17.0 ms), 3 finalist seeds val 0.9757 +- 0.0008, test
-SMILEsmileD 0.9741 +- 0.0021, GENKI-4K 0.9584 +- 0.0029 (configs/main.py; session 12, before the
-zooms and lighting: compact~fa9e7bad, 0.9746 +- 0.0017, 0.9790 +- 0.0011, 0.9550 +- 0.0040).
+Measured `:compact` in the main job (session 15, idle 2 cores): 24.0 min with the teacher stage;
+two finalists, compact~fa9e7bad chosen over compact~d286e1e9 on full training (590,848 MACs, est.
+18.0 ms): 3 seeds val 0.9774 +- 0.0010, test SMILEsmileD 0.9781 +- 0.0009, GENKI-4K 0.9604 +-
+0.0036 (configs/main.py; session 14 with one finalist shipped compact~d286e1e9, val 0.9757 +-
+0.0008, test 0.9741 +- 0.0021 / 0.9584 +- 0.0029).
 Measured `:compact` without the teacher (WORKSPACE.md, issue 10; 2 cores shared): 9 min of
 candidates chose compact~119f9ca8 (conv 8/16/32/32 3x3/2 at 32x32, 203,008 MACs, 17 ms est.,
 34.9 KB est. flash): val 0.966, test SMILEsmileD 0.970, GENKI-4K 0.927. Distillation adds +0.005
