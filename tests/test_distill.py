@@ -2,6 +2,7 @@
 teacher logits (written once, read back by key, refused when made for other images)."""
 
 import dataclasses
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -90,3 +91,14 @@ def test_teacher_logits_are_stored_once_and_read_back_by_key(tmp_path):
     distill.teacher_logits(teacher_dir, other)
   with pytest.raises(distill.TeacherError, match="no spec.json"):
     distill.check_teacher(str(tmp_path / "nowhere"))
+  # The run store knows a teacher by its logits, not its path: a copy is the same teacher, a
+  # teacher whose logits differ in one value is another.
+  digest = distill.logits_digest(teacher_dir)
+  copied = tmp_path / "copied"
+  shutil.copytree(teacher_dir, copied)
+  assert distill.logits_digest(str(copied)) == digest and len(digest) == 16
+  saved = np.load(copied / distill.LOGITS_FILE)
+  logits = saved["logits"].copy()
+  logits[3, 1] += 1e-3
+  np.savez(copied / distill.LOGITS_FILE, keys=saved["keys"], logits=logits)
+  assert distill.logits_digest(str(copied)) != digest

@@ -107,6 +107,16 @@ def test_store_round_trip_and_resume(tmp_path):
   RunStore(path, {"train.epochs": 4, "data.extra_datasets": []}).close()   # same: reopens
   with pytest.raises(ValueError, match=r"another recipe \(differs in \['data.extra_datasets'\]"):
     RunStore(path, {"train.epochs": 4, "data.extra_datasets": ["genki4k"]})
+  # A store that recorded the teacher as a yes/no takes this run's teacher once, then holds it.
+  old = str(tmp_path / "legacy.sqlite")
+  RunStore(old, {"train.epochs": 4, "teacher": True}).close()
+  with pytest.raises(ValueError, match=r"differs in \['teacher'\]"):
+    RunStore(old, {"train.epochs": 4, "teacher": "a1"})
+  RunStore(old, {"train.epochs": 4, "teacher": "a1"}, legacy={"teacher": True}).close()
+  with pytest.raises(ValueError, match=r"differs in \['teacher'\]"):
+    RunStore(old, {"train.epochs": 4, "teacher": "b2"}, legacy={"teacher": True})
+  with pytest.raises(ValueError, match=r"differs in \['train.epochs'\]"):
+    RunStore(old, {"train.epochs": 5, "teacher": "a1"}, legacy={"teacher": True})
 
 
 def test_options_that_are_off_leave_the_fingerprint_as_before():

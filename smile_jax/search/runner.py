@@ -42,18 +42,24 @@ INERT_WHEN_OFF = {"augment.scale": ("augment.scale",),
                                                     "augment.brightness", "augment.contrast")}
 
 
+# Stores made before the teacher was fingerprinted by its logits recorded only whether there was
+# one; such a store is taken as made with this run's teacher (RunStore's `legacy`).
+LEGACY_FINGERPRINT = {"teacher": True}
+
+
 def stored_recipe(config) -> dict:
   """What a candidate's short training depends on, flattened to `section.field` keys (paths that
-  name where things are, not what they hold, and INERT_WHEN_OFF's fields while off, left out):
-  the run store's fingerprint."""
+  name where things are, not what they hold, and INERT_WHEN_OFF's fields while off, left out;
+  the teacher by its logits' digest): the run store's fingerprint."""
   cfg = short_recipe(config).to_dict()
+  teacher = cfg["train"].get("teacher") or False
   where = {"data.data_dir", "data.tfds_dir", "data.split_manifest", "train.teacher"}
   flat = {f"{section}.{key}": value for section in ("data", "train", "augment")
           for key, value in cfg[section].items()}
   where |= {field for switch, fields in INERT_WHEN_OFF.items() if not flat.get(switch)
             for field in fields}
   return {key: list(v) if isinstance(v, tuple) else v for key, v in flat.items()
-          if key not in where} | {"teacher": bool(cfg["train"].get("teacher"))}
+          if key not in where} | {"teacher": teacher and distill.logits_digest(teacher)}
 
 
 def root_spec(root: str, input_shape) -> spec_lib.ModelSpec:
@@ -221,7 +227,8 @@ def run_search(config, workdir: str) -> SearchResult:
   constraints = search_lib.Constraints(sc.budget_macs, sc.max_peak_ram_bytes, sc.max_flash_bytes,
                                        max_latency_ms=sc.get("max_latency_ms", 0.0),
                                        latency_margin=sc.get("latency_margin", 0.0))
-  store = RunStore(os.path.join(workdir, "runs.sqlite"), stored_recipe(config))
+  store = RunStore(os.path.join(workdir, "runs.sqlite"), stored_recipe(config),
+                   legacy=LEGACY_FINGERPRINT)
   seeds = tuple(range(sc.seeds if sc.mode == "best_first" else 1))
   executor = make_executor(config, workdir, data, data_for)
   search = search_lib.Search(

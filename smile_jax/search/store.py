@@ -45,9 +45,11 @@ COLUMNS = ("hash", "seed", "name", "spec_json", "parent_hash", "reduction", "mac
 
 
 class RunStore:
-  def __init__(self, path: str, recipe: dict | None = None):
+  def __init__(self, path: str, recipe: dict | None = None, legacy: dict | None = None):
     """`recipe`: what the stored trainings depend on (JSON-able); recorded on first use, and a
-    store made with another one is refused."""
+    store made with another one is refused. `legacy`: key -> the value stores recorded for it
+    before it said more (the teacher as a yes/no, now its logits' digest); a store holding that
+    value is taken as made with `recipe`'s, and recorded so from then on."""
     self.path = path
     self.db = sqlite3.connect(path)
     self.db.execute(SCHEMA)
@@ -59,10 +61,14 @@ class RunStore:
         self.db.execute("INSERT INTO meta VALUES ('recipe', ?)", (wanted,))
       elif stored[0] != wanted:
         old, new = json.loads(stored[0]), json.loads(wanted)
+        old |= {key: new[key] for key, value in (legacy or {}).items()
+                if key in new and old.get(key) == value}
         differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        self.db.close()
-        raise ValueError(f"{path} holds trainings made with another recipe (differs in "
-                         f"{differ}); use a new --workdir, or the recipe it was made with")
+        if differ:
+          self.db.close()
+          raise ValueError(f"{path} holds trainings made with another recipe (differs in "
+                           f"{differ}); use a new --workdir, or the recipe it was made with")
+        self.db.execute("UPDATE meta SET value=? WHERE key='recipe'", (wanted,))
     self.db.commit()
 
   def get(self, spec_hash: str, seed: int) -> dict | None:

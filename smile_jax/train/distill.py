@@ -10,6 +10,7 @@ serves both views (shifts of a few pixels are left to the teacher's own shift in
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
@@ -53,6 +54,16 @@ def check_teacher(run_dir: str) -> None:
     raise TeacherError(f"config.train.teacher = {run_dir!r} has no {LOGITS_FILE}: make it with "
                        "smile_jax.train.distill.write_teacher_logits(run_dir, train_split) (the "
                        "search's teacher stage does)")
+
+
+def logits_digest(run_dir: str) -> str:
+  """A short digest of the teacher's stored logits, keys and values: what its students learn
+  from, wherever the run directory lies (the search's run store is fingerprinted by it)."""
+  check_teacher(run_dir)
+  stored = np.load(os.path.join(run_dir, LOGITS_FILE))
+  digest = hashlib.sha256("\n".join(map(str, stored["keys"].tolist())).encode())
+  digest.update(np.ascontiguousarray(stored["logits"], dtype=np.float32).tobytes())
+  return digest.hexdigest()[:16]
 
 
 def teacher_logits(run_dir: str, train: builders.FaceDataset) -> np.ndarray:
