@@ -4,6 +4,7 @@ The algorithms are driven by a synthetic, deterministic trainer (quality falls w
 their decisions can be checked exactly; the real short trainings are exercised in the launcher test.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -454,6 +455,40 @@ def test_a_reference_that_is_a_finalists_net_takes_its_runs(tmp_path):
   config.search.reference_seeds = 4
   with pytest.raises(AssertionError, match="trained again"):
     full_runs.train_references(config, str(tmp_path), data_for, (64, 64, 1), finals)
+
+
+def test_a_challenger_of_a_references_shape_takes_its_runs_and_can_be_chosen(tmp_path):
+  """A challenger whose architecture a reference trained with enough seeds is not trained again;
+  the one-SE rule over finalists and challengers then ships it when its full training is best."""
+  import ml_collections
+  from smile_jax.search import full_runs
+  half = zoo.get("ref_stride2_260k", (64, 64, 1))
+  low_res = zoo.compact().with_input_shape((32, 32, 1))
+
+  def cand(spec, name):
+    return search_lib.Candidate(dataclasses.replace(spec, name=name), None, "",
+                                ops_lib.analyze(spec), aucs=[0.96, 0.96], feasible=True)
+  finalist, challenger = cand(low_res, "compact~58a5fe92"), cand(half, "compact~3e39bce0")
+
+  def seeded(name, *vals):
+    return {"name": name, "val_auc": max(vals), "test_auc": 0.97,
+            "seeds": [{"seed": i, "val_auc": v, "test_auc": 0.97} for i, v in enumerate(vals)]}
+  reference = seeded("ref_stride2_260k", 0.9767, 0.9736, 0.9763) | {"hash": half.canonical_hash()}
+  config = ml_collections.ConfigDict({"search": {"finalist_seeds": 3}})
+
+  def data_for(spec):
+    raise AssertionError(f"{spec.name} trained again")
+  finals = {finalist.hash: seeded(finalist.spec.name, 0.9733, 0.9742, 0.9727)}
+  finals |= full_runs.retrain_finalists(config, str(tmp_path), data_for, [challenger],
+                                        [reference])
+  row = finals[challenger.hash]
+  assert row["name"] == "compact~3e39bce0" and row["same_net_as"] == "ref_stride2_260k"
+  assert row["seeds"] == reference["seeds"]
+  assert full_runs.choose([finalist], finals) is finalist
+  assert full_runs.choose([finalist, challenger], finals) is challenger
+  config.search.finalist_seeds = 4
+  with pytest.raises(AssertionError, match="trained again"):
+    full_runs.retrain_finalists(config, str(tmp_path), data_for, [challenger], [reference])
 
 
 def test_challengers_answer_the_references_no_finalist_dominates():

@@ -86,8 +86,9 @@ def challengers(references: list[dict], judged: list[dict], cands, count: int) -
   """The search's answer to each reference that no full-trained row of `judged` dominates on a
   plane of FRONT_COSTS: of `cands` (trained, feasible, not yet trained in full) no costlier than
   it on that plane and in MACs, the best by short-training val AUC; at most `count` in all, to
-  be trained in full like the finalists (a reference the finalists' bands miss, e.g. one of
-  smaller flash than any finalist, then meets the cheapest good net that could beat it)."""
+  be trained in full like the finalists and chosen from with them (a reference the finalists
+  miss, e.g. one of smaller flash than any finalist, or one short training ranked low, then
+  meets the best net that could beat it)."""
   costs = [(cand, board.board_cost(cand.spec).to_dict()) for cand in cands]
   out = []
   for reference in references:
@@ -102,17 +103,24 @@ def challengers(references: list[dict], judged: list[dict], cands, count: int) -
   return out
 
 
-def retrain_finalists(config, workdir: str, data_for, finalists) -> dict:
+def retrain_finalists(config, workdir: str, data_for, finalists, done: tuple = ()) -> dict:
   """Full-recipe retraining of each finalist, `search.finalist_seeds` times: hash -> its
-  `seeded_runs` row."""
-  return {cand.hash: seeded_runs(config, os.path.join(workdir, "finalists", cand.hash), cand.spec,
-                                 data_for(cand.spec), config.search.get("finalist_seeds", 1))
+  `seeded_runs` row. A finalist whose architecture a row of `done` (rows with a `hash`, e.g. the
+  references') trained with as many seeds takes that row, named `same_net_as`."""
+  seeds = config.search.get("finalist_seeds", 1)
+  trained = {row["hash"]: row for row in done if len(row["seeds"]) >= seeds}
+  return {cand.hash: trained[cand.hash] | {"name": cand.spec.name,
+                                           "same_net_as": trained[cand.hash]["name"]}
+          if cand.hash in trained else
+          seeded_runs(config, os.path.join(workdir, "finalists", cand.hash), cand.spec,
+                      data_for(cand.spec), seeds)
           for cand in finalists}
 
 
 def choose(finalists, finals: dict):
   """The net the search ships: the one-standard-error rule (search.one_se_choice) over the
-  finalists' full-training val AUCs, one per seed, so short training only nominates."""
+  full-training val AUCs, one per seed, of the finalists (and challengers: searched nets trained
+  in full as well), so short training only nominates."""
   judged = [dataclasses.replace(cand, aucs=[run["val_auc"] for run in finals[cand.hash]["seeds"]])
             for cand in finalists]
   picked = search_lib.one_se_choice(judged)
@@ -136,7 +144,7 @@ def train_references(config, workdir: str, data_for, input_shape,
     else:
       row = seeded_runs(config, os.path.join(workdir, "references", name), spec, data_for(spec),
                         seeds)
-    rows.append(row | board.board_cost(spec).to_dict())
+    rows.append(row | {"hash": spec.canonical_hash()} | board.board_cost(spec).to_dict())
   return rows
 
 

@@ -259,11 +259,11 @@ def run_search(config, workdir: str) -> SearchResult:
   challengers = full_runs.challengers(
       references, final_rows, [c for c in cands if c.feasible and c.hash not in finals],
       sc.get("challengers", 0))
-  finals |= full_runs.retrain_finalists(config, workdir, data_for, challengers)
+  finals |= full_runs.retrain_finalists(config, workdir, data_for, challengers, references)
   challenger_rows = [c.row() | finals[c.hash] for c in challengers]
   references = [row | {"dominated_by": full_runs.dominators(row, final_rows + challenger_rows)}
                 for row in references]
-  chosen = full_runs.choose(finalists, finals)
+  chosen = full_runs.choose(finalists + challengers, finals)
   presentation.figure3(cands, front, beta, sc.budget_macs,
                        os.path.join(workdir, "search_figure.png"), chosen, finals, references,
                        teacher)
