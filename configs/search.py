@@ -105,7 +105,9 @@ VARIANTS = {
     # to repeat it): finalists compact~3e39bce0 (0.26 M, val 0.9735 +- 0.0008), compact~fa9e7bad
     # (0.59 M, 0.9746 +- 0.0017), the root (0.96 M, 0.9782 +- 0.0017), and the challenger
     # compact~9bffa7bc (0.28 M, 25.0 KB, 0.9696 +- 0.0013): every reference dominated on (val,
-    # est. latency) and on (val, est. flash) (WORKSPACE.md).
+    # est. latency) and on (val, est. flash) (WORKSPACE.md). Session 15 (zooms and lighting, the
+    # teacher without them): ref_stride2_1330k (0.9802 +- 0.0004 vs the root's 0.9796 +- 0.0011),
+    # ref_stride2_260k and ref_gap_660k's flash plane were not dominated (WORKSPACE.md).
     "front": dict(mode="best_first", root="compact", moves="extended", choice="one_se",
                   seeds=3, epochs=4, max_candidates=24, max_minutes=60.0, max_per_class=0,
                   bands=(300_000, 700_000), finalists=1, finalist_seeds=3, challengers=2,
