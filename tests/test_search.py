@@ -480,7 +480,7 @@ def test_a_challenger_of_a_references_shape_takes_its_runs_and_can_be_chosen(tmp
     raise AssertionError(f"{spec.name} trained again")
   finals = {finalist.hash: seeded(finalist.spec.name, 0.9733, 0.9742, 0.9727)}
   finals |= full_runs.retrain_finalists(config, str(tmp_path), data_for, [challenger],
-                                        [reference])
+                                        {reference["hash"]: reference})
   row = finals[challenger.hash]
   assert row["name"] == "compact~3e39bce0" and row["same_net_as"] == "ref_stride2_260k"
   assert row["seeds"] == reference["seeds"]
@@ -488,7 +488,8 @@ def test_a_challenger_of_a_references_shape_takes_its_runs_and_can_be_chosen(tmp
   assert full_runs.choose([finalist, challenger], finals) is challenger
   config.search.finalist_seeds = 4
   with pytest.raises(AssertionError, match="trained again"):
-    full_runs.retrain_finalists(config, str(tmp_path), data_for, [challenger], [reference])
+    full_runs.retrain_finalists(config, str(tmp_path), data_for, [challenger],
+                                {reference["hash"]: reference})
 
 
 def test_challengers_answer_the_references_no_finalist_dominates():

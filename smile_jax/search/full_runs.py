@@ -103,17 +103,25 @@ def challengers(references: list[dict], judged: list[dict], cands, count: int) -
   return out
 
 
-def retrain_finalists(config, workdir: str, data_for, finalists, done: tuple = ()) -> dict:
+def same_net_runs(trained: dict, spec_hash: str, name: str, seeds: int) -> dict | None:
+  """The row of `trained` (hash -> `seeded_runs` row) for this architecture, if it has `seeds`
+  seeds or more, under `name` and naming the net it was trained as (`same_net_as`): the same
+  recipe and seeds would train the same weights again. None when there is none."""
+  row = trained.get(spec_hash)
+  if row is None or len(row["seeds"]) < seeds:
+    return None
+  return row | {"name": name, "same_net_as": row["name"]}
+
+
+def retrain_finalists(config, workdir: str, data_for, finalists,
+                      trained: dict | None = None) -> dict:
   """Full-recipe retraining of each finalist, `search.finalist_seeds` times: hash -> its
-  `seeded_runs` row. A finalist whose architecture a row of `done` (rows with a `hash`, e.g. the
-  references') trained with as many seeds takes that row, named `same_net_as`."""
+  `seeded_runs` row, or the row of the same architecture in `trained` (hash -> row, e.g. the
+  references'; `same_net_runs`)."""
   seeds = config.search.get("finalist_seeds", 1)
-  trained = {row["hash"]: row for row in done if len(row["seeds"]) >= seeds}
-  return {cand.hash: trained[cand.hash] | {"name": cand.spec.name,
-                                           "same_net_as": trained[cand.hash]["name"]}
-          if cand.hash in trained else
-          seeded_runs(config, os.path.join(workdir, "finalists", cand.hash), cand.spec,
-                      data_for(cand.spec), seeds)
+  return {cand.hash: same_net_runs(trained or {}, cand.hash, cand.spec.name, seeds)
+          or seeded_runs(config, os.path.join(workdir, "finalists", cand.hash), cand.spec,
+                         data_for(cand.spec), seeds)
           for cand in finalists}
 
 
@@ -131,20 +139,17 @@ def train_references(config, workdir: str, data_for, input_shape,
                      finals: dict | None = None) -> list[dict]:
   """The hand-designed nets of `search.references` (zoo names), full recipe,
   `search.reference_seeds` seeds, each with its board costs: the markers the front is judged
-  against. A reference whose architecture a row of `finals` (hash -> `seeded_runs` row, e.g. the
-  finalists') trained with as many seeds or more takes that row, named `same_net_as`: the same
-  recipe and seeds would train it to the same weights again."""
+  against; a reference whose architecture `finals` (hash -> `seeded_runs` row, e.g. the
+  finalists') holds takes that row (`same_net_runs`)."""
   rows = []
   seeds = config.search.get("reference_seeds", 1)
   for name in config.search.get("references", ()):
     spec = zoo.get(name, input_shape)
-    same = (finals or {}).get(spec.canonical_hash())
-    if same is not None and len(same["seeds"]) >= seeds:
-      row = same | {"name": name, "same_net_as": same["name"]}
-    else:
-      row = seeded_runs(config, os.path.join(workdir, "references", name), spec, data_for(spec),
-                        seeds)
-    rows.append(row | {"hash": spec.canonical_hash()} | board.board_cost(spec).to_dict())
+    spec_hash = spec.canonical_hash()
+    row = (same_net_runs(finals or {}, spec_hash, name, seeds)
+           or seeded_runs(config, os.path.join(workdir, "references", name), spec,
+                          data_for(spec), seeds))
+    rows.append(row | {"hash": spec_hash} | board.board_cost(spec).to_dict())
   return rows
 
 

@@ -259,7 +259,8 @@ def run_search(config, workdir: str) -> SearchResult:
   challengers = full_runs.challengers(
       references, final_rows, [c for c in cands if c.feasible and c.hash not in finals],
       sc.get("challengers", 0))
-  finals |= full_runs.retrain_finalists(config, workdir, data_for, challengers, references)
+  finals |= full_runs.retrain_finalists(config, workdir, data_for, challengers,
+                                        {row["hash"]: row for row in references})
   challenger_rows = [c.row() | finals[c.hash] for c in challengers]
   references = [row | {"dominated_by": full_runs.dominators(row, final_rows + challenger_rows)}
                 for row in references]
