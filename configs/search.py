@@ -110,7 +110,8 @@ VARIANTS = {
     # ref_stride2_260k and ref_gap_660k's flash plane were not dominated (WORKSPACE.md).
     "front": dict(mode="best_first", root="compact", moves="extended", choice="one_se",
                   seeds=3, epochs=4, max_candidates=24, max_minutes=60.0, max_per_class=0,
-                  bands=(300_000, 700_000), finalists=1, finalist_seeds=3, challengers=2,
+                  bands=(300_000, 700_000), finalists=1, finalist_seeds=3, challengers=4,
+                  tie_seeds=5,
                   extra_datasets=("genki4k",), references=REFERENCES, reference_seeds=3,
                   teacher="teacher", distill_weight=0.5),
     # Plumbing only: a 1-epoch candidate is near chance, so the cut-off is disabled (AUC0 0.01).
@@ -185,10 +186,13 @@ def get_config(variant: str = ""):
   # MAC bounds below the budget (with choice "one_se"): `finalists` from each band, and best-first
   # explores each band's dearest nets as it does the budget's, so the finalists span the front.
   config.search.bands = fields.get("bands", ())
-  # Up to this many more nets trained in full (`finalist_seeds` each) to answer the references
+  # Up to this many more nets trained in full (`finalist_seeds` each), one per (reference, plane)
   # no finalist dominates (search/full_runs.challengers); the one-SE rule then chooses among the
   # finalists and these.
   config.search.challengers = fields.get("challengers", 0)
+  # > 0: a reference undominated by less than the standard error of the difference has it and
+  # its best rival trained on to this many seeds before the verdict (full_runs.near_ties).
+  config.search.tie_seeds = fields.get("tie_seeds", 0)
   # Retrained with the full recipe (`finalist_seeds` each), then tested; the one-SE rule over
   # their full-training val AUCs ships one (search/full_runs.choose): short training nominates.
   config.search.finalists = fields["finalists"]

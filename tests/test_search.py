@@ -512,3 +512,37 @@ def test_challengers_answer_the_references_no_finalist_dominates():
   assert full_runs.challengers([reference], [big], [small, same, low_res], 1) == [low_res]
   finished = big | {"macs": 200_000, "flash_bytes": 1, "est_latency_ms_48mhz": 1.0}
   assert full_runs.challengers([reference], [finished], [small, same, low_res], 2) == []
+  # One net best on both planes answers both, once; the runner-up on flash is not taken.
+  best = cand(gap, [0.99, 0.99])
+  smaller = cand(gap.with_input_shape((48, 48, 1)), [0.955, 0.955])   # gap's flash, fewer MACs
+  assert full_runs.challengers([reference], [big], [small, best, smaller, low_res], 4) == [best]
+  # Each reference gets its own, in the references' order, up to the count.
+  cheap = board.board_cost(low_res.spec).to_dict() | {"name": "low", "val_auc": 0.99}
+  assert full_runs.challengers([cheap, reference], [big], [small, same, low_res], 4) == [
+      low_res, same]
+  assert full_runs.challengers([cheap, reference], [big], [small, same, low_res], 0) == []
+
+
+def test_near_ties_are_settled_with_more_seeds_and_only_they():
+  from smile_jax.search import full_runs
+
+  def row(name, macs, *vals):
+    return {"name": name, "hash": name, "macs": macs, "est_latency_ms_48mhz": macs / 1e5,
+            "flash_bytes": 30_000, "val_auc": max(vals), "run_base": f"/nowhere/{name}",
+            "seeds": [{"val_auc": v} for v in vals]}
+  reference = row("ref", 1_330_000, 0.9798, 0.9802, 0.9806)          # mean 0.9802, SE 0.0002
+  close = row("root", 960_000, 0.9784, 0.9796, 0.9808)               # 0.9796, SE 0.0007
+  far = row("small", 260_000, 0.9700, 0.9710, 0.9720)                # 0.9710: a clear loss
+  dearer = row("big", 1_400_000, 0.99, 0.99, 0.99)
+  assert full_runs.near_ties([reference], [far, close, dearer]) == [(reference, close)]
+  assert full_runs.near_ties([reference], [far]) == []
+  assert full_runs.near_ties([reference], [close | {"seeds": [{"val_auc": 0.9810}]}]) == []
+
+  def data_for(spec):
+    raise AssertionError(f"{spec.name} trained again")
+  # Off, or both sides already with the seeds asked for: nothing is trained.
+  assert full_runs.settle_near_ties(None, data_for, [reference], [close], 0) == {}
+  assert full_runs.settle_near_ties(None, data_for, [reference], [close], 3) == {}
+  # Asked for more, both sides are trained on where they were trained.
+  with pytest.raises(Exception, match="/nowhere/ref"):
+    full_runs.settle_near_ties(None, data_for, [reference], [close], 5)

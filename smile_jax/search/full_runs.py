@@ -12,7 +12,10 @@ loses at most one epoch of one of them.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+
+import numpy as np
 
 from smile_jax import runs
 from smile_jax.cost import board
@@ -58,7 +61,7 @@ def seeded_runs(config, run_dir: str, spec: spec_lib.ModelSpec, data, seeds: int
     per_seed.append({key: row[key] for key in SEED_KEYS if key in row})
     if best is None or row["val_auc"] > best["val_auc"]:
       best = row
-  return best | {"seeds": per_seed}
+  return best | {"seeds": per_seed, "run_base": os.path.abspath(run_dir)}
 
 
 def mean_val_auc(row: dict) -> float:
@@ -83,23 +86,69 @@ def dominators(reference: dict, finalists: list[dict]) -> dict[str, list[str]]:
 
 
 def challengers(references: list[dict], judged: list[dict], cands, count: int) -> list:
-  """The search's answer to each reference that no full-trained row of `judged` dominates on a
-  plane of FRONT_COSTS: of `cands` (trained, feasible, not yet trained in full) no costlier than
-  it on that plane and in MACs, the best by short-training val AUC; at most `count` in all, to
-  be trained in full like the finalists and chosen from with them (a reference the finalists
-  miss, e.g. one of smaller flash than any finalist, or one short training ranked low, then
-  meets the best net that could beat it)."""
+  """The search's answer to each (reference, plane of FRONT_COSTS) that no full-trained row of
+  `judged` dominates: of `cands` (trained, feasible, not yet trained in full) no costlier than
+  the reference on that plane and in MACs, the best by short-training val AUC, to be trained in
+  full like the finalists and chosen from with them (a reference the finalists miss, e.g. one
+  of smaller flash than any finalist, or one short training ranked low, then meets the best net
+  that could beat it). One net answering several (reference, plane)s is taken once; at most
+  `count` in all, in the order of `references` (0: none)."""
   costs = [(cand, board.board_cost(cand.spec).to_dict()) for cand in cands]
   out = []
   for reference in references:
     for cost, names in dominators(reference, judged).items():
-      if names or len(out) >= count:
-        continue
-      fits = [cand for cand, its in costs if cand not in out
-              and its["macs"] <= reference["macs"]
+      fits = [cand for cand, its in costs
+              if its["macs"] <= reference["macs"]
               and (its[cost] or 0.0) <= (reference[cost] or 0.0)]
-      if fits:
-        out.append(max(fits, key=lambda cand: cand.mean_auc))
+      if not names and fits:
+        best = max(fits, key=lambda cand: cand.mean_auc)
+        out += [best] if best not in out else []
+  return out[:count]
+
+
+def near_ties(references: list[dict], judged: list[dict]) -> list[tuple[dict, dict]]:
+  """(reference, rival) for each (reference, plane of FRONT_COSTS) that no row of `judged`
+  dominates but where the best-by-mean row no costlier on that plane and in MACs (the rival)
+  trails it by less than the standard error of the two means' difference (seeds' spread): a
+  verdict the seeds' noise could turn, which more seeds should settle (`reseeded`). Each pair
+  once."""
+  out = []
+  for reference in references:
+    for cost, names in dominators(reference, judged).items():
+      rivals = [row for row in judged if row["macs"] <= reference["macs"]
+                and (row[cost] or 0.0) <= (reference[cost] or 0.0)]
+      if names or not rivals:
+        continue
+      rival = max(rivals, key=mean_val_auc)
+      gap = mean_val_auc(reference) - mean_val_auc(rival)
+      if gap < math.hypot(standard_error(reference), standard_error(rival)) and not any(
+          pair[0] is reference and pair[1] is rival for pair in out):
+        out.append((reference, rival))
+  return out
+
+
+def standard_error(row: dict) -> float:
+  """The standard error of a seeded row's mean val AUC (0 with fewer than two seeds)."""
+  vals = [run["val_auc"] for run in row.get("seeds") or [row]]
+  return float(np.std(vals, ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else 0.0
+
+
+def settle_near_ties(config, data_for, references: list[dict], judged: list[dict],
+                     seeds: int) -> dict[str, dict]:
+  """Both sides of each near tie (`near_ties`) of `references` with `judged` (rows with their
+  `hash`) trained on to `seeds` seeds where they were trained (`run_base`; the seeds they have
+  resume as finished runs): hash -> the `seeded_runs` fields to update every row of that net
+  with (a row's name and costs stay). Empty with `seeds` 0 or no near tie."""
+  todo = {}
+  for pair in near_ties(references, judged) if seeds else ():
+    for row in pair:
+      if len(row.get("seeds") or [row]) < seeds:
+        todo.setdefault(row["hash"], row)
+  out = {}
+  for spec_hash, row in todo.items():
+    spec = distill.read_spec(row["run_base"])
+    out[spec_hash] = seeded_runs(config, row["run_base"], spec, data_for(spec), seeds)
+    del out[spec_hash]["name"]
   return out
 
 
