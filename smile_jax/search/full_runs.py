@@ -110,8 +110,8 @@ def near_ties(references: list[dict], judged: list[dict]) -> list[tuple[dict, di
   """(reference, rival) for each (reference, plane of FRONT_COSTS) that no row of `judged`
   dominates but where the best-by-mean row no costlier on that plane and in MACs (the rival)
   trails it by less than the standard error of the two means' difference (seeds' spread): a
-  verdict the seeds' noise could turn, which more seeds should settle (`reseeded`). Each pair
-  once."""
+  verdict the seeds' noise could turn, which more seeds should settle (`settle_near_ties`).
+  Each pair once."""
   out = []
   for reference in references:
     for cost, names in dominators(reference, judged).items():
@@ -121,8 +121,8 @@ def near_ties(references: list[dict], judged: list[dict]) -> list[tuple[dict, di
         continue
       rival = max(rivals, key=mean_val_auc)
       gap = mean_val_auc(reference) - mean_val_auc(rival)
-      if gap < math.hypot(standard_error(reference), standard_error(rival)) and not any(
-          pair[0] is reference and pair[1] is rival for pair in out):
+      if (gap < math.hypot(standard_error(reference), standard_error(rival))
+          and (reference, rival) not in out):
         out.append((reference, rival))
   return out
 

@@ -265,9 +265,9 @@ def run_search(config, workdir: str) -> SearchResult:
   more = full_runs.settle_near_ties(config, data_for, references, final_rows + challenger_rows,
                                     sc.get("tie_seeds", 0))
   finals = {key: row | more.get(key, {}) for key, row in finals.items()}
-  final_rows, challenger_rows, references = (
+  final_rows, challenger_rows, references = [
       [row | more.get(row["hash"], {}) for row in rows]
-      for rows in (final_rows, challenger_rows, references))
+      for rows in (final_rows, challenger_rows, references)]
   references = [row | {"dominated_by": full_runs.dominators(row, final_rows + challenger_rows)}
                 for row in references]
   chosen = full_runs.choose(finalists + challengers, finals)
