@@ -521,6 +521,12 @@ def test_challengers_answer_the_references_no_finalist_dominates():
   assert full_runs.challengers([cheap, reference], [big], [small, same, low_res], 4) == [
       low_res, same]
   assert full_runs.challengers([cheap, reference], [big], [small, same, low_res], 0) == []
+  # The reference's own net, when the search reached it, comes first even when short training
+  # rated another higher; both are trained in full (the first takes the reference's runs).
+  own = (board.board_cost(small.spec).to_dict()
+         | {"name": "ref_stride2_260k", "val_auc": 0.99, "hash": small.hash})
+  assert full_runs.challengers([own], [big], [same, low_res, small], 4) == [small, low_res]
+  assert full_runs.challengers([own], [big], [same, low_res, small], 1) == [small]
 
 
 def test_near_ties_are_settled_with_more_seeds_and_only_they():

@@ -91,8 +91,11 @@ def challengers(references: list[dict], judged: list[dict], cands, count: int) -
   the reference on that plane and in MACs, the best by short-training val AUC, to be trained in
   full like the finalists and chosen from with them (a reference the finalists miss, e.g. one
   of smaller flash than any finalist, or one short training ranked low, then meets the best net
-  that could beat it). One net answering several (reference, plane)s is taken once; at most
-  `count` in all, in the order of `references` (0: none)."""
+  that could beat it), and first the reference's own architecture when the search reached it
+  (it takes the reference's runs, `retrain_finalists`: no training): short training cannot
+  rank nets a few thousandths apart and may rate it below another. One net answering
+  several (reference, plane)s is taken once; at most `count` in all, in the order of
+  `references` (0: none)."""
   costs = [(cand, board.board_cost(cand.spec).to_dict()) for cand in cands]
   out = []
   for reference in references:
@@ -100,9 +103,11 @@ def challengers(references: list[dict], judged: list[dict], cands, count: int) -
       fits = [cand for cand, its in costs
               if its["macs"] <= reference["macs"]
               and (its[cost] or 0.0) <= (reference[cost] or 0.0)]
-      if not names and fits:
-        best = max(fits, key=lambda cand: cand.mean_auc)
-        out += [best] if best not in out else []
+      if names or not fits:
+        continue
+      own = [cand for cand in fits if cand.hash == reference.get("hash")]
+      for cand in own + [max(fits, key=lambda cand: cand.mean_auc)]:
+        out += [cand] if cand not in out else []
   return out[:count]
 
 
