@@ -110,7 +110,7 @@ VARIANTS = {
     # ref_stride2_260k and ref_gap_660k's flash plane were not dominated (WORKSPACE.md).
     "front": dict(mode="best_first", root="compact", moves="extended", choice="one_se",
                   seeds=3, epochs=4, max_candidates=24, max_minutes=60.0, max_per_class=0,
-                  bands=(300_000, 700_000), finalists=1, finalist_seeds=3, challengers=4,
+                  bands=(300_000, 700_000), finalists=1, finalist_seeds=3, challengers=6,
                   tie_seeds=5,
                   extra_datasets=("genki4k",), references=REFERENCES, reference_seeds=3,
                   teacher="teacher", distill_weight=0.5),
