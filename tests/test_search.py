@@ -552,3 +552,29 @@ def test_near_ties_are_settled_with_more_seeds_and_only_they():
   # Asked for more, both sides are trained on where they were trained.
   with pytest.raises(Exception, match="/nowhere/ref"):
     full_runs.settle_near_ties(None, data_for, [reference], [close], 5)
+
+
+def test_the_search_looks_toward_a_reference_no_candidate_fits_under(tmp_path):
+  """A reference's plane that best-first's order never reached (here: the pooled net's costs,
+  below every net trained) gets one reduction short-trained that fits, past max_candidates;
+  a cost nothing reachable meets trains nothing."""
+  from smile_jax.search import full_runs
+  calls = []
+  search = search_lib.Search(synthetic_trainer(calls), RunStore(str(tmp_path / "t.sqlite")),
+                             search_lib.Constraints(budget_macs=1_380_000), seeds=(0, 1),
+                             max_candidates=3, moves="extended")
+  search.best_first(zoo.compact(), beta=0.9, root_quality=0.97)
+  assert len(search.trained) == 3 and search.out_of_budget()
+  gap = board.board_cost(zoo.ref_gap_660k()).to_dict() | {"name": "ref_gap_660k",
+                                                          "val_auc": 0.94}
+  trained = list(search.trained.values())
+  assert full_runs.unanswered([gap], [], trained) == [(gap, "est_latency_ms_48mhz"),
+                                                       (gap, "flash_bytes")]   # all dearer
+  fits = full_runs.fits_under(gap, "flash_bytes")
+  found = search.toward(fits, beta=0.9)
+  assert found is not None and fits(found) and found.hash in search.trained
+  assert calls[-2:] == [(found.hash, 0), (found.hash, 1)] and len(found.aucs) == 2
+  assert (gap, "flash_bytes") not in full_runs.unanswered([gap], [], list(search.trained.values()))
+  before = len(calls)
+  assert search.toward(lambda cand: cand.cost.macs < 10, beta=0.9) is None
+  assert len(calls) == before

@@ -96,19 +96,35 @@ def challengers(references: list[dict], judged: list[dict], cands, count: int) -
   rank nets a few thousandths apart and may rate it below another. One net answering
   several (reference, plane)s is taken once; at most `count` in all, in the order of
   `references` (0: none)."""
-  costs = [(cand, board.board_cost(cand.spec).to_dict()) for cand in cands]
   out = []
   for reference in references:
     for cost, names in dominators(reference, judged).items():
-      fits = [cand for cand, its in costs
-              if its["macs"] <= reference["macs"]
-              and (its[cost] or 0.0) <= (reference[cost] or 0.0)]
+      fits = [cand for cand in cands if fits_under(reference, cost)(cand)]
       if names or not fits:
         continue
       own = [cand for cand in fits if cand.hash == reference.get("hash")]
       for cand in own + [max(fits, key=lambda cand: cand.mean_auc)]:
         out += [cand] if cand not in out else []
   return out[:count]
+
+
+def fits_under(reference: dict, cost: str):
+  """A predicate: whether a candidate's board costs are no higher than `reference`'s in MACs
+  and in `cost` (one of FRONT_COSTS)."""
+  def fits(cand) -> bool:
+    its = board.board_cost(cand.spec).to_dict()
+    return (its["macs"] <= reference["macs"]
+            and (its[cost] or 0.0) <= (reference[cost] or 0.0))
+  return fits
+
+
+def unanswered(references: list[dict], judged: list[dict], cands) -> list[tuple[dict, str]]:
+  """(reference, cost) for each plane of FRONT_COSTS on which no row of `judged` dominates the
+  reference and no candidate of `cands` fits under it (`fits_under`): where the search has yet
+  to look (search.Search.toward)."""
+  return [(reference, cost) for reference in references
+          for cost, names in dominators(reference, judged).items()
+          if not names and not any(fits_under(reference, cost)(cand) for cand in cands)]
 
 
 def near_ties(references: list[dict], judged: list[dict]) -> list[tuple[dict, dict]]:

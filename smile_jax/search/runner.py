@@ -212,6 +212,20 @@ def explore(search: search_lib.Search, sc, root: spec_lib.ModelSpec):
   return baseline_auc, beta, sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
 
 
+def look_toward(search, executor, beta: float, unanswered: list[tuple[dict, str]]) -> None:
+  """For each (reference, plane) no trained candidate fits under (full_runs.unanswered), one
+  reduction short-trained that does (Search.toward), unless one trained for an earlier pair
+  does; on `executor`, closed afterwards. The challengers can then answer it."""
+  search.executor = executor
+  try:
+    for reference, cost in unanswered:
+      fits = full_runs.fits_under(reference, cost)
+      if not any(fits(cand) for cand in search.trained.values() if cand.feasible and cand.aucs):
+        search.toward(fits, beta)
+  finally:
+    executor.close()
+
+
 def run_search(config, workdir: str) -> SearchResult:
   """Runs `config.search.mode` from `config.search.root`; writes search_summary.json and
   search.md."""
@@ -252,10 +266,15 @@ def run_search(config, workdir: str) -> SearchResult:
   finally:
     executor.close()
   cands = [c for c in search.trained.values() if c.aucs]
-  front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
   finals = full_runs.retrain_finalists(config, workdir, data_for, finalists)
   final_rows = [c.row() | finals[c.hash] for c in finalists]
   references = full_runs.train_references(config, workdir, data_for, root.input_shape, finals)
+  unanswered = (full_runs.unanswered(references, final_rows, [c for c in cands if c.feasible])
+                if sc.get("challengers", 0) else [])
+  if unanswered:
+    look_toward(search, make_executor(config, workdir, data, data_for), beta, unanswered)
+    cands = [c for c in search.trained.values() if c.aucs]
+  front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
   challengers = full_runs.challengers(
       references, final_rows, [c for c in cands if c.feasible and c.hash not in finals],
       sc.get("challengers", 0))

@@ -375,5 +375,27 @@ class Search:
     return list(self.trained.values())
 
 
+  # -- toward a cost no trained candidate meets ----------------------------------------------
+  def toward(self, fits, beta: float) -> Candidate | None:
+    """Short-trains the first untrained feasible reduction that `fits` (a predicate on a
+    Candidate, e.g. no costlier than a reference on one plane) of the trained candidates that
+    cleared `beta`, the best by short val AUC first, then of the reductions of the best three;
+    the candidate, or None when none fits. Outside `max_candidates`: it answers a cost that
+    best-first's order did not reach."""
+    parents = sorted((cand for cand in self.trained.values()
+                      if cand.aucs and cand.score(self.margin) >= beta),
+                     key=lambda cand: -cand.mean_auc)
+    children = [reductions_lib.valid(cand.spec, self.moves) for cand in parents]
+    grandchildren = [(option.spec, reductions_lib.valid(option.spec, self.moves))
+                     for options in children[:3] for option in options]
+    levels = [(cand.spec, options) for cand, options in zip(parents, children)] + grandchildren
+    for parent, options in levels:
+      for option in options:
+        cand = self.make(option.spec, parent.canonical_hash(), option.description)
+        if cand.hash not in self.trained and cand.feasible and fits(cand):
+          return self.evaluate(cand)
+    return None
+
+
 def summary_rows(cands: list[Candidate]) -> str:
   return json.dumps([c.row() for c in cands], indent=1)
