@@ -107,7 +107,11 @@ VARIANTS = {
     # compact~9bffa7bc (0.28 M, 25.0 KB, 0.9696 +- 0.0013): every reference dominated on (val,
     # est. latency) and on (val, est. flash) (WORKSPACE.md). Session 15 (zooms and lighting, the
     # teacher without them): ref_stride2_1330k (0.9802 +- 0.0004 vs the root's 0.9796 +- 0.0011),
-    # ref_stride2_260k and ref_gap_660k's flash plane were not dominated (WORKSPACE.md).
+    # ref_stride2_260k and ref_gap_660k's flash plane were not dominated (WORKSPACE.md). Session
+    # 16 (a challenger per plane, the references' own nets, looking toward uncovered costs; its
+    # own teacher, fresh machine, 78 min shared): three references dominated on both planes,
+    # ref_stride2_1330k not (0.9804 +- 0.0006 against 0.9765 +- 0.0009 for the best searched net:
+    # the front stops at the root's 0.96 M MACs).
     "front": dict(mode="best_first", root="compact", moves="extended", choice="one_se",
                   seeds=3, epochs=4, max_candidates=24, max_minutes=60.0, max_per_class=0,
                   bands=(300_000, 700_000), finalists=1, finalist_seeds=3, challengers=6,
