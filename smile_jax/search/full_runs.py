@@ -15,8 +15,6 @@ import dataclasses
 import math
 import os
 
-import numpy as np
-
 from smile_jax import runs
 from smile_jax.cost import board
 from smile_jax.eval import evaluate
@@ -80,9 +78,15 @@ def dominators(reference: dict, finalists: list[dict]) -> dict[str, list[str]]:
   no higher. The reference net itself, found by the search, counts: a tie is no loss."""
   return {cost: [row["name"] for row in finalists
                  if mean_val_auc(row) >= mean_val_auc(reference)
-                 and row["macs"] <= reference["macs"]
-                 and (row[cost] or 0.0) <= (reference[cost] or 0.0)]
+                 and no_costlier(row, reference, cost)]
           for cost in FRONT_COSTS}
+
+
+def no_costlier(costs: dict, reference: dict, cost: str) -> bool:
+  """Whether `costs` (a row's, or board.board_cost(...).to_dict()) are no higher than
+  `reference`'s in MACs and in `cost` (one of FRONT_COSTS; none counts as 0)."""
+  return (costs["macs"] <= reference["macs"]
+          and (costs[cost] or 0.0) <= (reference[cost] or 0.0))
 
 
 def challengers(references: list[dict], judged: list[dict], cands, count: int) -> list:
@@ -112,9 +116,7 @@ def fits_under(reference: dict, cost: str):
   """A predicate: whether a candidate's board costs are no higher than `reference`'s in MACs
   and in `cost` (one of FRONT_COSTS)."""
   def fits(cand) -> bool:
-    its = board.board_cost(cand.spec).to_dict()
-    return (its["macs"] <= reference["macs"]
-            and (its[cost] or 0.0) <= (reference[cost] or 0.0))
+    return no_costlier(board.board_cost(cand.spec).to_dict(), reference, cost)
   return fits
 
 
@@ -136,8 +138,7 @@ def near_ties(references: list[dict], judged: list[dict]) -> list[tuple[dict, di
   out = []
   for reference in references:
     for cost, names in dominators(reference, judged).items():
-      rivals = [row for row in judged if row["macs"] <= reference["macs"]
-                and (row[cost] or 0.0) <= (reference[cost] or 0.0)]
+      rivals = [row for row in judged if no_costlier(row, reference, cost)]
       if names or not rivals:
         continue
       rival = max(rivals, key=mean_val_auc)
@@ -150,8 +151,7 @@ def near_ties(references: list[dict], judged: list[dict]) -> list[tuple[dict, di
 
 def standard_error(row: dict) -> float:
   """The standard error of a seeded row's mean val AUC (0 with fewer than two seeds)."""
-  vals = [run["val_auc"] for run in row.get("seeds") or [row]]
-  return float(np.std(vals, ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else 0.0
+  return search_lib.standard_error([run["val_auc"] for run in row.get("seeds") or [row]])
 
 
 def settle_near_ties(config, data_for, references: list[dict], judged: list[dict],

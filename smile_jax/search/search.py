@@ -113,9 +113,7 @@ class Candidate:
 
   def score(self, margin: float) -> float:
     """Mean val AUC minus `margin` standard errors (plain mean with a single seed)."""
-    if len(self.aucs) < 2:
-      return self.mean_auc
-    return self.mean_auc - margin * float(np.std(self.aucs, ddof=1)) / math.sqrt(len(self.aucs))
+    return self.mean_auc - margin * standard_error(self.aucs)
 
   def row(self) -> dict:
     costs = board.board_cost(self.spec)
@@ -138,6 +136,13 @@ class Candidate:
 
 def quality_cutoff(baseline_auc: float, keep: float = 0.8) -> float:
   return 0.5 + keep * (baseline_auc - 0.5)
+
+
+def standard_error(values) -> float:
+  """The standard error of the mean of `values` (0 with fewer than two)."""
+  if len(values) < 2:
+    return 0.0
+  return float(np.std(values, ddof=1)) / math.sqrt(len(values))
 
 
 def board_costs(cand: Candidate) -> tuple:
@@ -169,8 +174,7 @@ def one_se_choice(cands: list[Candidate], count: int = 1) -> list[Candidate]:
   if not trained:
     return []
   best = max(trained, key=lambda cand: cand.mean_auc)
-  error = (float(np.std(best.aucs, ddof=1)) / math.sqrt(len(best.aucs))
-           if len(best.aucs) > 1 else 0.0)
+  error = standard_error(best.aucs)
 
   def order(cand: Candidate) -> tuple:
     macs, _, flash, latency = board_costs(cand)
@@ -373,7 +377,6 @@ class Search:
     while self._pending:   # trainings started ahead: keep what they cost (a resume reuses them)
       self._drain(until=next(iter(self._pending)))
     return list(self.trained.values())
-
 
   # -- toward a cost no trained candidate meets ----------------------------------------------
   def toward(self, fits, beta: float) -> Candidate | None:
