@@ -73,6 +73,27 @@ def test_extended_moves_reach_compact_nets():
     reductions.valid(compact, "everything")
 
 
+
+def test_fine_moves_reach_the_top_reference_from_the_deep_root():
+  deep = zoo.deep()
+  assert spec_lib.total_macs(deep) == 1_550_336
+  fine = {option.description: option for option in reductions.valid(deep, "fine")}
+  extended = {option.description for option in reductions.valid(deep, "extended")}
+  assert extended < set(fine)                        # fine = extended + the 3/4 widths
+  assert not any("*3/4" in description for description in extended)
+  # The fifth conv removed is the compact root; the fourth at 48 filters is the 1.33 M reference.
+  assert fine["remove conv_8"].spec.canonical_hash() == zoo.compact().canonical_hash()
+  top = fine["conv_6 filters*3/4"].spec
+  assert top.layers[6].features == 48
+  assert top.canonical_hash() == zoo.ref_stride2_1330k().canonical_hash()
+  assert spec_lib.total_macs(top) == 1_329_152
+  for option in fine.values():
+    assert spec_lib.total_macs(option.spec) < 1_550_336, option.description
+  narrow = spec_lib.ModelSpec("narrow", (spec_lib.Conv(2, 3, stride=2), spec_lib.Flatten(),
+                                         spec_lib.Dense(2, activation="none")), (64, 64, 1))
+  skipped = {o.description: o for o in reductions.finer_widths(narrow)}["conv_0 filters*3/4"]
+  assert skipped.spec is None and "would leave 1 filters" in skipped.reason
+
 def test_search_roots_and_lower_resolutions_train(tmp_path, tfds_dir, shared_data_dir):
   from configs import search as search_config
   from smile_jax.data import run_data

@@ -22,6 +22,9 @@ compact nets that the report's steps cannot (WORKSPACE.md):
   * every conv and hidden dense layer keeps half its filters (`width/2`, MobileNet's width
     multiplier): one step where halving each layer alone takes one per layer, each scored on its
     own in short training before the next (the 0.26 M reference is the compact root at width/2).
+The finer widths (`moves="fine"`: the extended moves and these) take smaller steps where halving
+overshoots (the 1.33 M reference's 48 filters are 3/4 of 64):
+  * a conv or hidden dense layer keeps 3/4 of its features (`conv_3 filters*3/4`).
 A reduction must lower the MAC count; one that does not (a stride that no longer shrinks the
 map, a removed pool that grows the next layer) is skipped with that reason. Batch norm and dropout
 layers stay, except that one made redundant by a removal goes with it.
@@ -35,7 +38,7 @@ from smile_jax.models import spec as spec_lib
 
 MIN_FEATURES = 2
 RESOLUTIONS = (48, 32)
-MOVES = ("report", "extended")
+MOVES = ("report", "extended", "fine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,24 +82,33 @@ def _remove(spec, index) -> list:
   return layers
 
 
-def _fewer_features(spec: spec_lib.ModelSpec, index: int, label: str, unit: str) -> list[Reduction]:
-  """Layer `index` with 2x and 4x fewer features (filters or units), or why not."""
+def _fewer_features(spec: spec_lib.ModelSpec, index: int, label: str, unit: str,
+                   fractions=("1/2", "1/4")) -> list[Reduction]:
+  """Layer `index` keeping each of `fractions` of its features (filters or units), or why not."""
   out = []
-  for divisor in (2, 4):
-    features = spec.layers[index].features // divisor
-    desc = f"{label}/{divisor}"
+  for fraction in fractions:
+    kept, whole = map(int, fraction.split("/"))
+    features = spec.layers[index].features * kept // whole
+    desc = f"{label}/{whole}" if kept == 1 else f"{label}*{fraction}"
     out.append(
         _rebuild(spec, _replace(spec, index, features=features), desc) if features >= MIN_FEATURES
         else Reduction(desc, None, f"would leave {features} {unit} (< {MIN_FEATURES})"))
   return out
 
 
-def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
-  out = []
+def _feature_layers(spec: spec_lib.ModelSpec) -> tuple[list[int], list[int]]:
+  """The indices of the convs and of the hidden dense layers (not the logits)."""
   layers = spec.layers
   conv_idx = [index for index, layer in enumerate(layers) if isinstance(layer, spec_lib.Conv)]
   dense_idx = [index for index, layer in enumerate(layers)
-               if isinstance(layer, spec_lib.Dense)][:-1]   # not the logits
+               if isinstance(layer, spec_lib.Dense)][:-1]
+  return conv_idx, dense_idx
+
+
+def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
+  out = []
+  layers = spec.layers
+  conv_idx, dense_idx = _feature_layers(spec)
   for index in conv_idx:
     out += _fewer_features(spec, index, f"{layers[index].type}_{index} filters", "filters")
   for index in conv_idx:
@@ -173,10 +185,21 @@ def _half_width(spec: spec_lib.ModelSpec) -> Reduction:
   return _rebuild(spec, layers, "width/2")
 
 
+def finer_widths(spec: spec_lib.ModelSpec) -> list[Reduction]:
+  """Each conv and hidden dense layer at 3/4 of its features, or why not (`moves="fine"`)."""
+  layers = spec.layers
+  conv_idx, dense_idx = _feature_layers(spec)
+  return ([option for index in conv_idx for option in _fewer_features(
+              spec, index, f"{layers[index].type}_{index} filters", "filters", ("3/4",))]
+          + [option for index in dense_idx for option in _fewer_features(
+              spec, index, f"dense_{index} width", "units", ("3/4",))])
+
+
 def valid(spec: spec_lib.ModelSpec, moves: str = "report") -> list[Reduction]:
-  """The applicable reductions of `spec`: the report's, or (`moves="extended"`) those and the
-  wider moves."""
+  """The applicable reductions of `spec`: the report's, (`moves="extended"`) those and the wider
+  moves, or (`moves="fine"`) all those and the 3/4 widths."""
   if moves not in MOVES:
     raise ValueError(f"search moves must be one of {MOVES}, got {moves!r}")
-  options = reductions(spec) + (extended_moves(spec) if moves == "extended" else [])
+  options = (reductions(spec) + (extended_moves(spec) if moves != "report" else [])
+             + (finer_widths(spec) if moves == "fine" else []))
   return [r for r in options if r.spec is not None]
