@@ -431,6 +431,22 @@ def test_bands_give_finalists_across_the_costs_and_explore_each_band(tmp_path):
   assert plain._gap(small.spec) == pytest.approx(259_072 / 1_380_000)
 
 
+def test_bands_share_the_candidates_from_a_root_with_many_nets_near_the_budget(tmp_path):
+  # The deep root has 28 reductions between 0.7 M and the budget and 2 below: by priority
+  # alone best-first would spend 9 candidates there; each band takes its turn instead.
+  def run(bands, name):
+    search = search_lib.Search(synthetic_trainer([]), RunStore(str(tmp_path / name)),
+                               search_lib.Constraints(budget_macs=1_380_000), seeds=(0,),
+                               train_above_budget=1.0, max_candidates=9, moves="fine",
+                               bands=bands)
+    trained = search.best_first(zoo.deep(), search_lib.quality_cutoff(0.97), root_quality=0.97)
+    assert all(spec_lib.total_macs(cand.spec) <= 1_380_000 for cand in trained)
+    return sorted(int(np.searchsorted((300_000, 700_000), spec_lib.total_macs(cand.spec)))
+                  for cand in trained)
+  assert run((300_000, 700_000), "shared.sqlite") == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+  assert run((), "plain.sqlite") == [2] * 9    # no bands: the priority order, all near the budget
+
+
 def test_references_dominated_on_each_plane():
   from smile_jax.search import full_runs
 

@@ -8,10 +8,10 @@ Modes:
   * `algorithm1`: the report's procedure as written: depth-first over `reductions()`, one short
     training per candidate, prune below beta, stop at the first feasible candidate above beta.
   * `best_first` (default): explores the reduction graph in an A*-like order (see `_priority`),
-    never trains one architecture twice (canonical spec hash), trains each candidate with several
-    seeds and decides on mean - margin x standard error, keeps going after the first success
-    until its candidate/time budget is spent, and returns the Pareto front of val quality vs
-    MACs, RAM and flash. Candidates far above the budget are expanded without training (their
+    with MAC bands taking turns (`_in_turn`), never trains one architecture twice (canonical
+    spec hash), trains each candidate with several seeds and decides on mean - margin x
+    standard error, keeps going after the first success until its candidate/time budget is
+    spent, and returns the Pareto front of val quality vs MACs, RAM and flash. Candidates far above the budget are expanded without training (their
     quality is taken from their parent), so no time goes into training nets that cannot be chosen.
 
 Trainings run through an executor (executors.py: in this process, or as Ray tasks), so the
@@ -23,13 +23,14 @@ result only when the order reaches it: it trains and chooses exactly what one wo
 
 from __future__ import annotations
 
+import bisect
+import collections
 import dataclasses
-import heapq
 import json
 import math
 import time
 import traceback
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 from absl import logging
@@ -193,6 +194,19 @@ def banded_choice(cands: list[Candidate], bands: tuple = (), count: int = 1) -> 
           for cand in one_se_choice([c for c in cands if low < c.cost.macs <= high], count)]
 
 
+class Queued(NamedTuple):
+  """A net waiting in best-first's queue; ordered by priority (lower first), then arrival."""
+  priority: float
+  counter: int
+  spec: spec_lib.ModelSpec
+  parent_hash: str
+  reduction: str
+  parent_quality: float
+  band: int           # Search._band
+  hash: str
+  expand_only: bool   # over `train_above_budget`: expanded, never trained
+
+
 class Search:
   """Runs either mode over one run store; see the module docstring."""
 
@@ -201,7 +215,8 @@ class Search:
                max_candidates: int = 1000, max_seconds: float = float("inf"), on_trained=None,
                moves: str = "report", bands: tuple = ()):
     """`executor`: an executors.py executor, or a `Trainer` run in this process. `bands`: MAC
-    bounds below the budget whose nets best-first explores as it does those near the budget."""
+    bounds below the budget whose nets best-first explores as it does those near the budget,
+    each band taking its share of the candidates (`_in_turn`)."""
     if callable(executor):
       executor = executors.LocalExecutor(executor)
     self.executor, self.store, self.constraints = executor, store, constraints
@@ -279,20 +294,19 @@ class Search:
       self.store.put(**base, seed=seed, status="done", val_auc=result["val_auc"],
                      val_loss=result["val_loss"], train_seconds=result.get("seconds"))
 
-  def _start_ahead(self, heap: list) -> None:
+  def _start_ahead(self, queue: list) -> None:
     """Fills idle workers with the next candidates in best-first order (their results wait in the
     store until the order reaches them), never planning past `max_candidates`."""
     room = self.executor.workers - len(self._pending)
     planned = len(self.trained) + len({key[0] for key in self._pending})
-    for _, _, spec, parent_hash, reduction, _ in sorted(heap):
+    for entry in self._in_turn(queue):
       if room <= 0 or planned >= self.max_candidates:
         return
-      if (spec.canonical_hash() in self.trained
-          or self.constraints.overshoot(spec) > self.train_above_budget):
+      if entry.hash in self.trained or entry.expand_only:
         continue
-      cand = self.make(spec, parent_hash, reduction)
+      cand = self.make(entry.spec, entry.parent_hash, entry.reduction)
       jobs = [job for job in self._jobs(cand, self.seeds)
-              if executors.job_key(spec, job) not in self._pending]
+              if executors.job_key(entry.spec, job) not in self._pending]
       for job in jobs[:room]:
         self._submit(cand, job)
       room -= len(jobs[:room])
@@ -332,6 +346,34 @@ class Search:
     above = [macs / bound for bound in self.bands if bound >= macs]
     return max([overshoot] + above) if overshoot <= 1 else overshoot
 
+  def _band(self, spec: spec_lib.ModelSpec) -> int:
+    """The MAC band of `spec`: 0 the cheapest, len(bands) the budget's and the nets above it (a
+    net of exactly a bound is in the band below it, as in `banded_choice`)."""
+    return bisect.bisect_left(self.bands, spec_lib.total_macs(spec))
+
+  def _in_turn(self, queue: list[Queued]) -> list[Queued]:
+    """`queue`'s entries in the order best-first takes them: by priority, except that with
+    `bands` the next is the first of the band with the fewest candidates trained so far (the
+    dearest band on a tie), so each band of the front gets its share of the candidates: a root
+    with many reductions near the budget would otherwise spend them all there. Nets expanded
+    without training take no share."""
+    ordered = sorted(queue)
+    if not self.bands:
+      return ordered
+    by_band = collections.defaultdict(list)
+    for entry in reversed(ordered):           # each band's list ends with its first entry
+      by_band[entry.band].append(entry)
+    shares = collections.Counter(self._band(cand.spec) for cand in self.trained.values())
+    out = []
+    while by_band:
+      band = min(by_band, key=lambda band: (shares[band], -band))
+      entry = by_band[band].pop()
+      if not by_band[band]:
+        del by_band[band]
+      shares[band] += entry.hash not in self.trained and not entry.expand_only
+      out.append(entry)
+    return out
+
   def _priority(self, overshoot: float, parent_quality: float, beta: float) -> float:
     """Lower first. Distance to the tightest limit in halvings (an admissible count of the
     reductions still needed, each at most /4 ~ 2 halvings, so /2), minus how far the parent
@@ -344,7 +386,8 @@ class Search:
                  root_quality: float) -> list[Candidate]:
     """Explores until the candidate/time budget is spent; returns every trained candidate."""
     seen = {root.canonical_hash()}
-    heap, counter = [], 0
+    queue: list[Queued] = []
+    counter = 0
 
     def push_children(spec, parent_hash, quality):
       nonlocal counter
@@ -353,21 +396,24 @@ class Search:
         if child_hash not in seen:
           seen.add(child_hash)
           counter += 1
-          priority = self._priority(self._gap(option.spec), quality, beta)
-          heapq.heappush(heap, (priority, counter, option.spec, parent_hash, option.description,
-                                quality))
+          queue.append(Queued(
+              self._priority(self._gap(option.spec), quality, beta), counter, option.spec,
+              parent_hash, option.description, quality, self._band(option.spec), child_hash,
+              self.constraints.overshoot(option.spec) > self.train_above_budget))
 
     push_children(root, root.canonical_hash(), root_quality)
-    while heap and not self.out_of_budget():
-      _, _, spec, parent_hash, reduction, parent_quality = heapq.heappop(heap)
-      if self.constraints.overshoot(spec) > self.train_above_budget:
-        push_children(spec, spec.canonical_hash(), parent_quality)  # too big to choose: expand only
+    while queue and not self.out_of_budget():
+      entry = self._in_turn(queue)[0]
+      queue.remove(entry)
+      spec = entry.spec
+      if entry.expand_only:   # too big to choose
+        push_children(spec, entry.hash, entry.parent_quality)
         continue
-      cand = self.make(spec, parent_hash, reduction)
+      cand = self.make(spec, entry.parent_hash, entry.reduction)
       if self.executor.workers > 1:
         for job in self._jobs(cand, self.seeds):
           self._submit(cand, job)
-        self._refill = lambda: self._start_ahead(heap)
+        self._refill = lambda: self._start_ahead(queue)
         self._refill()
       cand = self.evaluate(cand)
       if cand.aucs and cand.score(self.margin) >= beta:
