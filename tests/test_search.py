@@ -615,3 +615,33 @@ def test_the_search_looks_toward_a_reference_no_candidate_fits_under(tmp_path):
   before = len(calls)
   assert search.toward(lambda cand: cand.cost.macs < 10, beta=0.9) is None
   assert len(calls) == before
+
+
+def test_a_references_own_net_the_search_holds_but_did_not_train_is_reached(tmp_path):
+  """From the deep root, best-first's few turns go near the budget: the compact reference (the
+  root's fifth conv removed) and the 0.26 M one (that at width/2) are never trained. An
+  undominated reference whose net is not among the candidates is short-trained by looking
+  toward it, the compact root first, then its width/2 from it; one dominated, or trained, is
+  left alone."""
+  from smile_jax.search import full_runs
+  calls = []
+  search = search_lib.Search(synthetic_trainer(calls), RunStore(str(tmp_path / "r.sqlite")),
+                             search_lib.Constraints(budget_macs=1_380_000), seeds=(0,),
+                             train_above_budget=1.0, max_candidates=2, moves="fine")
+  search.evaluate(search.make(zoo.deep(), None, "baseline"))
+  search.best_first(zoo.deep(), beta=0.9, root_quality=0.97)
+
+  def reference(spec, auc):
+    return board.board_cost(spec).to_dict() | {"name": spec.name, "val_auc": auc,
+                                               "hash": spec.canonical_hash()}
+  compact, small = reference(zoo.compact(), 0.98), reference(zoo.ref_stride2_260k(), 0.97)
+  beaten = reference(zoo.ref_gap_660k(), 0.90)
+  rival = board.board_cost(zoo.ref_stride2_260k()).to_dict() | {"name": "rival", "val_auc": 0.95,
+                                                                "flash_bytes": 20_000}
+  trained = list(search.trained.values())
+  assert not {compact["hash"], small["hash"]} & {cand.hash for cand in trained}
+  assert full_runs.unreached([compact, beaten, small], [rival], trained) == [compact, small]
+  for wanted in (compact, small):
+    found = search.toward(full_runs.is_net(wanted), beta=0.9)
+    assert found is not None and found.hash == wanted["hash"] and calls[-1] == (found.hash, 0)
+  assert full_runs.unreached([compact, small], [rival], list(search.trained.values())) == []

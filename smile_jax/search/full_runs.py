@@ -129,6 +129,23 @@ def unanswered(references: list[dict], judged: list[dict], cands) -> list[tuple[
           if not names and not any(fits_under(reference, cost)(cand) for cand in cands)]
 
 
+def unreached(references: list[dict], judged: list[dict], cands) -> list[dict]:
+  """The references that no row of `judged` dominates on some plane of FRONT_COSTS and whose
+  own architecture (their `hash`) no candidate of `cands` is: the search may hold it a
+  reduction or two from the nets it trained, where best-first's order did not go (a root above
+  the budget spends its turns near the bounds). `Search.toward(is_net(reference))` trains it,
+  and `challengers` then takes the reference's runs for it."""
+  trained = {cand.hash for cand in cands}
+  return [reference for reference in references
+          if reference.get("hash") not in trained
+          and not all(dominators(reference, judged).values())]
+
+
+def is_net(reference: dict):
+  """A predicate: whether a candidate is `reference`'s own architecture."""
+  return lambda cand: cand.hash == reference.get("hash")
+
+
 def near_ties(references: list[dict], judged: list[dict]) -> list[tuple[dict, dict]]:
   """(reference, rival) for each (reference, plane of FRONT_COSTS) that no row of `judged`
   dominates but where the best-by-mean row no costlier on that plane and in MACs (the rival)

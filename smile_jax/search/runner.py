@@ -212,14 +212,14 @@ def explore(search: search_lib.Search, sc, root: spec_lib.ModelSpec):
   return baseline_auc, beta, sorted(ok, key=lambda c: -c.score(sc.margin))[:sc.finalists]
 
 
-def look_toward(search, executor, beta: float, unanswered: list[tuple[dict, str]]) -> None:
-  """For each (reference, plane) no trained candidate fits under (full_runs.unanswered), one
-  reduction short-trained that does (Search.toward), unless one trained for an earlier pair
-  does; on `executor`, closed afterwards. The challengers can then answer it."""
+def look_toward(search, executor, beta: float, wanted: list) -> None:
+  """For each predicate of `wanted` (on a Candidate: a reference's own net, full_runs.unreached;
+  a cost no trained candidate fits under, full_runs.unanswered) that no trained candidate meets,
+  one reduction short-trained that does (Search.toward), in order, so a net trained for one can
+  lead to the next; on `executor`, closed afterwards. The challengers can then answer them."""
   search.executor = executor
   try:
-    for reference, cost in unanswered:
-      fits = full_runs.fits_under(reference, cost)
+    for fits in wanted:
       if not any(fits(cand) for cand in search.trained.values() if cand.feasible and cand.aucs):
         search.toward(fits, beta)
   finally:
@@ -269,10 +269,14 @@ def run_search(config, workdir: str) -> SearchResult:
   finals = full_runs.retrain_finalists(config, workdir, data_for, finalists)
   final_rows = [c.row() | finals[c.hash] for c in finalists]
   references = full_runs.train_references(config, workdir, data_for, root.input_shape, finals)
-  unanswered = (full_runs.unanswered(references, final_rows, [c for c in cands if c.feasible])
-                if sc.get("challengers", 0) else [])
-  if unanswered:
-    look_toward(search, make_executor(config, workdir, data, data_for), beta, unanswered)
+  feasible = [c for c in cands if c.feasible] if sc.get("challengers", 0) else None
+  wanted = [] if feasible is None else (
+      [full_runs.is_net(reference)
+       for reference in full_runs.unreached(references, final_rows, feasible)]
+      + [full_runs.fits_under(reference, cost)
+         for reference, cost in full_runs.unanswered(references, final_rows, feasible)])
+  if wanted:
+    look_toward(search, make_executor(config, workdir, data, data_for), beta, wanted)
     cands = [c for c in search.trained.values() if c.aucs]
   front = search_lib.pareto_front([c for c in cands if c.feasible], sc.margin)
   challengers = full_runs.challengers(
