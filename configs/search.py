@@ -6,9 +6,9 @@ Launch (2 cores, CPU):
 Variants: `configs/search.py:algorithm1` (the report's procedure as written), `:compact` (the main
 job's search: the wider moves from the compact 3x3 stride-2 root, SMILEsmileD + GENKI-4K, the
 robot's board limits, a teacher stage and distillation, reference nets), `:compact_300k` (the
-same at a 0.30 M-MAC budget, with 3 finalists), `:front` (the whole 0.1-1.4 M front from a root above the
-budget with finer widths, without the latency limit, a finalist per MAC band, judged against every
-reference), `:smoke` (tiny).
+same at a 0.30 M-MAC budget, with 3 finalists), `:front` (the whole 0.1-1.4 M front from a root
+above the budget with finer widths, without the latency limit, a finalist per MAC band, judged
+against every reference), `:smoke` (tiny).
 Measured `:compact` in the main job (session 15, idle 2 cores): 24.0 min with the teacher stage;
 two finalists, compact~fa9e7bad chosen over compact~d286e1e9 on full training (590,848 MACs, est.
 18.0 ms): 3 seeds val 0.9774 +- 0.0010, test SMILEsmileD 0.9781 +- 0.0009, GENKI-4K 0.9604 +-

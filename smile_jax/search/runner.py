@@ -213,10 +213,11 @@ def explore(search: search_lib.Search, sc, root: spec_lib.ModelSpec):
 
 
 def look_toward(search, executor, beta: float, wanted: list) -> None:
-  """For each predicate of `wanted` (on a Candidate: a reference's own net, full_runs.unreached;
-  a cost no trained candidate fits under, full_runs.unanswered) that no trained candidate meets,
-  one reduction short-trained that does (Search.toward), in order, so a net trained for one can
-  lead to the next; on `executor`, closed afterwards. The challengers can then answer them."""
+  """For each predicate of `wanted` (on a Candidate: a cost no trained candidate fits under,
+  full_runs.unanswered; a reference's own net, full_runs.unreached) that no trained candidate
+  meets, one reduction short-trained that does (Search.toward), in order, so a net trained for
+  one can lead to the next; on `executor`, closed afterwards. The challengers can then answer
+  them."""
   search.executor = executor
   try:
     for fits in wanted:
@@ -270,11 +271,13 @@ def run_search(config, workdir: str) -> SearchResult:
   final_rows = [c.row() | finals[c.hash] for c in finalists]
   references = full_runs.train_references(config, workdir, data_for, root.input_shape, finals)
   feasible = [c for c in cands if c.feasible] if sc.get("challengers", 0) else None
+  # The costs first: a reference's own net, once trained, fits under it and would stop the
+  # search from looking for a net that beats it there.
   wanted = [] if feasible is None else (
-      [full_runs.is_net(reference)
-       for reference in full_runs.unreached(references, final_rows, feasible)]
-      + [full_runs.fits_under(reference, cost)
-         for reference, cost in full_runs.unanswered(references, final_rows, feasible)])
+      [full_runs.fits_under(reference, cost)
+       for reference, cost in full_runs.unanswered(references, final_rows, feasible)]
+      + [full_runs.is_net(reference)
+         for reference in full_runs.unreached(references, final_rows, feasible)])
   if wanted:
     look_toward(search, make_executor(config, workdir, data, data_for), beta, wanted)
     cands = [c for c in search.trained.values() if c.aucs]

@@ -11,8 +11,9 @@ Modes:
     with MAC bands taking turns (`_in_turn`), never trains one architecture twice (canonical
     spec hash), trains each candidate with several seeds and decides on mean - margin x
     standard error, keeps going after the first success until its candidate/time budget is
-    spent, and returns the Pareto front of val quality vs MACs, RAM and flash. Candidates far above the budget are expanded without training (their
-    quality is taken from their parent), so no time goes into training nets that cannot be chosen.
+    spent, and returns the Pareto front of val quality vs MACs, RAM and flash. Candidates far
+    above the budget are expanded without training (their quality is taken from their parent),
+    so no time goes into training nets that cannot be chosen.
 
 Trainings run through an executor (executors.py: in this process, or as Ray tasks), so the
 algorithms are independent of how and where a candidate is trained (short real trainings in
