@@ -101,22 +101,19 @@ VARIANTS = {
     # report's search does the Table 1 AlexNet) with the finer widths (`moves="fine"`: 3/4 of a
     # layer's features besides /2 and /4), so the top band between the compact root's 0.96 M and
     # the budget is reachable (the bands take turns, so its 28 reductions near the budget do not
-    # take every candidate); under the Apollo3's own limits (no latency limit: the 0.96 M and 1.33 M references run
-    # 28-40 ms), the best net of each MAC band (<= 0.30 M, <= 0.70 M, <= 1.38 M) a finalist, and
-    # finalists and references 3 seeds each; search.md's reference table names the finalists
-    # that dominate each reference. Reuse the main job's teacher and split (as compact_300k).
-    # Measured (session 14, the recipe before zooms and lighting: add
-    # --config.search.recipe.augment.scale=0 --config.search.recipe.augment.brightness_contrast_p=0
-    # to repeat it): finalists compact~3e39bce0 (0.26 M, val 0.9735 +- 0.0008), compact~fa9e7bad
-    # (0.59 M, 0.9746 +- 0.0017), the root (0.96 M, 0.9782 +- 0.0017), and the challenger
-    # compact~9bffa7bc (0.28 M, 25.0 KB, 0.9696 +- 0.0013): every reference dominated on (val,
-    # est. latency) and on (val, est. flash) (WORKSPACE.md). Session 15 (zooms and lighting, the
-    # teacher without them): ref_stride2_1330k (0.9802 +- 0.0004 vs the root's 0.9796 +- 0.0011),
-    # ref_stride2_260k and ref_gap_660k's flash plane were not dominated (WORKSPACE.md). Session
-    # 16 (a challenger per plane, the references' own nets, looking toward uncovered costs; its
-    # own teacher, fresh machine, 78 min shared): three references dominated on both planes,
-    # ref_stride2_1330k not (0.9804 +- 0.0006 against 0.9765 +- 0.0009 for the best searched net:
-    # the front stops at the root's 0.96 M MACs; the root then was compact, moves "extended").
+    # take every candidate); under the Apollo3's own limits (no latency limit: the 0.96 M and
+    # 1.33 M references run 28-40 ms), the best net of each MAC band (<= 0.30 M, <= 0.70 M,
+    # <= 1.38 M) a finalist, and finalists and references 3 seeds each; search.md's reference
+    # table names the nets that dominate each reference. Without --config.search.teacher.run_dir
+    # and --config.run.data.split_manifest it trains its own teacher and split (~10 min).
+    # Measured (session 17, from scratch on a fresh machine, 68 min of 2 cores, 34 candidates):
+    # finalists deep~a8a0329e (0.29 M, val 0.9772 +- 0.0011), deep~9383ce4f (0.39 M, 0.9736 +-
+    # 0.0019) and deep~efe5cb51 (1.33 M, 0.9802 +- 0.0004, chosen: ref_stride2_1330k's own net,
+    # which best-first found); every reference dominated on both planes: ref_gap_660k strictly,
+    # the other three by their own nets (ties; compact and ref_stride2_260k reached after the
+    # finalists). Earlier runs (compact root, "extended" moves): session 14 dominated every
+    # reference on the recipe before zooms and lighting; sessions 15-16 left ref_stride2_1330k
+    # undominated (0.9804 +- 0.0006 against 0.9765 +- 0.0009: the front stopped at 0.96 M).
     "front": dict(mode="best_first", root="deep", moves="fine", choice="one_se",
                   seeds=3, epochs=4, max_candidates=30, max_minutes=50.0, max_per_class=0,
                   bands=(300_000, 700_000), finalists=1, finalist_seeds=3, challengers=6,
