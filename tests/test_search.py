@@ -498,7 +498,7 @@ def test_a_challenger_of_a_references_shape_takes_its_runs_and_can_be_chosen(tmp
   """A challenger whose architecture a reference trained with enough seeds is not trained again;
   the one-SE rule over finalists and challengers then ships it when its full training is best."""
   import ml_collections
-  from smile_jax.search import full_runs
+  from smile_jax.search import full_runs, presentation
   half = zoo.get("ref_stride2_260k", (64, 64, 1))
   low_res = zoo.compact().with_input_shape((32, 32, 1))
 
@@ -523,6 +523,9 @@ def test_a_challenger_of_a_references_shape_takes_its_runs_and_can_be_chosen(tmp
   assert row["seeds"] == reference["seeds"]
   assert full_runs.choose([finalist], finals) is finalist
   assert full_runs.choose([finalist, challenger], finals) is challenger
+  table = presentation.finalist_table([finalist, challenger], finals, challenger, [challenger])
+  assert "| compact~3e39bce0 (chosen) (challenger) (= ref_stride2_260k) |" in table
+  assert "| compact~58a5fe92 |" in table
   config.search.finalist_seeds = 4
   with pytest.raises(AssertionError, match="trained again"):
     full_runs.retrain_finalists(config, str(tmp_path), data_for, [challenger],

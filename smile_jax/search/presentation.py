@@ -130,13 +130,15 @@ def spread_cell(row: dict, split: str) -> str:
 def finalist_table(finalists, finals: dict, chosen=None, challengers=()) -> str:
   """Markdown table of the finalists after full training, over their seeds: val AUC (what the
   one-SE choice reads, full_runs.choose) and test AUC, reported, as mean ± sd; `challengers`
-  (full_runs.challengers, among `finalists`) are marked."""
+  (full_runs.challengers, among `finalists`) are marked, and a net that took a reference's
+  runs (full_runs.same_net_runs) names it."""
   lines = [f"| finalist | {COST_HEADER} | val AUC (short) | val AUC (full) | test AUC (full) |",
            "|---|--:|--:|--:|--:|--:|--:|--:|"]
   for cand in finalists:
     final = finals[cand.hash]
     mark = " (chosen)" if chosen is not None and cand.hash == chosen.hash else ""
     mark += " (challenger)" if cand in challengers else ""
+    mark += f" (= {final['same_net_as']})" if final.get("same_net_as") else ""
     lines.append(
         f"| {cand.spec.name}{mark} | {_cost_cells(board.board_cost(cand.spec))} | "
         f"{cand.mean_auc:.3f} | {spread_cell(final, 'val')} | {spread_cell(final, 'test')} |")
