@@ -82,13 +82,17 @@ def _remove(spec, index) -> list:
   return layers
 
 
-def _fewer_features(spec: spec_lib.ModelSpec, index: int, label: str, unit: str,
+def _fewer_features(spec: spec_lib.ModelSpec, index: int,
                    fractions=("1/2", "1/4")) -> list[Reduction]:
-  """Layer `index` keeping each of `fractions` of its features (filters or units), or why not."""
+  """Layer `index` (a conv or a hidden dense) keeping each of `fractions` of its features
+  (filters or units), or why not."""
+  layer = spec.layers[index]
+  label, unit = ((f"{layer.type}_{index} filters", "filters")
+                 if isinstance(layer, spec_lib.Conv) else (f"dense_{index} width", "units"))
   out = []
   for fraction in fractions:
     kept, whole = map(int, fraction.split("/"))
-    features = spec.layers[index].features * kept // whole
+    features = layer.features * kept // whole
     desc = f"{label}/{whole}" if kept == 1 else f"{label}*{fraction}"
     out.append(
         _rebuild(spec, _replace(spec, index, features=features), desc) if features >= MIN_FEATURES
@@ -110,7 +114,7 @@ def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
   layers = spec.layers
   conv_idx, dense_idx = _feature_layers(spec)
   for index in conv_idx:
-    out += _fewer_features(spec, index, f"{layers[index].type}_{index} filters", "filters")
+    out += _fewer_features(spec, index)
   for index in conv_idx:
     desc = f"conv_{index} stride+1"
     stride = layers[index].stride + 1
@@ -125,7 +129,7 @@ def reductions(spec: spec_lib.ModelSpec) -> list[Reduction]:
         if kernel >= max(1, layers[index].stride) else
         Reduction(desc, None, f"kernel {kernel} < stride {layers[index].stride} skips pixels"))
   for index in dense_idx:
-    out += _fewer_features(spec, index, f"dense_{index} width", "units")
+    out += _fewer_features(spec, index)
   pools = [index for index, layer in enumerate(layers) if isinstance(layer, spec_lib.MaxPool)]
   for index in conv_idx[1:] + pools + dense_idx:
     out.append(_rebuild(spec, _remove(spec, index), f"remove {layers[index].type}_{index}"))
@@ -187,12 +191,9 @@ def _half_width(spec: spec_lib.ModelSpec) -> Reduction:
 
 def finer_widths(spec: spec_lib.ModelSpec) -> list[Reduction]:
   """Each conv and hidden dense layer at 3/4 of its features, or why not (`moves="fine"`)."""
-  layers = spec.layers
   conv_idx, dense_idx = _feature_layers(spec)
-  return ([option for index in conv_idx for option in _fewer_features(
-              spec, index, f"{layers[index].type}_{index} filters", "filters", ("3/4",))]
-          + [option for index in dense_idx for option in _fewer_features(
-              spec, index, f"dense_{index} width", "units", ("3/4",))])
+  return [option for index in conv_idx + dense_idx
+          for option in _fewer_features(spec, index, ("3/4",))]
 
 
 def valid(spec: spec_lib.ModelSpec, moves: str = "report") -> list[Reduction]:

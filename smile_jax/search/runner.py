@@ -270,14 +270,15 @@ def run_search(config, workdir: str) -> SearchResult:
   finals = full_runs.retrain_finalists(config, workdir, data_for, finalists)
   final_rows = [c.row() | finals[c.hash] for c in finalists]
   references = full_runs.train_references(config, workdir, data_for, root.input_shape, finals)
-  feasible = [c for c in cands if c.feasible] if sc.get("challengers", 0) else None
-  # The costs first: a reference's own net, once trained, fits under it and would stop the
-  # search from looking for a net that beats it there.
-  wanted = [] if feasible is None else (
-      [full_runs.fits_under(reference, cost)
-       for reference, cost in full_runs.unanswered(references, final_rows, feasible)]
-      + [full_runs.is_net(reference)
-         for reference in full_runs.unreached(references, final_rows, feasible)])
+  wanted = []
+  if sc.get("challengers", 0):
+    feasible = [c for c in cands if c.feasible]
+    # The costs first: a reference's own net, once trained, fits under it and would stop the
+    # search from looking for a net that beats it there.
+    wanted = ([full_runs.fits_under(reference, cost)
+               for reference, cost in full_runs.unanswered(references, final_rows, feasible)]
+              + [full_runs.is_net(reference)
+                 for reference in full_runs.unreached(references, final_rows, feasible)])
   if wanted:
     look_toward(search, make_executor(config, workdir, data, data_for), beta, wanted)
     cands = [c for c in search.trained.values() if c.aucs]

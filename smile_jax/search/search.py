@@ -186,13 +186,19 @@ def one_se_choice(cands: list[Candidate], count: int = 1) -> list[Candidate]:
   return sorted(trained, key=order)[:count]
 
 
+def mac_band(macs: int, bands: tuple) -> int:
+  """The MAC band of a net: `bands` are the bands' upper bounds below the budget, 0 the
+  cheapest band, len(bands) the budget's and any above it; a net of exactly a bound is in the
+  band below it."""
+  return bisect.bisect_left(sorted(bands), macs)
+
+
 def banded_choice(cands: list[Candidate], bands: tuple = (), count: int = 1) -> list[Candidate]:
-  """`one_se_choice(count)` within each MAC band: `bands` are the bands' upper bounds below the
-  budget (a net of exactly a bound is in the band below it), so the finalists span the front's
+  """`one_se_choice(count)` within each MAC band (`mac_band`), so the finalists span the front's
   costs instead of crowding next to its best net; no bands: `one_se_choice` over all."""
-  edges = (0, *sorted(bands), math.inf)
-  return [cand for low, high in zip(edges, edges[1:])
-          for cand in one_se_choice([c for c in cands if low < c.cost.macs <= high], count)]
+  return [cand for band in range(len(bands) + 1)
+          for cand in one_se_choice([c for c in cands if mac_band(c.cost.macs, bands) == band],
+                                    count)]
 
 
 class Queued(NamedTuple):
@@ -203,7 +209,7 @@ class Queued(NamedTuple):
   parent_hash: str
   reduction: str
   parent_quality: float
-  band: int           # Search._band
+  band: int           # mac_band
   hash: str
   expand_only: bool   # over `train_above_budget`: expanded, never trained
 
@@ -347,11 +353,6 @@ class Search:
     above = [macs / bound for bound in self.bands if bound >= macs]
     return max([overshoot] + above) if overshoot <= 1 else overshoot
 
-  def _band(self, spec: spec_lib.ModelSpec) -> int:
-    """The MAC band of `spec`: 0 the cheapest, len(bands) the budget's and the nets above it (a
-    net of exactly a bound is in the band below it, as in `banded_choice`)."""
-    return bisect.bisect_left(self.bands, spec_lib.total_macs(spec))
-
   def _in_turn(self, queue: list[Queued]) -> list[Queued]:
     """`queue`'s entries in the order best-first takes them: by priority, except that with
     `bands` the next is the first of the band with the fewest candidates trained so far (the
@@ -364,7 +365,8 @@ class Search:
     by_band = collections.defaultdict(list)
     for entry in reversed(ordered):           # each band's list ends with its first entry
       by_band[entry.band].append(entry)
-    shares = collections.Counter(self._band(cand.spec) for cand in self.trained.values())
+    shares = collections.Counter(mac_band(cand.cost.macs, self.bands)
+                                 for cand in self.trained.values())
     out = []
     while by_band:
       band = min(by_band, key=lambda band: (shares[band], -band))
@@ -399,7 +401,8 @@ class Search:
           counter += 1
           queue.append(Queued(
               self._priority(self._gap(option.spec), quality, beta), counter, option.spec,
-              parent_hash, option.description, quality, self._band(option.spec), child_hash,
+              parent_hash, option.description, quality,
+              mac_band(spec_lib.total_macs(option.spec), self.bands), child_hash,
               self.constraints.overshoot(option.spec) > self.train_above_budget))
 
     push_children(root, root.canonical_hash(), root_quality)
