@@ -1,4 +1,4 @@
-r"""Analysing a trained run: saliency, errors, thresholds, another dataset (smile_jax/analyze.py).
+r"""Analysing a trained run: saliency, errors, thresholds, another dataset (app/analyze.py).
 
 Launch (2 cores, CPU; ~2 min, plus ~2 min with the fine-tuning):
   .venv/bin/python -m experiments.analyze --config=configs/analyze.py --workdir=runs/main

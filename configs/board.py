@@ -1,4 +1,4 @@
-r"""Profiling runs on a board over the serial protocol (smile_jax/board.py).
+r"""Profiling runs on a board over the serial protocol (app/board.py).
 
 Launch (after `experiments.deploy` on the same run):
   .venv/bin/python -m experiments.board --config=configs/board.py --workdir=runs/main --port=qemu

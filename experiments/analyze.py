@@ -8,7 +8,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
-from smile_jax import analyze
+from app import analyze
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", "configs/analyze.py", "Analysis configuration.")

@@ -11,7 +11,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
-from smile_jax import board
+from app import board
 from smile_jax.eval import predict
 
 FLAGS = flags.FLAGS

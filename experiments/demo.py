@@ -14,7 +14,7 @@ PNGs or an annotated .mp4, and scores.csv), or --output.
 from absl import flags
 
 from experiments import cli
-from smile_jax import demo
+from app import demo
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Trained run (or main job) directory.")

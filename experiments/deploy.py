@@ -14,7 +14,7 @@ from ml_collections import config_flags
 
 from experiments import cli
 from compile import deploy_report
-from smile_jax import deploy
+from app import deploy
 from smile_jax.cost import hardware
 from smile_jax.eval import predict
 

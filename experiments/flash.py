@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from experiments import cli
 from compile import ambiq_image, ambiq_upload, board_link
-from smile_jax import board
+from app import board
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Deployed training run (or main job) directory.")

@@ -10,7 +10,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
-from smile_jax import job
+from app import job
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", "configs/main.py", "Main job config.", lock_config=True)

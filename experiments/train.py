@@ -11,7 +11,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
-from smile_jax import runs
+from smile_jax.train import run as run_lib
 from smile_jax.eval import evaluate
 
 FLAGS = flags.FLAGS
@@ -22,7 +22,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  summary = runs.train_evaluate_report(FLAGS.config, FLAGS.workdir).summary
+  summary = run_lib.train_evaluate_report(FLAGS.config, FLAGS.workdir).summary
   test = evaluate.split_row(summary, "test")
   print(f"{summary['model']}: test AUC {test['auc']:.4f}, accuracy {test['accuracy']:.4f}; "
         f"report: {FLAGS.workdir}/report.md")

@@ -65,7 +65,7 @@ def _dataset(keys, size=16):
 
 
 def test_teacher_logits_are_stored_once_and_read_back_by_key(tmp_path):
-  from smile_jax import infer
+  from smile_jax.models import infer
   from smile_jax.data import run_data
   from smile_jax.models import net
   from smile_jax.train import loop

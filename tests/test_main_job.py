@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from configs import main as main_config
-from smile_jax import demo, job, jsonfile
+from app import demo, job
+from smile_jax.io import jsonfile
 from smile_jax.eval import baselines, predict
 from tests.conftest import awkward_corpus, face_like
 
@@ -91,7 +92,7 @@ def test_board_run_on_qemu_answers_as_the_deployed_firmware(job_dir, tmp_path, m
   counts within 1% of unicorn's; a Ctrl-C mid-stream leaves a valid, partial report."""
   from compile import board_link, emulate, profile
   from configs import board as board_config
-  from smile_jax import board
+  from app import board
   cfg = board_config.get_config()
   cfg.max_images = 50
   run_dir, deploy_dir = predict.resolve_run_dir(job_dir), board.deploy_dir_of(job_dir)

@@ -11,7 +11,8 @@ import os
 import pytest
 
 from configs import alexnet, main as main_config
-from smile_jax import job, jsonfile
+from app import job
+from smile_jax.io import jsonfile
 from smile_jax.eval import evaluate
 from smile_jax.train import loop
 

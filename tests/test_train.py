@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from configs import default
-from smile_jax import infer
+from smile_jax.models import infer
 from smile_jax.models import spec as spec_lib
 from smile_jax.train import loop, steps
 

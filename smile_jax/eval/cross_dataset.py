@@ -6,7 +6,7 @@ detected face, accuracy at probability 0.5 as trained, and after calibration (th
 temperature, then the prior shift to the target's share of smiles estimated from its unlabelled
 scores; smile_jax/eval/calibration.py).
 
-Fine-tuning on it trains a run, so it lives above training, in `smile_jax/analyze.py`.
+Fine-tuning on it trains a run, so it lives above training, in `app/analyze.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smile_jax import infer
+from smile_jax.models import infer
 from smile_jax.data import builders
 from smile_jax.eval import calibration, metrics
 

@@ -13,7 +13,8 @@ import os
 
 import numpy as np
 
-from smile_jax import infer, jsonfile
+from smile_jax.io import jsonfile
+from smile_jax.models import infer
 from smile_jax.eval import metrics
 from smile_jax.models import spec as spec_lib
 

@@ -17,7 +17,8 @@ import ml_collections
 from absl import logging
 from tqdm import tqdm
 
-from smile_jax import infer, jsonfile
+from smile_jax.io import jsonfile
+from smile_jax.models import infer
 from smile_jax.data import faces, images as images_lib, pipeline, run_data
 from smile_jax.models import net as net_lib
 from smile_jax.models import spec as spec_lib

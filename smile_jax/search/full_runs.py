@@ -1,5 +1,5 @@
 """The search's full-recipe trainings: the teacher, the finalists and the hand-designed reference
-nets, each a finished run directory (runs.train_evaluate_report) summarised as one row.
+nets, each a finished run directory (train.run.train_evaluate_report) summarised as one row.
 
 A row holds what the front table, Figure 3 and summary.json show: the run directory and seed,
 val and test AUC (`val_auc` is the figure choices are made on: the mean over datasets when the
@@ -15,7 +15,7 @@ import dataclasses
 import math
 import os
 
-from smile_jax import runs
+from smile_jax.train import run as run_lib
 from smile_jax.cost import board
 from smile_jax.eval import evaluate
 from smile_jax.models import spec as spec_lib, zoo
@@ -33,7 +33,7 @@ def full_recipe(config):
 
 def full_run(cfg, run_dir: str, spec: spec_lib.ModelSpec, data) -> dict:
   """One training with recipe `cfg`, evaluated on val and test; its row (module docstring)."""
-  summary = runs.train_evaluate_report(cfg, run_dir, spec=spec, data=data).summary
+  summary = run_lib.train_evaluate_report(cfg, run_dir, spec=spec, data=data).summary
   val, test = evaluate.split_row(summary, "val"), evaluate.split_row(summary, "test")
   row = {"name": spec.name, "run_dir": os.path.abspath(run_dir), "seed": cfg.train.seed,
          "val_auc": evaluate.choice_auc(val), "test_auc": evaluate.choice_auc(test),

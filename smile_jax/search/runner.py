@@ -18,7 +18,7 @@ import dataclasses
 import os
 import time
 
-from smile_jax import jsonfile
+from smile_jax.io import jsonfile
 from smile_jax.cost import board
 from smile_jax.data import run_data
 from smile_jax.models import spec as spec_lib, zoo

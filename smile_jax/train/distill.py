@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from smile_jax import infer
+from smile_jax.models import infer
 from smile_jax.data import builders
 from smile_jax.models import net as net_lib, spec as spec_lib
 

@@ -23,7 +23,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 from tqdm import tqdm
 
-from smile_jax import infer
+from smile_jax.models import infer
 from smile_jax.data import pipeline, run_data
 from smile_jax.eval import metrics
 from smile_jax.models import spec as spec_lib, zoo

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from compile import board_link
-from smile_jax import jsonfile
+from smile_jax.io import jsonfile
 from smile_jax.data import faces, images as images_lib
 from smile_jax.eval import calibration, metrics, predict
 

@@ -20,7 +20,7 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from smile_jax import jsonfile
+from smile_jax.io import jsonfile
 from smile_jax.data import faces, images as images_lib
 from smile_jax.eval import calibration, predict
 

@@ -6,7 +6,7 @@ config. Every step reuses what an earlier, interrupted job left: built datasets,
 manifest, and each model's run directory (which resumes from its checkpoints).
 
 Workdir: `split.json`, `augmentations.png`, `runs/<model>/` (one training run each),
-`baselines/<name>/metrics.json`, `search/`, `deploy/` (smile_jax/deploy.py), `report.md` + figures,
+`baselines/<name>/metrics.json`, `search/`, `deploy/` (app/deploy.py), `report.md` + figures,
 `summary.json`.
 """
 
@@ -18,18 +18,20 @@ import ml_collections
 import numpy as np
 
 from compile import deploy_report, firmware
-from smile_jax import deploy as deploy_lib, jsonfile, runs
+from app import deploy as deploy_lib
+from smile_jax.io import jsonfile
+from smile_jax.train import run as run_lib
 from smile_jax.cost import hardware
 from smile_jax.data import augment, builders, run_data
 from smile_jax.eval import baselines as baselines_lib, evaluate, report
 from smile_jax.search import runner
 
 
-def _train(config, name: str, workdir: str, manifest: str) -> runs.RunOutcome:
+def _train(config, name: str, workdir: str, manifest: str) -> run_lib.RunOutcome:
   cfg = config.run.copy_and_resolve_references()
   cfg.model = name
   cfg.data.split_manifest = manifest
-  return runs.train_evaluate_report(cfg, os.path.join(workdir, "runs", name))
+  return run_lib.train_evaluate_report(cfg, os.path.join(workdir, "runs", name))
 
 
 def _baselines(config, data: run_data.RunData, workdir: str) -> list[tuple[dict, dict]]:

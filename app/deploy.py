@@ -15,7 +15,8 @@ import os
 import numpy as np
 
 from compile import build, cmsis_nn, firmware, graph as graph_lib, quantize
-from smile_jax import infer, jsonfile
+from smile_jax.io import jsonfile
+from smile_jax.models import infer
 from smile_jax.eval import calibration, metrics, predict
 
 

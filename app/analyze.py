@@ -17,7 +17,8 @@ import dataclasses
 import os
 
 
-from smile_jax import jsonfile, runs
+from smile_jax.io import jsonfile
+from smile_jax.train import run as run_lib
 from smile_jax.data import builders, pipeline, run_data
 from smile_jax.eval import calibration, cross_dataset, errors, evaluate, metrics, predict, report
 from smile_jax.eval import saliency
@@ -135,7 +136,7 @@ def finetune(predictor, run_config, dataset_name: str, workdir: str, epochs: int
   data = run_data.load(cfg.data, workdir, predictor.spec.input_shape)
   before = metrics.roc_auc(data.test.labels, cross_dataset.logit_diffs(predictor, data.test.images))
   spec = dataclasses.replace(predictor.spec, name=f"{predictor.spec.name}+{dataset_name}")
-  summary = runs.train_evaluate_report(cfg, workdir, spec=spec, data=data,
+  summary = run_lib.train_evaluate_report(cfg, workdir, spec=spec, data=data,
                                        init_variables=predictor.variables).summary
   return {"dataset": dataset_name, "train_images": int(len(data.train.labels)),
           "test_images": int(len(data.test.labels)), "epochs": epochs, "peak_lr": peak_lr,
