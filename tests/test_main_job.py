@@ -123,11 +123,26 @@ def test_board_run_on_qemu_answers_as_the_deployed_firmware(job_dir, tmp_path, m
   assert "partial" in (tmp_path / "partial" / "board.md").read_text()
 
 
+def _strings(obj):
+  if isinstance(obj, dict):
+    yield from (s for v in obj.values() for s in _strings(v))
+  elif isinstance(obj, list):
+    yield from (s for v in obj for s in _strings(v))
+  elif isinstance(obj, str):
+    yield obj
+
+
+def test_no_json_file_of_the_job_holds_an_absolute_path(job_dir):
+  files = [os.path.join(folder, name) for folder, _, names in os.walk(job_dir)
+           for name in names if name.endswith(".json")]
+  assert os.path.join(job_dir, "summary.json") in files and len(files) > 5
+  for path in files:
+    with open(path) as file:
+      absolute = [s for s in _strings(json.load(file)) if os.path.isabs(s) or job_dir in s]
+    assert not absolute, f"{os.path.relpath(path, job_dir)} holds absolute paths {absolute[:3]}"
+
+
 def test_a_moved_job_still_predicts(job_dir, tmp_path):
-  with open(os.path.join(job_dir, "summary.json")) as file:
-    stored = json.load(file)
-  assert not os.path.isabs(stored["chosen_run_dir"]) and not os.path.isabs(stored["split_manifest"])
-  assert not any(os.path.isabs(m["run_dir"]) for m in stored["models"])
   moved = str(tmp_path / "moved")
   shutil.copytree(job_dir, moved, ignore=shutil.ignore_patterns("deploy", "demo", "analysis"))
   run_dir = predict.resolve_run_dir(moved)

@@ -2,8 +2,9 @@
 
 `dump(obj, path)` writes every path field (keys in `PATH_KEYS`) that lies inside the JSON file's
 folder relative to that folder; `load(path)` turns them back into absolute paths. A path outside
-the folder is kept absolute, and files written with absolute paths by older versions read as
-they are, so both forms are understood.
+the folder is kept absolute. A string under any other key that is an absolute path inside the
+folder is an error naming the key: a new path field must join `PATH_KEYS`, or the file would
+stop working once the workdir moves.
 """
 
 from __future__ import annotations
@@ -11,27 +12,38 @@ from __future__ import annotations
 import json
 import os
 
-PATH_KEYS = frozenset({"run_dir", "chosen_run_dir", "split_manifest", "directory"})
+PATH_KEYS = frozenset({"run_dir", "chosen_run_dir", "split_manifest", "directory", "run_base"})
 
 
-def _map_paths(obj, fn):
+def _map_paths(obj, fn, other=lambda key, value: value, key=None):
   if isinstance(obj, dict):
-    return {k: fn(v) if k in PATH_KEYS and isinstance(v, str) else _map_paths(v, fn)
+    return {k: fn(v) if k in PATH_KEYS and isinstance(v, str) else _map_paths(v, fn, other, k)
             for k, v in obj.items()}
   if isinstance(obj, (list, tuple)):
-    return [_map_paths(v, fn) for v in obj]
-  return obj
+    return [_map_paths(v, fn, other, key) for v in obj]
+  return other(key, obj) if isinstance(obj, str) else obj
+
+
+def _inside(target: str, base: str) -> bool:
+  rel = os.path.relpath(os.path.abspath(target), base)
+  return not (rel == ".." or rel.startswith(".." + os.sep))
 
 
 def dump(obj, path: str, **json_kwargs) -> None:
   base = os.path.dirname(os.path.abspath(path))
 
   def relative(target: str) -> str:
-    rel = os.path.relpath(os.path.abspath(target), base)
-    return os.path.abspath(target) if rel == ".." or rel.startswith(".." + os.sep) else rel
+    return os.path.relpath(os.path.abspath(target), base) if _inside(target, base) else os.path.abspath(target)
+
+  def not_a_path(key, value: str) -> str:
+    if os.path.isabs(value) and _inside(value, base):
+      raise ValueError(f"{path}: field {key!r} holds the absolute path {value!r} inside the "
+                       "workdir; add the key to smile_jax/io/jsonfile.py PATH_KEYS so it is "
+                       "written relative to the file")
+    return value
 
   with open(path, "w") as file:
-    json.dump(_map_paths(obj, relative), file, **json_kwargs)
+    json.dump(_map_paths(obj, relative, not_a_path), file, **json_kwargs)
 
 
 def load(path: str):

@@ -1,0 +1,25 @@
+"""Workdir JSON files: path fields written relative to the file, read back absolute."""
+
+import json
+import os
+
+import pytest
+
+from smile_jax.io import jsonfile
+
+
+def test_paths_inside_the_folder_are_relative_and_read_back_absolute(tmp_path):
+  path = str(tmp_path / "summary.json")
+  inside, outside = str(tmp_path / "runs" / "a"), "/elsewhere/data"
+  jsonfile.dump({"run_dir": inside, "nested": [{"run_base": inside, "split_manifest": outside}],
+                 "name": "a/b"}, path)
+  stored = json.load(open(path))
+  assert stored["run_dir"] == os.path.join("runs", "a") and stored["name"] == "a/b"
+  assert stored["nested"][0] == {"run_base": os.path.join("runs", "a"), "split_manifest": outside}
+  loaded = jsonfile.load(path)
+  assert loaded["run_dir"] == inside and loaded["nested"][0]["run_base"] == inside
+
+
+def test_an_absolute_path_under_another_key_is_an_error_naming_it(tmp_path):
+  with pytest.raises(ValueError, match="'checkpoint'.*PATH_KEYS"):
+    jsonfile.dump({"rows": [{"checkpoint": str(tmp_path / "ckpt")}]}, str(tmp_path / "x.json"))
