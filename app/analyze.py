@@ -200,7 +200,7 @@ def analyze_run(workdir: str, cfg) -> dict:
   sections.append(("Errors (report 5.2, Figures 7 and 8)", text))
   result["thresholds"], text = _threshold_section(cfg, predictor, data, test_d)
   sections.append(("Thresholds and calibration", text))
-  if cfg.cross_dataset in run_config.data.get("extra_datasets", ()):
+  if cfg.cross_dataset in run_config.data.extra_datasets:
     # Not another dataset for this run: its test split's AUC is in the run's own metrics.
     sections.append((f"On {cfg.cross_dataset}", f"This run trained on {cfg.cross_dataset} "
                      "(its own train split), so no zero-shot figure is given: see the test AUC "

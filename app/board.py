@@ -114,7 +114,7 @@ def board_run(run_dir: str, deploy_dir: str, port: str, out_dir: str, cfg,
       "latency_ms_48mhz_median": (float(np.median(cycles)) / (MHZ * 1e3)
                                   if answered and port != "qemu" else None),
       "stack_bytes_max": int(max(r.stack_bytes for r in results)) if answered else None,
-      "ram_bytes": build["ram_bytes"], "arena_bytes": build["arena_bytes"],
+      "linked_ram_bytes": build["linked_ram_bytes"], "arena_bytes": build["arena_bytes"],
       "estimated_instructions": build["instructions"],
       # the core's estimate plus the flash misses' stalls: what the DWT counts on the Edge
       "estimated_cycles": build["cycles"] + build.get("stall_cycles_48mhz", 0),
@@ -157,5 +157,5 @@ def markdown(summary: dict) -> str:
          "QEMU counts instructions, not cycles: the latency is the estimate's, "
          f"{summary['estimated_latency_ms_48mhz']:.1f} ms at 48 MHz.")
         + f" Stack used (painted): {summary['stack_bytes_max']:,} B; RAM "
-        f"{summary['ram_bytes']:,} B (arena {summary['arena_bytes']:,} B).", ""]
+        f"{summary['linked_ram_bytes']:,} B (arena {summary['arena_bytes']:,} B).", ""]
   return "\n".join(lines) + "\n"

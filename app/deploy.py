@@ -53,20 +53,20 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
     if dtype == "int8":
       model = quantize.quantize(graph, range_images, cfg.percentile)
       # The firmware runs the whole test split: parity on every image, its AUC from its outputs.
-      images = test_images if cfg.get("firmware_test_auc", True) else parity_images
+      images = test_images if cfg.firmware_test_auc else parity_images
       test_int = quantize.run_int(model, test_images)
       reference = test_int[:len(images)]
       deployed = quantize.dequantize_logits(model, test_int)
       extra["cmsis_nn_cycles_per_mac"] = cmsis_nn.cycles_per_mac(
           model, range_images, os.path.join(out_dir, "cmsis_nn"),
-          cmsis_nn.third_party_dir(cfg.get("cmsis_nn_dir")))
+          cmsis_nn.third_party_dir(cfg.cmsis_nn_dir))
     else:
       images, model, reference = parity_images, graph, jax_logits[:cfg.parity_images]
       deployed = graph_lib.run_float(graph, test_images)
     row, firmware_logits = build.build_model(
         model, os.path.join(out_dir, dtype), images, reference, cfg.kernels, threshold_logit,
-        f"{spec.name} from {run_dir}", cfg.dsp_kernels, cfg.get("weights_in_sram", "auto"),
-        cfg.get("max_model_ram_bytes", 0))
+        f"{spec.name} from {run_dir}", cfg.dsp_kernels, cfg.weights_in_sram,
+        cfg.max_model_ram_bytes)
     if dtype == "int8" and len(images) == len(test_images):
       measured = aucs(quantize.dequantize_logits(model, firmware_logits))
       extra |= {"firmware_test_auc": measured["test_auc"],

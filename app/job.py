@@ -82,13 +82,10 @@ def _data_section(data: run_data.RunData, extra: list[dict]) -> str:
   ])
 
 
-def run_main_job(config, workdir: str) -> dict:
-  """Runs the whole job; returns the summary.json content (with absolute paths)."""
-  os.makedirs(workdir, exist_ok=True)
-  if config.deploy.enabled:
-    firmware.check_toolchain()   # fail before an hour of training, not after
-  manifest = os.path.join(workdir, "split.json")
-  data = run_data.load(config.run.data, workdir)  # builds the dataset, writes the manifest
+def _datasets(config, workdir: str) -> tuple[run_data.RunData, list[dict]]:
+  """The run's data (built, split: the manifest written), the cross dataset's build summary,
+  and the augmentation figure."""
+  data = run_data.load(config.run.data, workdir)
   extra = []
   if config.cross_dataset:
     other = builders.build(config.cross_dataset, run_data.tfds_dir(config.run.data.tfds_dir),
@@ -99,14 +96,21 @@ def run_main_job(config, workdir: str) -> dict:
                                          replace=False)
   augment.example_grid(augment.build(config.run.augment), data.train.images[pick],
                        os.path.join(workdir, "augmentations.png"))
+  return data, extra
 
+
+def run_main_job(config, workdir: str) -> dict:
+  """Runs the whole job; returns the summary.json content (with absolute paths)."""
+  os.makedirs(workdir, exist_ok=True)
+  if config.deploy.enabled:
+    firmware.check_toolchain()   # fail before an hour of training, not after
+  manifest = os.path.join(workdir, "split.json")
+  data, extra = _datasets(config, workdir)
   nets = [_train(config, name, workdir, manifest) for name in config.models]
   net_summaries = [n.summary for n in nets]
   baselines = _baselines(config, data, workdir)
-  base_summaries = [summary for summary, _ in baselines]
   sections = [("Data", _data_section(data, extra)),
               ("Augmentations (report Figure 1)", "![augmentations](augmentations.png)")]
-
   chosen = config.chosen if config.chosen in config.models else config.models[0]
   chosen_run_dir = os.path.join(os.path.abspath(workdir), "runs", chosen)
   search = None
@@ -122,53 +126,50 @@ def run_main_job(config, workdir: str) -> dict:
         deploy_report.write(
             os.path.join(workdir, "deploy"), deployed, config.deploy.energy,
             hardware.get("apollo3-report").ops_per_second))
-
-  drop_base = config.drop_baseline if config.drop_baseline in config.models else \
-      max(net_summaries, key=lambda s: evaluate.split_row(s, "val")["auc"])["model"]
-  test_scores = {s["model"]: (evals["test"].labels, evals["test"].scores)
-                 for s, evals in [(n.summary, n.evals) for n in nets] + baselines}
-  report.write_report(workdir, "smile_jax main job", net_summaries + base_summaries,
-                      {n.summary["model"]: n.history for n in nets}, test_scores,
-                      baseline=drop_base, sections=sections)
-  summary = {
-      "dataset": data.dataset.name,
-      "split_manifest": os.path.abspath(manifest),
-      "models": [{
-          "name": s["model"],
-          "dataset": data.dataset.name,
-          "split": r["split"],
-          "auc": r["auc"],
-          "accuracy": r["accuracy"],
-          "precision": r["precision"],
-          "recall": r["recall"],
-          "macs": s["macs"],
-          "params": s["params"],
-          "run_dir": s.get("run_dir")
-      } for s in net_summaries + base_summaries for r in s["splits"]],
-      "chosen_run_dir": chosen_run_dir,
-      "datasets": {
-          s["dataset"]: {
-              k: s[k] for k in ("examples", "faces_found", "face_detection_rate")
-          }
-                        | {
-                            "skipped": len(s["skipped"])
-                        } for s in [data.dataset.summary] + extra
-      },
-  }
-  if search is not None:
-    summary["search"] = {
-        k: search.summary[k]
-        for k in ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front",
-                  "finalists", "references", "teacher")
-    }
-  if deployed is not None:
-    summary["deploy"] = [{k: b.get(k) for k in DEPLOY_KEYS} for b in deployed["builds"]]
+  _report(config, workdir, nets, baselines, sections)
+  summary = _summary(data, extra, manifest, net_summaries + [b for b, _ in baselines],
+                     chosen_run_dir, search, deployed)
   jsonfile.dump(summary, os.path.join(workdir, "summary.json"), indent=1)
   return summary
 
 
+def _report(config, workdir: str, nets, baselines, sections) -> None:
+  net_summaries = [n.summary for n in nets]
+  drop_base = config.drop_baseline if config.drop_baseline in config.models else \
+      max(net_summaries, key=lambda s: evaluate.split_row(s, "val")["auc"])["model"]
+  test_scores = {s["model"]: (evals["test"].labels, evals["test"].scores)
+                 for s, evals in [(n.summary, n.evals) for n in nets] + baselines}
+  report.write_report(workdir, "smile_jax main job", net_summaries + [b for b, _ in baselines],
+                      {n.summary["model"]: n.history for n in nets}, test_scores,
+                      baseline=drop_base, sections=sections)
+
+
+def _summary(data, extra, manifest, summaries, chosen_run_dir, search, deployed) -> dict:
+  """summary.json's content: per model and split its metrics, the chosen run, the datasets, the
+  search's and the deployment's figures."""
+  summary = {
+      "dataset": data.dataset.name,
+      "split_manifest": os.path.abspath(manifest),
+      "models": [{"name": s["model"], "dataset": data.dataset.name, "split": r["split"],
+                  "auc": r["auc"], "accuracy": r["accuracy"], "precision": r["precision"],
+                  "recall": r["recall"], "macs": s["macs"], "params": s["params"],
+                  "run_dir": s["run_dir"]} for s in summaries for r in s["splits"]],
+      "chosen_run_dir": chosen_run_dir,
+      "datasets": {s["dataset"]: {k: s[k] for k in ("examples", "faces_found",
+                                                    "face_detection_rate")}
+                   | {"skipped": len(s["skipped"])} for s in [data.dataset.summary] + extra},
+  }
+  if search is not None:
+    summary["search"] = {k: search.summary[k] for k in SEARCH_KEYS}
+  if deployed is not None:
+    summary["deploy"] = [{k: b.get(k) for k in DEPLOY_KEYS} for b in deployed["builds"]]
+  return summary
+
+
+SEARCH_KEYS = ("mode", "budget_macs", "candidates_trained", "wall_time_s", "chosen", "front",
+               "finalists", "references", "teacher")
 DEPLOY_KEYS = ("board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac",
-               "latency_ms_48mhz", "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc",
+               "latency_ms_48mhz", "linked_flash_bytes", "linked_ram_bytes", "parity_max_abs_diff", "test_auc",
                "test_auc_by_dataset",
                "fits_sparkfun_edge", "kernels", "arena_bytes", "latency_ms_96mhz", "float_test_auc",
                "dsp_kernels", "arena_lower_bound_bytes", "stack_bytes_measured",

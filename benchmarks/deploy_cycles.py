@@ -48,7 +48,7 @@ flags.DEFINE_bool("float", False, "Also time the float32 builds (TVM and naive C
 
 # The pair compared with the flash charged too: weights and code in flash behind the Edge's cache
 # geometry at 48 MHz's wait states (compile/flash_cache.py), in the QEMU firmware's layout.
-FLASH = flash_cache.FlashCache(0, firmware.BOARDS["qemu-mps2-an386"].flash_bytes,
+FLASH = flash_cache.FlashCache(0, firmware.BOARDS["qemu-mps2-an386"].flash_capacity_bytes,
                                flash_cache.RD_WAIT_48MHZ)
 WITH_FLASH = ("TVM SMLAD, LLVM", "CMSIS-NN (TFLite rounding)")
 TVM_BUILDS = (("TVM SMLAD, LLVM", True, "llvm"), ("TVM SMLAD, C + gcc -O2", True, "c"),

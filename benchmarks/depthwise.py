@@ -17,7 +17,7 @@ from absl import app, flags
 
 from configs import search as search_config
 from smile_jax.models import net, spec as spec_lib, zoo
-from smile_jax.search import full_runs, reductions
+from smile_jax.search import full_training, reductions
 from smile_jax.train import steps
 
 FLAGS = flags.FLAGS
@@ -49,7 +49,7 @@ def ms_per_step(spec: spec_lib.ModelSpec, cfg) -> float:
 
 
 def main(_):
-  cfg = full_runs.full_recipe(search_config.get_config("compact"))
+  cfg = full_training.full_recipe(search_config.get_config("compact"))
   separable = [r for r in reductions.extended_moves(zoo.get("compact"))
                if r.spec is not None and r.description.endswith("separable")]
   print("| candidate | MACs | grouped conv ms/step | multiply-adds ms/step | speed-up |")

@@ -19,7 +19,7 @@ from ml_collections import config_flags
 from experiments import cli
 from smile_jax.data import run_data
 from smile_jax.models import spec as spec_lib
-from smile_jax.search import full_runs, presentation, runner
+from smile_jax.search import full_training, presentation, runner, short_training
 from smile_jax.train import distill
 
 FLAGS = flags.FLAGS
@@ -42,9 +42,9 @@ def main(_):
   if unknown or not FLAGS.settings:
     raise ValueError(f"--settings={','.join(FLAGS.settings)}: use plain, distilled or both "
                      f"(unknown: {unknown})")
-  base = full_runs.full_recipe(FLAGS.config)
+  base = full_training.full_recipe(FLAGS.config)
   data = run_data.load(base.data, FLAGS.workdir)
-  data_for = runner.data_by_input(data)
+  data_for = short_training.data_by_input(data)
   if not os.path.exists(os.path.join(FLAGS.teacher, distill.LOGITS_FILE)):
     distill.write_teacher_logits(FLAGS.teacher, data.train)   # once; students read them by key
   rows = []
@@ -58,7 +58,7 @@ def main(_):
         cfg.train.update({"seed": seed, "distill_weight": weight,
                           "teacher": FLAGS.teacher if weight else ""})
         run_dir = os.path.join(FLAGS.workdir, spec.name, f"{setting}_s{seed}")
-        rows.append(full_runs.full_run(cfg, run_dir, spec, data_for(spec)) | {
+        rows.append(full_training.full_run(cfg, run_dir, spec, data_for(spec)) | {
             "net": spec.name, "macs": spec_lib.total_macs(spec), "setting": setting})
   datasets = list(rows[0].get("test_auc_by_dataset", {"all": None}))
   print(f"Distillation from {FLAGS.teacher} (weight {FLAGS.weight}, temperature "

@@ -23,7 +23,7 @@ from scipy import stats
 from experiments import cli
 from smile_jax.data import run_data
 from smile_jax.models import spec as spec_lib
-from smile_jax.search import full_runs, runner
+from smile_jax.search import full_training, short_training
 from smile_jax.search.store import RunStore
 
 FLAGS = flags.FLAGS
@@ -64,15 +64,15 @@ def main(_):
   if len(picked) < 3:
     raise SystemExit(f"{workdir}/runs.sqlite holds {len(picked)} finished candidates; a rank "
                      "correlation needs at least 3: run the search first")
-  data = run_data.load(full_runs.full_recipe(config).data, workdir)
-  config = full_runs.with_teacher(config, full_runs.train_teacher(config, workdir, data))
-  data_for = runner.data_by_input(data)
+  data = run_data.load(full_training.full_recipe(config).data, workdir)
+  config = full_training.with_teacher(config, full_training.train_teacher(config, workdir, data))
+  data_for = short_training.data_by_input(data)
   rows = []
   for row in picked:
     spec = row["spec"]
-    full = full_runs.full_run(full_runs.full_recipe(config),
-                              os.path.join(workdir, "proxy", spec.canonical_hash()), spec,
-                              data_for(spec))
+    full = full_training.full_run(full_training.full_recipe(config),
+                                  os.path.join(workdir, "proxy", spec.canonical_hash()), spec,
+                                  data_for(spec))
     rows.append({"name": spec.name, "macs": spec_lib.total_macs(spec),
                  "short_val_auc": row["short_val_auc"], "full_val_auc": full["val_auc"]})
   rho, p_value = stats.spearmanr([r["short_val_auc"] for r in rows],

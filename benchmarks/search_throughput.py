@@ -1,5 +1,4 @@
-r"""Search trainings per minute: K seeds one after another, interleaved or vmapped; the local vs Ray
-executor.
+r"""Search trainings per minute: K seeds stepped in turn or vmapped; the local vs Ray executor.
 
   .venv/bin/python -m benchmarks.search_throughput             # ~2 min on 2 cores
   .venv/bin/python -m benchmarks.search_throughput --model=two_layer_fc --steps=10
@@ -7,19 +6,19 @@ executor.
   .venv/bin/python -m benchmarks.search_throughput --executors --candidates=4 --epochs=1
 
 Times the train step of a search-sized candidate (default: the Embedded net, 0.8 M MACs) for
-K = 3 and 8 seeds, sequential (K jit steps) and vmapped (one step over K stacked models), and
-converts that to candidates per minute for the search's short training (epochs x steps per epoch).
-On XLA:CPU vmapped convolutions become grouped convolutions, which it runs poorly; on a GPU the
-ratio is expected to reverse. The search picks its strategy from this measurement.
+K = 3 and 8 seeds, in turn (K jit steps, what the search runs) and vmapped (one step over K
+stacked models), and converts that to candidates per minute for the search's short training
+(epochs x steps per epoch). On XLA:CPU vmapped convolutions become grouped convolutions, which it
+runs poorly: this measurement is why the search steps its seeds in turn (smile_jax/train/seeds.py).
 
 `--end_to_end` times what the search really runs for one candidate: K seeds of the search recipe
-on the real training split (augmentation, input pipeline and validation included), one seed
-after another (`loop.train_and_evaluate`) vs together in one loop (`seeds.train_seeds`, each
-of its `seeds.STEPPING`).
+on the real training split (augmentation, input pipeline and validation included), together in
+one loop (`seeds.train_seeds`) against one checkpointed run after another
+(`loop.train_and_evaluate`).
 
 `--executors` times the search's executors (smile_jax/search/executors.py) end to end on the
 main job's search data (SMILEsmileD + GENKI-4K, real split): the first `--candidates` children of
-the compact root, K vmapped seeds each, trained by the local executor (one candidate at a time
+the compact root, K seeds each, trained by the local executor (one candidate at a time
 on all cores) and by a local Ray (`--workers` candidates at once, one thread each), Ray's
 start-up included, in one run. Distillation is off (no teacher stage to train first).
 """
@@ -36,7 +35,7 @@ from experiments import cli
 from configs import default, search as search_config
 from smile_jax.data import run_data
 from smile_jax.models import zoo
-from smile_jax.search import executors, reductions, runner
+from smile_jax.search import executors, reductions, short_training
 from smile_jax.train import loop, seeds as seeds_lib, steps
 
 FLAGS = flags.FLAGS
@@ -90,23 +89,21 @@ def seconds_per_step(seeds: int, vmapped: bool) -> float:
 def end_to_end() -> None:
   config = search_config.get_config()
   config.search.epochs = FLAGS.epochs
-  cfg = runner.short_recipe(config)
+  cfg = short_training.short_recipe(config)
   spec = zoo.get(FLAGS.model)
   with tempfile.TemporaryDirectory() as tmp:
     data = run_data.load(cfg.data, tmp, spec.input_shape)
     seeds = tuple(range(FLAGS.seeds))
-    for stepping in seeds_lib.STEPPING:   # compile once each, outside the timing
-      seeds_lib.train_seeds(cfg, spec, seeds, data, stepping=stepping)
+    seeds_lib.train_seeds(cfg, spec, seeds, data)   # compile once, outside the timing
     t0 = time.perf_counter()
     for seed in seeds:
       cfg.train.seed = seed
       loop.train_and_evaluate(
           cfg, os.path.join(tmp, f"s{seed}"), spec=spec, data=data, verbose=False)
     timings = {"sequential (one seed after another, checkpointed)": time.perf_counter() - t0}
-    for stepping in seeds_lib.STEPPING:
-      t0 = time.perf_counter()
-      seeds_lib.train_seeds(cfg, spec, seeds, data, stepping=stepping)
-      timings[f"{stepping} (seeds in one loop)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    seeds_lib.train_seeds(cfg, spec, seeds, data)
+    timings["seeds in one loop, stepped in turn (the search's)"] = time.perf_counter() - t0
   print(f"{FLAGS.model}: one candidate, {FLAGS.seeds} seeds x {FLAGS.epochs} epoch(s) on "
         f"{len(data.train.labels):,} training images\n")
   print("| path | seconds | candidates/min | vs sequential |\n|---|--:|--:|--:|")
@@ -135,24 +132,24 @@ def executors_side_by_side() -> None:
   config = search_config.get_config("compact")
   config.search.epochs = FLAGS.epochs
   config.search.recipe.train.distill_weight = 0.0
-  cfg = runner.short_recipe(config)
+  cfg = short_training.short_recipe(config)
   root = zoo.get("compact")
   specs = [option.spec for option in reductions.valid(root, "extended")][:FLAGS.candidates]
   with tempfile.TemporaryDirectory() as tmp:
     data = run_data.load(cfg.data, tmp)
-    data_for = runner.data_by_input(data)
-    local = executors.LocalExecutor(None, runner.short_trainer_many(config, data_for))
+    data_for = short_training.data_by_input(data)
+    local = executors.LocalExecutor(short_training.trainer(config, data_for))
     local_s = run_executor(local, specs)
     t0 = time.perf_counter()
-    ray_executor = executors.RayExecutor(cfg, data, stepping=config.search.parallel_seeds,
-                                         workers=FLAGS.workers, threads=1)
+    ray_executor = executors.RayExecutor(cfg, data, None, address="", workers=FLAGS.workers,
+                                         threads=1)
     start_s = time.perf_counter() - t0
     try:
       ray_s = run_executor(ray_executor, specs) + start_s
     finally:
       ray_executor.close()
   print(f"{len(specs)} candidates of the compact root ({', '.join(s.name for s in specs)}), "
-        f"{FLAGS.seeds} seeds ({config.search.parallel_seeds}) x {FLAGS.epochs} epoch(s) each, "
+        f"{FLAGS.seeds} seeds x {FLAGS.epochs} epoch(s) each, "
         f"{len(data.train.labels):,} training images, {os.cpu_count()} cores\n")
   print("| executor | seconds | candidates/min | vs local |\n|---|--:|--:|--:|")
   for name, sec in (("local (one candidate at a time, all cores)", local_s),
@@ -172,8 +169,8 @@ def main(argv):
   steps_per_candidate = sc.epochs * (FLAGS.train_images // bs)
   print(f"{FLAGS.model}, batch {bs}, short training = {sc.epochs} epochs x "
         f"{FLAGS.train_images // bs} steps; {jax.devices()[0].platform}\n")
-  print("| seeds K | sequential s/step (all K) | vmapped s/step (all K) | vmapped / sequential | "
-        "candidates/min sequential | candidates/min vmapped |")
+  print("| seeds K | in turn s/step (all K) | vmapped s/step (all K) | vmapped / in turn | "
+        "candidates/min in turn | candidates/min vmapped |")
   print("|--:|--:|--:|--:|--:|--:|")
   for seeds in (3, 8):
     seq, vm = seconds_per_step(seeds, False), seconds_per_step(seeds, True)

@@ -26,7 +26,7 @@ from experiments import cli
 from configs import default, search as search_config  # noqa: E402
 from smile_jax.data import augment, pipeline  # noqa: E402
 from smile_jax.models import zoo  # noqa: E402
-from smile_jax.search import full_runs  # noqa: E402
+from smile_jax.search import full_training  # noqa: E402
 from smile_jax.train import steps  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -112,7 +112,7 @@ def time_pipeline(images: np.ndarray) -> float:
 def time_augmentations(images: np.ndarray) -> None:
   """Images/s of each recipe's augmentations alone, in batches of `--batch_size`."""
   report = default.get_config().augment
-  search = full_runs.full_recipe(search_config.get_config("compact")).augment
+  search = full_training.full_recipe(search_config.get_config("compact")).augment
   rates = {}
   for name, cfg, batched in (("report's, albumentations image by image", report, True),
                              ("search's, albumentations image by image", search, False),

@@ -19,7 +19,8 @@ import os
 
 import numpy as np
 
-from compile import dsp_asm, emulate, firmware, graph as graph_lib, kernels, model_source
+from compile import emulate, firmware, graph as graph_lib, kernels, model_source
+from compile.dsp import asm
 from compile import profile
 from compile import parity, quantize, relax_model, weights_placement
 from smile_jax.cost import ops
@@ -51,8 +52,8 @@ def dtype_of(model) -> str:
 
 def compile_model(model, directory: str, threshold_logit: float = 0.0, dsp: bool = False) -> Built:
   """Writes model.h, model.c, kernels.c and kernels.o for a Graph (float) or QuantGraph (int8);
-  `dsp`: int8 convs and dense layers as compile/simd.py's SMLAD kernels (and dsp_layers.S, the
-  hand loops they call with this model's constants: compile/dsp_asm.py)."""
+  `dsp`: int8 convs and dense layers as compile/dsp/'s SMLAD kernels (and dsp_layers.S, the
+  hand loops they call with this model's constants: compile/dsp/asm.py)."""
   os.makedirs(directory, exist_ok=True)
   program = kernels.compile_module(relax_model.build(model, dsp))
   plan = model_source.plan_memory(program)
@@ -63,11 +64,11 @@ def compile_model(model, directory: str, threshold_logit: float = 0.0, dsp: bool
     with open(os.path.join(directory, name), "w") as file:
       file.write(text)
   kernels.llvm_object(program, os.path.join(directory, "kernels.o"))
-  own_loops = dsp_asm.calls(program.kernels)
-  layers_path = os.path.join(directory, dsp_asm.FILE_NAME)
+  own_loops = asm.calls(program.kernels)
+  layers_path = os.path.join(directory, asm.FILE_NAME)
   if own_loops:
     with open(layers_path, "w") as file:
-      file.write(dsp_asm.source(own_loops))
+      file.write(asm.source(own_loops))
   elif os.path.exists(layers_path):      # a directory reused for a model without them
     os.remove(layers_path)
   return Built(dtype_of(model), model, program, plan, directory)
@@ -141,11 +142,11 @@ def check_fits(spec: spec_lib.ModelSpec, board: str = "sparkfun-edge") -> None:
   limits = firmware.BOARDS[board]
   cost = ops.analyze(spec)
   weights, activations = cost.param_bytes("int8"), cost.peak_activation_bytes("int8")
-  if weights > limits.flash_bytes or activations + limits.stack_bytes > limits.ram_bytes:
+  if weights > limits.flash_capacity_bytes or activations + limits.stack_bytes > limits.ram_capacity_bytes:
     raise firmware.DoesNotFit(
-        f"{spec.name}: int8 weights {weights:,} B (flash {limits.flash_bytes:,} B) and peak "
+        f"{spec.name}: int8 weights {weights:,} B (flash {limits.flash_capacity_bytes:,} B) and peak "
         f"activations {activations:,} B + {limits.stack_bytes:,} B stack (RAM "
-        f"{limits.ram_bytes:,} B) do not fit the {board}: deploy a smaller net (the search's "
+        f"{limits.ram_capacity_bytes:,} B) do not fit the {board}: deploy a smaller net (the search's "
         "max_flash_bytes / max_peak_ram_bytes keep it in bounds)")
 
 
@@ -176,25 +177,13 @@ def build_model(model,
       directory, "qemu-mps2-an386", os.path.join(directory, "qemu"), kernels=kernels_route)
   run = emulate.run_qemu(fw, parity_images, built.logit_dtype)
   stack = int(run.stack_bytes.max())
-  model_ram = built.plan.arena_bytes + stack  # before any weights
-  try:
-    placed = weights_placement.place(
-        directory, kernels_route, parity_images[0], reference_logits[0],
-        parity.tolerance(built.dtype), built.logit_dtype, spec.num_classes, weights_in_sram,
-        max_model_ram_bytes - model_ram if max_model_ram_bytes else None)
-    edge = placed.pop("firmware")
-    fits, edge_note = True, f"{edge.bin} ({os.path.getsize(edge.bin):,} bytes)"
-  except firmware.DoesNotFit as e:
-    placed = {"weights_in_sram": False, "flash": None, "sram": None, "sram_weights_bytes": None}
-    fits, edge_note = False, str(e)
-  kept = placed["sram" if placed["weights_in_sram"] else "flash"] or {}
-  stalls = {mhz: kept.get(f"stall_cycles_{mhz}mhz", 0) for mhz in (48, 96)}
-  if placed["weights_in_sram"]:
-    model_ram += placed["sram_weights_bytes"]
+  edge = _edge_build(built, directory, kernels_route, parity_images[0], reference_logits[0],
+                     weights_in_sram, max_model_ram_bytes, built.plan.arena_bytes + stack)
   worst = parity.check(built, kernel_layers(built), fw.elf, parity_images, run.logits,
                        reference_logits, label or f"{spec.name} ({built.dtype})")
   prof = profile.profile_elf(fw.elf, parity_images[0], built.logit_dtype, spec.num_classes)
   macs = spec_lib.total_macs(spec)
+  stalls = edge.pop("stalls")
   return {
       "board": "sparkfun-edge",
       "dtype": built.dtype,
@@ -209,18 +198,12 @@ def build_model(model,
       "stall_cycles_96mhz": stalls[96],
       "latency_ms_48mhz": (prof.cycles + stalls[48]) / 48e3,
       "latency_ms_96mhz": (prof.cycles + stalls[96]) / 96e3,
-      "flash_bytes": fw.flash_bytes,
-      "ram_bytes": fw.ram_bytes,
+      "linked_flash_bytes": fw.linked_flash_bytes,     # the QEMU firmware's, read from its ELF
+      "linked_ram_bytes": fw.linked_ram_bytes,
       "arena_bytes": built.plan.arena_bytes,
       "arena_lower_bound_bytes": built.plan.live_bytes,
       "stack_bytes_measured": stack,
-      # What the model takes of the Edge's RAM: arena + measured stack + weights in SRAM.
-      "model_ram_bytes": model_ram,
       "max_model_ram_bytes": max_model_ram_bytes,
-      "fits_sparkfun_edge": fits,
-      "sparkfun_edge": edge_note,
-      "weights_in_sram": placed["weights_in_sram"],
-      "weights_placements": {"flash": placed["flash"], "sram": placed["sram"]},
       "parity_max_abs_diff": worst,
       "parity_images": int(len(parity_images)),
       "parity_reference": ("integer reference (bit-exact required)" if built.dtype == "int8" else
@@ -228,4 +211,35 @@ def build_model(model,
       "logit_scale": [float(v) for v in getattr(model, "logit_scale", np.ones(spec.num_classes))],
       "layers": layer_rows(built, prof),
       "directory": directory,
-  }, run.logits
+  } | edge, run.logits
+
+
+def _edge_build(built: Built, directory: str, kernels_route: str, image, reference,
+                weights_in_sram: str, max_model_ram_bytes: int, model_ram: int) -> dict:
+  """The SparkFun Edge firmware with the weights where `weights_in_sram` puts them (within
+  `max_model_ram_bytes` of RAM for the model, which already takes `model_ram` before any
+  weights): deploy.json's Edge fields, and `stalls` (MHz -> the kept placement's stall cycles)."""
+  try:
+    placed = weights_placement.place(
+        directory, kernels_route, image, reference, parity.tolerance(built.dtype),
+        built.logit_dtype, built.graph.spec.num_classes, weights_in_sram,
+        max_model_ram_bytes - model_ram if max_model_ram_bytes else None)
+    edge = placed.pop("firmware")
+    fits, image_path, note = True, edge.bin, ""
+  except firmware.DoesNotFit as e:
+    placed = {"weights_in_sram": False, "flash": None, "sram": None, "sram_weights_bytes": None}
+    fits, image_path, note = False, None, str(e)
+  kept = placed["sram" if placed["weights_in_sram"] else "flash"] or {}
+  if placed["weights_in_sram"]:
+    model_ram += placed["sram_weights_bytes"]
+  return {
+      # What the model takes of the Edge's RAM: arena + measured stack + weights in SRAM.
+      "model_ram_bytes": model_ram,
+      "fits_sparkfun_edge": fits,
+      "sparkfun_edge_image": image_path,
+      "sparkfun_edge_image_bytes": os.path.getsize(image_path) if fits else None,
+      "sparkfun_edge_note": note,
+      "weights_in_sram": placed["weights_in_sram"],
+      "weights_placements": {"flash": placed["flash"], "sram": placed["sram"]},
+      "stalls": {mhz: kept.get(f"stall_cycles_{mhz}mhz", 0) for mhz in (48, 96)},
+  }

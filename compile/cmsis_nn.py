@@ -128,119 +128,136 @@ class CmsisModel:
   layers: dict                 # layer function -> the graph ops it computes
 
 
+# Each layer's translation: (decls, the function's body lines, output shape, scratch bytes).
+def _conv_layer(name: str, op, shape, first: bool):
+  kernel, oc = op.weight.shape[0], op.weight.shape[-1]
+  oh, ow = graph_lib.out_hw((1, *shape), kernel, op.stride, op.pads)
+  real, bias = _real(op.requant)
+  weight = op.weight.astype(np.int32)
+  if first:   # int16 input 2p - 255 = 2 (p - 128) + 1: see the module docstring
+    real, bias = 2 * real, (bias + weight.reshape(-1, oc).sum(0)) / 2
+  if op.kind == "conv":
+    decls = [naive_c.c_array(f"w{name}", np.transpose(op.weight, (3, 0, 1, 2)), "int8_t")]
+    scratch = 4 * -(-kernel * kernel * shape[2] // 4) * 2
+    call = (f"arm_convolve_wrapper_s8(&ctx, &(cmsis_nn_conv_params){{0, 0, {{{op.stride}, "
+            f"{op.stride}}}, {{{op.pads[1]}, {op.pads[0]}}}, {{1, 1}}, "
+            f"{{{op.requant.lo}, 127}}}}")
+  else:
+    decls = [naive_c.c_array(f"w{name}", op.weight, "int8_t")]
+    scratch = 2 * kernel * kernel * shape[2]
+    call = (f"arm_depthwise_conv_wrapper_s8(&ctx, &(cmsis_nn_dw_conv_params){{0, 0, 1, "
+            f"{{{op.stride}, {op.stride}}}, {{{op.pads[1]}, {op.pads[0]}}}, {{1, 1}}, "
+            f"{{{op.requant.lo}, 127}}}}")
+  decls.append(naive_c.c_array(f"b{name}", np.round(bias).astype(np.int32), "int32_t"))
+  decls += _quant_arrays(name, real)
+  filter_dims = _dims(oc if op.kind == "conv" else 1, kernel, kernel,
+                      shape[2] if op.kind == "conv" else oc)
+  body = [f"  status |= {call}, &(cmsis_nn_per_channel_quant_params){{m{name}, s{name}}}, "
+          f"&(cmsis_nn_dims){_dims(1, *shape)}, x, &(cmsis_nn_dims){filter_dims}, w{name}, "
+          f"&(cmsis_nn_dims){_dims(1, 1, 1, oc)}, b{name}, &(cmsis_nn_dims){_dims(1, oh, ow, oc)}"
+          ", out);"]
+  return decls, body, (oh, ow, oc), scratch
+
+
+def _pool_layer(name: str, op, shape):
+  del name
+  window = shape[0] if op.kind == "global_avg_pool" else op.window
+  stride = 1 if op.kind == "global_avg_pool" else op.stride
+  pads = (0, 0, 0, 0) if op.kind == "global_avg_pool" else op.pads
+  oh, ow = graph_lib.out_hw((1, *shape), window, stride, pads)
+  function = "arm_max_pool_s8" if op.kind == "max_pool" else "arm_avgpool_s8"
+  body = [f"  status |= {function}(&ctx, &(cmsis_nn_pool_params){{{{{stride}, {stride}}}, "
+          f"{{{pads[1]}, {pads[0]}}}, {{-128, 127}}}}, &(cmsis_nn_dims){_dims(1, *shape)}, x, "
+          f"&(cmsis_nn_dims){_dims(1, window, window, 1)}, "
+          f"&(cmsis_nn_dims){_dims(1, oh, ow, shape[2])}, out);"]
+  scratch = 0
+  if op.kind != "max_pool":   # to the output scale: our 1 / window^2 taken back out
+    scratch = 4 * shape[2]
+    real, _ = _real(op.requant)
+    mult, shift = tflite_multipliers(real[:1] * window * window)
+    body.append(
+        f"  for (int i = 0; i < {oh * ow * shape[2]}; ++i) {{ int32_t y = arm_nn_requantize("
+        f"out[i], {mult[0]}, {shift[0]}); out[i] = (int8_t)(y < {op.requant.lo} ? "
+        f"{op.requant.lo} : (y > 127 ? 127 : y)); }}")
+  return [], body, (shape[2],) if op.kind == "global_avg_pool" else (oh, ow, shape[2]), scratch
+
+
+def _dense_layer(name: str, op, real_logits: np.ndarray):
+  """`real_logits`: the logits layer's real multipliers (to int8 at the model's logit scale)."""
+  n_in, n_out = op.weight.shape
+  if op.requant is None:
+    real, bias, lo = real_logits, op.bias.astype(np.float64), -128
+  else:
+    (real, bias), lo = _real(op.requant), op.requant.lo
+  decls = [naive_c.c_array(f"w{name}", op.weight.T, "int8_t"),
+           naive_c.c_array(f"b{name}", np.round(bias).astype(np.int32), "int32_t"),
+           *_quant_arrays(name, real)]
+  body = [f"  status |= arm_fully_connected_per_channel_s8(&ctx, &(cmsis_nn_fc_params){{0, 0, 0, "
+          f"{{{lo}, 127}}}}, &(cmsis_nn_per_channel_quant_params){{m{name}, s{name}}}, "
+          f"&(cmsis_nn_dims){_dims(1, 1, 1, n_in)}, x, &(cmsis_nn_dims){_dims(n_in, 1, 1, n_out)}"
+          f", w{name}, &(cmsis_nn_dims){_dims(1, 1, 1, n_out)}, b{name}, "
+          f"&(cmsis_nn_dims){_dims(1, 1, 1, n_out)}, out);"]
+  return decls, body, (n_out,), 0
+
+
+def _affine_layer(name: str, op, shape):
+  """A batch norm that stayed an affine op: a requantize per channel (TFLite's way)."""
+  real, bias = _real(op.requant)
+  decls = [naive_c.c_array(f"b{name}", np.round(bias).astype(np.int32), "int32_t"),
+           *_quant_arrays(name, real)]
+  lo, ch = op.requant.lo, shape[-1]
+  body = [f"  for (int p = 0; p < {int(np.prod(shape)) // ch}; ++p, x += {ch}, out += {ch})",
+          f"    for (int c = 0; c < {ch}; ++c) {{ int32_t y = arm_nn_requantize(x[c] + "
+          f"b{name}[c], m{name}[c], s{name}[c]); out[c] = (int8_t)(y < {lo} ? {lo} : "
+          "(y > 127 ? 127 : y)); }"]
+  return decls, body, shape, 0
+
+
 def generate(model: quantize.QuantGraph, calibration: np.ndarray) -> CmsisModel:
   """`model` on CMSIS-NN; `calibration` (uint8 images) sets the int8 logits' scale (their
   largest magnitude maps to 127)."""
   graph = model.graph
-  height, width, channels = graph.input_shape
-  shape = (height, width, channels)
-  decls, funcs, scratch = [], [], 16
+  height, width, channels = shape = graph.input_shape
   logits_float = quantize.dequantize_logits(model, quantize.run_int(model, calibration))
   logit_scale = max(float(np.abs(logits_float).max()), 1e-6) / 127.0
-  funcs.append(f"""
+  decls, scratch = [], 16
+  funcs = [f"""
 __attribute__((noinline)) static void smile_00_input(const uint8_t* image, int8_t* out) {{
   for (int i = 0; i < {height * width * channels}; ++i) out[i] = (int8_t)(image[i] - 128);
-}}""")
+}}"""]
   calls, layers = ["smile_00_input"], {"smile_00_input": []}
-  ops = list(model.ops)
-  index = 0
-  while index < len(ops):
-    op = ops[index]
+  for index, op in enumerate(model.ops):
     name = f"{len(calls):02d}"
-    body = []
     if op.kind == "flatten":
       shape = (int(np.prod(shape)),)
-      index += 1
       continue
     if op.kind in ("conv", "depthwise_conv"):
-      kernel, oc = op.weight.shape[0], op.weight.shape[-1]
-      oh, ow = graph_lib.out_hw((1, *shape), kernel, op.stride, op.pads)
-      real, bias = _real(op.requant)
-      weight = op.weight.astype(np.int32)
-      if index == 0:   # int16 input 2p - 255 = 2 (p - 128) + 1: see the module docstring
-        real, bias = 2 * real, (bias + weight.reshape(-1, oc).sum(0)) / 2
-      if op.kind == "conv":
-        decls.append(naive_c.c_array(f"w{name}", np.transpose(op.weight, (3, 0, 1, 2)), "int8_t"))
-        scratch = max(scratch, 4 * -(-kernel * kernel * shape[2] // 4) * 2)
-        call = (f"arm_convolve_wrapper_s8(&ctx, &(cmsis_nn_conv_params){{0, 0, {{{op.stride}, "
-                f"{op.stride}}}, {{{op.pads[1]}, {op.pads[0]}}}, {{1, 1}}, "
-                f"{{{op.requant.lo}, 127}}}}")
-      else:
-        decls.append(naive_c.c_array(f"w{name}", op.weight, "int8_t"))
-        scratch = max(scratch, 2 * kernel * kernel * shape[2])
-        call = (f"arm_depthwise_conv_wrapper_s8(&ctx, &(cmsis_nn_dw_conv_params){{0, 0, 1, "
-                f"{{{op.stride}, {op.stride}}}, {{{op.pads[1]}, {op.pads[0]}}}, {{1, 1}}, "
-                f"{{{op.requant.lo}, 127}}}}")
-      decls.append(naive_c.c_array(f"b{name}", np.round(bias).astype(np.int32), "int32_t"))
-      decls += _quant_arrays(name, real)
-      filter_dims = _dims(oc if op.kind == "conv" else 1, kernel, kernel,
-                          shape[2] if op.kind == "conv" else oc)
-      body.append(
-          f"  status |= {call}, &(cmsis_nn_per_channel_quant_params){{m{name}, s{name}}}, "
-          f"&(cmsis_nn_dims){_dims(1, *shape)}, x, &(cmsis_nn_dims){filter_dims}, w{name}, "
-          f"&(cmsis_nn_dims){_dims(1, 1, 1, oc)}, b{name}, &(cmsis_nn_dims){_dims(1, oh, ow, oc)}"
-          ", out);")
-      shape = (oh, ow, oc)
+      layer = _conv_layer(name, op, shape, index == 0)
     elif op.kind in ("max_pool", "avg_pool", "global_avg_pool"):
-      window = shape[0] if op.kind == "global_avg_pool" else op.window
-      stride = 1 if op.kind == "global_avg_pool" else op.stride
-      pads = (0, 0, 0, 0) if op.kind == "global_avg_pool" else op.pads
-      oh, ow = graph_lib.out_hw((1, *shape), window, stride, pads)
-      function = "arm_max_pool_s8" if op.kind == "max_pool" else "arm_avgpool_s8"
-      body.append(
-          f"  status |= {function}(&ctx, &(cmsis_nn_pool_params){{{{{stride}, {stride}}}, "
-          f"{{{pads[1]}, {pads[0]}}}, {{-128, 127}}}}, &(cmsis_nn_dims){_dims(1, *shape)}, x, "
-          f"&(cmsis_nn_dims){_dims(1, window, window, 1)}, "
-          f"&(cmsis_nn_dims){_dims(1, oh, ow, shape[2])}, out);")
-      if op.kind != "max_pool":   # to the output scale: our 1 / window^2 taken back out
-        scratch = max(scratch, 4 * shape[2])
-        real, _ = _real(op.requant)
-        mult, shift = tflite_multipliers(real[:1] * window * window)
-        body.append(
-            f"  for (int i = 0; i < {oh * ow * shape[2]}; ++i) {{ int32_t y = arm_nn_requantize("
-            f"out[i], {mult[0]}, {shift[0]}); out[i] = (int8_t)(y < {op.requant.lo} ? "
-            f"{op.requant.lo} : (y > 127 ? 127 : y)); }}")
-      shape = (shape[2],) if op.kind == "global_avg_pool" else (oh, ow, shape[2])
+      layer = _pool_layer(name, op, shape)
     elif op.kind == "dense":
-      n_in, n_out = op.weight.shape
-      if op.requant is None:   # the logits, to int8 at `logit_scale`
-        real = model.logit_scale.astype(np.float64) / logit_scale
-        bias, lo = op.bias.astype(np.float64), -128
-      else:
-        (real, bias), lo = _real(op.requant), op.requant.lo
-      decls += [naive_c.c_array(f"w{name}", op.weight.T, "int8_t"),
-                naive_c.c_array(f"b{name}", np.round(bias).astype(np.int32), "int32_t"),
-                *_quant_arrays(name, real)]
-      body.append(
-          f"  status |= arm_fully_connected_per_channel_s8(&ctx, &(cmsis_nn_fc_params){{0, 0, 0, "
-          f"{{{lo}, 127}}}}, &(cmsis_nn_per_channel_quant_params){{m{name}, s{name}}}, "
-          f"&(cmsis_nn_dims){_dims(1, 1, 1, n_in)}, x, &(cmsis_nn_dims){_dims(n_in, 1, 1, n_out)}"
-          f", w{name}, &(cmsis_nn_dims){_dims(1, 1, 1, n_out)}, b{name}, "
-          f"&(cmsis_nn_dims){_dims(1, 1, 1, n_out)}, out);")
-      shape = (n_out,)
+      layer = _dense_layer(name, op, model.logit_scale.astype(np.float64) / logit_scale)
+    elif op.kind == "affine" and index > 0:
+      layer = _affine_layer(name, op, shape)
     else:
       raise NotImplementedError(f"no CMSIS-NN translation of {op.kind!r} (layer {op.layer})")
-    index += 1
+    op_decls, body, shape, op_scratch = layer
+    decls += op_decls
+    scratch = max(scratch, op_scratch)
     function = f"smile_{name}_{op.kind}"
     funcs.append(_function(function, body))
     calls.append(function)
     layers[function] = [op]
-    while index < len(ops) and ops[index].kind == "affine":   # TFLite's way, per channel
-      name = f"{len(calls):02d}"
-      real, bias = _real(ops[index].requant)
-      decls += [naive_c.c_array(f"b{name}", np.round(bias).astype(np.int32), "int32_t"),
-                *_quant_arrays(name, real)]
-      lo, ch = ops[index].requant.lo, shape[-1]
-      function = f"smile_{name}_affine"
-      funcs.append(_function(function, [
-          f"  for (int p = 0; p < {int(np.prod(shape)) // ch}; ++p, x += {ch}, out += {ch})",
-          f"    for (int c = 0; c < {ch}; ++c) {{ int32_t y = arm_nn_requantize(x[c] + "
-          f"b{name}[c], m{name}[c], s{name}[c]); out[c] = (int8_t)(y < {lo} ? {lo} : "
-          "(y > 127 ? 127 : y)); }"]))
-      calls.append(function)
-      layers[function] = [ops[index]]
-      index += 1
   biggest = max(int(np.prod(graph.input_shape)), *_activation_sizes(model))
+  header = naive_c.model_header("compile/cmsis_nn.py", height * width * channels,
+                                graph.spec.num_classes, "int8_t")
+  return CmsisModel(header, _source(decls, funcs, calls, scratch, biggest, logit_scale),
+                    logit_scale, layers)
+
+
+def _source(decls, funcs, calls, scratch: int, biggest: int, logit_scale: float) -> str:
+  """model.c: the scratch buffer and constants, the layers' functions, and smile_model_run
+  calling them between two ping-pong buffers."""
   lines = ["/* Generated by compile/cmsis_nn.py: the net on CMSIS-NN, do not edit. */",
            "#include <stdint.h>", '#include "arm_nnfunctions.h"',
            '#include "arm_nnsupportfunctions.h"', '#include "model.h"',
@@ -257,9 +274,7 @@ __attribute__((noinline)) static void smile_00_input(const uint8_t* image, int8_
   lines += ["  return status;", "}",
             "float smile_model_score(const smile_logit_t* logits) {",
             f"  return (float)(logits[1] - logits[0]) * {logit_scale!r}f;", "}"]
-  header = naive_c.model_header("compile/cmsis_nn.py", height * width * channels,
-                                graph.spec.num_classes, "int8_t")
-  return CmsisModel(header, "\n".join(lines) + "\n", logit_scale, layers)
+  return "\n".join(lines) + "\n"
 
 
 def _activation_sizes(model: quantize.QuantGraph) -> list[int]:

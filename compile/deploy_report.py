@@ -95,7 +95,7 @@ def firmware_lines(builds: list[dict]) -> list[str]:
           f"{sram['flash_line_misses']['code']:,} + "
           f"{sram['flash_line_misses']['data']:,}, {sram['stall_cycles_48mhz']:,} "
           f"({sram['stall_cycles_96mhz']:,}), for "
-          f"{_kb(sram['edge_ram_bytes'] - flash['edge_ram_bytes'])} more RAM.")
+          f"{_kb(sram['edge_linked_ram_bytes'] - flash['edge_linked_ram_bytes'])} more RAM.")
     if build.get("cmsis_nn_cycles_per_mac") is not None:
       lines.append(
           f"The same {build['dtype']} net on CMSIS-NN (TFLite Micro's kernels, same emulator): "
@@ -132,8 +132,8 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
         f"{build['cycles']:,} (+{build.get('stall_cycles_48mhz', 0):,}) | "
         f"{build['cycles_per_mac']:.2f} | "
         f"{build['latency_ms_48mhz']:.1f} ms | {build['latency_ms_96mhz']:.1f} ms | "
-        f"{_kb(build['flash_bytes'])} | "
-        f"{_kb(build['ram_bytes'])} ({_kb(build['arena_bytes'])}) | "
+        f"{_kb(build['linked_flash_bytes'])} | "
+        f"{_kb(build['linked_ram_bytes'])} ({_kb(build['arena_bytes'])}) | "
         f"{'yes' if build['fits_sparkfun_edge'] else 'no'} | "
         f"{parity} | {build['test_auc']:.4f} |")
   est_s = report_macs_estimate / report_ops_per_s

@@ -48,9 +48,9 @@ class Board:
   directory: str
   sources: tuple
   flash_origin: int
-  flash_bytes: int
+  flash_capacity_bytes: int
   ram_origin: int
-  ram_bytes: int
+  ram_capacity_bytes: int
   stack_bytes: int = 16 * 1024
   common: tuple = ()          # sources of firmware/common/ besides startup.c
 
@@ -77,8 +77,8 @@ class Firmware:
   board: Board
   elf: str
   bin: str
-  flash_bytes: int
-  ram_bytes: int
+  linked_flash_bytes: int     # what the linked image takes, read from its ELF
+  linked_ram_bytes: int
   sections: dict            # name -> (address, size)
 
 
@@ -122,10 +122,10 @@ def _sections(elf_path: str) -> dict:
 
 def sizes(sections: dict, board: Board) -> tuple[int, int]:
   flash = sum(size for name, (addr, size) in sections.items()
-              if board.flash_origin <= addr < board.flash_origin + board.flash_bytes)
+              if board.flash_origin <= addr < board.flash_origin + board.flash_capacity_bytes)
   flash += sections.get(".data", (0, 0))[1]       # its initial values are stored in flash
   ram = sum(size for name, (addr, size) in sections.items()
-            if board.ram_origin <= addr < board.ram_origin + board.ram_bytes)
+            if board.ram_origin <= addr < board.ram_origin + board.ram_capacity_bytes)
   return flash, ram
 
 
@@ -160,7 +160,7 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
     else:
       sources.append(os.path.join(board_dir, name))
   if kernels in ("llvm", "c"):
-    # TVM's kernels and the hand-scheduled loop some of them call (compile/simd.py).
+    # TVM's kernels and the hand-scheduled loop some of them call (compile/dsp/).
     sources += [os.path.join(model_dir, "kernels.o" if kernels == "llvm" else "kernels.c"),
                 os.path.join(common, "smile_dsp.S")]
     own_loops = os.path.join(model_dir, OWN_LOOPS)
@@ -179,7 +179,7 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
   if result.returncode != 0:
     if "will not fit in region" in result.stderr or "overflowed by" in result.stderr:
       raise DoesNotFit(f"{board_name}: the model does not fit the board's memory "
-                       f"({board.flash_bytes // 1024} KB flash, {board.ram_bytes // 1024} KB RAM): "
+                       f"({board.flash_capacity_bytes // 1024} KB flash, {board.ram_capacity_bytes // 1024} KB RAM): "
                        f"{_overflow_lines(result.stderr)}. Choose a smaller net "
                        "(search with max_flash_bytes / max_peak_ram_bytes) or the int8 build.")
     raise RuntimeError(f"firmware build failed for {board_name}:\n{' '.join(cmd)}\n{result.stderr}")

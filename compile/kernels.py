@@ -25,7 +25,7 @@ from tvm import relax, s_tir, tirx
 from tvm.ir import Call
 from tvm.tirx.buffer import buffer_data_pointer_type
 
-from compile import simd
+from compile.dsp import instructions as dsp_instructions
 
 KERNEL_PREFIX = "smile_"
 
@@ -227,8 +227,8 @@ def compile_module(mod: tvm.IRModule) -> Program:
   prims = {}
   for gv, func in mod.functions.items():
     if isinstance(func, tirx.PrimFunc) and not gv.name_hint.startswith("reshape"):
-      # simd.py's kernels come with their loop nest; TVM's legalized ops get kernels.py's.
-      scheduled = func if simd.DSP_ATTR in (func.attrs or {}) else schedule(func)
+      # compile/dsp/'s kernels come with their loop nest; TVM's legalized ops get kernels.py's.
+      scheduled = func if dsp_instructions.DSP_ATTR in (func.attrs or {}) else schedule(func)
       prims[names[gv.name_hint]] = scheduled.with_attr("global_symbol", names[gv.name_hint])
   kernels = tvm.transform.Sequential(_tir_passes())(tvm.IRModule(prims))
   kernels = tvm.IRModule({gv: unpack_params(f) for gv, f in kernels.functions.items()})
@@ -239,11 +239,11 @@ def compile_module(mod: tvm.IRModule) -> Program:
 
 
 def _llvm_intrinsics(func: tirx.PrimFunc) -> tirx.PrimFunc:
-  """simd.py's DSP calls (`smile_smlad(...)`) as the LLVM intrinsics of those instructions."""
+  """compile/dsp/'s DSP calls (`smile_smlad(...)`) as the LLVM intrinsics of those instructions."""
   def replace(call):
     if getattr(call.op, "name", "") == "tirx.call_extern" and call.args[0].value in (
-        simd.LLVM_INTRINSICS):
-      return tirx.call_llvm_pure_intrin("int32", simd.LLVM_INTRINSICS[call.args[0].value],
+        dsp_instructions.LLVM_INTRINSICS):
+      return tirx.call_llvm_pure_intrin("int32", dsp_instructions.LLVM_INTRINSICS[call.args[0].value],
                                         *call.args[1:])
     return call
   return func.with_body(tvm_ffi.structural_map(func.body, [(Call, replace)], order="post"))
@@ -256,7 +256,7 @@ def _finalize(kernels: tvm.IRModule, target: dict) -> tvm.IRModule:
   return tirx.transform.LowerIntrin()(tirx.transform.BindTarget(tvm_target)(kernels))
 
 
-# simd.py's DSP operations for the C route: the instructions where GCC targets a core with the
+# compile/dsp/'s DSP operations for the C route: the instructions where GCC targets a core with the
 # DSP extension (the M4), the same arithmetic in portable C elsewhere (e.g. a host build).
 C_PRELUDE = r"""
 static inline int32_t smile_smlad(int32_t x, int32_t y, int32_t acc) {

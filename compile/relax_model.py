@@ -15,7 +15,8 @@ from tvm.relax import op as R
 
 from compile import graph as graph_lib
 from compile import quantize as quant_lib
-from compile import dsp_pack, dsp_requant, simd, simd_image
+from compile.dsp import conv as dsp_conv, dense as dsp_dense, depthwise as dsp_depthwise
+from compile.dsp import first_layer, pack, requant
 
 
 def _const(array: np.ndarray):
@@ -42,45 +43,45 @@ def _dsp_args(weight, packed, requants, input_dtype: str, tables: bool = False,
               biased: bool = False) -> tuple:
   """A DSP kernel's requantize stages and its constants: the `packed` weights, then the stages'
   multipliers and offsets, one row per stage, then (`tables`: a conv) its lookup tables;
-  `biased`: the kernel starts its accumulators at the bias (dsp_requant.Stage)."""
+  `biased`: the kernel starts its accumulators at the bias (requant.Stage)."""
   weight = weight.reshape(-1, weight.shape[-1]).astype(np.int64)
   largest_input = 255 if input_dtype == "int16" else 128       # |2p - 255| or |int8|
   bound = int(np.abs(weight).sum(axis=0).max()) * largest_input
-  taps = weight.shape[0] if tables else dsp_requant.TABLE_MAX_TAPS + 1
-  stages = dsp_requant.stages_for(requants, bound, taps, biased)
+  taps = weight.shape[0] if tables else requant.TABLE_MAX_TAPS + 1
+  stages = requant.stages_for(requants, bound, taps, biased)
   constants = [_const(packed),
                _const(np.stack([rq.multiplier for rq in requants])),
-               _const(dsp_requant.stage_offsets(requants, stages, bound))]
+               _const(requant.stage_offsets(requants, stages, bound))]
   if tables:
-    constants.append(_const(dsp_requant.stage_tables(requants, stages)))
+    constants.append(_const(requant.stage_tables(requants, stages)))
   return stages, constants
 
 
 def _dsp_conv(bb, inputs, op: quant_lib.QConv, requants):
-  """A conv and its requantize chain as one of simd.py's DSP kernels (call_tir on it)."""
+  """A conv and its requantize chain as one of compile/dsp/'s kernels (call_tir on it)."""
   in_shape = tuple(int(d) for d in inputs.ty.shape)
   dtype = str(inputs.ty.dtype)
   kernel, channels = op.weight.shape[0], op.weight.shape[-1]
   out_shape = (1, *graph_lib.out_hw(in_shape, kernel, op.stride, op.pads), channels)
-  tile = dsp_pack.conv_tile(op.weight[..., 0].size, out_shape[1] * out_shape[2], channels, dtype)
-  stages, constants = _dsp_args(op.weight, dsp_pack.pack_weights(op.weight, dtype, tile), requants,
+  tile = pack.conv_tile(op.weight[..., 0].size, out_shape[1] * out_shape[2], channels, dtype)
+  stages, constants = _dsp_args(op.weight, pack.pack_weights(op.weight, dtype, tile), requants,
                                 dtype, tables=True, biased=True)
-  if simd_image.fits(in_shape, dtype, kernel, channels, stages):
-    func = simd_image.conv(in_shape, op.stride, op.pads, channels, stages)
+  if first_layer.fits(in_shape, dtype, kernel, channels, stages):
+    func = first_layer.conv(in_shape, op.stride, op.pads, channels, stages)
   else:
-    func = simd.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
+    func = dsp_conv.conv(in_shape, dtype, kernel, op.stride, op.pads, channels, stages)
   gv = bb.add_func(func, f"conv2d_dsp_{op.layer}")
   return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType(out_shape, "int8")))
 
 
 def _dsp_depthwise(bb, inputs, weight, stride: int, pads, requants, name: str):
   """A depthwise conv (or, with all-one `weight`, an average pool's window sums) and its
-  requantize chain as simd.py's SMLAD depthwise kernel."""
+  requantize chain as compile/dsp/depthwise.py's kernel."""
   in_shape = tuple(int(d) for d in inputs.ty.shape)
   kernel = weight.shape[0]
-  stages, constants = _dsp_args(weight, dsp_pack.pack_depthwise(weight), requants, "int8",
+  stages, constants = _dsp_args(weight, pack.pack_depthwise(weight), requants, "int8",
                                 tables=True)
-  func = simd.depthwise(in_shape, kernel, stride, pads, stages)
+  func = dsp_depthwise.depthwise(in_shape, kernel, stride, pads, stages)
   out_shape = (1, *graph_lib.out_hw(in_shape, kernel, stride, pads), in_shape[-1])
   gv = bb.add_func(func, f"conv2d_depthwise_dsp_{name}")
   return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType(out_shape, "int8")))
@@ -89,20 +90,20 @@ def _dsp_depthwise(bb, inputs, weight, stride: int, pads, requants, name: str):
 def _dsp_dense(bb, inputs, op: quant_lib.QDense, requants):
   """A dense layer and its requantize chain (or, for the logits, + bias) as a DSP kernel."""
   channels = op.weight.shape[-1]
-  packed = dsp_pack.pack_weights(op.weight, "int8", dsp_pack.dense_tile(channels))
+  packed = pack.pack_weights(op.weight, "int8", pack.dense_tile(channels))
   if op.requant is None:
-    gv = bb.add_func(simd.dense(op.weight.shape[0], channels, ()), f"matmul_dsp_{op.layer}")
+    gv = bb.add_func(dsp_dense.dense(op.weight.shape[0], channels, ()), f"matmul_dsp_{op.layer}")
     args = [inputs, _const(packed), _const(op.bias.astype(np.int64))]
     return bb.emit(relax.call_tir(gv, args, relax.TensorType((1, channels), "int32")))
   stages, constants = _dsp_args(op.weight, packed, requants, "int8", biased=True)
-  gv = bb.add_func(simd.dense(op.weight.shape[0], channels, stages), f"matmul_dsp_{op.layer}")
+  gv = bb.add_func(dsp_dense.dense(op.weight.shape[0], channels, stages), f"matmul_dsp_{op.layer}")
   return bb.emit(relax.call_tir(gv, [inputs, *constants], relax.TensorType((1, channels),
                                                                            "int8")))
 
 
 def _depthwise_layer(activation, op):
   """(weight, stride, pads) of `op` as a depthwise conv (average pools: all-one weights) when
-  simd.py's depthwise kernel takes it on `activation`, else None."""
+  compile/dsp/depthwise.py's kernel takes it on `activation`, else None."""
   shape = tuple(int(d) for d in activation.ty.shape)
   if isinstance(op, quant_lib.QDepthwise):
     weight, stride, pads = op.weight, op.stride, op.pads
@@ -113,7 +114,7 @@ def _depthwise_layer(activation, op):
     weight, stride, pads = np.ones((shape[1], shape[1], 1, shape[-1]), np.int8), 1, (0, 0, 0, 0)
   else:
     return None
-  fits = simd.depthwise_fits(shape, str(activation.ty.dtype), weight.shape[0], stride, pads)
+  fits = dsp_depthwise.fits(shape, str(activation.ty.dtype), weight.shape[0], stride, pads)
   return (weight, stride, pads) if fits else None
 
 
@@ -179,7 +180,7 @@ def _float_body(bb, image, graph: graph_lib.Graph):
 def _int_body(bb, image, qgraph: quant_lib.QuantGraph, dsp: bool):
   if dsp:
     shape = tuple(int(d) for d in image.ty.shape)
-    gv = bb.add_func(simd_image.int16_image(shape), "image_int16_dsp")
+    gv = bb.add_func(first_layer.int16_image(shape), "image_int16_dsp")
     activation = bb.emit(relax.call_tir(gv, [image], relax.TensorType(shape, "int16")))
   else:
     activation = bb.emit(R.astype(image, "int16"))
@@ -232,7 +233,7 @@ def _int_body(bb, image, qgraph: quant_lib.QuantGraph, dsp: bool):
 
 def build(model: graph_lib.Graph | quant_lib.QuantGraph, dsp: bool = False) -> tvm.IRModule:
   """The Relax module of a float `Graph` or an int8 `QuantGraph`; `dsp`: int8 convs, dense and
-  depthwise layers and average pools as simd.py's SMLAD kernels (else TVM's legalized ops,
+  depthwise layers and average pools as compile/dsp/'s SMLAD kernels (else TVM's legalized ops,
   scheduled by kernels.py)."""
   graph = model.graph if isinstance(model, quant_lib.QuantGraph) else model
   bb = relax.BlockBuilder()

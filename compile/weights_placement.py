@@ -40,7 +40,7 @@ def flash_profile(elf: str, image: np.ndarray, logit_dtype, classes: int,
                   rd_wait: int) -> profile.Profile:
   """One warm inference of an Edge ELF with flash misses charged at `rd_wait` wait states."""
   board = firmware.BOARDS[BOARD]
-  cache = flash_cache.FlashCache(board.flash_origin, board.flash_bytes, rd_wait)
+  cache = flash_cache.FlashCache(board.flash_origin, board.flash_capacity_bytes, rd_wait)
   return profile.profile_elf(elf, image, logit_dtype, classes, flash=cache)
 
 
@@ -48,7 +48,7 @@ def _measure(fw: firmware.Firmware, image, logit_dtype, classes) -> dict:
   # The misses do not depend on the wait states, only what each costs: one profile serves both.
   prof = flash_profile(fw.elf, image, logit_dtype, classes, flash_cache.RD_WAIT_48MHZ)
   misses = sum(prof.flash_misses)
-  return {"edge_flash_bytes": fw.flash_bytes, "edge_ram_bytes": fw.ram_bytes,
+  return {"edge_linked_flash_bytes": fw.linked_flash_bytes, "edge_linked_ram_bytes": fw.linked_ram_bytes,
           "flash_line_misses": {"code": prof.flash_misses[0], "data": prof.flash_misses[1]},
           "stall_cycles_48mhz": prof.stall_cycles,
           "stall_cycles_96mhz": misses * (1 + flash_cache.RD_WAIT_96MHZ)}
@@ -79,7 +79,7 @@ def place(directory: str, kernels_route: str, test_image: np.ndarray, test_logit
             "auto or never to keep them in flash.") from e
       continue
     rows[name] = _measure(built[name], test_image, logit_dtype, classes)
-  grown = (rows["sram"]["edge_ram_bytes"] - rows["flash"]["edge_ram_bytes"] if "sram" in rows
+  grown = (rows["sram"]["edge_linked_ram_bytes"] - rows["flash"]["edge_linked_ram_bytes"] if "sram" in rows
            else None)
   room = sram_room_bytes is None or (grown is not None and grown <= sram_room_bytes)
   in_sram = "sram" in rows and (choice == "always" or (

@@ -16,7 +16,7 @@ def get_config():
   config = ml_collections.ConfigDict()
   config.dtypes = ("int8", "float32")
   config.kernels = "llvm"              # "llvm" (TVM's Thumb-2 object) or "c" (TVM's C, gcc -O2)
-  # int8 convs and dense layers on SMLAD (compile/simd.py, simd_image.py): 1.56 est. cycles/MAC
+  # int8 convs and dense layers on SMLAD (compile/dsp/): 1.56 est. cycles/MAC
   # on the chosen net of runs/search_distilled against 3.92 scalar, bit-exact. The latency
   # profile the search estimates with (smile_jax/cost/apollo3_emulated.json) is fitted on the
   # same kernels (configs/fit_latency.py reads this field): refit it when changing this.

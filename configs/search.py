@@ -63,10 +63,6 @@ def _search_fields(search):
   # Board limits (0 = none), int8 estimates of smile_jax/cost/board.py (latency at 48 MHz).
   search.update(APOLLO3_LIMITS)
   search.seeds = 3
-  # How a candidate's seeds train (smile_jax/train/seeds.py): "interleaved" in one loop, each
-  # seed's jitted step in turn; "vmap" one vmapped step over the stacked seeds (~3x slower here:
-  # grouped convolutions, benchmarks/search_throughput.py); "sequential" one run after another.
-  search.parallel_seeds = "interleaved"
   # Where candidates train (smile_jax/search/executors.py): "local" or "ray" (one Ray task per
   # candidate; `pip install -r requirements-ray.txt`). `ray_address` "": a local Ray; "auto" or
   # "host:port": a cluster. `threads_per_worker` 0: a node's cores // workers.

@@ -35,8 +35,8 @@ def main(argv):
   for build in result["builds"]:
     print(
         f"{build['dtype']}: {build['cycles']:,} cycles ({build['cycles_per_mac']:.2f}/MAC), "
-        f"{build['latency_ms_48mhz']:.1f} ms at 48 MHz, flash {build['flash_bytes']:,} B, RAM "
-        f"{build['ram_bytes']:,} B, "
+        f"{build['latency_ms_48mhz']:.1f} ms at 48 MHz, flash {build['linked_flash_bytes']:,} B, RAM "
+        f"{build['linked_ram_bytes']:,} B, "
         f"parity {build['parity_max_abs_diff']:.3g}, test AUC {build['test_auc']:.4f}")
   print(f"report: {os.path.join(out_dir, 'deploy.md')}")
 

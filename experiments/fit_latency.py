@@ -33,7 +33,7 @@ def fit_nets(cfg) -> list[spec_lib.ModelSpec]:
         break
       spec, steps = zoo.get(root), 0
       while steps == 0 or spec_lib.total_macs(spec) > cfg.max_macs:
-        options = reductions.valid(spec, cfg.get("moves", "report"))
+        options = reductions.valid(spec, cfg.moves)
         spec, steps = options[rng.integers(len(options))].spec, steps + 1
       nets.setdefault(spec.canonical_hash(), spec)
   return list(nets.values())

@@ -19,8 +19,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="session")
 def hand_loops(tmp_path_factory):
   """link(names=()): compile/firmware/common/smile_dsp.S, with the model loops `names`
-  (compile/dsp_asm.py) when given, linked at 0x10000 for unicorn; the ELF's path."""
-  from compile import dsp_asm, firmware
+  (compile/dsp/asm.py) when given, linked at 0x10000 for unicorn; the ELF's path."""
+  from compile import firmware
+  from compile.dsp import asm as dsp_asm
   directory = tmp_path_factory.mktemp("dsp")
   linked = {}
 

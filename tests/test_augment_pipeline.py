@@ -8,7 +8,7 @@ import pytest
 
 from configs import default, search as search_config
 from smile_jax.data import augment, pipeline
-from smile_jax.search import full_runs
+from smile_jax.search import full_training
 from tests.conftest import face_like
 
 
@@ -52,7 +52,7 @@ def test_shifts_and_flips_match_albumentations_image_by_image(images):
 
 
 def test_shift_flip_draws_as_albumentations_does(images):
-  cfg = full_runs.full_recipe(search_config.get_config("compact")).augment   # the search's
+  cfg = full_training.full_recipe(search_config.get_config("compact")).augment   # the search's
   pipe = augment.build(cfg, seed=5)
   assert isinstance(pipe, augment.ShiftFlip)
   # Read each image's horizontal shift back from a ramp (pixel = 3 x column), unflipped.
@@ -91,7 +91,7 @@ def test_batched_zoom_brightness_and_contrast(images):
                                   np.array([2.0]))[0, 32, :, 0].astype(int)
   assert abs(zoomed[32] - 64) <= 2 and zoomed[48] - zoomed[16] == 32
   # The search's recipe builds them batched; with zoom and brightness off, shifts draw as before.
-  cfg = full_runs.full_recipe(search_config.get_config("compact")).augment
+  cfg = full_training.full_recipe(search_config.get_config("compact")).augment
   pipe = augment.build(cfg, seed=2)
   assert (pipe.scale, pipe.brightness_contrast_p, pipe.brightness, pipe.contrast) == (
       0.1, 0.5, 0.2, 0.2)

@@ -188,13 +188,13 @@ def test_sparkfun_edge_memory_map(tmp_path):
                       test_logits=quantize.run_int(built.model, images[:1])[0])
   assert fw.sections[".isr_vector"][0] == 0xC000            # behind Ambiq's secure bootloader
   assert all(0x10000000 <= fw.sections[s][0] < 0x10060000 for s in (".bss", ".stack"))
-  assert fw.flash_bytes <= 960 * 1024 and fw.ram_bytes <= 384 * 1024
-  assert 0 < os.path.getsize(fw.bin) <= fw.flash_bytes + 64   # the flashable image from 0xC000
+  assert fw.linked_flash_bytes <= 960 * 1024 and fw.linked_ram_bytes <= 384 * 1024
+  assert 0 < os.path.getsize(fw.bin) <= fw.linked_flash_bytes + 64   # the flashable image from 0xC000
   with open(fw.bin, "rb") as file:
     words = np.frombuffer(file.read(8), np.uint32)
   assert 0x10000000 < words[0] <= 0x10060000  # initial SP: top of the stack in SRAM
   assert words[1] & 1 and 0xC000 < words[
-      1] < 0xC000 + fw.flash_bytes  # Thumb reset vector in the image
+      1] < 0xC000 + fw.linked_flash_bytes  # Thumb reset vector in the image
 
 
 def test_float_embedded_does_not_fit_the_edge(tmp_path):

@@ -1,7 +1,7 @@
 """Search executors: several workers train and choose what one does; the search on Ray.
 
 The first test drives best-first with a thread-pool executor whose jobs finish in random order, so
-the ordering logic of search.py is checked exactly (synthetic quality, no training). The Ray
+the ordering logic of scheduler.py and best_first.py is checked exactly (synthetic quality, no training). The Ray
 tests run the real smoke search on a local Ray with 2 workers against the local executor, and
 kill a Ray-driven search mid-way and resume it.
 """
@@ -20,17 +20,15 @@ import time
 import pytest
 
 from smile_jax.models import zoo
-from smile_jax.search import executors, search as search_lib
+from smile_jax.search import candidates, constraints, executors
 from smile_jax.search.store import RunStore
 from tests.conftest import REPO, kill_once_stored, smoke_command
-from tests.test_search import synthetic_trainer
+from tests.test_search import best_first_search, synthetic_trainer
 
 
 class ThreadExecutor:
   """The executor protocol on a thread pool; each job sleeps a random while, so jobs finish out
   of the order they were started in."""
-
-  together = True
 
   def __init__(self, train, workers: int):
     self.train, self.workers = train, workers
@@ -45,7 +43,7 @@ class ThreadExecutor:
     time.sleep(delay)
     with self.lock:
       self.running -= 1
-    return [self.train(spec, seed) for seed in seeds]
+    return self.train(spec, seeds)
 
   def submit(self, spec, seeds):
     key = executors.job_key(spec, seeds)
@@ -64,32 +62,32 @@ class ThreadExecutor:
 
 def test_parallel_best_first_trains_and_chooses_what_one_worker_does(tmp_path):
   kwargs = dict(seeds=(0, 1, 2), margin=1.0, max_candidates=10)
-  beta = search_lib.quality_cutoff(0.97)
+  beta = constraints.quality_cutoff(0.97, 0.8)
   runs = {}
   for name, workers in (("local", 0), ("threads", 3)):
     calls = []
     trainer = synthetic_trainer(calls)
     executor = (executors.LocalExecutor(trainer) if not workers
                 else ThreadExecutor(trainer, workers))
-    search = search_lib.Search(executor, RunStore(str(tmp_path / f"{name}.sqlite")),
-                               search_lib.Constraints(budget_macs=600_000), **kwargs)
-    trained = search.best_first(zoo.embedded(), beta, root_quality=0.97)
+    search = best_first_search(executor, RunStore(str(tmp_path / f"{name}.sqlite")),
+                               constraints.Constraints(budget_macs=600_000), **kwargs)
+    trained = search.run(zoo.embedded(), beta, root_quality=0.97)
     runs[name] = (trained, calls, search, executor)
   (local, local_calls, _, _), (parallel, calls, search, executor) = runs["local"], runs["threads"]
   assert executor.peak >= 2                       # jobs really ran at the same time
   assert [c.hash for c in parallel] == [c.hash for c in local]    # the same order, committed
   assert [c.aucs for c in parallel] == [c.aucs for c in local]
-  assert search_lib.one_se_choice(parallel)[0].hash == search_lib.one_se_choice(local)[0].hash
+  assert candidates.one_se_choice(parallel)[0].hash == candidates.one_se_choice(local)[0].hash
   # Started ahead but never reached: at most workers - 1 candidates' worth of extra trainings,
   # all stored (a resume reuses them), none twice.
   assert len(local_calls) <= len(calls) <= len(local_calls) + 2 * 3
-  assert len(set(calls)) == len(calls) == search.trainings
+  assert len(set(calls)) == len(calls) == search.scheduler.trainings
   stored = RunStore(str(tmp_path / "threads.sqlite")).all()
   assert len(stored) == len(calls) and all(row["status"] == "done" for row in stored)
 
 
 def test_local_executor_reports_a_failed_job_as_its_outcome():
-  def train(spec, seed):
+  def train(spec, seeds):
     raise RuntimeError("out of memory")
   executor = executors.LocalExecutor(train)
   spec = zoo.embedded()

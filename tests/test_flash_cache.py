@@ -15,7 +15,7 @@ EDGE = firmware.BOARDS["sparkfun-edge"]
 
 
 def cache(rd_wait=1):
-  return flash_cache.Simulator(flash_cache.FlashCache(EDGE.flash_origin, EDGE.flash_bytes, rd_wait))
+  return flash_cache.Simulator(flash_cache.FlashCache(EDGE.flash_origin, EDGE.flash_capacity_bytes, rd_wait))
 
 
 def test_a_direct_mapped_cache_of_16_byte_lines():
@@ -48,7 +48,7 @@ def test_weights_in_sram_remove_the_flash_misses_at_their_size_in_ram(compiled):
   # weights), lines the code's own fetches can evict; the weights' 150+ lines are gone.
   assert sram["flash_line_misses"]["data"] <= 8 < flash["flash_line_misses"]["data"]
   assert sram["stall_cycles_48mhz"] < flash["stall_cycles_48mhz"]
-  grown = sram["edge_ram_bytes"] - flash["edge_ram_bytes"]         # weights, tables, biases
+  grown = sram["edge_linked_ram_bytes"] - flash["edge_linked_ram_bytes"]         # weights, tables, biases
   assert sum(constants) <= grown <= sum(constants) + 8 * len(constants)  # + their alignment
   assert placed["weights_in_sram"] and placed["firmware"].elf.endswith("sparkfun_edge/firmware.elf")
   assert placed["sram_weights_bytes"] == grown
@@ -82,7 +82,7 @@ def test_the_firmware_sets_the_wait_states_from_sram(compiled):
   fw = firmware.build(directory, "sparkfun-edge", f"{directory}/edge_boot", test_image=image,
                       test_logits=logits)
   symbols = profile.load_elf(fw.elf)[1]
-  assert EDGE.ram_origin <= symbols.addresses["flash_config"] < EDGE.ram_origin + EDGE.ram_bytes
+  assert EDGE.ram_origin <= symbols.addresses["flash_config"] < EDGE.ram_origin + EDGE.ram_capacity_bytes
   board, hz = camera_sim.boot(fw.elf)
   assert hz == 48_000_000 and board.word(0x40018004) == 0x1751   # RD_WAIT 1, SEDELAY 5
   assert board.word(0x40018000) == 0x00100781                     # the cache on, I + D

@@ -62,7 +62,7 @@ def test_summary_and_report(job_dir):
   for build in builds.values():
     assert set(build) >= {
         "board", "dtype", "macs", "instructions", "cycles", "cycles_per_mac", "latency_ms_48mhz",
-        "flash_bytes", "ram_bytes", "parity_max_abs_diff", "test_auc"
+        "linked_flash_bytes", "linked_ram_bytes", "parity_max_abs_diff", "test_auc"
     }
     assert build["macs"] == search["chosen"]["macs"] and build["cycles"] > build[
         "macs"] and 0 <= build["test_auc"] <= 1
@@ -72,7 +72,7 @@ def test_summary_and_report(job_dir):
   assert builds["int8"]["firmware_test_auc"] == builds["int8"]["test_auc"]
   assert builds["int8"]["cmsis_nn_cycles_per_mac"] > 0 and builds["int8"]["dsp_kernels"]
   assert builds["float32"]["firmware_test_auc"] is None
-  assert 0 < builds["int8"]["stack_bytes_measured"] < builds["int8"]["ram_bytes"]
+  assert 0 < builds["int8"]["stack_bytes_measured"] < builds["int8"]["linked_ram_bytes"]
   # The model's RAM on the Edge: arena + stack, + the weights only when SRAM keeps them within
   # the robot's limit (configs/main.py).
   int8, limit = builds["int8"], main_config.get_config("smoke").deploy.max_model_ram_bytes
@@ -80,8 +80,8 @@ def test_summary_and_report(job_dir):
   assert int8["model_ram_bytes"] >= own
   assert (int8["model_ram_bytes"] > own) == int8["weights_in_sram"]
   assert limit > 0 and (int8["model_ram_bytes"] <= limit or not int8["weights_in_sram"])
-  assert builds["int8"]["fits_sparkfun_edge"] and builds["int8"]["flash_bytes"] < builds["float32"][
-      "flash_bytes"]
+  assert builds["int8"]["fits_sparkfun_edge"] and (
+      builds["int8"]["linked_flash_bytes"] < builds["float32"]["linked_flash_bytes"])
   assert "Deployment: " in report and "| int8 |" in report
   assert os.path.exists(os.path.join(job_dir, "deploy", "int8", "sparkfun_edge", "firmware.bin"))
 

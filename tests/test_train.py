@@ -121,15 +121,13 @@ def test_vmapped_step_equals_sequential_steps():
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("stepping", ["interleaved", "vmap"])
-def test_seeds_in_one_loop_train_like_sequential_runs(tmp_path, tfds_dir, shared_data_dir,
-                                                      stepping):
+def test_seeds_in_one_loop_train_like_sequential_runs(tmp_path, tfds_dir, shared_data_dir):
   from smile_jax.data import run_data
   from smile_jax.train import seeds as seeds_lib
   config = tiny_config(tmp_path, tfds_dir, epochs=2)
   config.data.max_per_class = 150
   data = run_data.load(config.data, str(tmp_path), TINY.input_shape)
-  together = seeds_lib.train_seeds(config, TINY, (0, 1), data, stepping=stepping)
+  together = seeds_lib.train_seeds(config, TINY, (0, 1), data)
   for seed, got in zip((0, 1), together):
     config.train.seed = seed
     alone = loop.train_and_evaluate(

@@ -5,7 +5,7 @@ and the front shows (int8 build, 48 MHz).
   * flash: an ESTIMATE of the int8 firmware's flash: the weights (one byte each, biases folded
     in), the requantize tables (an int32 multiplier and an int64 offset per output channel of
     every conv, depthwise conv, dense, batch norm and average pool), and the code. The code size
-    is a constant plus a per-kernel share, read off five compiled nets (WORKSPACE.md, issue 10):
+    is a constant plus a per-kernel share, read off five compiled nets (RESULTS.md):
     their code and start-up took 12.1-21.6 KB against 17-23 KB estimated, so the estimate errs
     high, as a limit should;
   * peak RAM: the largest input + output activation pair live at once (int8), as the arena is
@@ -31,12 +31,12 @@ _REQUANTIZED = (spec_lib.Conv, spec_lib.DepthwiseConv, spec_lib.Dense, spec_lib.
 @dataclasses.dataclass(frozen=True)
 class BoardCost:
   macs: int
-  flash_bytes: int                  # estimate (module docstring)
+  est_flash_bytes: int              # estimate (module docstring)
   peak_ram_bytes: int
   latency_ms: float | None          # estimate at 48 MHz; None without the emulated profile
 
   def to_dict(self) -> dict:
-    return {"macs": self.macs, "flash_bytes": self.flash_bytes,
+    return {"macs": self.macs, "est_flash_bytes": self.est_flash_bytes,
             "peak_ram_bytes": self.peak_ram_bytes, "est_latency_ms_48mhz": self.latency_ms}
 
 

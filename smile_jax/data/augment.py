@@ -122,9 +122,8 @@ def build(cfg, seed: int = 0, batched: bool = True) -> A.Compose | ShiftFlip:
   """An albumentations pipeline for uint8 HxW(x1) images from an `augment` config block, or a
   batched `ShiftFlip` when that is all it asks for (unless `batched` is False)."""
   if batched and shifts_and_flips_only(cfg):
-    return ShiftFlip(cfg.translate, cfg.affine_p, cfg.flip_p, seed, cfg.get("scale", 0.0),
-                     cfg.get("brightness", 0.0), cfg.get("contrast", 0.0),
-                     cfg.get("brightness_contrast_p", 0.0))
+    return ShiftFlip(cfg.translate, cfg.affine_p, cfg.flip_p, seed, cfg.scale,
+                     cfg.brightness, cfg.contrast, cfg.brightness_contrast_p)
   transforms = []
   if cfg.occlusion_p:
     transforms.append(A.CoarseDropout(num_holes_range=(1, cfg.occlusion_holes),
@@ -133,11 +132,11 @@ def build(cfg, seed: int = 0, batched: bool = True) -> A.Compose | ShiftFlip:
   if cfg.affine_p:
     transforms.append(A.Affine(rotate=(-cfg.rotate_degrees, cfg.rotate_degrees),
                       translate_percent=(-cfg.translate, cfg.translate), border_mode=1,
-                      scale=(1 - cfg.get("scale", 0.0), 1 + cfg.get("scale", 0.0)),
+                      scale=(1 - cfg.scale, 1 + cfg.scale),
                       p=cfg.affine_p))
   if cfg.flip_p:
     transforms.append(A.HorizontalFlip(p=cfg.flip_p))
-  if cfg.get("brightness_contrast_p", 0.0):
+  if cfg.brightness_contrast_p:
     transforms.append(A.RandomBrightnessContrast(
         brightness_limit=cfg.brightness, contrast_limit=cfg.contrast, brightness_by_max=True,
         p=cfg.brightness_contrast_p))

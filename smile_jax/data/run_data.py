@@ -84,12 +84,12 @@ def load(data_cfg, workdir: str, input_shape=None) -> RunData:
   (optional, default 1) repeats the extras' training images in every epoch.
   """
   path = data_cfg.split_manifest or os.path.join(workdir, "split.json")
-  names = [data_cfg.dataset] + list(data_cfg.get("extra_datasets", ()))
+  names = [data_cfg.dataset] + list(data_cfg.extra_datasets)
   if len(set(names)) < len(names):
     raise ValueError(f"config.data.extra_datasets {names[1:]} repeats a dataset of {names}")
   loaded = [_split_one(name, data_cfg, path if i == 0 else extra_manifest_path(path, name),
                        input_shape) for i, name in enumerate(names)]
-  repeats = data_cfg.get("extra_repeats", 1)
+  repeats = data_cfg.extra_repeats
   if not isinstance(repeats, int) or repeats < 1:
     raise ValueError(f"config.data.extra_repeats must be a whole number >= 1 (got {repeats!r})")
   combined = {split: builders.combine([parts[split] for _, parts, _ in loaded])

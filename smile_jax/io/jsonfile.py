@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 
-PATH_KEYS = frozenset({"run_dir", "chosen_run_dir", "split_manifest", "directory", "run_base"})
+PATH_KEYS = frozenset({"run_dir", "chosen_run_dir", "split_manifest", "directory", "run_base",
+                       "sparkfun_edge_image"})
 
 
 def _map_paths(obj, fn, other=lambda key, value: value, key=None):

@@ -1,7 +1,7 @@
 """Where a search's candidate trainings run: in this process (`local`) or as Ray tasks (`ray`).
 
-The search (search.py) hands an executor *jobs*: one candidate's architecture and the seeds to
-train it with (all of them in one training loop, or one seed a job). An executor has three
+The scheduler (scheduler.py) hands an executor *jobs*: one candidate's architecture and the seeds
+to train it with, all of them in one training loop (smile_jax/train/seeds.py). An executor has three
 verbs: `submit(spec, seeds)` starts a job (or queues it), `collect(until)` blocks until some job
 has finished (the local executor runs `until` then) and returns all that have, and `close()`.
 A job's outcome is a list of result dicts (one a seed: val AUC, val loss, seconds) or the
@@ -34,16 +34,14 @@ def job_key(spec: spec_lib.ModelSpec, seeds) -> tuple:
 
 
 class LocalExecutor:
-  """Trains each job in this process when the search waits for it (one worker, today's search).
+  """Trains each job in this process when the search waits for it (one worker).
 
-  `train(spec, seed)` trains one seed; `train_many(spec, seeds)`, when given, trains all seeds of
-  a candidate at once and makes the search group them into one job."""
+  `train(spec, seeds)` trains all seeds of a candidate and returns a result per seed."""
 
   workers = 1
 
-  def __init__(self, train, train_many=None):
-    self.train, self.train_many = train, train_many
-    self.together = train_many is not None
+  def __init__(self, train):
+    self.train = train
     self._queued: dict[tuple, tuple] = {}
 
   def submit(self, spec: spec_lib.ModelSpec, seeds) -> None:
@@ -54,10 +52,7 @@ class LocalExecutor:
       return []
     spec, seeds = self._queued.pop(until)
     try:
-      if self.train_many is not None and len(seeds) > 1:
-        outcome = self.train_many(spec, seeds)
-      else:
-        outcome = [self.train(spec, seed) for seed in seeds]
+      outcome = self.train(spec, seeds)
     except Exception as e:  # noqa: BLE001 - the search records it as the job's failure
       outcome = e
     return [(until, outcome)]
@@ -75,15 +70,14 @@ def check_ray():
   return ray
 
 
-def train_job(recipe, spec_json: str, seeds, data, teacher_logits, stepping: str) -> list[dict]:
+def train_job(recipe, spec_json: str, seeds, data, teacher_logits) -> list[dict]:
   """What a Ray task runs: `seeds_lib.train_seeds` on the data fitted to the spec's input."""
   from smile_jax.data import run_data  # noqa: PLC0415 - imported in the worker, not the driver
   from smile_jax.train import seeds as seeds_lib  # noqa: PLC0415
   spec = spec_lib.ModelSpec.from_json(spec_json)
   if tuple(data.train.images.shape[1:]) != tuple(spec.input_shape):
     data = run_data.fit_to(data, spec.input_shape)
-  return seeds_lib.train_seeds(recipe, spec, tuple(seeds), data, teacher_logits=teacher_logits,
-                               stepping=stepping or "interleaved")
+  return seeds_lib.train_seeds(recipe, spec, tuple(seeds), data, teacher_logits=teacher_logits)
 
 
 class RayExecutor:
@@ -92,14 +86,11 @@ class RayExecutor:
   `address`: '' starts a local Ray on this machine (shut down by `close`); 'auto' or
   'host:port' joins a running cluster (`ray start --head` ...; WORKSPACE.md). `threads` 0: the
   smallest node's CPUs // workers, at least 1, so that workers x threads <= cores of each node
-  when the workers share one node. `stepping`: how a job steps its seeds together
-  (seeds.STEPPING); '' makes each seed a job of its own."""
+  when the workers share one node."""
 
-  def __init__(self, recipe, data, teacher_logits=None, *, stepping: str = "interleaved",
-               address: str = "", workers: int = 2, threads: int = 0):
+  def __init__(self, recipe, data, teacher_logits, *, address: str, workers: int, threads: int):
     ray = check_ray()
-    self.ray, self.together, self.workers = ray, bool(stepping), workers
-    self._stepping = stepping
+    self.ray, self.workers = ray, workers
     self._started = not ray.is_initialized()
     if self._started:
       with warnings.catch_warnings():   # JAX warns of any fork; Ray's are fork + exec
@@ -121,7 +112,7 @@ class RayExecutor:
     key = job_key(spec, seeds)
     if key not in self._refs:
       self._refs[key] = self._task.remote(self._recipe, spec.to_json(None), tuple(seeds),
-                                          self._data, self._teacher, self._stepping)
+                                          self._data, self._teacher)
 
   def collect(self, until: tuple | None = None) -> list[tuple]:
     keys = {ref: key for key, ref in self._refs.items()}

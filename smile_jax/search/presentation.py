@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from smile_jax.cost import board  # noqa: E402
-from smile_jax.search.full_runs import mean_val_auc  # noqa: E402
+from smile_jax.search.judging import mean_val_auc  # noqa: E402
 
 
 def figure3(cands, front, beta: float, budget: int, path: str, chosen=None, finals=None,
@@ -85,7 +85,7 @@ def auc_cell(row: dict, split: str) -> str:
 def _cost_cells(costs: board.BoardCost) -> str:
   latency = "-" if costs.latency_ms is None else f"{costs.latency_ms:.0f} ms"
   return (f"{costs.macs:,} | {latency} | {costs.peak_ram_bytes:,} B | "
-          f"{costs.flash_bytes:,} B")
+          f"{costs.est_flash_bytes:,} B")
 
 
 COST_HEADER = "MACs | est. latency (int8, 48 MHz) | peak RAM (int8) | est. flash (int8)"
@@ -113,7 +113,7 @@ def front_table(front, finals: dict) -> str:
 
 
 def spread_cell(row: dict, split: str) -> str:
-  """A seeded row's AUC on `split` as mean ± sd over its seeds (full_runs.seeded_runs), each
+  """A seeded row's AUC on `split` as mean ± sd over its seeds (full_training.seeded_runs), each
   dataset's after it; a row of one seed as `auc_cell`."""
   seeds = row.get("seeds", [])
   if len(seeds) < 2:
@@ -129,9 +129,9 @@ def spread_cell(row: dict, split: str) -> str:
 
 def finalist_table(finalists, finals: dict, chosen=None, challengers=()) -> str:
   """Markdown table of the finalists after full training, over their seeds: val AUC (what the
-  one-SE choice reads, full_runs.choose) and test AUC, reported, as mean ± sd; `challengers`
-  (full_runs.challengers, among `finalists`) are marked, and a net that took a reference's
-  runs (full_runs.same_net_runs) names it."""
+  one-SE choice reads, judging.choose) and test AUC, reported, as mean ± sd; `challengers`
+  (judging.challengers, among `finalists`) are marked, and a net that took a reference's
+  runs (full_training.same_net_runs) names it."""
   lines = [f"| finalist | {COST_HEADER} | val AUC (short) | val AUC (full) | test AUC (full) |",
            "|---|--:|--:|--:|--:|--:|--:|--:|"]
   for cand in finalists:
@@ -151,17 +151,17 @@ def _names(names) -> str:
 
 def reference_table(references: list[dict], teacher: dict | None) -> str:
   """Markdown rows of the reference nets (and the teacher), trained with the finalists' recipe;
-  a reference that is a finalist's net (full_runs.train_references) names it."""
+  a reference that is a finalist's net (full_training.train_references) names it."""
   lines = [f"| net | {COST_HEADER} | val AUC (full) | test AUC (full) | dominated by "
            "(val, latency) | dominated by (val, flash) |", "|---|--:|--:|--:|--:|--:|--:|--|--|"]
   for row in references:
-    costs = board.BoardCost(row["macs"], row["flash_bytes"], row["peak_ram_bytes"],
+    costs = board.BoardCost(row["macs"], row["est_flash_bytes"], row["peak_ram_bytes"],
                             row["est_latency_ms_48mhz"])
     by = row.get("dominated_by", {})
     same = f", = {row['same_net_as']}" if row.get("same_net_as") else ""
     lines.append(f"| {row['name']} (reference{same}) | {_cost_cells(costs)} | "
                  f"{spread_cell(row, 'val')} | {spread_cell(row, 'test')} | "
-                 f"{_names(by.get('est_latency_ms_48mhz'))} | {_names(by.get('flash_bytes'))} |")
+                 f"{_names(by.get('est_latency_ms_48mhz'))} | {_names(by.get('est_flash_bytes'))} |")
   if teacher is not None:
     lines.append(f"| {_teacher_name(teacher)} | {teacher['macs']:,} | - | - | - | "
                  f"{auc_cell(teacher, 'val')} | {auc_cell(teacher, 'test')} | | |")

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS runs (
   other_ops INTEGER,
   params INTEGER,
   peak_ram_bytes INTEGER,
-  flash_bytes INTEGER,
+  weight_bytes INTEGER,
   epochs INTEGER,
   val_auc REAL,
   val_loss REAL,
@@ -40,20 +40,23 @@ CREATE TABLE IF NOT EXISTS runs (
 META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 
 COLUMNS = ("hash", "seed", "name", "spec_json", "parent_hash", "reduction", "macs", "other_ops",
-           "params", "peak_ram_bytes", "flash_bytes", "epochs", "val_auc", "val_loss",
+           "params", "peak_ram_bytes", "weight_bytes", "epochs", "val_auc", "val_loss",
            "train_seconds", "status", "error", "finished_at")
 
 
 class RunStore:
-  def __init__(self, path: str, recipe: dict | None = None, legacy: dict | None = None):
+  def __init__(self, path: str, recipe: dict | None = None):
     """`recipe`: what the stored trainings depend on (JSON-able); recorded on first use, and a
-    store made with another one is refused. `legacy`: key -> the value stores recorded for it
-    before it said more (the teacher as a yes/no, now its logits' digest); a store holding that
-    value is taken as made with `recipe`'s, and recorded so from then on."""
+    store made with another one is refused."""
     self.path = path
     self.db = sqlite3.connect(path)
     self.db.execute(SCHEMA)
     self.db.execute(META_SCHEMA)
+    columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+    if columns != set(COLUMNS):
+      self.db.close()
+      raise ValueError(f"{path} was made by another version of the run store (columns "
+                       f"{sorted(columns ^ set(COLUMNS))} differ); use a new --workdir")
     if recipe is not None:
       wanted = json.dumps(recipe, sort_keys=True)
       stored = self.db.execute("SELECT value FROM meta WHERE key='recipe'").fetchone()
@@ -61,14 +64,10 @@ class RunStore:
         self.db.execute("INSERT INTO meta VALUES ('recipe', ?)", (wanted,))
       elif stored[0] != wanted:
         old, new = json.loads(stored[0]), json.loads(wanted)
-        old |= {key: new[key] for key, value in (legacy or {}).items()
-                if key in new and old.get(key) == value}
         differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        if differ:
-          self.db.close()
-          raise ValueError(f"{path} holds trainings made with another recipe (differs in "
-                           f"{differ}); use a new --workdir, or the recipe it was made with")
-        self.db.execute("UPDATE meta SET value=? WHERE key='recipe'", (wanted,))
+        self.db.close()
+        raise ValueError(f"{path} holds trainings made with another recipe (differs in "
+                         f"{differ}); use a new --workdir, or the recipe it was made with")
     self.db.commit()
 
   def get(self, spec_hash: str, seed: int) -> dict | None:

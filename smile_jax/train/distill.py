@@ -82,6 +82,6 @@ def teacher_logits(run_dir: str, train: builders.FaceDataset) -> np.ndarray:
 
 def recipe_teacher(train_cfg, train: builders.FaceDataset) -> np.ndarray | None:
   """The teacher logits a recipe asks for (None when it does not distill)."""
-  if not train_cfg.get("teacher") or not train_cfg.get("distill_weight", 0.0):
+  if not train_cfg.teacher or not train_cfg.distill_weight:
     return None
   return teacher_logits(train_cfg.teacher, train)

@@ -70,7 +70,7 @@ def create_state(spec: ModelSpec, cfg, steps_per_epoch: int, seed: int,
   init_key, dropout_key = jax.random.split(jax.random.key(seed))
   variables = _init(spec, bn_axis_name)(init_key, jnp.zeros((1, *spec.input_shape), jnp.float32))
   tx = make_optimizer(cfg, steps_per_epoch)
-  distill = (float(cfg.get("distill_weight", 0.0)), float(cfg.get("distill_temperature", 1.0)))
+  distill = (float(cfg.distill_weight), float(cfg.distill_temperature))
   return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
                            batch_stats=variables.get("batch_stats", {}),
                            dropout_key=jax.random.key_data(dropout_key), distill=distill)

@@ -1,4 +1,4 @@
-/* The int8 conv and dense kernels' generic inner loops (compile/simd.py), scheduled by hand for
+/* The int8 conv and dense kernels' generic inner loops (compile/dsp/conv.py, dense.py), scheduled by hand for
    the Cortex-M4, from the macros of smile_dsp_macros.inc. A model's own loops (its shifts,
    channels and group counts as immediates: the first layer, conv passes that requantize in
    registers) are instantiated from the same macros in its dsp_layers.S (compile/dsp_asm.py);
@@ -15,7 +15,7 @@
      col  `words` groups of 2P words: the P pixels' (x0, x2) int16 pairs of 4 taps (SXTB16 of
           an activation word), then their (x1, x3) pairs (SXTB16 of it rotated by 8);
      w    `tiles` x `words` x 2 (1x4: 4) words: per tile, each word of 4 int8 weights of
-          channel 0, then of channel 1 (, 2, 3) (simd.pack_int8's layout, as trained);
+          channel 0, then of channel 1 (, 2, 3) (dsp/pack.py's layout, as trained);
      acc  out: `tiles` x 2 x P (1x4: 4) int32 accumulators (channel 0's pixels, then channel
           1's ...);
      bias each channel's first value of its accumulators (int64, small: the low words are read).

@@ -1,4 +1,4 @@
-"""How the DSP kernels (compile/simd.py, compile/simd_image.py) want their weights, laid out at
+"""How the DSP kernels (compile/dsp/) want their weights, laid out at
 compile time so nothing is rearranged at run time: int8 words of four taps as trained (SXTB16
 splits them), int16 pairs for the layers on the int16 image (SMLAD takes them as they are), and
 each depthwise channel's taps paired beside its neighbours'; and how many output channels a
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compile.dsp_requant import few_taps
+from compile.dsp.requant import few_taps
 
 # Output channels a weight word's pass covers (pack_int8's tiles; the hand-scheduled loops take
 # pairs).
@@ -27,7 +27,7 @@ def dense_tile(channels: int) -> int:
 
 def conv_tile(taps: int, pixels: int, channels: int, input_dtype: str) -> int:
   """Channels a conv's pass covers (its weights are packed so): one on the int16 image with few
-  taps (simd.conv's unrolled pass, simd_image.py); a conv with one output pixel is a dense layer."""
+  taps (conv.py's unrolled pass, first_layer.py); a conv with one output pixel is a dense layer."""
   if input_dtype == "int16":
     return 1 if few_taps(taps) else tile_of(channels)
   return dense_tile(channels) if pixels == 1 else tile_of(channels)
@@ -53,7 +53,7 @@ def pack_int8(weight: np.ndarray, tile: int | None = None) -> np.ndarray:
 def image_pairs(kernel: int, cin: int) -> tuple:
   """The int16 image's taps (indices in (ky, kx, c) order) two by two as its kernels pair them
   (-1: none). One input channel and an odd kernel: each row's neighbours first (at an even
-  stride and left pad those two pixels are one aligned word of the image: simd_image.py loads
+  stride and left pad those two pixels are one aligned word of the image: first_layer.py loads
   them as such), then the last column down the rows; otherwise the taps in order."""
   if cin == 1 and kernel % 2 and kernel > 1:
     order = ([r * kernel + c for r in range(kernel) for c in range(kernel - 1)] +

@@ -1,4 +1,4 @@
-"""How the DSP kernels (compile/simd.py) requantize: a kernel's chain of quantize.Requant steps
+"""How the DSP kernels (compile/dsp/) requantize: a kernel's chain of quantize.Requant steps
 (a conv's, then a batch norm kept after its ReLU), each as the cheapest TIR that gives exactly
 quantize.Requant.apply's integers:
 
@@ -78,7 +78,7 @@ def stage_of(rq, input_bound: int, biased: bool = False) -> Stage:
 
 def in_registers(stages) -> tuple | None:
   """(k, relu, bn_shift) where a conv's chain is what the model's conv loops requantize in
-  registers (smile_dsp_macros.inc's CONV_TILES, compile/dsp_asm.conv_name): a high stage with
+  registers (smile_dsp_macros.inc's CONV_TILES, asm.conv_name): a high stage with
   shift 32 + k clipped at 0 (relu) or -128, then nothing (bn_shift 0) or a batch norm's mul32
   stage clipped to int8 only; else None."""
   first = stages[0]

@@ -1,4 +1,4 @@
-"""The SMLAD kernels (compile/simd.py): weight packing, the instructions they compile to, and
+"""The SMLAD kernels (compile/dsp/): weight packing, the instructions they compile to, and
 bit-exact parity with the integer reference under QEMU on both code-generation routes."""
 
 import os
@@ -7,8 +7,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from compile import build, dsp_requant, emulate, firmware, graph as graph_lib, profile, quantize
-from compile import dsp_asm, dsp_pack, simd
+from compile import build, emulate, firmware, graph as graph_lib, profile, quantize
+from compile.dsp import (asm as dsp_asm, conv as dsp_conv, depthwise as dsp_depthwise,
+                         instructions as dsp_instructions, pack as dsp_pack,
+                         requant as dsp_requant)
 from smile_jax.models import spec as spec_lib, zoo
 from tests.test_deploy import SEPARABLE, variables_for, images_for
 
@@ -112,7 +114,7 @@ def test_dsp_kernels_are_bit_exact_on_both_routes(spec, tmp_path):
   names = {call.kernel for call in built.program.calls}
   assert any("conv" in name for name in names)
   if spec is DEPTHWISE:   # by hand: all but the 6-channel pool and the edge-bound pool
-    assert sum(simd.DSP_ATTR in (f.attrs or {})
+    assert sum(dsp_instructions.DSP_ATTR in (f.attrs or {})
                for f in built.program.kernels.functions.values()) == 7
   # The batch norms after ReLU ride in their conv's kernel: no standalone requantize kernel.
   assert build.kernel_layers(built)
@@ -126,9 +128,9 @@ def test_depthwise_words_pair_each_channels_taps():
   taps = halves.transpose(0, 2, 1, 3).reshape(8, 10)                  # (channel, tap)
   np.testing.assert_array_equal(taps[:, :9], weight.reshape(9, 8).T)
   assert not taps[:, 9].any()
-  assert simd.depthwise_fits((1, 32, 32, 8), "int8", 3, 2, (0, 0, 1, 1))
-  assert not simd.depthwise_fits((1, 8, 8, 16), "int8", 5, 1, (2, 2, 2, 2))  # mostly edges
-  assert not simd.depthwise_fits((1, 32, 32, 6), "int8", 3, 2, (0, 0, 1, 1))  # not whole words
+  assert dsp_depthwise.fits((1, 32, 32, 8), "int8", 3, 2, (0, 0, 1, 1))
+  assert not dsp_depthwise.fits((1, 8, 8, 16), "int8", 5, 1, (2, 2, 2, 2))  # mostly edges
+  assert not dsp_depthwise.fits((1, 32, 32, 6), "int8", 3, 2, (0, 0, 1, 1))  # not whole words
 
 
 def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
@@ -142,7 +144,7 @@ def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
   assert "sxtb16" in listing                     # the gathers; every SMLAD is in a hand loop
   relocations = subprocess.run([objdump, "-r", os.path.join(built.directory, "kernels.o")],
                                capture_output=True, text=True, check=True).stdout
-  assert simd.HAND_LOOPS[1, 2] in relocations     # the logits
+  assert dsp_conv.HAND_LOOPS[1, 2] in relocations     # the logits
   own = dsp_asm.calls(built.program.kernels)      # the int8 convs requantizing in registers
   for prefix in ("smile_dsp_image_3x3_k", "smile_dsp_conv3x2_", "smile_dsp_conv2x2_"):
     assert any(name.startswith(prefix) for name in own), (prefix, own)
@@ -154,12 +156,12 @@ def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
   built = build.compile_model(quantize.quantize(graph_lib.from_spec(
       embedded, variables_for(embedded)), images_for(embedded, 4)), str(tmp_path / "embedded"),
       dsp=True)
-  assert simd.HAND_LOOPS[1, 4] in subprocess.run(
+  assert dsp_conv.HAND_LOOPS[1, 4] in subprocess.run(
       [objdump, "-r", os.path.join(built.directory, "kernels.o")], capture_output=True,
       text=True, check=True).stdout
   listing = subprocess.run([objdump, "-d", os.path.join(built.directory, "kernels.o")],
                            capture_output=True, text=True, check=True).stdout
-  assert listing.count("smlad") >= 8            # its 11x11 first layer: simd.conv's loop nest
+  assert listing.count("smlad") >= 8            # its 11x11 first layer: dsp_conv.conv's loop nest
   scalar = build.compile_model(quantize.quantize(graph, images_for(spec, 8)),
                                str(tmp_path / "scalar"))
   listing = subprocess.run([objdump, "-d", os.path.join(scalar.directory, "kernels.o")],
@@ -169,11 +171,11 @@ def test_dsp_kernels_compile_to_smlad_and_sxtb16(tmp_path):
 
 def test_pixel_passes_cover_every_pixel_once():
   for pixels in range(2, 40):
-    passes = simd.pixel_passes(pixels)
+    passes = dsp_conv.pixel_passes(pixels)
     assert sum(size * count for size, count in passes) == pixels
     assert {size for size, _ in passes} <= {2, 3}
-  assert simd.pixel_passes(1) == ((1, 1),)              # a lone pixel: the dense loops
-  assert simd.pixel_passes(64) == ((3, 20), (2, 2))
+  assert dsp_conv.pixel_passes(1) == ((1, 1),)              # a lone pixel: the dense loops
+  assert dsp_conv.pixel_passes(64) == ((3, 20), (2, 2))
 
 
 def _as_pairs(x: np.ndarray) -> np.ndarray:
@@ -184,7 +186,7 @@ def _as_pairs(x: np.ndarray) -> np.ndarray:
   return np.stack([even, odd]).transpose(2, 0, 1).astype(np.int32)
 
 
-@pytest.mark.parametrize("pixels, tile", list(simd.HAND_LOOPS))
+@pytest.mark.parametrize("pixels, tile", list(dsp_conv.HAND_LOOPS))
 # Word counts entering the 8-times unrolled loops at every copy (8k + r, each r), and a long run.
 @pytest.mark.parametrize("words, tiles", [(1, 1), (2, 3), (3, 1), (4, 2), (5, 2), (6, 1), (7, 2),
                                           (8, 1), (15, 2), (72, 2)])
@@ -203,7 +205,7 @@ def test_hand_scheduled_loops_equal_the_dot_products(hand_loops, pixels, tile, w
   uc.mem_write(w, dsp_pack.pack_int8(weight, tile).astype("<i4").tobytes())
   uc.mem_write(start, bias.astype("<i8").tobytes())
   uc.mem_write(acc, bytes(4 * channels * pixels + 4))                  # one sentinel word
-  profile.call_function(uc, symbols, simd.HAND_LOOPS[pixels, tile], col, w, words, tiles, acc,
+  profile.call_function(uc, symbols, dsp_conv.HAND_LOOPS[pixels, tile], col, w, words, tiles, acc,
                         start)
   got = np.frombuffer(bytes(uc.mem_read(acc, 4 * (channels * pixels + 1))), "<i4")
   expected = (x.astype(np.int64) @ weight.astype(np.int64) + bias).T   # (channel, pixel)

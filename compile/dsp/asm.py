@@ -2,7 +2,7 @@
 call with its layers' constants as immediates (requantization shifts, output channels, group
 counts), written as the assembly source `dsp_layers.S` linked with its kernels.
 
-The TIR kernels (compile/simd.py, compile/simd_image.py) call these loops by names that carry
+The TIR kernels (compile/dsp/) call these loops by names that carry
 their parameters (`image_name`, `image_fields_name`, `fields_name`, `conv_name`); after
 lowering, `calls` reads those names back out of the kernels and `source` instantiates one macro
 for each. A loop that is not called is not assembled, so any shift or channel count costs
@@ -28,25 +28,25 @@ _CONV = re.compile(r"smile_dsp_conv([23])x2_g(\d+)_k(\d+)_(relu|lin)_s(\d+)_c(\d
 
 
 def image_name(k: int, channels: int) -> str:
-  """The first layer's loop (simd_image.py): requantization shift 32 + k, `channels` outputs a
+  """The first layer's loop (first_layer.py): requantization shift 32 + k, `channels` outputs a
   pixel."""
   return f"smile_dsp_image_3x3_k{k}_c{channels}"
 
 
 def image_fields_name(width: int) -> str:
-  """The first layer's gather of interior pixels at stride 2, two a loop (simd_image.py), from
+  """The first layer's gather of interior pixels at stride 2, two a loop (first_layer.py), from
   an int16 image `width` wide."""
   return f"smile_dsp_image_fields_w{width}"
 
 
 def fields_name(pixels: int, rows: int, words: int, row_bytes: int) -> str:
   """The gather of a conv pass's `pixels` (3 or 2) receptive fields, all inside an int8 map
-  (simd.py): `rows` rows of `words` words, `row_bytes` apart."""
+  (conv.py): `rows` rows of `words` words, `row_bytes` apart."""
   return f"smile_dsp_fields{pixels}_r{rows}_w{words}_s{row_bytes}"
 
 
 def conv_name(pixels: int, groups: int, k: int, relu: bool, bn_shift: int, channels: int) -> str:
-  """A conv layer's passes with their requantization (simd.py): `pixels` (3 or 2) x 2 channels a
+  """A conv layer's passes with their requantization (conv.py): `pixels` (3 or 2) x 2 channels a
   tile, `groups` words a tile, the conv's shift 32 + k clipped at 0 (`relu`) or -128, then a
   batch norm with shift `bn_shift` (0: none), `channels` outputs a pixel."""
   return (f"smile_dsp_conv{pixels}x2_g{groups}_k{k}_{'relu' if relu else 'lin'}_s{bn_shift}"
@@ -88,7 +88,7 @@ def calls(kernels: tvm.IRModule) -> tuple:
 
 def source(names) -> str:
   """dsp_layers.S for the loops `names` (assembled with -I firmware/common)."""
-  lines = [f"/* {FILE_NAME}: this model's hand loops (compile/dsp_asm.py). */",
+  lines = [f"/* {FILE_NAME}: this model's hand loops (compile/dsp/asm.py). */",
            '#include "smile_dsp_macros.inc"']
   for name in names:
     line = instance(name)

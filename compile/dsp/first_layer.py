@@ -3,14 +3,14 @@ requantization, a few rows of output pixels (up to COL_PIXELS) a call of
 the IMAGE_3X3 loop of firmware/common/smile_dsp_macros.inc (`smile_dsp_image_3x3_k<K>_c<C>`).
 
 With 9 MACs an output, the first layer's cost is its loads and its requantization, not its MACs
-(compile/simd.py's generic kernel: ~25 cycles an output, 2.8 of them MACs). Here the TIR gathers
-those rows' receptive fields once, five int16 pairs a pixel in dsp_pack.image_pairs' order, and
+(conv.py's generic kernel: ~25 cycles an output, 2.8 of them MACs). Here the TIR gathers
+those rows' receptive fields once, five int16 pairs a pixel in pack.image_pairs' order, and
 the hand loop takes one output channel at a time with its five weight words, bias and multiplier in
 registers: per output two LDMs (5 words), five SMLADs, SMMLA (the high word and the rounding),
 USAT (the ReLU's clip and the shift in one), the batch norm's table (LDRSB) and the store, ~17.4
 cycles. The shift K (the conv's requantization shift minus 32) and the output stride C (the
 layer's channels, a post-increment of the store) are immediates: the model's dsp_layers.S
-defines the loop for its (K, C) from smile_dsp_macros.inc (compile/dsp_asm.py). The
+defines the loop for its (K, C) from smile_dsp_macros.inc (compile/asm.py). The
 call's end is a flag in the last pixel's padding half-word (its weight is 0, so the MACs do not see
 it), leaving every register to the loop; the loop is entered where the flagged pixel comes last of
 16, so it is tested once per 16 pixels.
@@ -21,7 +21,7 @@ UXTAB16 and PKH, ~2.6 cycles a pixel against LLVM's 4.6).
 At an even stride and left pad (the search's 3x3 stride-2 roots) a row's two neighbouring taps
 are one aligned word of the int16 image: pixels whose field lies inside the image take them as
 such; the others check every tap (SAME padding's zeros). Used where `fits` holds; otherwise
-simd.conv's generic kernel.
+conv.conv's generic kernel.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ import math
 import tvm
 from tvm.script import tirx as T
 
-from compile import dsp_asm, graph as graph_lib
-from compile.dsp_pack import image_pairs
-from compile.simd import DSP_ATTR, I8, I32, I64, OPAQUE, field_tap, pair16, select
+from compile import graph as graph_lib
+from compile.dsp import asm
+from compile.dsp.instructions import DSP_ATTR, I8, I32, I64, OPAQUE, field_tap, pair16, select
+from compile.dsp.pack import image_pairs
 
 KERNEL = 3
 WORDS = 5                     # int16 pairs of a 3x3 field (image_pairs: 9 taps and a pad)
@@ -47,12 +48,12 @@ I16, U8 = "int16", "uint8"
 
 
 def function_name(stages: tuple, channels: int) -> str:
-  return dsp_asm.image_name(stages[0].shift - 32, channels)
+  return asm.image_name(stages[0].shift - 32, channels)
 
 
 def fits(in_shape, input_dtype: str, kernel: int, channels: int, stages: tuple) -> bool:
   """A 3x3 conv on the one-channel int16 image into at most MAX_CHANNELS whose requantization is
-  the hand loop's: the conv's step biased with SMMUL (dsp_requant.Stage.high, K = shift - 32 in
+  the hand loop's: the conv's step biased with SMMUL (requant.Stage.high, K = shift - 32 in
   1..31), clipped at 0 (a ReLU), then a batch norm as a table from 0."""
   return (input_dtype == "int16" and in_shape[-1] == 1 and kernel == KERNEL and
           channels <= MAX_CHANNELS and
@@ -61,7 +62,7 @@ def fits(in_shape, input_dtype: str, kernel: int, channels: int, stages: tuple) 
 
 
 def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.PrimFunc:
-  """simd.conv's kernel (same parameters: x, packed weights, multipliers, offsets, tables, out)
+  """conv.conv's kernel (same parameters: x, packed weights, multipliers, offsets, tables, out)
   for a layer where `fits` holds."""
   _, height, width, _ = in_shape
   top, left, _, _ = pads
@@ -76,7 +77,7 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
                                                                                    out_w))
 
   # At stride 2 the pixels whose fields lie inside the image go two at a time to the model's own
-  # gather (dsp_asm.image_fields_name), a run of them a row: columns first_inside .. by_hand_end.
+  # gather (asm.image_fields_name), a run of them a row: columns first_inside .. by_hand_end.
   first_inside = -(-left // stride)
   inside_end = (width + left - KERNEL) // stride + 1
   pairs_by_hand = (inside_end - first_inside) // 2 if aligned and stride == 2 else 0
@@ -118,7 +119,7 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
           iy0 = T.meta_var((group * rows + row) * stride - top)
           if pairs_by_hand > 0 and 0 <= iy0 and iy0 + KERNEL <= height:
             T.evaluate(T.call_extern(
-                "int32", dsp_asm.image_fields_name(width),
+                "int32", asm.image_fields_name(width),
                 T.address_of(xw[(iy0 * width + first_inside * stride - left) // 2]),
                 T.address_of(col[(row * out_w + first_inside) * WORDS]), pairs_by_hand))
             for ox in range(first_inside):

@@ -1,6 +1,6 @@
-"""The first layer's hand loop (compile/simd_image.py, smile_dsp.S's smile_dsp_image_3x3_k<K>_c<C>)
+"""The first layer's hand loop (compile/first_layer.py, smile_dsp.S's smile_dsp_image_3x3_k<K>_c<C>)
 against the integer reference's arithmetic, alone in unicorn; and that compiled nets call it.
-Bit-exact parity of whole nets on both routes is test_simd's (ODD's first layer takes the
+Bit-exact parity of whole nets on both routes is test_dsp's (ODD's first layer takes the
 checked gather, COMPACT_32's the aligned one)."""
 
 import os
@@ -9,10 +9,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from compile import build, dsp_asm, dsp_pack, dsp_requant, firmware, graph as graph_lib, profile
-from compile import quantize, simd_image
+from compile import build, firmware, graph as graph_lib, profile, quantize
+from compile.dsp import asm as dsp_asm, first_layer, pack as dsp_pack, requant as dsp_requant
 from tests.test_deploy import images_for, variables_for
-from tests.test_simd import ODD
+from tests.test_dsp import ODD
 
 
 def _pairs(values: np.ndarray) -> np.ndarray:
@@ -39,12 +39,12 @@ def test_image_loop_equals_the_requantized_conv_and_table(hand_loops, pixels, ch
   flat = np.zeros((pixels, 10), np.int64)
   flat[:, :9] = taps
   col = _pairs(flat).copy()
-  col[-1, -1] |= simd_image.LAST_PIXEL                         # the row's end
+  col[-1, -1] |= first_layer.LAST_PIXEL                         # the row's end
   packed = dsp_pack.pack_int16_pairs(weight, 1, ((0, 1), (2, 3), (4, 5), (6, 7), (8, -1)))
   # The identity the loop relies on: the rounding and shift of the high word (dsp_requant).
   stage = dsp_requant.stage_of(requant, int(np.abs(taps @ weight).max()), biased=True)
   assert stage.high and stage.shift == shift
-  name = simd_image.function_name((stage,), channels)
+  name = first_layer.function_name((stage,), channels)
   uc, symbols = profile.load_elf(hand_loops([name]))
   uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
   base = profile.SCRATCH
@@ -65,7 +65,7 @@ def test_image_loop_equals_the_requantized_conv_and_table(hand_loops, pixels, ch
 
 def test_a_first_layer_off_the_words_calls_the_image_loop_too(tmp_path):
   """ODD's 15 x 15 image (odd width): every field takes the checked gather (COMPACT_32's aligned
-  one: test_simd's relocations)."""
+  one: test_dsp's relocations)."""
   spec = ODD
   graph = graph_lib.from_spec(spec, variables_for(spec))
   built = build.compile_model(quantize.quantize(graph, images_for(spec, 8)), str(tmp_path),
@@ -107,7 +107,7 @@ def test_image_int16_loop_is_the_references_input(hand_loops, pixels, misalign):
 @pytest.mark.parametrize("width, pairs", [(16, 1), (64, 15), (48, 4)])
 def test_image_fields_loop_gathers_the_pairs_of_image_pairs(hand_loops, width, pairs):
   """smile_dsp_image_fields_w<W>: interior pixels at stride 2, two a loop, each pixel's 5 words
-  in dsp_pack.image_pairs' order (as simd_image's checked gather writes them)."""
+  in dsp_pack.image_pairs' order (as first_layer.py's checked gather writes them)."""
   rng = np.random.default_rng(width + pairs)
   image = rng.integers(-255, 256, (4, width)).astype(np.int16)
   iy0, ix0 = 1, 2
