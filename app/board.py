@@ -65,16 +65,14 @@ def open_link(port: str, build: dict, out_dir: str, cfg):
   if port == "qemu":
     fw = board_link.build_uart_firmware(build["directory"], os.path.join(out_dir, "qemu_uart"),
                                         build["kernels"],
-                                        weights_in_sram=build.get("weights_in_sram", False))
+                                        weights_in_sram=build["weights_in_sram"])
     return board_link.QemuLink(fw.elf)
   return board_link.SerialLink(port, cfg.baud)
 
 
-def board_run(run_dir: str, deploy_dir: str, port: str, out_dir: str, cfg,
-              images_dir: str | None = None) -> dict:
-  """Streams images through the board and writes out_dir/board.json; returns its content."""
-  build = deployed_int8(deploy_dir)
-  os.makedirs(out_dir, exist_ok=True)
+def _inputs(run_dir: str, images_dir: str | None, max_images: int):
+  """(images, names, labels, domains): the run's test split, or a folder's face crops
+  (no labels)."""
   if images_dir:
     spec_shape = tuple(jsonfile.load(os.path.join(run_dir, "spec.json"))["input_shape"])
     images, names = folder_crops(images_dir, spec_shape[0])
@@ -83,29 +81,28 @@ def board_run(run_dir: str, deploy_dir: str, port: str, out_dir: str, cfg,
     _, _, _, data = predict.load_run(run_dir)
     images, labels, domains = data.test.images, data.test.labels, data.test.domain
     names = list(data.test.keys)
-  if cfg.max_images:
-    images = images[:cfg.max_images]
-  scale = np.asarray(build["logit_scale"], np.float64)
+  return (images[:max_images] if max_images else images), names, labels, domains
+
+
+def _stream(link, images, cfg, build):
+  """(hello, results, why it stopped early or None): every image through the board."""
   results, stopped = [], None
-  with open_link(port, build, out_dir, cfg) as link:
-    board = board_link.BoardClient(link, cfg.timeout_s)
-    hello = board.hello(expected_hash=board_link.model_hash(build["directory"]))
-    try:
-      for image in tqdm(images, desc=f"on {link.name}", unit="img", mininterval=1.0):
-        results.append(board.infer(image, hello.classes, np.int32))
-    except KeyboardInterrupt:
-      stopped = "interrupted (Ctrl-C)"
-    except (board_link.LinkError, RuntimeError) as e:
-      stopped = str(e)
+  board = board_link.BoardClient(link, cfg.timeout_s)
+  hello = board.hello(expected_hash=board_link.model_hash(build["directory"]))
+  try:
+    for image in tqdm(images, desc=f"on {link.name}", unit="img", mininterval=1.0):
+      results.append(board.infer(image, hello.classes, np.int32))
+  except KeyboardInterrupt:
+    stopped = "interrupted (Ctrl-C)"
+  except (board_link.LinkError, RuntimeError) as e:
+    stopped = str(e)
+  return hello, results, stopped
+
+
+def _counters(results, port: str) -> dict:
   answered = len(results)
-  logits = np.array([r.logits for r in results], np.float64).reshape(answered, -1) * scale
-  margins = logits[:, 1] - logits[:, 0] if answered else np.zeros(0)
-  threshold = calibration.logit(predict.val_threshold(run_dir))
   cycles = np.array([r.cycles for r in results], np.float64)
-  summary = {
-      "run_dir": run_dir, "port": port, "device": link.name, "model_hash": hello.model_hash,
-      "firmware": hello.version, "images": int(len(images)), "answered": answered,
-      "partial": stopped is not None, "stopped": stopped,
+  return {
       "counter": "instructions (QEMU -icount)" if port == "qemu" else "cycles (DWT)",
       "counter_min": float(cycles.min()) if answered else None,
       "counter_median": float(np.median(cycles)) if answered else None,
@@ -114,10 +111,30 @@ def board_run(run_dir: str, deploy_dir: str, port: str, out_dir: str, cfg,
       "latency_ms_48mhz_median": (float(np.median(cycles)) / (MHZ * 1e3)
                                   if answered and port != "qemu" else None),
       "stack_bytes_max": int(max(r.stack_bytes for r in results)) if answered else None,
+  }
+
+
+def board_run(run_dir: str, deploy_dir: str, port: str, out_dir: str, cfg,
+              images_dir: str | None = None) -> dict:
+  """Streams images through the board and writes out_dir/board.json; returns its content."""
+  build = deployed_int8(deploy_dir)
+  os.makedirs(out_dir, exist_ok=True)
+  images, names, labels, domains = _inputs(run_dir, images_dir, cfg.max_images)
+  with open_link(port, build, out_dir, cfg) as link:
+    hello, results, stopped = _stream(link, images, cfg, build)
+  answered = len(results)
+  scale = np.asarray(build["logit_scale"], np.float64)
+  logits = np.array([r.logits for r in results], np.float64).reshape(answered, -1) * scale
+  margins = logits[:, 1] - logits[:, 0] if answered else np.zeros(0)
+  threshold = calibration.logit(predict.val_threshold(run_dir))
+  summary = {
+      "run_dir": run_dir, "port": port, "device": link.name, "model_hash": hello.model_hash,
+      "firmware": hello.version, "images": int(len(images)), "answered": answered,
+      "partial": stopped is not None, "stopped": stopped, **_counters(results, port),
       "linked_ram_bytes": build["linked_ram_bytes"], "arena_bytes": build["arena_bytes"],
       "estimated_instructions": build["instructions"],
       # the core's estimate plus the flash misses' stalls: what the DWT counts on the Edge
-      "estimated_cycles": build["cycles"] + build.get("stall_cycles_48mhz", 0),
+      "estimated_cycles": build["cycles"] + build["stall_cycles_48mhz"],
       "estimated_latency_ms_48mhz": build["latency_ms_48mhz"],
   }
   if labels is not None and answered and len(set(labels[:answered].tolist())) == 2:

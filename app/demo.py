@@ -125,6 +125,42 @@ def _emulator_scorer(workdir: str, run_dir: str):
   return score
 
 
+def _out_dir(run_dir: str, source: str, out_dir: str | None, device: str) -> tuple[str, str]:
+  """(the input's name, the output folder), refusing one that would overwrite the input."""
+  name = os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "input"
+  out_dir = os.path.abspath(out_dir or os.path.join(run_dir, "demo", f"{name}_{device}"))
+  if not source.isdigit() and os.path.abspath(source) in (out_dir, os.path.dirname(out_dir)):
+    raise ValueError(
+        f"the output folder {out_dir} would overwrite the input: choose another --output")
+  os.makedirs(out_dir, exist_ok=True)
+  return name, out_dir
+
+
+class _Output:
+  """Annotated frames as PNGs (images, folders) or one MP4 (videos and cameras)."""
+
+  def __init__(self, out_dir: str, name: str, kind: str, fps: float):
+    self.out_dir, self.name, self.kind, self.fps = out_dir, name, kind, fps
+    self.writer = None
+
+  def write(self, frame_name: str, annotated: np.ndarray) -> None:
+    if self.kind == "video":
+      if self.writer is None:
+        height, width = annotated.shape[:2]
+        self.writer = cv2.VideoWriter(
+            os.path.join(self.out_dir, f"{self.name}_annotated.mp4"),
+            cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+      self.writer.write(annotated)
+    else:
+      target = os.path.join(self.out_dir, os.path.splitext(frame_name)[0] + "_annotated.png")
+      os.makedirs(os.path.dirname(target), exist_ok=True)
+      cv2.imwrite(target, annotated)
+
+  def close(self) -> None:
+    if self.writer is not None:
+      self.writer.release()
+
+
 def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str = "host",
              max_frames: int = 0) -> dict:
   run_dir = predict.resolve_run_dir(workdir)
@@ -132,16 +168,11 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
     raise ValueError(f"--device must be 'host' or 'emulator', got {device!r}")
   predictor = predict.Predictor.from_run(run_dir)
   threshold = predict.val_threshold(run_dir)
-  name = os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "input"
-  out_dir = os.path.abspath(out_dir or os.path.join(run_dir, "demo", f"{name}_{device}"))
-  if not source.isdigit() and os.path.abspath(source) in (out_dir, os.path.dirname(out_dir)):
-    raise ValueError(
-        f"the output folder {out_dir} would overwrite the input: choose another --output")
-  os.makedirs(out_dir, exist_ok=True)
+  name, out_dir = _out_dir(run_dir, source, out_dir, device)
   scorer = _emulator_scorer(workdir, run_dir) if device == "emulator" else None
   kind, fps, count, frames = _frames(source)
   size = predictor.spec.input_shape[0]
-  writer, rows = None, []
+  output, rows = _Output(out_dir, name, kind, fps), []
   total = min(count, max_frames) if count and max_frames else (max_frames or count)
   for index, frame in enumerate(
       tqdm(frames, total=total, desc=f"demo ({device})", unit="frame", mininterval=1.0)):
@@ -160,32 +191,14 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
     else:
       probs, latency = scorer(batch)
       prob, note = float(probs[0]), f"Cortex-M4: {latency[0]:.0f} ms @48MHz"
-    annotated = annotate(image, crop, prob, threshold, note)
+    output.write(frame.name, annotate(image, crop, prob, threshold, note))
     rows.append([frame.name, int(crop.face_found), f"{prob:.6f}", int(prob >= threshold)])
-    if kind == "video":
-      if writer is None:
-        height, width = annotated.shape[:2]
-        writer = cv2.VideoWriter(
-            os.path.join(out_dir, f"{name}_annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-            (width, height))
-      writer.write(annotated)
-    else:
-      target = os.path.join(out_dir, os.path.splitext(frame.name)[0] + "_annotated.png")
-      os.makedirs(os.path.dirname(target), exist_ok=True)
-      cv2.imwrite(target, annotated)
-  if writer is not None:
-    writer.release()
+  output.close()
   with open(os.path.join(out_dir, "scores.csv"), "w", newline="") as file:
-    width = csv.writer(file)
-    width.writerow(["frame", "face_found", "score", "smile_leds_on"])
-    width.writerows(rows)
+    writer = csv.writer(file)
+    writer.writerow(["frame", "face_found", "score", "smile_leds_on"])
+    writer.writerows(rows)
   scored = [r for r in rows if r[1] != ""]
-  return {
-      "frames": len(rows),
-      "smiling": sum(r[3] for r in scored),
-      "faces_found": sum(r[1] for r in scored),
-      "unreadable": len(rows) - len(scored),
-      "output": out_dir,
-      "threshold": threshold,
-      "device": device
-  }
+  return {"frames": len(rows), "smiling": sum(r[3] for r in scored),
+          "faces_found": sum(r[1] for r in scored), "unreadable": len(rows) - len(scored),
+          "output": out_dir, "threshold": threshold, "device": device}

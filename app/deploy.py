@@ -78,5 +78,8 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
       "val_threshold": val_threshold,
       "builds": entries
   }
-  jsonfile.dump(result, os.path.join(out_dir, "deploy.json"), indent=1)
+  # The run's paths relative to deploy.json, so a moved main job (which holds both) still works.
+  jsonfile.dump(result, os.path.join(out_dir, "deploy.json"),
+                root=os.path.commonpath([os.path.abspath(out_dir), os.path.abspath(run_dir)]),
+                indent=1)
   return result

@@ -163,14 +163,8 @@ def build_model(model,
   """Compiles `model`, builds both boards' firmware, checks parity under QEMU (raising
   `parity.ParityError` with the first divergent layer) and profiles one inference in unicorn;
   returns deploy.json's fields of this build and the firmware's own logits on `parity_images`.
-
-  `reference_logits`: what the firmware must reproduce on `parity_images` (the integer reference's
-  int32 accumulators for int8, the float model's logits for float32). `weights_in_sram`: where
-  the Edge firmware keeps the weights (compile/weights_placement.py); its cycles add the flash
-  misses' stalls to the core's. `max_model_ram_bytes` (0: no limit): the RAM the model may take
-  (arena, the stack it measurably uses, weights copied to SRAM); `auto` keeps the weights in
-  flash when SRAM would pass it.
-  """
+  `reference_logits`: what the firmware must reproduce there (int8: the integer reference's
+  int32 accumulators; float32: the float model's logits). The Edge build: `_edge_build`."""
   built = compile_model(model, directory, threshold_logit, dsp)
   spec = built.graph.spec
   fw = firmware.build(
@@ -216,9 +210,11 @@ def build_model(model,
 
 def _edge_build(built: Built, directory: str, kernels_route: str, image, reference,
                 weights_in_sram: str, max_model_ram_bytes: int, model_ram: int) -> dict:
-  """The SparkFun Edge firmware with the weights where `weights_in_sram` puts them (within
-  `max_model_ram_bytes` of RAM for the model, which already takes `model_ram` before any
-  weights): deploy.json's Edge fields, and `stalls` (MHz -> the kept placement's stall cycles)."""
+  """The SparkFun Edge firmware with the weights where `weights_in_sram` puts them
+  (compile/weights_placement.py; "auto" keeps them in flash when SRAM would pass
+  `max_model_ram_bytes`, 0: no limit, of RAM for the model: arena, measured stack (together
+  `model_ram`) and the weights copied): deploy.json's Edge fields, and `stalls` (MHz -> the kept
+  placement's flash-miss stall cycles, which the latencies add to the core's)."""
   try:
     placed = weights_placement.place(
         directory, kernels_route, image, reference, parity.tolerance(built.dtype),

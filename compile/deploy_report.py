@@ -105,23 +105,20 @@ def firmware_lines(builds: list[dict]) -> list[str]:
   return lines
 
 
-def markdown(result: dict, energy_cfg, report_ops_per_s: float,
-             report_macs_estimate: float) -> tuple[str, str]:
-  """(heading, body) of the deployment section; the body's sub-sections are `###`."""
-  builds = result["builds"]
+def _builds_table(builds) -> list[str]:
   lines = [
       "Compiled with TVM (Relax -> fused TIR -> "
       f"{'LLVM Thumb-2 object' if builds[0]['kernels'] == 'llvm' else 'C, gcc -O2'}; with the "
       "SMLAD kernels, the inner loops of int8 convs and hidden dense layers are hand-scheduled "
       "assembly they call: compile/firmware/common/smile_dsp.S and the model's own dsp_layers.S, "
-      "compile/dsp_asm.py), linked with arm-none-eabi-gcc, "
+      "compile/dsp/asm.py), linked with arm-none-eabi-gcc, "
       "run under QEMU `mps2-an386` (parity) and unicorn (counts). Cycles are an estimate from "
       "the Cortex-M4 TRM's instruction timings (compile/profile.py) at zero wait states, plus "
       "(in brackets) the stalls of the Edge build's flash-cache misses at 48 MHz "
       "(compile/flash_cache.py); the latencies include the stalls at each clock's wait states.",
       "",
       "| build | MACs | instructions | est. cycles | cycles/MAC | latency @48 MHz | @96 MHz | "
-      "flash | RAM (arena) | fits Edge | parity | test AUC |",
+      "flash (linked) | RAM (arena) | fits Edge | parity | test AUC |",
       "|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|"
   ]
   for build in builds:
@@ -129,15 +126,19 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
               build["parity_max_abs_diff"] == 0 else f"{build['parity_max_abs_diff']:.2e}")
     lines.append(
         f"| {build['dtype']} | {build['macs']:,} | {build['instructions']:,} | "
-        f"{build['cycles']:,} (+{build.get('stall_cycles_48mhz', 0):,}) | "
+        f"{build['cycles']:,} (+{build['stall_cycles_48mhz']:,}) | "
         f"{build['cycles_per_mac']:.2f} | "
         f"{build['latency_ms_48mhz']:.1f} ms | {build['latency_ms_96mhz']:.1f} ms | "
         f"{_kb(build['linked_flash_bytes'])} | "
         f"{_kb(build['linked_ram_bytes'])} ({_kb(build['arena_bytes'])}) | "
         f"{'yes' if build['fits_sparkfun_edge'] else 'no'} | "
         f"{parity} | {build['test_auc']:.4f} |")
+  return lines
+
+
+def _comparisons(builds, report_ops_per_s: float, report_macs_estimate: float) -> list[str]:
   est_s = report_macs_estimate / report_ops_per_s
-  lines += [
+  return [
       "", f"The report's estimate for this net ({report_macs_estimate:,.0f} ops at "
       f"{report_ops_per_s / 1e6:.2f} M ops/s): **{est_s * 1e3:,.0f} ms**; estimated from the "
       "emulated firmware (48 MHz): " +
@@ -153,8 +154,11 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
       *firmware_lines(builds),
       "QEMU instruction count (SysTick x 40 under -icount): " + ", ".join(
           f"{build['qemu_instructions']:,} vs unicorn {build['instructions']:,} ({build['dtype']})"
-          for build in builds) + ".", "", "### Per layer", ""
-  ]
+          for build in builds) + "."]
+
+
+def _layer_tables(builds) -> list[str]:
+  lines = ["", "### Per layer", ""]
   for build in builds:
     lines += [
         f"{build['dtype']}:", "",
@@ -168,7 +172,11 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
           f"{row['cycles']:,} | {cpm} |"
       )
     lines.append("")
-  lines += [
+  return lines
+
+
+def _energy_table(builds, energy_cfg) -> list[str]:
+  lines = [
       "### Energy and battery life", "",
       f"Apollo3 at {energy_cfg.active_ua_per_mhz} uA/MHz active, {energy_cfg.sleep_ua} uA asleep, "
       "camera "
@@ -183,14 +191,23 @@ def markdown(result: dict, energy_cfg, report_ops_per_s: float,
   ]
   for build in builds:
     for mhz in (48, 96):
-      cycles = build["cycles"] + build.get(f"stall_cycles_{mhz}mhz", 0)
+      cycles = build["cycles"] + build[f"stall_cycles_{mhz}mhz"]
       with_camera = power(cycles, mhz, energy_cfg)
       no_cam = power(cycles, mhz, energy_cfg, camera=False)
       lines.append(
           f"| {build['dtype']} | {mhz} MHz | {with_camera.inference_uj:.1f} uJ | "
           f"{with_camera.average_ua:,.0f} uA | "
           f"{with_camera.battery_hours / 24:.1f} days | {no_cam.battery_hours / 24:.0f} days |")
-  lines += ["", "### What these numbers leave out", "", *LEFT_OUT]
+  return lines
+
+
+def markdown(result: dict, energy_cfg, report_ops_per_s: float,
+             report_macs_estimate: float) -> tuple[str, str]:
+  """(heading, body) of the deployment section; the body's sub-sections are `###`."""
+  builds = result["builds"]
+  lines = (_builds_table(builds) + _comparisons(builds, report_ops_per_s, report_macs_estimate)
+           + _layer_tables(builds) + _energy_table(builds, energy_cfg)
+           + ["", "### What these numbers leave out", "", *LEFT_OUT])
   return f"Deployment: `{result['model']}` on the Apollo3 Cortex-M4F", "\n".join(lines)
 
 

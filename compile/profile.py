@@ -188,6 +188,67 @@ def call_function(uc: unicorn.Uc, symbols: _Symbols, name: str, *args: int) -> i
   return uc.reg_read(arm_const.UC_ARM_REG_R0)
 
 
+def _decode_block(md, code: bytes, address: int, size: int) -> _Block:
+  """A basic block's instructions and estimated cycles, and how it begins and ends."""
+  count = cycles = 0
+  after_ls = first_ls = False
+  last = ""
+  for ins in md.disasm(code, address):
+    count += 1
+    cycles += instruction_cycles(ins.mnemonic, ins.op_str, after_ls)
+    after_ls = _is_load_store(ins.mnemonic)
+    first_ls = first_ls or (count == 1 and after_ls)
+    last = ins.mnemonic
+  return _Block(count, cycles, _base(last) in _BRANCH or last.startswith("pop"), address + size,
+                first_ls, after_ls)
+
+
+class _Counter:
+  """unicorn's hooks: per kernel, the instructions and estimated cycles of every block run (the
+  flash cache's stalls when given one), and the watched kernels' output buffers on return."""
+
+  def __init__(self, symbols: _Symbols, watch: dict, cache):
+    self.symbols, self.watch, self.cache = symbols, watch, cache
+    self.md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+    self.blocks: dict[int, _Block] = {}
+    self.outputs = {}
+    self.reset()
+
+  def reset(self) -> None:
+    self.counts = collections.OrderedDict()
+    self.kernel, self.prev = "glue", None
+    if self.cache is not None:
+      self.cache.reset_counts()
+
+  def on_block(self, uc_, address, size, _):
+    block = self.blocks.get(address)
+    if block is None:
+      block = _decode_block(self.md, bytes(uc_.mem_read(address, size)), address, size)
+      self.blocks[address] = block
+    prev = self.prev
+    if prev is not None and prev.ends_in_branch and address != prev.end:
+      _add(self.counts, self.kernel, 0, PIPELINE_REFILL)
+    elif (prev is not None and address == prev.end and prev.ends_with_load_store and
+          block.starts_with_load_store):
+      # Straight-line code the emulator split into blocks (at its 1 KB pages, say): the load
+      # or store pipelines with the one before it, as anywhere else.
+      _add(self.counts, self.kernel, 0, -1)
+    name = self.symbols.name_at(address)
+    running = name if KERNEL.match(name) else "glue" if name == "smile_model_run" else self.kernel
+    if running != self.kernel and self.kernel in self.watch:
+      symbol, offset, nbytes = self.watch[self.kernel]
+      self.outputs[self.kernel] = bytes(
+          uc_.mem_read(self.symbols.addresses[symbol] + offset, nbytes))
+    self.kernel = running
+    _add(self.counts, self.kernel, block.instructions, block.cycles)
+    if self.cache is not None:
+      _add(self.counts, self.kernel, 0, 0, self.cache.fetch(address, size))
+    self.prev = block
+
+  def on_read(self, uc_, access, address, size, value, _):
+    _add(self.counts, self.kernel, 0, 0, self.cache.read(address, size))
+
+
 def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
                 watch: dict | None = None,
                 flash: flash_cache.FlashCache | None = None) -> Profile:
@@ -199,72 +260,22 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
   `flash`: the flash and its cache to charge misses for; the inference then runs twice and the
   second (warm cache) is counted.
   """
-  watch = watch or {}
   uc, symbols = load_elf(elf_path)
   uc.mem_map(SCRATCH, SCRATCH_BYTES)
   image = np.ascontiguousarray(image, np.uint8).reshape(-1)
   in_addr, out_addr = SCRATCH + 0x1000, SCRATCH + 0x1000 + ((image.size + 0xFFF) & ~0xFFF)
   uc.mem_write(in_addr, image.tobytes())
   cache = flash_cache.Simulator(flash) if flash is not None else None
-
-  md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
-  blocks: dict[int, _Block] = {}
-  counts = collections.OrderedDict()
-  state = {"kernel": "glue", "prev": None}
-  outputs = {}
-
-  def on_block(uc_, address, size, _):
-    block = blocks.get(address)
-    if block is None:
-      code = bytes(uc_.mem_read(address, size))
-      count = cycles = 0
-      after_ls = first_ls = False
-      last = ""
-      for ins in md.disasm(code, address):
-        count += 1
-        cycles += instruction_cycles(ins.mnemonic, ins.op_str, after_ls)
-        after_ls = _is_load_store(ins.mnemonic)
-        first_ls = first_ls or (count == 1 and after_ls)
-        last = ins.mnemonic
-      block = _Block(count, cycles,
-                     _base(last) in _BRANCH or last.startswith("pop"), address + size,
-                     first_ls, after_ls)
-      blocks[address] = block
-    prev = state["prev"]
-    if prev is not None and prev.ends_in_branch and address != prev.end:
-      _add(counts, state["kernel"], 0, PIPELINE_REFILL)
-    elif (prev is not None and address == prev.end and prev.ends_with_load_store and
-          block.starts_with_load_store):
-      # Straight-line code the emulator split into blocks (at its 1 KB pages, say): the load
-      # or store pipelines with the one before it, as anywhere else.
-      _add(counts, state["kernel"], 0, -1)
-    name = symbols.name_at(address)
-    running = name if KERNEL.match(
-        name) else "glue" if name == "smile_model_run" else state["kernel"]
-    if running != state["kernel"] and state["kernel"] in watch:
-      symbol, offset, nbytes = watch[state["kernel"]]
-      outputs[state["kernel"]] = bytes(uc_.mem_read(symbols.addresses[symbol] + offset, nbytes))
-    state["kernel"] = running
-    _add(counts, state["kernel"], block.instructions, block.cycles)
-    if cache is not None:
-      _add(counts, state["kernel"], 0, 0, cache.fetch(address, size))
-    state["prev"] = block
-
-  def on_read(uc_, access, address, size, value, _):
-    _add(counts, state["kernel"], 0, 0, cache.read(address, size))
-
-  uc.hook_add(unicorn.UC_HOOK_BLOCK, on_block)
+  counter = _Counter(symbols, watch or {}, cache)
+  uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.on_block)
   if cache is not None:
-    uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read, begin=flash.origin,
+    uc.hook_add(unicorn.UC_HOOK_MEM_READ, counter.on_read, begin=flash.origin,
                 end=flash.origin + flash.size - 1)
   entry = symbols.addresses.get("smile_model_run")
   if entry is None:
     raise ValueError(f"{elf_path} has no smile_model_run symbol")
   for _ in range(2 if cache is not None else 1):     # with a cache: warm it, then count
-    counts.clear()
-    state.update(kernel="glue", prev=None)
-    if cache is not None:
-      cache.reset_counts()
+    counter.reset()
     uc.reg_write(arm_const.UC_ARM_REG_SP, SCRATCH + SCRATCH_BYTES - 16)
     uc.reg_write(arm_const.UC_ARM_REG_R0, in_addr)
     uc.reg_write(arm_const.UC_ARM_REG_R1, out_addr)
@@ -272,9 +283,9 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
     uc.emu_start(entry | 1, SCRATCH)
   dtype = np.dtype(logit_dtype)
   logits = np.frombuffer(bytes(uc.mem_read(out_addr, classes * dtype.itemsize)), dtype).copy()
-  kernels = tuple(KernelProfile(k, *v) for k, v in counts.items())
+  kernels = tuple(KernelProfile(k, *v) for k, v in counter.counts.items())
   misses = (cache.code_misses, cache.data_misses) if cache is not None else (0, 0)
-  return Profile(kernels, logits, outputs, misses)
+  return Profile(kernels, logits, counter.outputs, misses)
 
 
 def _add(counts, kernel, instructions, cycles, stall_cycles=0):

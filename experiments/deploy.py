@@ -10,25 +10,19 @@ output goes to <run>/deploy/ unless --output is given.
 import os
 
 from absl import flags
-from ml_collections import config_flags
 
 from experiments import cli
 from compile import deploy_report
 from app import deploy
 from smile_jax.cost import hardware
-from smile_jax.eval import predict
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", "configs/deploy.py", "Deploy configuration.")
-flags.DEFINE_string("workdir", None, "Trained run (or main job) directory.")
-flags.DEFINE_string("output", None, "Output directory (default: <run>/deploy).")
-flags.mark_flags_as_required(["workdir"])
+cli.define_run_and_output_flags("configs/deploy.py", "Deploy configuration.", "deploy")
 
 
 def main(argv):
   del argv
-  run_dir = predict.resolve_run_dir(FLAGS.workdir)
-  out_dir = FLAGS.output or os.path.join(run_dir, "deploy")
+  run_dir, out_dir = cli.run_and_output_dirs("deploy")
   result = deploy.deploy_run(run_dir, out_dir, FLAGS.config)
   deploy_report.write(out_dir, result, FLAGS.config.energy,
                       hardware.get("apollo3-report").ops_per_second)

@@ -45,7 +45,7 @@ def main(argv):
     deployed = board.deployed_int8(deploy_dir)      # the route and placement deploy checked
     binary = board_link.build_uart_firmware(
         int8_dir, os.path.join(int8_dir, "sparkfun_edge_uart"), deployed["kernels"],
-        board="sparkfun-edge-uart", weights_in_sram=deployed.get("weights_in_sram", False)).bin
+        board="sparkfun-edge-uart", weights_in_sram=deployed["weights_in_sram"]).bin
   else:
     binary = os.path.join(int8_dir, "sparkfun_edge", "firmware.bin")
   edge_dir = os.path.dirname(binary)

@@ -23,3 +23,12 @@ def test_paths_inside_the_folder_are_relative_and_read_back_absolute(tmp_path):
 def test_an_absolute_path_under_another_key_is_an_error_naming_it(tmp_path):
   with pytest.raises(ValueError, match="'checkpoint'.*PATH_KEYS"):
     jsonfile.dump({"rows": [{"checkpoint": str(tmp_path / "ckpt")}]}, str(tmp_path / "x.json"))
+
+
+def test_a_root_above_the_file_keeps_its_paths_relative_through_parent_folders(tmp_path):
+  path = str(tmp_path / "deploy" / "deploy.json")
+  (tmp_path / "deploy").mkdir()
+  run = str(tmp_path / "search" / "finalists" / "a")
+  jsonfile.dump({"run_dir": run}, path, root=str(tmp_path))
+  assert json.load(open(path))["run_dir"] == os.path.join("..", "search", "finalists", "a")
+  assert jsonfile.load(path)["run_dir"] == run

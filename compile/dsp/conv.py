@@ -15,8 +15,8 @@ from tvm.script import tirx as T
 
 from compile import graph as graph_lib
 from compile.dsp import asm, requant
-from compile.dsp.instructions import (DSP_ATTR, HAND_LOOPS, I8, I32, I64, OPAQUE, field_tap,
-                                      pair16, select, smlad, sxtb16, sxtb16_ror8)
+from compile.dsp.instructions import (HAND_LOOPS, field_tap, pair16, requantizing_kernel, select,
+                                      smlad, sxtb16, sxtb16_ror8)
 from compile.dsp.pack import conv_tile, image_pairs, words_of
 from compile.dsp.requant import few_taps, requantize
 
@@ -272,26 +272,20 @@ def conv(in_shape, input_dtype: str, kernel: int, stride: int, pads, channels: i
   widest, passes = p.widest, p.passes
   hw_words = max(1, height * width * cin // 4)
 
-  @T.prim_func(private=True, s_tir=True)
-  def func(x: T.Buffer((1, height, width, cin), dtype=input_dtype),
-           w: T.Buffer((tiles, words, tile), dtype=I32),
-           mult: T.Buffer((depth, channels), dtype=I32),
-           offset: T.Buffer((depth, channels), dtype=I64),
-           tables: T.Buffer((depth, channels, entries), dtype=I8),
-           out: T.Buffer((1, out_h, out_w, channels), dtype=I8)):
-    T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
-    with T.sblock("root"):
-      # col: per weight word, each pass's pixels' activations as int16 pairs the way the word
-      # meets them (int16 input: one pair; int8: (x0, x2) then (x1, x3)); acc: the pass's
-      # accumulators, every channel.
-      col = T.sblock_alloc_buffer((words * per * widest,), "int32")
-      acc = T.sblock_alloc_buffer((channels * widest,), "int32")
-      xw = T.decl_buffer((hw_words,), "int32", data=x.data)
-      for i in range(passes[0][1]):
-        one_pass(x, xw, w, mult, offset, tables, out, col, acc, i * passes[0][0], passes[0][0])
-      if len(passes) > 1:
-        for i in range(passes[1][1]):
-          one_pass(x, xw, w, mult, offset, tables, out, col, acc,
-                   passes[0][0] * passes[0][1] + i * passes[1][0], passes[1][0])
+  @T.macro
+  def body(x, w, mult, offset, tables, out):
+    # col: per weight word, each pass's pixels' activations as int16 pairs the way the word
+    # meets them (int16 input: one pair; int8: (x0, x2) then (x1, x3)); acc: the pass's
+    # accumulators, every channel.
+    col = T.sblock_alloc_buffer((words * per * widest,), "int32")
+    acc = T.sblock_alloc_buffer((channels * widest,), "int32")
+    xw = T.decl_buffer((hw_words,), "int32", data=x.data)
+    for i in range(passes[0][1]):
+      one_pass(x, xw, w, mult, offset, tables, out, col, acc, i * passes[0][0], passes[0][0])
+    if len(passes) > 1:
+      for i in range(passes[1][1]):
+        one_pass(x, xw, w, mult, offset, tables, out, col, acc,
+                 passes[0][0] * passes[0][1] + i * passes[1][0], passes[1][0])
 
-  return func
+  return requantizing_kernel((1, height, width, cin), input_dtype, (tiles, words, tile), depth,
+                             channels, entries, (1, out_h, out_w, channels), body)

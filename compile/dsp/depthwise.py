@@ -8,7 +8,7 @@ import tvm
 from tvm.script import tirx as T
 
 from compile import graph as graph_lib
-from compile.dsp.instructions import (DSP_ATTR, I8, I32, I64, OPAQUE, pair16, smlad, sxtb16,
+from compile.dsp.instructions import (I8, pair16, requantizing_kernel, smlad, sxtb16,
                                       sxtb16_ror8)
 from compile.dsp.pack import words_of
 from compile.dsp.requant import TABLE_MAX_TAPS, requantize
@@ -85,29 +85,24 @@ def depthwise(in_shape, kernel: int, stride: int, pads, stages: tuple) -> tvm.ti
       acc[2] = smlad(_high_pair(even0, even1), w[g, j, 2], acc[2])
       acc[3] = smlad(_high_pair(odd0, odd1), w[g, j, 3], acc[3])
 
-  @T.prim_func(private=True, s_tir=True)
-  def func(x: T.Buffer((1, height, width, channels), dtype=I8),
-           w: T.Buffer((groups, pairs, 4), dtype=I32),
-           mult: T.Buffer((depth, channels), dtype=I32),
-           offset: T.Buffer((depth, channels), dtype=I64),
-           tables: T.Buffer((depth, channels, entries), dtype=I8),
-           out: T.Buffer((1, out_h, out_w, channels), dtype=I8)):
-    T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
-    with T.sblock("root"):
-      acc = T.sblock_alloc_buffer((4,), "int32")
-      xw = T.decl_buffer((height * width * groups,), "int32", data=x.data)
-      for oy, ox, g in T.grid(out_h, out_w, groups):
-        for c in T.unroll(4):
-          acc[c] = 0
-        y0 = T.meta_var(oy * stride - top)
-        x0 = T.meta_var(ox * stride - left)
-        # Most fields lie wholly inside the image: no per-tap bounds checks there.
-        if 0 <= y0 and y0 + kernel <= height and 0 <= x0 and x0 + kernel <= width:
-          accumulate(xw, w, acc, oy, ox, g, False)
-        else:
-          accumulate(xw, w, acc, oy, ox, g, True)
-        for c in T.unroll(4):
-          out[0, oy, ox, 4 * g + c] = requantize(acc[c], mult, offset, 4 * g + c, stages,
-                                                 tables)
+  @T.macro
+  def body(x, w, mult, offset, tables, out):
+    acc = T.sblock_alloc_buffer((4,), "int32")
+    xw = T.decl_buffer((height * width * groups,), "int32", data=x.data)
+    for oy, ox, g in T.grid(out_h, out_w, groups):
+      for c in T.unroll(4):
+        acc[c] = 0
+      y0 = T.meta_var(oy * stride - top)
+      x0 = T.meta_var(ox * stride - left)
+      # Most fields lie wholly inside the image: no per-tap bounds checks there.
+      if 0 <= y0 and y0 + kernel <= height and 0 <= x0 and x0 + kernel <= width:
+        accumulate(xw, w, acc, oy, ox, g, False)
+      else:
+        accumulate(xw, w, acc, oy, ox, g, True)
+      for c in T.unroll(4):
+        out[0, oy, ox, 4 * g + c] = requantize(acc[c], mult, offset, 4 * g + c, stages,
+                                               tables)
 
-  return func
+
+  return requantizing_kernel((1, height, width, channels), I8, (groups, pairs, 4), depth,
+                             channels, entries, (1, out_h, out_w, channels), body)

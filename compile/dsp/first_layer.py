@@ -33,7 +33,8 @@ from tvm.script import tirx as T
 
 from compile import graph as graph_lib
 from compile.dsp import asm
-from compile.dsp.instructions import DSP_ATTR, I8, I32, I64, OPAQUE, field_tap, pair16, select
+from compile.dsp.instructions import (DSP_ATTR, OPAQUE, field_tap, pair16, requantizing_kernel,
+                                      select)
 from compile.dsp.pack import image_pairs
 
 KERNEL = 3
@@ -103,40 +104,34 @@ def conv(in_shape, stride: int, pads, channels: int, stages: tuple) -> tvm.tirx.
         col[base + p] = pair16(tap(x, select([a for a, _ in pairs], p), iy0, ix0),
                               tap(x, select([b for _, b in pairs], p), iy0, ix0))
 
-  @T.prim_func(private=True, s_tir=True)
-  def func(x: T.Buffer((1, height, width, 1), dtype=I16),
-           w: T.Buffer((channels, WORDS, 1), dtype=I32),
-           mult: T.Buffer((depth, channels), dtype=I32),
-           offset: T.Buffer((depth, channels), dtype=I64),
-           tables: T.Buffer((depth, channels, entries), dtype=I8),
-           out: T.Buffer((1, out_h, out_w, channels), dtype=I8)):
-    T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
-    with T.sblock("root"):
-      col = T.sblock_alloc_buffer((rows * out_w * WORDS,), "int32")
-      xw = T.decl_buffer((height * width // 2,), "int32", data=x.data)
-      for group in range(out_h // rows):
-        for row in range(rows):
-          iy0 = T.meta_var((group * rows + row) * stride - top)
-          if pairs_by_hand > 0 and 0 <= iy0 and iy0 + KERNEL <= height:
-            T.evaluate(T.call_extern(
-                "int32", asm.image_fields_name(width),
-                T.address_of(xw[(iy0 * width + first_inside * stride - left) // 2]),
-                T.address_of(col[(row * out_w + first_inside) * WORDS]), pairs_by_hand))
-            for ox in range(first_inside):
-              gather_one(x, xw, col, (row * out_w + ox) * WORDS, iy0, ox * stride - left)
-            for ox in range(by_hand_end, out_w):
-              gather_one(x, xw, col, (row * out_w + ox) * WORDS, iy0, ox * stride - left)
-          else:
-            for ox in range(out_w):
-              gather_one(x, xw, col, (row * out_w + ox) * WORDS, iy0, ox * stride - left)
-        last = T.meta_var(rows * out_w * WORDS - 1)
-        col[last] = T.bitwise_or(col[last], T.int32(LAST_PIXEL))
-        T.evaluate(T.call_extern("int32", name, T.address_of(col[0]), T.address_of(w[0, 0, 0]),
-                                 T.address_of(out[0, group * rows, 0, 0]), channels,
-                                 T.address_of(offset[0, 0]), T.address_of(mult[0, 0]),
-                                 T.address_of(tables[1, 0, 0]), entries, rows * out_w))
+  @T.macro
+  def body(x, w, mult, offset, tables, out):
+    col = T.sblock_alloc_buffer((rows * out_w * WORDS,), "int32")
+    xw = T.decl_buffer((height * width // 2,), "int32", data=x.data)
+    for group in range(out_h // rows):
+      for row in range(rows):
+        iy0 = T.meta_var((group * rows + row) * stride - top)
+        if pairs_by_hand > 0 and 0 <= iy0 and iy0 + KERNEL <= height:
+          T.evaluate(T.call_extern(
+              "int32", asm.image_fields_name(width),
+              T.address_of(xw[(iy0 * width + first_inside * stride - left) // 2]),
+              T.address_of(col[(row * out_w + first_inside) * WORDS]), pairs_by_hand))
+          for ox in range(first_inside):
+            gather_one(x, xw, col, (row * out_w + ox) * WORDS, iy0, ox * stride - left)
+          for ox in range(by_hand_end, out_w):
+            gather_one(x, xw, col, (row * out_w + ox) * WORDS, iy0, ox * stride - left)
+        else:
+          for ox in range(out_w):
+            gather_one(x, xw, col, (row * out_w + ox) * WORDS, iy0, ox * stride - left)
+      last = T.meta_var(rows * out_w * WORDS - 1)
+      col[last] = T.bitwise_or(col[last], T.int32(LAST_PIXEL))
+      T.evaluate(T.call_extern("int32", name, T.address_of(col[0]), T.address_of(w[0, 0, 0]),
+                               T.address_of(out[0, group * rows, 0, 0]), channels,
+                               T.address_of(offset[0, 0]), T.address_of(mult[0, 0]),
+                               T.address_of(tables[1, 0, 0]), entries, rows * out_w))
 
-  return func
+  return requantizing_kernel((1, height, width, 1), I16, (channels, WORDS, 1), depth, channels,
+                             entries, (1, out_h, out_w, channels), body)
 
 
 WIDEN_PIXELS = 16             # smile_dsp_image_int16's pixels a loop

@@ -65,3 +65,21 @@ def field_tap(x, in_shape, kernel: int, element, iy0, ix0):
 def pair16(lo, hi):
   """Two int16 values (held in int32) as one word, `lo` in the low half."""
   return T.bitwise_or(T.bitwise_and(lo, T.int32(0xFFFF)), T.shift_left(hi, T.int32(16)))
+
+
+def requantizing_kernel(x_shape, x_dtype: str, w_shape, depth: int, channels: int,
+                        entries: int, out_shape, body) -> tvm.tirx.PrimFunc:
+  """A kernel of the package's calling convention: x, packed weights (int32 words), multipliers
+  (depth, C) int32, offsets (depth, C) int64, the table stages' lookups (depth, C, entries) int8,
+  out int8; `body(x, w, mult, offset, tables, out)`, a T.macro, is its root block."""
+  @T.prim_func(private=True, s_tir=True)
+  def func(x: T.Buffer(x_shape, dtype=x_dtype),
+           w: T.Buffer(w_shape, dtype=I32),
+           mult: T.Buffer((depth, channels), dtype=I32),
+           offset: T.Buffer((depth, channels), dtype=I64),
+           tables: T.Buffer((depth, channels, entries), dtype=I8),
+           out: T.Buffer(out_shape, dtype=I8)):
+    T.func_attr({"tirx.noalias": True, DSP_ATTR: True, "op_pattern": OPAQUE})
+    with T.sblock("root"):
+      body(x, w, mult, offset, tables, out)
+  return func

@@ -41,7 +41,9 @@ POOLS = {"reduce_window_max", "reduce_window_min", "reduce_window_sum", "reduce_
 
 
 @dataclasses.dataclass
-class LayerCost:
+class ScopeCounts:
+  """What the jaxpr walk counts inside one layer's name scope (spec.LayerCost is the spec's own
+  arithmetic per layer; LayerRow joins the two)."""
   name: str                  # "{type}_{i}" as in the spec, or "(other)"
   macs: int = 0
   other_ops: int = 0
@@ -95,9 +97,9 @@ def _layer_of(name_stack: str, prefix: str) -> str:
   return parts[0] if parts else "(other)"
 
 
-def count_jaxpr(jaxpr, prefix: str = "SpecNet") -> dict[str, LayerCost]:
+def count_jaxpr(jaxpr, prefix: str = "SpecNet") -> dict[str, ScopeCounts]:
   """Costs per layer name of a (closed) jaxpr, descending into nested jaxprs (jit, custom_jvp)."""
-  costs: dict[str, LayerCost] = {}
+  costs: dict[str, ScopeCounts] = {}
 
   def walk(sub_jaxpr, outer: str):
     for eqn in sub_jaxpr.eqns:
@@ -108,7 +110,7 @@ def count_jaxpr(jaxpr, prefix: str = "SpecNet") -> dict[str, LayerCost]:
           walk(sub, stack)
         continue
       macs, other = _eqn_cost(eqn, net_lib.MAC_SCOPE in stack.split("/"))
-      layer = costs.setdefault(_layer_of(stack, prefix), LayerCost(_layer_of(stack, prefix)))
+      layer = costs.setdefault(_layer_of(stack, prefix), ScopeCounts(_layer_of(stack, prefix)))
       layer.macs += macs
       layer.other_ops += other
       if macs or other:
@@ -205,7 +207,7 @@ def analyze(spec: spec_lib.ModelSpec) -> ModelCost:
   for (layer, shape), base in zip(
       zip(spec.layers, spec_lib.infer_shapes(spec)), spec_lib.layer_costs(spec)):
     name = f"{layer.type}_{base.index}"
-    counts = counted.get(name, LayerCost(name))
+    counts = counted.get(name, ScopeCounts(name))
     folded_other = 0 if isinstance(layer, spec_lib.BatchNorm) else counts.other_ops
     rows.append(
         LayerRow(name, layer.type, shape, counts.macs, folded_other, counts.other_ops, base.params))

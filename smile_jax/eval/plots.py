@@ -38,30 +38,41 @@ def loss_curves(histories: dict[str, list[dict]], path: str) -> str:
   return _save(fig, path)
 
 
-def roc_curves(curves: dict[str, tuple],
-               path: str,
+def _roc(labels, scores):
+  fpr, tpr, _ = metrics.roc_curve(labels, scores)
+  return fpr, tpr, f"AUC {metrics.roc_auc(labels, scores):.3f}"
+
+
+def _pr(labels, scores):
+  precision, recall, _ = metrics.pr_curve(labels, scores)
+  return recall, precision, f"AP {metrics.average_precision(labels, scores):.3f}"
+
+
+def _curves(curves: dict[str, tuple], path: str, curve, chance, legend_loc: str, **axes) -> str:
+  """One panel, a curve per model: `curve(labels, scores)` -> (x, y, label); `chance(ax)` draws
+  what a random scorer gets."""
+  fig, ax = plt.subplots(figsize=(5, 5))
+  for name, (labels, scores) in curves.items():
+    x, y, label = curve(labels, scores)
+    ax.plot(x, y, label=f"{name} ({label})")
+  chance(ax)
+  ax.set(**axes)
+  ax.legend(fontsize=7, loc=legend_loc)
+  return _save(fig, path)
+
+
+def roc_curves(curves: dict[str, tuple], path: str,
                title: str = "ROC, test set (report Figure 5)") -> str:
   """`curves`: name -> (labels, scores)."""
-  fig, ax = plt.subplots(figsize=(5, 5))
-  for name, (labels, scores) in curves.items():
-    fpr, tpr, _ = metrics.roc_curve(labels, scores)
-    ax.plot(fpr, tpr, label=f"{name} (AUC {metrics.roc_auc(labels, scores):.3f})")
-  ax.plot([0, 1], [0, 1], "k:", label="random")
-  ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
-  ax.legend(fontsize=7, loc="lower right")
-  return _save(fig, path)
+  return _curves(curves, path, _roc, lambda ax: ax.plot([0, 1], [0, 1], "k:", label="random"),
+                 "lower right", xlabel="false positive rate", ylabel="true positive rate",
+                 title=title)
 
 
-def pr_curves(curves: dict[str, tuple],
-              path: str,
+def pr_curves(curves: dict[str, tuple], path: str,
               title: str = "Precision-recall, test set (report Figure 4)") -> str:
-  fig, ax = plt.subplots(figsize=(5, 5))
-  for name, (labels, scores) in curves.items():
-    precision, recall, _ = metrics.pr_curve(labels, scores)
-    ax.plot(recall, precision, label=f"{name} (AP {metrics.average_precision(labels, scores):.3f})")
-  if curves:
-    labels = next(iter(curves.values()))[0]
-    ax.axhline(labels.mean(), color="k", ls=":", label="random")
-  ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02), title=title)
-  ax.legend(fontsize=7, loc="lower left")
-  return _save(fig, path)
+  def chance(ax):
+    if curves:
+      ax.axhline(next(iter(curves.values()))[0].mean(), color="k", ls=":", label="random")
+  return _curves(curves, path, _pr, chance, "lower left", xlabel="recall", ylabel="precision",
+                 ylim=(0, 1.02), title=title)

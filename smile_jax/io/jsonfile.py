@@ -1,8 +1,9 @@
 """JSON files of a workdir whose paths survive the workdir being moved or copied elsewhere.
 
-`dump(obj, path)` writes every path field (keys in `PATH_KEYS`) that lies inside the JSON file's
-folder relative to that folder; `load(path)` turns them back into absolute paths. A path outside
-the folder is kept absolute. A string under any other key that is an absolute path inside the
+`dump(obj, path)` writes every path field (keys in `PATH_KEYS`) that lies inside `root` (by
+default the JSON file's folder; a workdir that holds the file and what it points to, when the file
+lies deeper) relative to the file's folder; `load(path)` turns them back into absolute paths. A
+path outside `root` (a dataset, say) is kept absolute. A string under any other key that is an absolute path inside the
 folder is an error naming the key: a new path field must join `PATH_KEYS`, or the file would
 stop working once the workdir moves.
 """
@@ -30,14 +31,17 @@ def _inside(target: str, base: str) -> bool:
   return not (rel == ".." or rel.startswith(".." + os.sep))
 
 
-def dump(obj, path: str, **json_kwargs) -> None:
+def dump(obj, path: str, root: str | None = None, **json_kwargs) -> None:
   base = os.path.dirname(os.path.abspath(path))
+  root = os.path.abspath(root or base)
 
   def relative(target: str) -> str:
-    return os.path.relpath(os.path.abspath(target), base) if _inside(target, base) else os.path.abspath(target)
+    if _inside(target, root):
+      return os.path.relpath(os.path.abspath(target), base)
+    return os.path.abspath(target)
 
   def not_a_path(key, value: str) -> str:
-    if os.path.isabs(value) and _inside(value, base):
+    if os.path.isabs(value) and _inside(value, root):
       raise ValueError(f"{path}: field {key!r} holds the absolute path {value!r} inside the "
                        "workdir; add the key to smile_jax/io/jsonfile.py PATH_KEYS so it is "
                        "written relative to the file")

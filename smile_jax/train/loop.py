@@ -62,6 +62,65 @@ def validate(state: steps.TrainState, split, batch_size: int) -> tuple[float, fl
   return metrics.mean_group_auc(split.labels, scores, split.domain), loss
 
 
+def _check_recipe(tc, train_images: int) -> int:
+  """Steps per epoch; fails on a recipe that cannot run, naming the field."""
+  steps_per_epoch = pipeline.steps_per_epoch(train_images, tc.batch_size)
+  if steps_per_epoch == 0:
+    raise ValueError(f"the train split has {train_images} images, fewer than one batch of "
+                     f"{tc.batch_size}: lower config.train.batch_size or use more data")
+  if tc.parallel not in ("jit", "pmap") or tc.keep not in ("best_val_auc", "last"):
+    raise ValueError(f"config.train.parallel must be 'jit' or 'pmap' (got {tc.parallel!r}) and "
+                     f"config.train.keep 'best_val_auc' or 'last' (got {tc.keep!r})")
+  n_dev = jax.local_device_count() if tc.parallel == "pmap" else 1
+  if tc.batch_size % n_dev:
+    raise ValueError(f"batch size {tc.batch_size} does not split over {n_dev} devices")
+  return steps_per_epoch
+
+
+def _restore(mngr, state, best, workdir: str):
+  """(state, best weights, meta) from the run's last checkpoint, or as given without one."""
+  meta = {"epoch": 0, "history": [], "best_epoch": -1, "best_val_auc": -1.0}
+  if mngr.latest_step() is None:
+    return state, best, meta
+  restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(_state_tree(state)),
+      best=ocp.args.StandardRestore(best), meta=ocp.args.JsonRestore()))
+  restored_state = restored["state"]
+  state = state.replace(
+      step=restored_state["step"],
+      params=restored_state["params"],
+      batch_stats=restored_state["batch_stats"],
+      opt_state=restored_state["opt_state"],
+      dropout_key=restored_state["dropout_key"])
+  logging.info("resuming %s after epoch %d", workdir, restored["meta"]["epoch"])
+  return state, restored["best"], restored["meta"]
+
+
+def _train_epoch(state, batches, steps_per_epoch: int, desc: str, verbose: bool, n_dev: int):
+  """One epoch of train steps (pmapped over `n_dev` devices when > 0); (state, mean loss)."""
+  losses = []
+  bar = tqdm(batches, total=steps_per_epoch, desc=desc, unit="batch", leave=False,
+             mininterval=1.0, disable=not verbose)
+  for batch in bar:
+    if n_dev:
+      batch = jax.tree_util.tree_map(lambda x: x.reshape(n_dev, -1, *x.shape[1:]), batch)
+      state, out = steps.pmap_train_step(state, batch)
+      losses.append(out["loss"][0])
+    else:
+      state, out = steps.jit_train_step(state, batch)
+      losses.append(out["loss"])
+  return state, float(np.mean(jax.device_get(losses)))
+
+
+def _save(mngr, workdir: str, single, best, meta) -> None:
+  mngr.save(meta["epoch"], args=ocp.args.Composite(
+      state=ocp.args.StandardSave(jax.device_get(_state_tree(single))),
+      best=ocp.args.StandardSave(best), meta=ocp.args.JsonSave(meta)))
+  mngr.wait_until_finished()
+  with open(os.path.join(workdir, "history.json"), "w") as file:
+    json.dump(meta["history"], file, indent=1)
+
+
 def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = None,
                        data: run_data.RunData | None = None, verbose: bool = True,
                        init_variables: dict | None = None) -> TrainResult:
@@ -79,64 +138,28 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
     file.write(spec.to_json())
   with open(os.path.join(workdir, "config.json"), "w") as file:
     file.write(config.to_json(indent=1))
-
   tc = config.train
   base = pipeline.epoch_indices(data.train.labels, tc.seed, config.data.balance)
-  steps_per_epoch = pipeline.steps_per_epoch(len(base), tc.batch_size)
-  if steps_per_epoch == 0:
-    raise ValueError(f"the train split has {len(base)} images, fewer than one batch of "
-                     f"{tc.batch_size}: lower config.train.batch_size or use more data")
-  if tc.parallel not in ("jit", "pmap") or tc.keep not in ("best_val_auc", "last"):
-    raise ValueError(f"config.train.parallel must be 'jit' or 'pmap' (got {tc.parallel!r}) and "
-                     f"config.train.keep 'best_val_auc' or 'last' (got {tc.keep!r})")
-  use_pmap = tc.parallel == "pmap"
-  n_dev = jax.local_device_count() if use_pmap else 1
-  if tc.batch_size % n_dev:
-    raise ValueError(f"batch size {tc.batch_size} does not split over {n_dev} devices")
-  state = steps.create_state(spec, tc, steps_per_epoch, tc.seed, "batch" if use_pmap else None)
+  steps_per_epoch = _check_recipe(tc, len(base))
+  n_dev = jax.local_device_count() if tc.parallel == "pmap" else 0
+  state = steps.create_state(spec, tc, steps_per_epoch, tc.seed, "batch" if n_dev else None)
   if init_variables is not None:
     state = state.replace(
         params=init_variables["params"], batch_stats=init_variables.get("batch_stats", {}))
-  best = infer.variables_of(state)
-  meta = {"epoch": 0, "history": [], "best_epoch": -1, "best_val_auc": -1.0}
-
   mngr = infer.checkpoint_manager(workdir)
-  if mngr.latest_step() is not None:
-    restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(_state_tree(state)),
-        best=ocp.args.StandardRestore(best), meta=ocp.args.JsonRestore()))
-    restored_state = restored["state"]
-    state = state.replace(
-        step=restored_state["step"],
-        params=restored_state["params"],
-        batch_stats=restored_state["batch_stats"],
-        opt_state=restored_state["opt_state"],
-        dropout_key=restored_state["dropout_key"])
-    best, meta = restored["best"], restored["meta"]
-    logging.info("resuming %s after epoch %d", workdir, meta["epoch"])
-
+  state, best, meta = _restore(mngr, state, infer.variables_of(state), workdir)
   augment_cfg = config.augment if config.augment.enabled else None
   teacher = distill.recipe_teacher(tc, data.train)
-  if use_pmap:
+  if n_dev:
     state = steps.replicate(state, n_dev)
   for epoch in range(meta["epoch"], tc.epochs):
     t0 = time.time()
-    losses = []
     batches = pipeline.train_batches(data.train.images, data.train.labels, batch_size=tc.batch_size,
                                      seed=tc.seed, epoch=epoch, balance=config.data.balance,
                                      augment_cfg=augment_cfg, teacher=teacher)
-    bar = tqdm(batches, total=steps_per_epoch, desc=f"{spec.name} epoch {epoch + 1}/{tc.epochs}",
-               unit="batch", leave=False, mininterval=1.0, disable=not verbose)
-    for batch in bar:
-      if use_pmap:
-        batch = jax.tree_util.tree_map(lambda x: x.reshape(n_dev, -1, *x.shape[1:]), batch)
-        state, out = steps.pmap_train_step(state, batch)
-        losses.append(out["loss"][0])
-      else:
-        state, out = steps.jit_train_step(state, batch)
-        losses.append(out["loss"])
-    single = steps.unreplicate(state) if use_pmap else state
-    train_loss = float(np.mean(jax.device_get(losses)))
+    state, train_loss = _train_epoch(state, batches, steps_per_epoch,
+                                     f"{spec.name} epoch {epoch + 1}/{tc.epochs}", verbose, n_dev)
+    single = steps.unreplicate(state) if n_dev else state
     val_auc, val_loss = validate(single, data.val, tc.eval_batch_size)
     row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "val_auc": val_auc,
            "seconds": time.time() - t0,
@@ -146,17 +169,12 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
       best = jax.device_get(infer.variables_of(single))
       meta["best_epoch"], meta["best_val_auc"] = epoch + 1, val_auc
     meta["epoch"] = epoch + 1
-    mngr.save(epoch + 1, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(jax.device_get(_state_tree(single))),
-        best=ocp.args.StandardSave(best), meta=ocp.args.JsonSave(meta)))
-    mngr.wait_until_finished()
-    with open(os.path.join(workdir, "history.json"), "w") as file:
-      json.dump(meta["history"], file, indent=1)
+    _save(mngr, workdir, single, best, meta)
     logging.info("%s epoch %d: train loss %.4f, val loss %.4f, val AUC %.4f (%.1fs)", spec.name,
                  epoch + 1, train_loss, val_loss, val_auc, row["seconds"])
     if verbose:
       tqdm.write(f"{spec.name} epoch {epoch + 1}/{tc.epochs}: train loss {train_loss:.4f}  "
                  f"val loss {val_loss:.4f}  val AUC {val_auc:.4f}  ({row['seconds']:.1f}s)")
   mngr.close()
-  final = steps.unreplicate(state) if use_pmap else state
+  final = steps.unreplicate(state) if n_dev else state
   return TrainResult(final, best, meta["history"], meta["best_epoch"], spec, data)
