@@ -1,4 +1,5 @@
-"""What every launcher shares: `run(main)`, which is `absl.app.run` with quiet logging by default.
+"""What every launcher shares: `run(main)`, which is `absl.app.run` with quiet logging by default,
+and the flags and folders of the launchers that act on a trained run.
 
 Libraries under the launchers (orbax's handler registry and metadata stores, absl, jax) log dozens
 of INFO lines per run; a user wants warnings and our own progress. `--verbosity=0` (or 1 for
@@ -9,8 +10,6 @@ import os
 
 from absl import app, flags, logging
 from ml_collections import config_flags
-
-from smile_jax.eval import predict
 
 FLAGS = flags.FLAGS
 
@@ -26,6 +25,8 @@ def run(main) -> None:
 def run_and_output_dirs(default_output: str) -> tuple[str, str]:
   """(the trained run of --workdir, a training run or a main job naming its chosen run; the
   output folder: --output, else <run>/`default_output`), for the launchers that take both."""
+  # Imported here: it loads JAX and orbax, which the light launchers (merge_labels) never need.
+  from smile_jax.eval import predict  # noqa: PLC0415
   run_dir = predict.resolve_run_dir(FLAGS.workdir)
   return run_dir, FLAGS.output or os.path.join(run_dir, default_output)
 

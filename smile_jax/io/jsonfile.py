@@ -3,9 +3,9 @@
 `dump(obj, path)` writes every path field (keys in `PATH_KEYS`) that lies inside `root` (by
 default the JSON file's folder; a workdir that holds the file and what it points to, when the file
 lies deeper) relative to the file's folder; `load(path)` turns them back into absolute paths. A
-path outside `root` (a dataset, say) is kept absolute. A string under any other key that is an absolute path inside the
-folder is an error naming the key: a new path field must join `PATH_KEYS`, or the file would
-stop working once the workdir moves.
+path outside `root` (a dataset, say) is kept absolute. A string under any other key that is an
+absolute path inside `root` is an error naming the key: a new path field must join `PATH_KEYS`,
+or the file would stop working once the workdir moves.
 """
 
 from __future__ import annotations
