@@ -32,3 +32,10 @@ def test_a_root_above_the_file_keeps_its_paths_relative_through_parent_folders(t
   jsonfile.dump({"run_dir": run}, path, root=str(tmp_path))
   assert json.load(open(path))["run_dir"] == os.path.join("..", "search", "finalists", "a")
   assert jsonfile.load(path)["run_dir"] == run
+
+
+def test_an_empty_path_field_means_unset_and_stays_empty(tmp_path):
+  path = str(tmp_path / "config.json")
+  jsonfile.dump({"data": {"tfds_dir": "", "split_manifest": str(tmp_path / "split.json")}}, path)
+  assert json.load(open(path))["data"] == {"tfds_dir": "", "split_manifest": "split.json"}
+  assert jsonfile.load(path)["data"]["tfds_dir"] == ""

@@ -137,8 +137,6 @@ def test_no_json_file_of_the_job_holds_an_absolute_path(job_dir):
            for name in names if name.endswith(".json")]
   assert os.path.join(job_dir, "summary.json") in files and len(files) > 5
   for path in files:
-    if os.path.basename(path) == "config.json":   # a run's config as launched (left: see notes)
-      continue
     with open(path) as file:
       absolute = [s for s in _strings(json.load(file)) if job_dir in s]
     assert not absolute, f"{os.path.relpath(path, job_dir)} holds absolute paths {absolute[:3]}"

@@ -5,12 +5,15 @@ their decisions can be checked exactly; the real short trainings are exercised i
 """
 
 import dataclasses
+import json
 import math
+import os
 
 import numpy as np
 import pytest
 
 from smile_jax.cost import board, ops as ops_lib
+from smile_jax.io import jsonfile
 from smile_jax.models import spec as spec_lib, zoo
 from smile_jax.search import (algorithm1, best_first, candidates, constraints, full_training,
                               judging, reductions, scheduler, short_training)
@@ -269,8 +272,6 @@ def test_full_training_chooses_among_the_finalists():
 def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_data_dir):
   """The whole search stage on real data: GENKI-4K trained on too, a teacher distilled from,
   a reference net; then a re-run that trains nothing."""
-  import json
-  import os
   from configs import search as search_config
   from smile_jax.search import runner
   config = search_config.get_config("smoke")
@@ -306,9 +307,9 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
   teacher = first["teacher"]
   assert teacher["name"] == "ref_stride2_260k" and 0.0 <= teacher["test_auc"] <= 1.0
   assert (tmp_path / "teacher" / "teacher_logits.npz").exists()
-  finalist_config = json.load(open(tmp_path / "finalists" / finalist_runs[0] / "config.json"))
+  finalist_config = jsonfile.load(str(tmp_path / "finalists" / finalist_runs[0] / "config.json"))
   assert finalist_config["train"]["teacher"] == str(tmp_path / "teacher")
-  teacher_config = json.load(open(tmp_path / "teacher" / "config.json"))
+  teacher_config = jsonfile.load(str(tmp_path / "teacher" / "config.json"))
   assert teacher_config["augment"]["translate"] == 0.0 != finalist_config["augment"]["translate"]
   assert teacher_config["train"]["epochs"] == 1 and not teacher_config["train"]["distill_weight"]
   assert finalist_config["data"]["extra_datasets"] == ["genki4k"]
@@ -329,7 +330,6 @@ def test_runner_with_real_short_trainings_resumes(tmp_path, tfds_dir, shared_dat
 
 
 def test_bad_search_configs_fail_before_training(tmp_path):
-  import json
   from configs import search as search_config
   from smile_jax.search import runner
   cases = [("search.choice", "cheapest", "config.search.choice must be one of"),
@@ -358,7 +358,6 @@ def test_bad_search_configs_fail_before_training(tmp_path):
 
 
 def test_sigkilled_search_resumes_to_the_same_result(tmp_path, tfds_dir, smoke_search):
-  import json
   import subprocess
   from tests.conftest import REPO, kill_once_stored, smoke_command
   workdir = tmp_path / "killed"

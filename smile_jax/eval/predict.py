@@ -55,8 +55,7 @@ def load_run(workdir: str):
   """(run_dir, Predictor, its config, its RunData) of a trained run or a main job's chosen run."""
   run_dir = resolve_run_dir(workdir)
   predictor = Predictor.from_run(run_dir)
-  with open(os.path.join(run_dir, "config.json")) as file:
-    config = ml_collections.ConfigDict(json.load(file))
+  config = ml_collections.ConfigDict(jsonfile.load(os.path.join(run_dir, "config.json")))
   return run_dir, predictor, config, run_data.load(config.data, run_dir, predictor.spec.input_shape)
 
 

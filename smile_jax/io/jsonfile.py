@@ -5,7 +5,8 @@ default the JSON file's folder; a workdir that holds the file and what it points
 lies deeper) relative to the file's folder; `load(path)` turns them back into absolute paths. A
 path outside `root` (a dataset, say) is kept absolute. A string under any other key that is an
 absolute path inside `root` is an error naming the key: a new path field must join `PATH_KEYS`,
-or the file would stop working once the workdir moves.
+or the file would stop working once the workdir moves. An empty path field means unset and stays
+empty.
 """
 
 from __future__ import annotations
@@ -14,19 +15,20 @@ import json
 import os
 
 PATH_KEYS = frozenset({"run_dir", "chosen_run_dir", "split_manifest", "directory", "run_base",
-                       "sparkfun_edge_image"})
+                       "sparkfun_edge_image", "data_dir", "tfds_dir", "teacher"})
 
 
 def _map_paths(obj, fn, other=lambda key, value: value, key=None):
   if isinstance(obj, dict):
-    return {k: fn(v) if k in PATH_KEYS and isinstance(v, str) else _map_paths(v, fn, other, k)
+    return {k: fn(v) if k in PATH_KEYS and isinstance(v, str) and v else _map_paths(v, fn, other, k)
             for k, v in obj.items()}
   if isinstance(obj, (list, tuple)):
     return [_map_paths(v, fn, other, key) for v in obj]
   return other(key, obj) if isinstance(obj, str) else obj
 
 
-def _inside(target: str, base: str) -> bool:
+def inside(target: str, base: str) -> bool:
+  """Whether `target` is `base` or lies under it."""
   rel = os.path.relpath(os.path.abspath(target), base)
   return not (rel == ".." or rel.startswith(".." + os.sep))
 
@@ -36,12 +38,12 @@ def dump(obj, path: str, root: str | None = None, **json_kwargs) -> None:
   root = os.path.abspath(root or base)
 
   def relative(target: str) -> str:
-    if _inside(target, root):
+    if inside(target, root):
       return os.path.relpath(os.path.abspath(target), base)
     return os.path.abspath(target)
 
   def not_a_path(key, value: str) -> str:
-    if os.path.isabs(value) and _inside(value, root):
+    if os.path.isabs(value) and inside(value, root):
       raise ValueError(f"{path}: field {key!r} holds the absolute path {value!r} inside the "
                        "workdir; add the key to smile_jax/io/jsonfile.py PATH_KEYS so it is "
                        "written relative to the file")

@@ -23,6 +23,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 from tqdm import tqdm
 
+from smile_jax.io import jsonfile
 from smile_jax.models import infer
 from smile_jax.data import pipeline, run_data
 from smile_jax.eval import metrics
@@ -121,6 +122,17 @@ def _save(mngr, workdir: str, single, best, meta) -> None:
     json.dump(meta["history"], file, indent=1)
 
 
+def _config_root(data_cfg, workdir: str) -> str:
+  """The folder whose paths config.json stores relative to it: the one holding the run's split
+  when the run lies inside it (a job's runs, teacher and finalists train on the job's split), so
+  the job can be moved as a whole; else the run's own folder."""
+  if data_cfg.split_manifest:
+    split_dir = os.path.dirname(os.path.abspath(data_cfg.split_manifest))
+    if jsonfile.inside(workdir, split_dir):
+      return split_dir
+  return os.path.abspath(workdir)
+
+
 def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = None,
                        data: run_data.RunData | None = None, verbose: bool = True,
                        init_variables: dict | None = None) -> TrainResult:
@@ -136,8 +148,8 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
   data = data or run_data.load(config.data, workdir, spec.input_shape)
   with open(os.path.join(workdir, "spec.json"), "w") as file:
     file.write(spec.to_json())
-  with open(os.path.join(workdir, "config.json"), "w") as file:
-    file.write(config.to_json(indent=1))
+  jsonfile.dump(config.to_dict(), os.path.join(workdir, "config.json"),
+                root=_config_root(config.data, workdir), indent=1)
   tc = config.train
   base = pipeline.epoch_indices(data.train.labels, tc.seed, config.data.balance)
   steps_per_epoch = _check_recipe(tc, len(base))
