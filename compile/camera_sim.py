@@ -28,6 +28,7 @@ import unicorn
 
 from compile import firmware as firmware_lib
 from compile import profile
+from smile_jax.data import frame_crop
 
 WIDTH, HEIGHT = 324, 244
 ADDRESS = 0x24
@@ -44,18 +45,9 @@ SCRIPT_LINE = re.compile(r"\{0x([0-9A-Fa-f]{4}), 0x([0-9A-Fa-f]{2})\}")
 
 
 def centre_square(frame: np.ndarray, out_h: int, out_w: int, channels: int = 1) -> np.ndarray:
-  """frame_scale.c in numpy: the centre square, box-averaged with integer bins and rounding."""
+  """frame_scale.c in numpy: the centre square, box-averaged (data/frame_crop.py)."""
   height, width = frame.shape
-  side = min(width, height)
-  y0, x0 = (height - side) // 2, (width - side) // 2
-  square = frame[y0:y0 + side, x0:x0 + side].astype(np.int64)
-  rows = [(i * side // out_h, (i + 1) * side // out_h) for i in range(out_h)]
-  cols = [(j * side // out_w, (j + 1) * side // out_w) for j in range(out_w)]
-  out = np.empty((out_h, out_w), np.uint8)
-  for i, (r0, r1) in enumerate(rows):
-    for j, (c0, c1) in enumerate(cols):
-      count = (r1 - r0) * (c1 - c0)
-      out[i, j] = (square[r0:r1, c0:c1].sum() + count // 2) // count
+  out = frame_crop.box_average(frame, *frame_crop.centre_square(width, height), out_h, out_w)
   return np.repeat(out[:, :, None], channels, axis=2)
 
 
