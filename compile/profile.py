@@ -203,12 +203,12 @@ def _decode_block(md, code: bytes, address: int, size: int) -> _Block:
                 first_ls, after_ls)
 
 
-class _Counter:
+class Counter:
   """unicorn's hooks: per kernel, the instructions and estimated cycles of every block run (the
   flash cache's stalls when given one), and the watched kernels' output buffers on return."""
 
-  def __init__(self, symbols: _Symbols, watch: dict, cache):
-    self.symbols, self.watch, self.cache = symbols, watch, cache
+  def __init__(self, symbols: _Symbols, watch: dict | None = None, cache=None):
+    self.symbols, self.watch, self.cache = symbols, watch or {}, cache
     self.md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
     self.blocks: dict[int, _Block] = {}
     self.outputs = {}
@@ -219,6 +219,10 @@ class _Counter:
     self.kernel, self.prev = "glue", None
     if self.cache is not None:
       self.cache.reset_counts()
+
+  def total(self) -> tuple[int, int]:
+    """(instructions, estimated cycles) counted since the last reset, all kernels together."""
+    return (sum(v[0] for v in self.counts.values()), sum(v[1] for v in self.counts.values()))
 
   def on_block(self, uc_, address, size, _):
     block = self.blocks.get(address)
@@ -266,7 +270,7 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
   in_addr, out_addr = SCRATCH + 0x1000, SCRATCH + 0x1000 + ((image.size + 0xFFF) & ~0xFFF)
   uc.mem_write(in_addr, image.tobytes())
   cache = flash_cache.Simulator(flash) if flash is not None else None
-  counter = _Counter(symbols, watch or {}, cache)
+  counter = Counter(symbols, watch, cache)
   uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.on_block)
   if cache is not None:
     uc.hook_add(unicorn.UC_HOOK_MEM_READ, counter.on_read, begin=flash.origin,
