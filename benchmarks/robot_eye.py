@@ -6,8 +6,9 @@ r"""The robot's-eye benchmark: a trained net scored on camera frames by each pip
 The run's (or the main job's chosen run's) test photos, SMILEsmileD's face crops and GENKI-4K's
 photos by the run's split manifests, are drawn into 324 x 244 sensor frames at three distances
 (smile_jax/data/camera_frames.py), with frames holding no face and two. Each pipeline scores them:
-`centre_square` (the firmware before it could find faces) and `host` (OpenCV's face detection
-and crop, as experiments.predict). Prints, per frame kind, the AUC, the share of true faces
+`centre_square` (the firmware before it could find faces), `host` (OpenCV's face detection and
+crop, as experiments.predict) and, with --pipelines, `viola_jones` (the device's fixed-point
+locator, smile_jax/data/viola_jones.py, and the device's crop; ~1.5 s a frame in numpy). Prints, per frame kind, the AUC, the share of true faces
 found and the false faces per frame; writes robot_eye.json and robot_eye_samples.png to
 --output. Choices are made on --split=val; the test split is the default because it is what the
 report quotes.
@@ -19,7 +20,7 @@ import os
 import ml_collections
 from absl import app, flags
 
-from smile_jax.data import run_data
+from smile_jax.data import run_data, viola_jones
 from smile_jax.eval import predict, robot_eye
 from smile_jax.io import jsonfile
 
@@ -31,6 +32,9 @@ flags.DEFINE_string("split", "test", "Which split's photos to draw (val for choi
 flags.DEFINE_integer("per_class", 0, "At most this many photos per class and dataset (0: all).")
 flags.DEFINE_integer("extra_frames", 100, "Frames with no face, and as many with two faces.")
 flags.DEFINE_integer("seed", 0, "Frame seed.")
+flags.DEFINE_list("pipelines", ["centre_square", "host"],
+                  "Of centre_square, host, viola_jones (the fixed-point locator's reference).")
+flags.DEFINE_integer("every", 1, "Score every N-th frame only (the numpy locator is slow).")
 
 
 def frame_sources(run_dir: str) -> list:
@@ -51,10 +55,16 @@ def main(_):
   predictor = predict.Predictor.from_run(run_dir)
   size = predictor.spec.input_shape[0]
   frames = robot_eye.frame_set(frame_sources(run_dir), FLAGS.extra_frames, FLAGS.seed)
+  frames = frames[::FLAGS.every]
   images = [f.image for f in frames]
-  pipelines = {"centre_square": robot_eye.centre_square(predictor.score_crops, size),
-               "host": robot_eye.host(predictor.score_crops, size)}
-  answers = {name: run(images) for name, run in pipelines.items()}
+  locator = viola_jones.Locator(viola_jones.Cascade.from_opencv())
+  known = {"centre_square": lambda: robot_eye.centre_square(predictor.score_crops, size),
+           "host": lambda: robot_eye.host(predictor.score_crops, size),
+           "viola_jones": lambda: robot_eye.located(locator.find, predictor.score_crops, size)}
+  unknown = sorted(set(FLAGS.pipelines) - set(known))
+  if unknown:
+    raise app.UsageError(f"--pipelines: unknown {unknown}; choose from {sorted(known)}")
+  answers = {name: known[name]()(images) for name in FLAGS.pipelines}
   results = {name: robot_eye.measure(frames, a) for name, a in answers.items()}
   print(f"{len(frames)} frames of the {FLAGS.split} split, run {run_dir}\n")
   print(robot_eye.table(results))
@@ -63,7 +73,7 @@ def main(_):
     with open(os.path.join(FLAGS.output, "robot_eye.json"), "w") as file:
       json.dump({name: {k: s.to_dict() for k, s in r.items()} for name, r in results.items()},
                 file, indent=1)
-    robot_eye.sample_sheet(frames, answers["host"],
+    robot_eye.sample_sheet(frames, answers[FLAGS.pipelines[-1]],
                            os.path.join(FLAGS.output, "robot_eye_samples.png"))
 
 

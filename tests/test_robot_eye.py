@@ -181,3 +181,18 @@ def test_the_locator_finds_a_real_face_and_nothing_in_blank_frames(locator, shar
     assert locator.find(blank) == []
   with pytest.raises(ValueError, match="324x244 frames, got 64x64"):
     locator.find(np.zeros((64, 64), np.uint8))
+
+
+def test_located_scores_the_best_face_and_no_face_as_no_smile():
+  frame = np.zeros((244, 324), np.uint8)
+  frame[100:150, 200:250] = 200                      # a bright "face" on the right
+  boxes = {0: [(10, 10, 50, 50), (200, 100, 50, 50)], 1: []}
+  calls = iter([0, 1])
+  pipeline = robot_eye.located(lambda image: boxes[next(calls)],
+                               lambda crops: crops.mean(axis=(1, 2, 3)) / 255.0, 32)
+  with_faces, without = pipeline([frame, frame])
+  assert with_faces.boxes == ((200, 100, 50, 50), (10, 10, 50, 50))   # best-scoring first
+  square = frame_crop.face_square((200, 100, 50, 50))
+  assert with_faces.score == pytest.approx(
+      frame_crop.box_average(frame, *square, 32, 32).mean() / 255.0)
+  assert without == robot_eye.Answer(0.0, (), False)

@@ -7,9 +7,9 @@ score (the maximum over the faces it found), and the boxes it found. `measure` s
 frame kind: the AUC, the share of true faces found (a found box matches a true one at an IoU of
 `MATCH_IOU`), and false faces per frame.
 
-Two pipelines live here, both on the host: `centre_square` (what the robot's firmware did before
-it could find faces) and `host` (OpenCV's face detection and crop, data/faces.py, as predict
-does). The device pipeline (app/device_pipeline.py) speaks the same interface.
+Three pipelines live here, on the host: `centre_square` (what the robot's firmware did before it
+could find faces), `host` (OpenCV's face detection and crop, data/faces.py, as predict does) and
+`located` (any locator's boxes, cropped the device's way, the maximum over faces).
 """
 
 from __future__ import annotations
@@ -138,6 +138,26 @@ def host(score_crops, size: int) -> Pipeline:
     scores = score_crops(np.stack([c.image for c in crops])[..., None])
     return [Answer(float(s), (c.box,) if c.face_found else (), c.face_found)
             for s, c in zip(scores, crops)]
+  return run
+
+
+def located(locate, score_crops, size: int) -> Pipeline:
+  """Faces from `locate` (frame -> boxes, best first: the device's locator), each cropped the
+  device's way (data/frame_crop.py: face_square, box_average) and scored; the frame's score is
+  the maximum over its faces, 0 with none (no face: no smile)."""
+  def run(images):
+    answers = []
+    for image in tqdm(images, desc="located faces", unit="frame", mininterval=2.0):
+      boxes = tuple(locate(image))
+      if not boxes:
+        answers.append(Answer(0.0, (), False))
+        continue
+      crops = np.stack([frame_crop.box_average(image, *frame_crop.face_square(box), size, size)
+                        for box in boxes])
+      scores = np.asarray(score_crops(crops[..., None]))
+      order = np.argsort(-scores, kind="stable")
+      answers.append(Answer(float(scores[order[0]]), tuple(boxes[i] for i in order), True))
+    return answers
   return run
 
 
