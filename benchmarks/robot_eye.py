@@ -17,12 +17,10 @@ report quotes.
 import json
 import os
 
-import ml_collections
 from absl import app, flags
 
-from smile_jax.data import run_data, viola_jones
+from smile_jax.data import frame_sets, viola_jones
 from smile_jax.eval import predict, robot_eye
-from smile_jax.io import jsonfile
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A training run, or a main job (its chosen run).")
@@ -37,24 +35,12 @@ flags.DEFINE_list("pipelines", ["centre_square", "host"],
 flags.DEFINE_integer("every", 1, "Score every N-th frame only (the numpy locator is slow).")
 
 
-def frame_sources(run_dir: str) -> list:
-  """The run's split photos of every dataset it trains on, as camera_frames Sources."""
-  config = ml_collections.ConfigDict(jsonfile.load(os.path.join(run_dir, "config.json")))
-  manifest = config.data.split_manifest or os.path.join(run_dir, "split.json")
-  names = [config.data.dataset] + list(config.data.extra_datasets)
-  out = []
-  for i, name in enumerate(names):
-    path = manifest if i == 0 else run_data.extra_manifest_path(manifest, name)
-    out += robot_eye.sources(FLAGS.data_dir or config.data.data_dir, name, path, FLAGS.split,
-                             FLAGS.per_class)
-  return out
-
-
 def main(_):
   run_dir = predict.resolve_run_dir(FLAGS.workdir)
   predictor = predict.Predictor.from_run(run_dir)
   size = predictor.spec.input_shape[0]
-  frames = robot_eye.frame_set(frame_sources(run_dir), FLAGS.extra_frames, FLAGS.seed)
+  sources = frame_sets.run_sources(run_dir, FLAGS.split, FLAGS.per_class, FLAGS.data_dir)
+  frames = frame_sets.frame_set(sources, FLAGS.extra_frames, FLAGS.seed)
   frames = frames[::FLAGS.every]
   images = [f.image for f in frames]
   locator = viola_jones.Locator(viola_jones.Cascade.from_opencv())

@@ -55,6 +55,10 @@ class Board:
   common: tuple = ()          # sources of firmware/common/ besides startup.c
 
 
+# firmware/common/'s sources of the robot's pipeline (compile/pipeline_firmware.py adds the
+# locator's renamed model object and the face map's generated tables).
+PIPELINE_SOURCES = ("frame_crop.c", "face_map.c", "face_pipeline.c")
+
 BOARDS = {
     "qemu-mps2-an386": Board("qemu-mps2-an386", "qemu_mps2_an386", ("main.c",),
                              0x0, 4096 * 1024, 0x20000000, 4096 * 1024, common=("semihost.c",)),
@@ -62,6 +66,10 @@ BOARDS = {
     "qemu-mps2-an386-uart": Board("qemu-mps2-an386-uart", "qemu_mps2_an386", ("uart_main.c",),
                                   0x0, 4096 * 1024, 0x20000000, 4096 * 1024,
                                   common=("protocol.c",)),
+    # The robot's whole pipeline (face locator, crops, smile net) on frames from input.bin.
+    "qemu-mps2-an386-pipeline": Board("qemu-mps2-an386-pipeline", "qemu_mps2_an386",
+                                      ("pipeline_main.c",), 0x0, 4096 * 1024, 0x20000000,
+                                      4096 * 1024, common=("semihost.c",) + PIPELINE_SOURCES),
     "sparkfun-edge": Board("sparkfun-edge", "sparkfun_edge",
                            ("main.c", "edge.c", "hm01b0.c", "frame_scale.c", "test_frame.c"),
                            0xC000, 960 * 1024, 0x10000000, 384 * 1024),
@@ -140,7 +148,8 @@ def build(model_dir: str, board_name: str, out_dir: str, kernels: str = "llvm",
   """Links model_dir/{model.c, model.h, kernels.c | kernels.o} into the board's firmware.
   `test_image`, `test_logits` and `test_tolerance` (the sparkfun-edge build): the self-test's
   input, what the model must output on it and how closely. `extra_flags` (-I, -D) and `libraries`
-  (.a files) are for a model.c built on a library (compile/cmsis_nn.py)."""
+  (.a or .o files, generated .c sources) are for a model.c built on a library
+  (compile/cmsis_nn.py) or beside a second model (compile/pipeline_firmware.py)."""
   board = BOARDS[board_name]
   check_toolchain(qemu=False)
   os.makedirs(out_dir, exist_ok=True)

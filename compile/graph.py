@@ -144,7 +144,13 @@ def from_spec(spec: spec_lib.ModelSpec, variables: dict) -> Graph:
   shape = tuple(spec.input_shape)
   for index, layer in enumerate(spec.layers):
     name = f"{layer.type}_{index}"
-    if isinstance(layer, spec_lib.Conv):
+    if isinstance(layer, spec_lib.Conv) and spec.is_map and index == len(spec.layers) - 1:
+      # A map spec's 1x1 head is one dense layer applied at every cell: (H, W, C) -> (H, W, O).
+      params = variables["params"][name]
+      kernel = np.asarray(params["kernel"], np.float32)
+      ops.append(DenseOp(kernel.reshape(kernel.shape[-2], kernel.shape[-1]),
+                         np.asarray(params["bias"], np.float32), False, index))
+    elif isinstance(layer, spec_lib.Conv):
       params = variables["params"][name]
       ops.append(
           ConvOp(
@@ -264,7 +270,8 @@ def max_pool(inputs, window, stride, pads):
 
 
 def run_float(graph: Graph, images: np.ndarray) -> np.ndarray:
-  """Logits (N, classes) of uint8 images (N, H, W, C), in float32 numpy."""
+  """Logits (N, classes), or a map spec's maps (N, H', W', classes), of uint8 images (N, H, W,
+  C), in float32 numpy."""
   return run_float_ops(graph, normalize(images))
 
 

@@ -98,11 +98,13 @@ def _header(program: kernels_lib.Program, plan: MemoryPlan) -> str:
 #define SMILE_MODEL_INPUT_CHANNELS {program.image.shape[3]}
 #define SMILE_MODEL_INPUT_SIZE {int(np.prod(program.image.shape))}
 #define SMILE_MODEL_NUM_CLASSES {out.shape[-1]}
+#define SMILE_MODEL_OUTPUT_SIZE {int(np.prod(out.shape[1:]))}
 #define SMILE_MODEL_ARENA_BYTES {plan.arena_bytes}
 typedef {kernels_lib.C_TYPES[out.dtype]} smile_logit_t;
 
 /* One inference: uint8 pixels (H x W x C, row-major) -> logits (int8 builds: int32 accumulators,
-   real logit = value * smile_model_logit_scale[c]). Returns 0. */
+   real logit = value * smile_model_logit_scale[c]; a map spec: SMILE_MODEL_OUTPUT_SIZE values,
+   H' x W' x classes). Returns 0. */
 int smile_model_run(const uint8_t* image, smile_logit_t* logits);
 /* The smiling score as a real logit difference (class 1 - class 0). */
 float smile_model_score(const smile_logit_t* logits);

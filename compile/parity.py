@@ -42,8 +42,8 @@ def first_divergence(built, covered: dict, elf_path: str, image: np.ndarray) -> 
   calls = [c for c in program.calls if not c.is_reshape]
   watch = {c.kernel: ("arena", plan.placements[c.out.name].offset, c.out.nbytes)
            for c in calls if c.out.name in plan.placements}
-  classes = program.calls[-1].out.shape[-1]
-  run = profile.profile_elf(elf_path, image, built.logit_dtype, classes, watch)
+  outputs = int(np.prod(program.calls[-1].out.shape[1:]))
+  run = profile.profile_elf(elf_path, image, built.logit_dtype, outputs, watch)
   model_input, activations = _reference_activations(built, image)
   position = {id(op): i for i, op in enumerate(built.graph.ops)}   # ops hold arrays: no ==
   for call in calls:
@@ -73,7 +73,8 @@ def check(built, covered: dict, elf_path: str, images: np.ndarray, logits: np.nd
           reference: np.ndarray, label: str) -> float:
   """The max |firmware - reference| over `images`; raises ParityError naming the first divergent
   layer when it exceeds the build's tolerance."""
-  diff = np.abs(np.asarray(logits, np.float64) - np.asarray(reference, np.float64)).max(axis=-1)
+  reference = np.asarray(reference, np.float64).reshape(len(images), -1)   # a map: flat, as written
+  diff = np.abs(np.asarray(logits, np.float64) - reference).max(axis=-1)
   worst = float(diff.max())
   if worst > tolerance(built.dtype):
     first = int(np.flatnonzero(diff > tolerance(built.dtype))[0])

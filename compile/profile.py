@@ -203,12 +203,20 @@ def _decode_block(md, code: bytes, address: int, size: int) -> _Block:
                 first_ls, after_ls)
 
 
+def kernel_region(name: str) -> str | None:
+  """A model's kernels count under their names, its smile_model_run as glue."""
+  return name if KERNEL.match(name) else "glue" if name == "smile_model_run" else None
+
+
 class Counter:
   """unicorn's hooks: per kernel, the instructions and estimated cycles of every block run (the
   flash cache's stalls when given one), and the watched kernels' output buffers on return."""
 
-  def __init__(self, symbols: _Symbols, watch: dict | None = None, cache=None):
+  def __init__(self, symbols: _Symbols, watch: dict | None = None, cache=None, region=None):
+    """`region(name)`: what a function counts under when the run enters it (None: whatever was
+    running); by default a model's kernels under their own names, smile_model_run as "glue"."""
     self.symbols, self.watch, self.cache = symbols, watch or {}, cache
+    self.region = region or kernel_region
     self.md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
     self.blocks: dict[int, _Block] = {}
     self.outputs = {}
@@ -238,7 +246,7 @@ class Counter:
       # or store pipelines with the one before it, as anywhere else.
       _add(self.counts, self.kernel, 0, -1)
     name = self.symbols.name_at(address)
-    running = name if KERNEL.match(name) else "glue" if name == "smile_model_run" else self.kernel
+    running = self.region(name) or self.kernel
     if running != self.kernel and self.kernel in self.watch:
       symbol, offset, nbytes = self.watch[self.kernel]
       self.outputs[self.kernel] = bytes(
@@ -253,7 +261,7 @@ class Counter:
     _add(self.counts, self.kernel, 0, 0, self.cache.read(address, size))
 
 
-def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
+def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, outputs: int,
                 watch: dict | None = None,
                 flash: flash_cache.FlashCache | None = None) -> Profile:
   """Runs one inference of the firmware's model in unicorn and counts it per kernel.
@@ -286,7 +294,7 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, classes: int,
     uc.reg_write(arm_const.UC_ARM_REG_LR, SCRATCH | 1)
     uc.emu_start(entry | 1, SCRATCH)
   dtype = np.dtype(logit_dtype)
-  logits = np.frombuffer(bytes(uc.mem_read(out_addr, classes * dtype.itemsize)), dtype).copy()
+  logits = np.frombuffer(bytes(uc.mem_read(out_addr, outputs * dtype.itemsize)), dtype).copy()
   kernels = tuple(KernelProfile(k, *v) for k, v in counter.counts.items())
   misses = (cache.code_misses, cache.data_misses) if cache is not None else (0, 0)
   return Profile(kernels, logits, counter.outputs, misses)

@@ -18,7 +18,8 @@ The arithmetic, which the compiled C code and `run_int` share exactly:
     23-bit multipliers the product and offset usually fit 32 bits and the kernels multiply on
     32 (MLA) rather than 64 (relative error 2^-23, far below the output's rounding);
   * max pool and flatten work on the integers unchanged (max commutes with a positive scale);
-  * the last dense layer stops at its int32 accumulators: logits = acc * logit_scale[c].
+  * the last dense layer stops at its int32 accumulators: logits = acc * logit_scale[c]; a map
+    spec's 1x1 head is that dense layer at every cell (graph.py), so a map is int32 too.
 """
 
 from __future__ import annotations
@@ -222,7 +223,8 @@ def _int_matmul(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
 
 def run_int(qgraph: QuantGraph, images: np.ndarray) -> np.ndarray:
-  """The integer reference: int32 logit accumulators (N, classes) of uint8 images (N, H, W, C)."""
+  """The integer reference: int32 logit accumulators (N, classes), or a map spec's (N, H', W',
+  classes), of uint8 images (N, H, W, C)."""
   return collections.deque(int_activations(qgraph, images), maxlen=1)[0]
 
 

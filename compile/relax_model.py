@@ -1,7 +1,8 @@
 """A deploy graph (float) or quantized graph (int8) as a TVM Relax module, built with BlockBuilder.
 
 The module's `main` takes one uint8 image (1, H, W, C), NHWC, as the camera gives it, and returns
-the logits: float32 for the float graph, int32 accumulators for the int8 one (see quantize.py).
+the logits (a map spec: its map): float32 for the float graph, int32 accumulators for the int8
+one (see quantize.py).
 Weights are Relax constants in HWIO / (In, Out) layout, so they go to flash unchanged. Building
 Relax directly sidesteps the StableHLO frontend, which does not load jaxlib 0.10's MLIR.
 """
@@ -193,7 +194,8 @@ def _int_body(bb, image, qgraph: quant_lib.QuantGraph, dsp: bool):
     if dsp and isinstance(op, quant_lib.QConv):
       requants, i = _with_affines(op, ops, i)
       activation = _dsp_conv(bb, activation, op, requants)
-    elif dsp and isinstance(op, quant_lib.QDense) and str(activation.ty.dtype) == "int8":
+    elif (dsp and isinstance(op, quant_lib.QDense) and str(activation.ty.dtype) == "int8"
+          and len(activation.ty.shape) == 2):   # a map's per-cell head: the generic matmul
       requants, i = _with_affines(op, ops, i)
       activation = _dsp_dense(bb, activation, op, requants)
     elif dsp and _depthwise_layer(activation, op) is not None:

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from smile_jax.data import camera_frames, faces, frame_crop, viola_jones
+from smile_jax.data import camera_frames, face_map, faces, frame_crop, viola_jones
 from smile_jax.eval import robot_eye
 
 
@@ -175,7 +175,7 @@ def test_the_locator_finds_a_real_face_and_nothing_in_blank_frames(locator, shar
   frame = camera_frames.draw("arm", [source], [source], seed=2)
   found = locator.find(frame.image)
   assert 1 <= len(found) <= locator.max_faces
-  assert robot_eye.iou(found[0], frame.boxes[0]) >= robot_eye.MATCH_IOU
+  assert face_map.iou(found[0], frame.boxes[0]) >= face_map.MATCH_IOU
   for blank in (np.zeros((244, 324), np.uint8), np.full((244, 324), 255, np.uint8),
                 np.full((244, 324), 97, np.uint8)):
     assert locator.find(blank) == []

@@ -121,3 +121,16 @@ def test_bad_specs_are_explained():
   with pytest.raises(spec_lib.SpecError, match="stride must be a positive integer"):
     spec_lib.ModelSpec("x", (spec_lib.Conv(4, 3, stride=0), spec_lib.Flatten(),
                              spec_lib.Dense(2, "none")), input_shape=(8, 8, 1))
+
+
+def test_a_map_spec_ends_in_a_1x1_conv_and_writes_a_map():
+  locator = zoo.face_locator()
+  assert locator.is_map and not zoo.compact().is_map
+  assert locator.output_shape == (8, 11, 4) and locator.output_size == 352
+  assert spec_lib.ModelSpec.from_json(locator.to_json()) == locator
+  assert zoo.compact().output_shape == (2,) and zoo.compact().output_size == 2
+  with pytest.raises(spec_lib.SpecError, match="Conv\\(4, 1"):
+    spec_lib.ModelSpec("wide_head", (spec_lib.Conv(8, 3), spec_lib.Conv(4, 3, activation="none")),
+                       (16, 16, 1), 4)
+  with pytest.raises(spec_lib.SpecError, match="last layer must be"):
+    spec_lib.ModelSpec("relu_head", (spec_lib.Conv(8, 3), spec_lib.Conv(4, 1)), (16, 16, 1), 4)

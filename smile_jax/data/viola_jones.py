@@ -2,7 +2,7 @@
 
 The robot finds faces the way the seed report's pipeline does (a Haar cascade), in integer
 arithmetic only, so that this numpy reference and the firmware (compile/firmware/common/
-face_locator.c, its tables generated from `Cascade`) find the same boxes bit for bit.
+haar_locator.c, its tables generated from `Cascade`) find the same boxes bit for bit.
 
 - `Cascade.from_opencv(name)` reads one of OpenCV's Haar cascades (the data file; the evaluation
   is ours) into integer tables: node thresholds in units of 2^-THRESHOLD_BITS, leaf values and

@@ -1,15 +1,15 @@
 """The robot's-eye benchmark: labelled photos drawn into camera frames, scored by a pipeline.
 
-`sources` reads a split of the datasets (SMILEsmileD's face crops, GENKI-4K's photos) as
-data/camera_frames.Source's; `frame_set` draws each into frames at every distance, and adds
-frames with no face and frames with two. A *pipeline* turns frames into `Answer`s: the smile
+The frames come from data/frame_sets.py (a split's photos drawn at every distance, with frames
+holding no face and two). A *pipeline* turns frames into `Answer`s: the smile
 score (the maximum over the faces it found), and the boxes it found. `measure` scores answers per
 frame kind: the AUC, the share of true faces found (a found box matches a true one at an IoU of
-`MATCH_IOU`), and false faces per frame.
+data/face_map.MATCH_IOU), and false faces per frame.
 
-Three pipelines live here, on the host: `centre_square` (what the robot's firmware did before it
-could find faces), `host` (OpenCV's face detection and crop, data/faces.py, as predict does) and
-`located` (any locator's boxes, cropped the device's way, the maximum over faces).
+The pipelines, on the host: `centre_square` (what the robot's firmware did before it could find
+faces), `host` (OpenCV's face detection and crop, data/faces.py, as predict does), `located`
+(any locator's boxes, cropped the device's way, the maximum over faces) and `whole` (a pipeline
+that does it all in one: the device's integer reference).
 """
 
 from __future__ import annotations
@@ -22,12 +22,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from smile_jax.data import builders, camera_frames, faces, frame_crop, sources as sources_lib
-from smile_jax.data import splits
+from smile_jax.data import camera_frames, face_map, faces, frame_crop
 from smile_jax.eval import metrics
-
-MATCH_IOU = 0.3
-
 
 @dataclasses.dataclass(frozen=True)
 class Answer:
@@ -37,54 +33,6 @@ class Answer:
 
 
 Pipeline = Callable[[Sequence[np.ndarray]], list[Answer]]
-
-
-def sources(data_dir: str, dataset: str, manifest: str, split: str,
-            limit: int = 0) -> list[camera_frames.Source]:
-  """The `split` of `dataset` (a builders.BUILDERS name) under `data_dir` by its manifest, as
-  Sources (the first `limit` of each class when > 0). A photo whose face the host detector
-  cannot find is left out: its true box is unknown."""
-  folder = os.path.join(sources_lib.data_dir(data_dir), builders.BUILDERS[dataset][1])
-  is_crop = dataset == "smilesmiled"
-  examples = (sources_lib.smilesmiled_examples(folder) if is_crop
-              else sources_lib.class_folder_examples(folder))
-  wanted = {key.split(":", 1)[-1] for key in splits.read_manifest(manifest)["splits"][split]}
-  chosen, per_class = [], {0: 0, 1: 0}
-  for ex in sorted(examples, key=lambda e: e.key):
-    if ex.key in wanted and not (limit and per_class[ex.label] >= limit):
-      per_class[ex.label] += 1
-      chosen.append(ex)
-  out = [camera_frames.source_from_photo(f"{dataset}:{ex.key}", ex.path, ex.label, is_crop)
-         for ex in tqdm(chosen, desc=f"{dataset} {split} sources", unit="img", mininterval=1.0)]
-  return [source for source in out if source is not None]
-
-
-def frame_set(face_sources: list[camera_frames.Source], extra_frames: int, seed: int,
-              look: camera_frames.SensorLook = camera_frames.SensorLook()):
-  """Every source drawn at each of camera_frames.DISTANCES, then `extra_frames` frames with no
-  face and as many with two (pairs of sources in a seeded order): a list of Frames, each with
-  its own seed, so a frame does not change when others are added."""
-  frames = []
-  for k, kind in enumerate(camera_frames.DISTANCES):
-    for i, source in enumerate(face_sources):
-      frames.append(camera_frames.draw(kind, [source], face_sources, seed * 1_000_003 + k * 100_003
-                                       + i, look))
-  order = np.random.default_rng(seed).permutation(len(face_sources))
-  for i in range(extra_frames):
-    base = seed * 1_000_003 + 900_000 + i
-    frames.append(camera_frames.draw("none", [], face_sources, base, look))
-    pair = [face_sources[order[(2 * i) % len(order)]], face_sources[order[(2 * i + 1) % len(order)]]]
-    frames.append(camera_frames.draw("two", pair, face_sources, base + 50_000, look))
-  return frames
-
-
-def iou(a, b) -> float:
-  ax, ay, aw, ah = a
-  bx, by, bw, bh = b
-  w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-  h = max(0, min(ay + ah, by + bh) - max(ay, by))
-  inter = w * h
-  return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,10 +59,7 @@ def measure(frames, answers: list[Answer]) -> dict[str, KindScore]:
     scores = np.array([a.score for _, a in picked])
     auc = metrics.roc_auc(labels, scores) if 0 < labels.sum() < len(labels) else None
     true_faces = sum(len(f.boxes) for f, _ in picked)
-    found = sum(sum(any(iou(t, b) >= MATCH_IOU for b in a.boxes) for t in f.boxes)
-                for f, a in picked)
-    false = sum(sum(not any(iou(t, b) >= MATCH_IOU for t in f.boxes) for b in a.boxes)
-                for f, a in picked)
+    found, false = np.sum([face_map.match(a.boxes, f.boxes) for f, a in picked], axis=0)
     out[kind] = KindScore(kind, len(picked), auc, found / true_faces if true_faces else None,
                           false / len(picked))
   return out
@@ -141,22 +86,38 @@ def host(score_crops, size: int) -> Pipeline:
   return run
 
 
+def answer(boxes, scores) -> Answer:
+  """A frame's Answer from its faces' boxes and smile scores: the best face's score and the
+  boxes best-scoring first; no face, no smile."""
+  if not len(boxes):
+    return Answer(0.0, (), False)
+  order = np.argsort(-np.asarray(scores), kind="stable")
+  return Answer(float(scores[order[0]]), tuple(tuple(boxes[i]) for i in order), True)
+
+
 def located(locate, score_crops, size: int) -> Pipeline:
-  """Faces from `locate` (frame -> boxes, best first: the device's locator), each cropped the
-  device's way (data/frame_crop.py: face_square, box_average) and scored; the frame's score is
-  the maximum over its faces, 0 with none (no face: no smile)."""
+  """Faces from `locate` (frame -> boxes: a locator), each cropped the device's way
+  (data/frame_crop.py: face_square, box_average) and scored by `score_crops`."""
   def run(images):
     answers = []
     for image in tqdm(images, desc="located faces", unit="frame", mininterval=2.0):
       boxes = tuple(locate(image))
-      if not boxes:
-        answers.append(Answer(0.0, (), False))
-        continue
-      crops = np.stack([frame_crop.box_average(image, *frame_crop.face_square(box), size, size)
-                        for box in boxes])
-      scores = np.asarray(score_crops(crops[..., None]))
-      order = np.argsort(-scores, kind="stable")
-      answers.append(Answer(float(scores[order[0]]), tuple(boxes[i] for i in order), True))
+      crops = [frame_crop.box_average(image, *frame_crop.face_square(box), size, size)
+               for box in boxes]
+      scores = np.asarray(score_crops(np.stack(crops)[..., None])) if crops else []
+      answers.append(answer(boxes, scores))
+    return answers
+  return run
+
+
+def whole(run_frames, batch: int = 64) -> Pipeline:
+  """A pipeline that goes from frames to faces in one (the device's: compile/face_pipeline.py):
+  `run_frames` takes (N, H, W) uint8 frames and gives, per frame, (boxes, scores)."""
+  def run(images):
+    answers = []
+    for start in tqdm(range(0, len(images), batch), desc="device pipeline", unit="batch",
+                      mininterval=2.0):
+      answers += [answer(b, s) for b, s in run_frames(np.stack(images[start:start + batch]))]
     return answers
   return run
 

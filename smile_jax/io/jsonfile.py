@@ -15,7 +15,8 @@ import json
 import os
 
 PATH_KEYS = frozenset({"run_dir", "chosen_run_dir", "split_manifest", "directory", "run_base",
-                       "sparkfun_edge_image", "data_dir", "tfds_dir", "teacher"})
+                       "sparkfun_edge_image", "data_dir", "tfds_dir", "teacher",
+                       "split_run"})
 
 
 def _map_paths(obj, fn, other=lambda key, value: value, key=None):

@@ -109,9 +109,12 @@ ACTIVATIONS = ("relu", "none")
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-  """A feed-forward classifier: input (H, W, C) -> layers -> logits (num_classes,).
+  """A feed-forward net: input (H, W, C) -> layers -> logits (num_classes,), or, for a map
+  spec, a map (H', W', num_classes) of per-cell outputs (the face locator's heat map and box).
 
-  The last layer must be a `Dense` with `num_classes` features and activation "none".
+  The last layer must be a `Dense` with `num_classes` features and activation "none" (a
+  classifier) or a 1x1 stride-1 `Conv` with `num_classes` features and activation "none" on a
+  feature map (a map spec: the same linear head at every cell).
   """
   name: str
   layers: tuple[Layer, ...]
@@ -162,6 +165,21 @@ class ModelSpec:
 
   def with_input_shape(self, shape: Sequence[int]) -> "ModelSpec":
     return dataclasses.replace(self, input_shape=tuple(shape))
+
+  @property
+  def is_map(self) -> bool:
+    """Whether the net ends in a per-cell map (a 1x1 conv head) rather than logits."""
+    return isinstance(self.layers[-1], Conv)
+
+  @property
+  def output_shape(self) -> tuple[int, ...]:
+    """(num_classes,) for a classifier, (H', W', num_classes) for a map spec."""
+    return infer_shapes(self)[-1]
+
+  @property
+  def output_size(self) -> int:
+    """How many values one inference writes (the firmware's output buffer)."""
+    return math.prod(self.output_shape)
 
 
 def _out_size(size: int, window: int, stride: int, padding: str) -> int:
@@ -217,10 +235,12 @@ def validate(spec: ModelSpec) -> None:
     if isinstance(layer, Dropout) and not 0.0 <= layer.rate < 1.0:
       raise SpecError(f"{where}: dropout rate must be in [0, 1), got {layer.rate}")
   last = spec.layers[-1]
-  if not (isinstance(last, Dense) and last.features == spec.num_classes and
-          last.activation == "none"):
+  logits = isinstance(last, Dense)
+  head = isinstance(last, Conv) and last.kernel == 1 and last.stride == 1
+  if not ((logits or head) and last.features == spec.num_classes and last.activation == "none"):
     raise SpecError(f"spec {spec.name!r}: the last layer must be Dense({spec.num_classes}, "
-                    f"activation='none') producing logits, got {last}")
+                    f"activation='none') producing logits, or Conv({spec.num_classes}, 1, "
+                    f"activation='none') producing a map, got {last}")
   infer_shapes(spec)
 
 

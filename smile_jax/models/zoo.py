@@ -10,8 +10,8 @@ that the report's 224-pixel designs still fit a 64-pixel input; with it the Embe
 
 from __future__ import annotations
 
-from smile_jax.models.spec import (BatchNorm, Conv, Dense, Dropout, Flatten, GlobalAvgPool, MaxPool,
-                                   ModelSpec)
+from smile_jax.models.spec import (BatchNorm, Conv, Dense, DepthwiseConv, Dropout, Flatten,
+                                   GlobalAvgPool, MaxPool, ModelSpec)
 
 
 def alexnet() -> ModelSpec:
@@ -113,6 +113,19 @@ def searched_alexnet() -> ModelSpec:
       Conv(384, 3, stride=2), Conv(96, 3), Conv(128, 3), MaxPool(3, 2),
       Flatten(), Dense(2, activation="none")))
 
+
+def face_locator() -> ModelSpec:
+  """The robot's face locator (data/face_map.py): the camera frame at 81 x 61 (4 x 4 box
+  averages) -> an 11 x 8 map of face-centre heat and box (dx, dy, log2 size) per 32-pixel cell.
+  Three 3x3/2 convs reach the cells; two depthwise-separable blocks widen the view to 47 input
+  pixels (188 frame pixels: a face filling the frame) for 0.23 M more MACs; 1.13 M MACs in all."""
+  return ModelSpec("face_locator", _stride2_convs((8, 16, 32)) + (
+      DepthwiseConv(3), Conv(32, 1), BatchNorm(), DepthwiseConv(3), Conv(32, 1), BatchNorm(),
+      Conv(4, 1, activation="none")), input_shape=(61, 81, 1), num_classes=4)
+
+
+# Nets that answer "where are the faces?" (map specs), kept apart from the smile classifiers.
+LOCATORS = {"face_locator": face_locator}
 
 ZOO = {
     "alexnet": alexnet,

@@ -78,7 +78,7 @@ def _check_recipe(tc, train_images: int) -> int:
   return steps_per_epoch
 
 
-def _restore(mngr, state, best, workdir: str):
+def restore(mngr, state, best, workdir: str):
   """(state, best weights, meta) from the run's last checkpoint, or as given without one."""
   meta = {"epoch": 0, "history": [], "best_epoch": -1, "best_val_auc": -1.0}
   if mngr.latest_step() is None:
@@ -97,7 +97,7 @@ def _restore(mngr, state, best, workdir: str):
   return state, restored["best"], restored["meta"]
 
 
-def _train_epoch(state, batches, steps_per_epoch: int, desc: str, verbose: bool, n_dev: int):
+def train_epoch(state, batches, steps_per_epoch: int, desc: str, verbose: bool, n_dev: int):
   """One epoch of train steps (pmapped over `n_dev` devices when > 0); (state, mean loss)."""
   losses = []
   bar = tqdm(batches, total=steps_per_epoch, desc=desc, unit="batch", leave=False,
@@ -113,7 +113,7 @@ def _train_epoch(state, batches, steps_per_epoch: int, desc: str, verbose: bool,
   return state, float(np.mean(jax.device_get(losses)))
 
 
-def _save(mngr, workdir: str, single, best, meta) -> None:
+def save(mngr, workdir: str, single, best, meta) -> None:
   mngr.save(meta["epoch"], args=ocp.args.Composite(
       state=ocp.args.StandardSave(jax.device_get(_state_tree(single))),
       best=ocp.args.StandardSave(best), meta=ocp.args.JsonSave(meta)))
@@ -159,7 +159,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
     state = state.replace(
         params=init_variables["params"], batch_stats=init_variables.get("batch_stats", {}))
   mngr = infer.checkpoint_manager(workdir)
-  state, best, meta = _restore(mngr, state, infer.variables_of(state), workdir)
+  state, best, meta = restore(mngr, state, infer.variables_of(state), workdir)
   augment_cfg = config.augment if config.augment.enabled else None
   teacher = distill.recipe_teacher(tc, data.train)
   if n_dev:
@@ -169,7 +169,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
     batches = pipeline.train_batches(data.train.images, data.train.labels, batch_size=tc.batch_size,
                                      seed=tc.seed, epoch=epoch, balance=config.data.balance,
                                      augment_cfg=augment_cfg, teacher=teacher)
-    state, train_loss = _train_epoch(state, batches, steps_per_epoch,
+    state, train_loss = train_epoch(state, batches, steps_per_epoch,
                                      f"{spec.name} epoch {epoch + 1}/{tc.epochs}", verbose, n_dev)
     single = steps.unreplicate(state) if n_dev else state
     val_auc, val_loss = validate(single, data.val, tc.eval_batch_size)
@@ -181,7 +181,7 @@ def train_and_evaluate(config, workdir: str, spec: spec_lib.ModelSpec | None = N
       best = jax.device_get(infer.variables_of(single))
       meta["best_epoch"], meta["best_val_auc"] = epoch + 1, val_auc
     meta["epoch"] = epoch + 1
-    _save(mngr, workdir, single, best, meta)
+    save(mngr, workdir, single, best, meta)
     logging.info("%s epoch %d: train loss %.4f, val loss %.4f, val AUC %.4f (%.1fs)", spec.name,
                  epoch + 1, train_loss, val_loss, val_auc, row["seconds"])
     if verbose:

@@ -27,6 +27,8 @@ class TrainState(train_state.TrainState):
   # Knowledge distillation (weight, temperature): static, so a recipe without it compiles as
   # before; used only when batches carry the teacher's logits.
   distill: tuple = struct.field(pytree_node=False, default=(0.0, 1.0))
+  # Which loss the step minimises (OBJECTIVES): static, one compiled step per objective.
+  objective: str = struct.field(pytree_node=False, default="classify")
 
 
 def learning_rate_schedule(cfg, steps_per_epoch: int) -> optax.Schedule:
@@ -65,15 +67,17 @@ def _init(spec: ModelSpec, bn_axis_name: Optional[str]):
 
 
 def create_state(spec: ModelSpec, cfg, steps_per_epoch: int, seed: int,
-                 bn_axis_name: Optional[str] = None) -> TrainState:
+                 bn_axis_name: Optional[str] = None, objective: str = "classify") -> TrainState:
   model = net_lib.build(spec, bn_axis_name)
   init_key, dropout_key = jax.random.split(jax.random.key(seed))
   variables = _init(spec, bn_axis_name)(init_key, jnp.zeros((1, *spec.input_shape), jnp.float32))
   tx = make_optimizer(cfg, steps_per_epoch)
-  distill = (float(cfg.distill_weight), float(cfg.distill_temperature))
+  distill = ((float(cfg.distill_weight), float(cfg.distill_temperature))
+             if objective == "classify" else (0.0, 1.0))
   return TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
                            batch_stats=variables.get("batch_stats", {}),
-                           dropout_key=jax.random.key_data(dropout_key), distill=distill)
+                           dropout_key=jax.random.key_data(dropout_key), distill=distill,
+                           objective=objective)
 
 
 def cross_entropy(logits, labels):
@@ -89,9 +93,39 @@ def distillation_loss(logits, teacher_logits, temperature: float):
   return temperature ** 2 * kl.mean()
 
 
+def classification_loss(logits, batch: dict, distill: tuple):
+  """Cross-entropy on the batch's labels; a batch with "teacher" logits adds the distillation
+  term (weighted by `distill` = (weight, temperature))."""
+  loss = cross_entropy(logits, batch["label"])
+  if "teacher" in batch:
+    weight, temperature = distill
+    loss = (1.0 - weight) * loss + weight * distillation_loss(logits, batch["teacher"],
+                                                              temperature)
+  return loss
+
+
+def face_map_loss(maps, batch: dict, distill: tuple):
+  """The face locator's loss on its (B, H, W, 4) maps (data/face_map.py): CenterNet's
+  penalty-reduced focal loss on the heat logits against the batch's "heat" targets, plus the
+  L1 error of (dx, dy, log2 size) at the cells "box_weight" marks, each term per face."""
+  del distill
+  logit, target = maps[..., 0], batch["heat"]
+  prob = jax.nn.sigmoid(logit)
+  centre = (target >= 1.0).astype(maps.dtype)
+  positive = -centre * (1.0 - prob) ** 2 * jax.nn.log_sigmoid(logit)
+  negative = -(1.0 - centre) * (1.0 - target) ** 4 * prob ** 2 * jax.nn.log_sigmoid(-logit)
+  faces = jnp.maximum(centre.sum(), 1.0)
+  weight = batch["box_weight"]
+  box = jnp.sum(jnp.abs(maps[..., 1:] - batch["box"]) * weight[..., None])
+  return (positive.sum() + negative.sum()) / faces + box / jnp.maximum(weight.sum(), 1.0)
+
+
+OBJECTIVES = {"classify": classification_loss, "face_map": face_map_loss}
+
+
 def train_step(state: TrainState, batch: dict, axis_name: Optional[str] = None):
-  """One SGD step on a batch of uint8 images; returns the new state and {'loss'}. A batch with
-  "teacher" logits adds the distillation term (weighted by `state.distill`).
+  """One SGD step on a batch of uint8 images; returns the new state and {'loss'}, the loss being
+  `state.objective`'s (OBJECTIVES).
 
   Dropout keys come from (run key, step) and, under pmap, the device index, so a resumed run
   draws the same masks as an uninterrupted one.
@@ -104,12 +138,7 @@ def train_step(state: TrainState, batch: dict, axis_name: Optional[str] = None):
   def loss_fn(params):
     logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, images,
                                      train=True, rngs={"dropout": key}, mutable=["batch_stats"])
-    loss = cross_entropy(logits, batch["label"])
-    if "teacher" in batch:
-      weight, temperature = state.distill
-      loss = (1.0 - weight) * loss + weight * distillation_loss(logits, batch["teacher"],
-                                                                temperature)
-    return loss, updates
+    return OBJECTIVES[state.objective](logits, batch, state.distill), updates
 
   (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   if axis_name is not None:

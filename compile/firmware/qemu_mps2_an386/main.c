@@ -19,7 +19,7 @@ void board_init(void) {
 }
 
 static uint8_t image[SMILE_MODEL_INPUT_SIZE];
-static smile_logit_t logits[SMILE_MODEL_NUM_CLASSES];
+static smile_logit_t logits[SMILE_MODEL_OUTPUT_SIZE];
 
 int main(void) {
   int in = sh_open("input.bin", 1);

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from compile import face_locator
+from compile import haar_locator
 from smile_jax.data import camera_frames, viola_jones
 
 
@@ -18,7 +18,7 @@ def locator():
 
 @pytest.fixture(scope="module")
 def emulated(locator, tmp_path_factory):
-  return face_locator.Emulated(face_locator.build_elf(locator, str(tmp_path_factory.mktemp("fl"))))
+  return haar_locator.Emulated(haar_locator.build_elf(locator, str(tmp_path_factory.mktemp("fl"))))
 
 
 def _frames(shared_data_dir):
@@ -48,8 +48,8 @@ def test_the_firmware_finds_what_the_reference_finds(locator, emulated, shared_d
 
 
 def test_the_tables_name_the_pyramid(locator):
-  header = face_locator.header(locator)
+  header = haar_locator.header(locator)
   assert f"#define FACE_LEVELS {len(locator.levels)}" in header
   assert f"#define FACE_MAX_LEVEL_WIDTH {locator.levels[0].width}" in header
-  source = face_locator.source(locator)
+  source = haar_locator.source(locator)
   assert f"face_stage_trees[{len(locator.cascade.stage_trees)}]" in source

@@ -1,8 +1,8 @@
-/* The face locator (face_locator.h; the arithmetic: smile_jax/data/viola_jones.py). Each pyramid
+/* The face locator (haar_locator.h; the arithmetic: smile_jax/data/viola_jones.py). Each pyramid
    level is streamed row by row from the frame: a level row is box-averaged from the frame, and
    the level's integral and squared integral rows are kept in rings of FACE_WINDOW + 1 rows, all
    a window needs. Sums wrap in uint32; a window's difference of four is exact. */
-#include "face_locator.h"
+#include "haar_locator.h"
 
 #include <math.h>
 
@@ -12,7 +12,7 @@
 static uint32_t ring_sum[RING][ROW_WORDS];
 static uint32_t ring_square[RING][ROW_WORDS];
 static uint8_t level_pixels[FACE_MAX_LEVEL_WIDTH];
-static face_box hit[FACE_MAX_HITS];
+static haar_box hit[FACE_MAX_HITS];
 static int hits;
 
 /* Bin `i` of `out` over `side` source pixels: [start, end), at least one pixel. */
@@ -123,7 +123,7 @@ static int scan_level(const uint8_t* frame, int level) {
     }
     for (int x = 0; x + FACE_WINDOW <= width; x += step) {
       if (!passes(rows, squares, x)) continue;
-      face_box* b = &hit[hits++];
+      haar_box* b = &hit[hits++];
       b->x = (int16_t)(x * FACE_FRAME_WIDTH / width);
       b->y = (int16_t)(y * FACE_FRAME_HEIGHT / height);
       b->w = b->h = (int16_t)side;
@@ -136,7 +136,7 @@ static int scan_level(const uint8_t* frame, int level) {
 static inline int absi(int v) { return v < 0 ? -v : v; }
 static inline int mini(int a, int b) { return a < b ? a : b; }
 
-static int similar(const face_box* a, const face_box* b) {
+static int similar(const haar_box* a, const haar_box* b) {
   int limit = mini(a->w, b->w) + mini(a->h, b->h);
   return 10 * absi(a->x - b->x) <= limit && 10 * absi(a->y - b->y) <= limit &&
          10 * absi(a->x + a->w - b->x - b->w) <= limit &&
@@ -145,7 +145,7 @@ static int similar(const face_box* a, const face_box* b) {
 
 static int16_t parent[FACE_MAX_HITS];
 static int16_t group_of[FACE_MAX_HITS];
-static face_box group_box[FACE_MAX_HITS];
+static haar_box group_box[FACE_MAX_HITS];
 static int16_t group_count[FACE_MAX_HITS];
 static int32_t group_sum[FACE_MAX_HITS][4];
 
@@ -166,7 +166,7 @@ static int before(int a, int b) {
 }
 
 /* viola_jones.group: similar hits joined, means kept when supported and not nested. */
-static int group(face_box* faces) {
+static int group(haar_box* faces) {
   for (int i = 0; i < hits; i++) parent[i] = (int16_t)i;
   for (int i = 0; i < hits; i++) {
     for (int j = 0; j < i; j++) {
@@ -201,12 +201,12 @@ static int group(face_box* faces) {
   for (int i = 0; i < groups; i++) {
     int n1 = group_count[i];
     if (n1 <= FACE_MIN_NEIGHBORS) continue;
-    const face_box* r1 = &group_box[i];
+    const haar_box* r1 = &group_box[i];
     int inside = 0;
     for (int j = 0; j < groups && !inside; j++) {
       int n2 = group_count[j];
       if (j == i || n2 <= FACE_MIN_NEIGHBORS) continue;
-      const face_box* r2 = &group_box[j];
+      const haar_box* r2 = &group_box[j];
       int dx = (r2->w + 2) / 5, dy = (r2->h + 2) / 5;
       inside = r1->x >= r2->x - dx && r1->y >= r2->y - dy &&
                r1->x + r1->w <= r2->x + r2->w + dx && r1->y + r1->h <= r2->y + r2->h + dy &&
@@ -225,7 +225,7 @@ static int group(face_box* faces) {
   return out;
 }
 
-int face_locate(const uint8_t* frame, face_box* faces) {
+int haar_locate(const uint8_t* frame, haar_box* faces) {
   hits = 0;
   for (int level = 0; level < FACE_LEVELS; level++) {
     if (!scan_level(frame, level)) break;
@@ -233,7 +233,7 @@ int face_locate(const uint8_t* frame, face_box* faces) {
   return group(faces);
 }
 
-int face_locator_hits(const face_box** out) {
+int haar_locator_hits(const haar_box** out) {
   *out = hit;
   return hits;
 }
