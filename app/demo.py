@@ -21,7 +21,7 @@ from absl import logging
 from tqdm import tqdm
 
 from smile_jax.io import jsonfile
-from smile_jax.data import faces, images as images_lib
+from smile_jax.data import camera_frames, faces, images as images_lib
 from smile_jax.eval import calibration, predict
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -83,23 +83,57 @@ def draw_leds(image: np.ndarray, lit: bool) -> None:
     cv2.circle(image, (led_x, led_y), radius, (255, 255, 255), 1)
 
 
-def annotate(image: np.ndarray, crop: faces.FaceCrop, prob: float | None, threshold: float,
+def annotate(image: np.ndarray, boxes, prob: float | None, threshold: float,
              note: str = "") -> np.ndarray:
+  """`image` with its face boxes (the best-scoring first, drawn thicker), the score and the LEDs;
+  `prob` None: nothing to score."""
   out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
   scale = float(np.clip(out.shape[1] / 480, 0.35, 3.0))
   lit = prob is not None and prob >= threshold
-  if crop.face_found:
-    box_x, box_y, box_w, box_h = crop.box
-    cv2.rectangle(out, (box_x, box_y), (box_x + box_w, box_y + box_h), (0, 200, 0) if lit else
-                  (0, 140, 255), max(1, int(2 * scale)))
-  label = "no face" if prob is None else f"smiling {prob:.2f}" + (
-      "" if crop.face_found else " (no face found)")
+  for k, (box_x, box_y, box_w, box_h) in enumerate(boxes):
+    colour = ((0, 200, 0) if lit else (0, 140, 255)) if k == 0 else (200, 200, 200)
+    cv2.rectangle(out, (box_x, box_y), (box_x + box_w, box_y + box_h), colour,
+                  max(1, int((2 if k == 0 else 1) * scale)))
+  label = "no face" if prob is None else f"smiling {prob:.2f}" + ("" if boxes else
+                                                                   " (no face found)")
   for text, row in ((label, 1), (note, 2)):
     if text:
       cv2.putText(out, text, (int(8 * scale), int(26 * scale * row)), cv2.FONT_HERSHEY_SIMPLEX,
                   0.8 * scale, (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
   draw_leds(out, lit)
   return out
+
+
+def _host_scorer(predictor, scorer):
+  """image -> (the picture shown, face boxes, smile probability, note): the host's face
+  detection and crop, the float net (or, `scorer`, the int8 firmware under QEMU)."""
+  size = predictor.spec.input_shape[0]
+
+  def score(image):
+    crop = faces.crop_face(image, size)
+    batch = crop.image[None, ..., None]
+    if scorer is None:
+      prob, note = float(predictor.score_crops(batch)[0]), ""
+    else:
+      probs, latency = scorer(batch)
+      prob, note = float(probs[0]), f"Cortex-M4: {latency[0]:.0f} ms @48MHz"
+    return image, [crop.box] if crop.face_found else [], prob, note
+  return score
+
+
+def _device_scorer(pipeline):
+  """image -> (the robot's camera frame, the faces it found, best first, the best face's smile
+  probability, 0 with no face), the device pipeline's integers (compile/face_pipeline.py)."""
+  def score(image):
+    frame = camera_frames.sensor_frame(image)
+    result = pipeline.run(frame[None])[0]
+    if not result.face_found:
+      return frame, [], 0.0, "robot's view: no face"
+    scores = pipeline.scores(result)
+    order = np.argsort(-scores, kind="stable")
+    return (frame, [result.boxes[i] for i in order], float(scores[order[0]]),
+            f"robot's view: {len(order)} face(s)")
+  return score
 
 
 def _emulator_scorer(workdir: str, run_dir: str):
@@ -162,16 +196,20 @@ class _Output:
 
 
 def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str = "host",
-             max_frames: int = 0) -> dict:
+             max_frames: int = 0, pipeline=None) -> dict:
+  """Every frame of `source` scored and drawn; `pipeline` (a compile/face_pipeline.py
+  DevicePipeline, app/device_pipeline.load) puts the robot's own pipeline in the host's place."""
   run_dir = predict.resolve_run_dir(workdir)
   if device not in ("host", "emulator"):
     raise ValueError(f"--device must be 'host' or 'emulator', got {device!r}")
-  predictor = predict.Predictor.from_run(run_dir)
   threshold = predict.val_threshold(run_dir)
-  name, out_dir = _out_dir(run_dir, source, out_dir, device)
-  scorer = _emulator_scorer(workdir, run_dir) if device == "emulator" else None
+  name, out_dir = _out_dir(run_dir, source, out_dir, "device" if pipeline else device)
+  if pipeline is not None:
+    score = _device_scorer(pipeline)
+  else:
+    score = _host_scorer(predict.Predictor.from_run(run_dir),
+                         _emulator_scorer(workdir, run_dir) if device == "emulator" else None)
   kind, fps, count, frames = _frames(source)
-  size = predictor.spec.input_shape[0]
   output, rows = _Output(out_dir, name, kind, fps), []
   total = min(count, max_frames) if count and max_frames else (max_frames or count)
   for index, frame in enumerate(
@@ -184,15 +222,9 @@ def run_demo(workdir: str, source: str, out_dir: str | None = None, device: str 
       logging.warning("not scored: %s", e)
       rows.append([frame.name, "", "", ""])
       continue
-    crop = faces.crop_face(image, size)
-    batch = crop.image[None, ..., None]
-    if scorer is None:
-      prob, note = float(predictor.score_crops(batch)[0]), ""
-    else:
-      probs, latency = scorer(batch)
-      prob, note = float(probs[0]), f"Cortex-M4: {latency[0]:.0f} ms @48MHz"
-    output.write(frame.name, annotate(image, crop, prob, threshold, note))
-    rows.append([frame.name, int(crop.face_found), f"{prob:.6f}", int(prob >= threshold)])
+    shown, boxes, prob, note = score(image)
+    output.write(frame.name, annotate(shown, boxes, prob, threshold, note))
+    rows.append([frame.name, int(bool(boxes)), f"{prob:.6f}", int(prob >= threshold)])
   output.close()
   with open(os.path.join(out_dir, "scores.csv"), "w", newline="") as file:
     writer = csv.writer(file)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from compile import build, cmsis_nn, firmware, graph as graph_lib, quantize
 from smile_jax.io import jsonfile
 from smile_jax.models import infer
@@ -33,8 +31,7 @@ def deploy_run(run_dir: str, out_dir: str, cfg) -> dict:
   graph_lib.check_supported(spec)
   build.check_fits(spec)
   graph = graph_lib.from_spec(spec, predictor.variables)
-  rng = np.random.default_rng(cfg.seed)
-  range_images = data.train.images[rng.permutation(len(data.train.images))[:cfg.range_images]]
+  range_images = quantize.range_sample(data.train.images, cfg.range_images, cfg.seed)
   test_images, test_labels = data.test.images, data.test.labels
   parity_images = test_images[:cfg.parity_images]
   jax_logits = infer.predict_logits(predictor.apply_fn, predictor.variables, test_images)

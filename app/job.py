@@ -1,13 +1,14 @@
 """The main job, end to end: data -> split -> the report's models -> baselines -> search ->
-deploy of the chosen net to the Apollo3 (compile, QEMU parity, profile) -> report.
+deploy of the chosen net to the Apollo3 (compile, QEMU parity, profile) -> the robot's pipeline
+(face locator, the whole pipeline deployed, the robot's-eye frames) -> report.
 
 `run_main_job(config, workdir)` is what `experiments.main` calls and what tests call with a smoke
 config. Every step reuses what an earlier, interrupted job left: built datasets, the split
 manifest, and each model's run directory (which resumes from its checkpoints).
 
 Workdir: `split.json`, `augmentations.png`, `runs/<model>/` (one training run each),
-`baselines/<name>/metrics.json`, `search/`, `deploy/` (app/deploy.py), `report.md` + figures,
-`summary.json`.
+`baselines/<name>/metrics.json`, `search/`, `deploy/` (app/deploy.py; `deploy/pipeline/`: the
+robot's whole pipeline), `locator/` (app/locator.py), `report.md` + figures, `summary.json`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import ml_collections
 import numpy as np
 
 from compile import deploy_report, firmware
-from app import deploy as deploy_lib
+from app import deploy as deploy_lib, robot as robot_lib
 from smile_jax.io import jsonfile
 from smile_jax.train import run as run_lib
 from smile_jax.cost import hardware
@@ -126,9 +127,15 @@ def run_main_job(config, workdir: str) -> dict:
         deploy_report.write(
             os.path.join(workdir, "deploy"), deployed, config.deploy.energy,
             hardware.get("apollo3-report").ops_per_second))
+  robot = None
+  if config.deploy.enabled and config.robot.enabled:
+    robot = robot_lib.run_robot_stage(config, workdir, chosen_run_dir)
+    sections.append(robot.section)
   _report(config, workdir, nets, baselines, sections)
   summary = _summary(data, extra, manifest, net_summaries + [b for b, _ in baselines],
                      chosen_run_dir, search, deployed)
+  if robot is not None:
+    summary["device_pipeline"] = robot.summary
   jsonfile.dump(summary, os.path.join(workdir, "summary.json"), indent=1)
   return summary
 

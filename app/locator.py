@@ -28,7 +28,7 @@ class LocatorBuild:
   summary: dict                        # locator.json
 
 
-def _save_set(path: str, frames: frame_sets.LocatorSet) -> None:
+def save_set(path: str, frames: frame_sets.LocatorSet) -> None:
   counts = np.array([len(b) for b in frames.boxes])
   flat = np.array([v for b in frames.boxes for box in b for v in box], np.int32).reshape(-1, 4)
   np.savez_compressed(path + ".tmp.npz", inputs=frames.inputs, counts=counts, boxes=flat,
@@ -36,7 +36,7 @@ def _save_set(path: str, frames: frame_sets.LocatorSet) -> None:
   os.replace(path + ".tmp.npz", path)
 
 
-def _load_set(path: str) -> frame_sets.LocatorSet:
+def load_set(path: str) -> frame_sets.LocatorSet:
   with np.load(path) as data:
     starts = np.concatenate([[0], np.cumsum(data["counts"])])
     boxes = tuple(tuple(tuple(int(v) for v in row) for row in data["boxes"][a:b])
@@ -49,11 +49,11 @@ def frames(workdir: str, split: str, run_dir: str, count: int, seed: int,
   """`count` locator frames of `split`'s photos (by the run's manifests), kept in the workdir."""
   path = os.path.join(workdir, f"frames_{split}.npz")
   if os.path.exists(path):
-    kept = _load_set(path)
+    kept = load_set(path)
     if len(kept.inputs) == count:
       return kept
   drawn = frame_sets.locator_set(frame_sets.run_sources(run_dir, split, 0, data_dir), count, seed)
-  _save_set(path, drawn)
+  save_set(path, drawn)
   return drawn
 
 

@@ -7,9 +7,11 @@ The run's (or the main job's chosen run's) test photos, SMILEsmileD's face crops
 photos by the run's split manifests, are drawn into 324 x 244 sensor frames at three distances
 (smile_jax/data/camera_frames.py), with frames holding no face and two. Each pipeline scores them:
 `centre_square` (the firmware before it could find faces), `host` (OpenCV's face detection and
-crop, as experiments.predict) and, with --pipelines, `viola_jones` (the device's fixed-point
-locator, smile_jax/data/viola_jones.py, and the device's crop; ~1.5 s a frame in numpy). Prints, per frame kind, the AUC, the share of true faces
-found and the false faces per frame; writes robot_eye.json and robot_eye_samples.png to
+crop, as experiments.predict) and, with --pipelines and --locator, `device` (the robot's int8
+pipeline: the learned face locator, the device's crop, the int8 smile net; compile/
+face_pipeline.py) and `located` (the same locator and crop in float, the float smile net); or
+`viola_jones` (the fixed-point Haar cascade, smile_jax/data/viola_jones.py; ~1.5 s a frame).
+Prints, per frame kind, the AUC, the share of true faces found and the false faces per frame; writes robot_eye.json and robot_eye_samples.png to
 --output. Choices are made on --split=val; the test split is the default because it is what the
 report quotes.
 """
@@ -19,8 +21,12 @@ import os
 
 from absl import app, flags
 
-from smile_jax.data import frame_sets, viola_jones
+from app import device_pipeline
+from configs import deploy as deploy_config
+from smile_jax.data import face_map, frame_sets, viola_jones
 from smile_jax.eval import predict, robot_eye
+from smile_jax.io import jsonfile
+from smile_jax.models import infer, net, zoo
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A training run, or a main job (its chosen run).")
@@ -31,8 +37,21 @@ flags.DEFINE_integer("per_class", 0, "At most this many photos per class and dat
 flags.DEFINE_integer("extra_frames", 100, "Frames with no face, and as many with two faces.")
 flags.DEFINE_integer("seed", 0, "Frame seed.")
 flags.DEFINE_list("pipelines", ["centre_square", "host"],
-                  "Of centre_square, host, viola_jones (the fixed-point locator's reference).")
+                  "Of centre_square, host, device (the learned locator's int8 pipeline, with "
+                  "--locator), located (its float locator, the float smile net), viola_jones "
+                  "(the fixed-point Haar cascade's reference).")
+flags.DEFINE_string("locator", "", "A built face locator (experiments.locator's workdir).")
 flags.DEFINE_integer("every", 1, "Score every N-th frame only (the numpy locator is slow).")
+
+
+def _float_locator(locator_dir: str):
+  """The built locator in float: frame -> boxes at its chosen threshold."""
+  summary = jsonfile.load(os.path.join(locator_dir, "locator.json"))
+  spec = zoo.LOCATORS[summary["model"]]()
+  variables, apply = infer.restore_variables(locator_dir, spec), net.build(spec).apply
+  return lambda frame: face_map.decode(infer.predict_logits(
+      apply, variables, face_map.locator_input(frame)[None, ..., None], 1)[0],
+      summary["threshold"])
 
 
 def main(_):
@@ -46,6 +65,10 @@ def main(_):
   locator = viola_jones.Locator(viola_jones.Cascade.from_opencv())
   known = {"centre_square": lambda: robot_eye.centre_square(predictor.score_crops, size),
            "host": lambda: robot_eye.host(predictor.score_crops, size),
+           "device": lambda: robot_eye.whole(device_pipeline.scored(device_pipeline.load(
+               FLAGS.locator, run_dir, deploy_config.get_config()))),
+           "located": lambda: robot_eye.located(_float_locator(FLAGS.locator),
+                                                predictor.score_crops, size),
            "viola_jones": lambda: robot_eye.located(locator.find, predictor.score_crops, size)}
   unknown = sorted(set(FLAGS.pipelines) - set(known))
   if unknown:

@@ -73,6 +73,10 @@ BOARDS = {
     "sparkfun-edge": Board("sparkfun-edge", "sparkfun_edge",
                            ("main.c", "edge.c", "hm01b0.c", "frame_scale.c", "test_frame.c"),
                            0xC000, 960 * 1024, 0x10000000, 384 * 1024),
+    # The robot that finds the face itself: the whole pipeline on every camera frame.
+    "sparkfun-edge-pipeline": Board("sparkfun-edge-pipeline", "sparkfun_edge",
+                                    ("pipeline_main.c", "edge.c", "hm01b0.c"), 0xC000,
+                                    960 * 1024, 0x10000000, 384 * 1024, common=PIPELINE_SOURCES),
     # The Edge serving the board protocol on UART0 (experiments.board --port=/dev/tty...).
     "sparkfun-edge-uart": Board("sparkfun-edge-uart", "sparkfun_edge", ("uart_main.c", "edge.c"),
                                 0xC000, 960 * 1024, 0x10000000, 384 * 1024,

@@ -172,6 +172,12 @@ def activation_scales(graph: graph_lib.Graph, images: np.ndarray,
   return scales
 
 
+def range_sample(images: np.ndarray, count: int, seed: int) -> np.ndarray:
+  """`count` of `images` drawn by `seed`, for the activation ranges: seeded, so a net quantizes
+  to the same int8 model wherever it is deployed (the deploy, the robot's pipeline)."""
+  return images[np.random.default_rng(seed).permutation(len(images))[:count]]
+
+
 def quantize(graph: graph_lib.Graph, range_images: np.ndarray,
              percentile: float = 99.99) -> QuantGraph:
   """int8 graph of `graph`, activation ranges taken on `range_images` (uint8 NHWC)."""

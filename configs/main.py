@@ -16,7 +16,7 @@ Variants after a colon:
 
 import ml_collections
 
-from configs import default, deploy, search
+from configs import default, deploy, locator, search
 
 REPORT_MODELS = ("embedded", "reduced_alexnet", "two_layer_fc")
 REPORT_BASELINES = ("white_pixels", "haar_smile", "smiled_01")
@@ -43,6 +43,16 @@ def get_config(variant: str = ""):
   config.deploy = deploy.get_config()
   config.deploy.enabled = True
   config.deploy.max_model_ram_bytes = search.BOARD_LIMITS["max_peak_ram_bytes"]
+  # The robot's own pipeline (app/robot.py): the face locator (configs/locator.py) trained on the
+  # job's split, the whole pipeline deployed, the robot's-eye frames of the test photos scored.
+  config.locator = locator.get_config().locator
+  config.robot = ml_collections.ConfigDict()
+  config.robot.enabled = True
+  config.robot.per_class = 150          # test photos per class and dataset drawn into frames
+  config.robot.extra_frames = 100       # frames with no face, and as many with two
+  config.robot.seed = 0
+  config.robot.parity_frames = 240      # through the QEMU firmware against the host reference
+  config.robot.cost_frames = 12         # face frames costed per stage in unicorn
   VARIANTS[variant](config)
   return config
 
@@ -67,6 +77,8 @@ def _nosearch(config):
 
 
 def _smoke(config):
+  config.locator.update(train_frames=256, val_frames=64, epochs=2)
+  config.robot.update(per_class=4, extra_frames=4, parity_frames=8, cost_frames=2)
   config.run.train.epochs = 2
   config.run.data.max_per_class = 200
   config.models = ("embedded", "two_layer_fc")

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from compile import face_pipeline, firmware, graph as graph_lib, pipeline_firmware
+from compile import camera_sim, face_pipeline, firmware, graph as graph_lib, pipeline_firmware
 from smile_jax.data import camera_frames, face_map, frame_crop
 from smile_jax.models import zoo
 from tests.test_deploy import variables_for
@@ -58,7 +58,8 @@ def pipeline():
 
 @pytest.fixture(scope="module")
 def built(pipeline, tmp_path_factory):
-  return pipeline_firmware.build(pipeline, str(tmp_path_factory.mktemp("pipeline")))
+  return pipeline_firmware.build(pipeline, str(tmp_path_factory.mktemp("pipeline")),
+                                 test_frame=_frames()[1])
 
 
 def test_the_firmware_finds_the_host_references_boxes_and_logits(pipeline, built):
@@ -90,3 +91,20 @@ def test_the_stages_cycles_are_counted(pipeline, built):
   stages = pipeline_firmware.stage_cycles(built, frame)
   assert faces and {"locator", "smile net", "resize and crops", "decode"} <= set(stages)
   assert stages["locator"] > 1_000_000 and stages["smile net"] > 500_000 * faces
+
+
+def test_the_edge_firmware_self_tests_the_whole_pipeline_on_its_frame(pipeline, built, tmp_path):
+  assert pipeline.run(_frames()[1][None])[0].face_found
+  assert camera_sim.self_test(built.edge.elf)
+  assert built.edge.linked_flash_bytes < 960 * 1024 and built.edge.linked_ram_bytes < 384 * 1024
+  # The same firmware expecting another frame's faces fails its self-test.
+  wrong = os.path.join(tmp_path, "pipeline_test_frame.c")
+  with open(wrong, "w") as file:
+    file.write(pipeline_firmware.test_frame_source(_frames()[1],
+                                                   pipeline.run(_frames()[0][None])[0]))
+  tables = os.path.join(built.directory, "tables")
+  failing = firmware.build(built.smile.directory, pipeline_firmware.EDGE_BOARD,
+                           str(tmp_path / "edge"), extra_flags=[f"-I{tables}"],
+                           libraries=[os.path.join(built.directory, "locator_model.o"),
+                                      os.path.join(tables, "face_map_tables.c"), wrong])
+  assert not camera_sim.self_test(failing.elf)

@@ -171,6 +171,22 @@ def _paste(scene: np.ndarray, source: Source, scale: float, x0: int, y0: int):
                         zip(source.box, (x0, y0, 0, 0))))
 
 
+def sensor_frame(image: np.ndarray) -> np.ndarray:
+  """Any picture (H x W gray or H x W x 3 BGR uint8) as the robot's camera would frame it: gray,
+  scaled to cover the WIDTH x HEIGHT frame (area interpolation) and centre-cropped, as if held up
+  to fill the robot's view. A frame of that size passes unchanged (only made gray)."""
+  gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+  height, width = gray.shape
+  if (width, height) == (WIDTH, HEIGHT):
+    return np.ascontiguousarray(gray, np.uint8)
+  scale = max(WIDTH / width, HEIGHT / height)
+  out_w, out_h = max(WIDTH, round(width * scale)), max(HEIGHT, round(height * scale))
+  resized = cv2.resize(gray, (out_w, out_h), interpolation=cv2.INTER_AREA if scale < 1
+                       else cv2.INTER_LINEAR)
+  x0, y0 = (out_w - WIDTH) // 2, (out_h - HEIGHT) // 2
+  return np.ascontiguousarray(resized[y0:y0 + HEIGHT, x0:x0 + WIDTH], np.uint8)
+
+
 def clip_box(box) -> tuple[int, int, int, int] | None:
   """A box (x, y, w, h) cut to the frame; None when less than a quarter of it is inside."""
   x, y, w, h = box

@@ -1,0 +1,86 @@
+"""The robot's device pipeline assembled from a built face locator and a trained smile run.
+
+`load(locator_dir, run_dir, cfg)` quantizes both nets as the firmware runs them: the smile net
+exactly as `app/deploy.py` does (the same range images and percentile, so its int8 model is the
+deployed one), the locator on its own training frames, with the heat threshold its build chose
+on val frames (locator.json). The result is compile/face_pipeline.DevicePipeline, the host
+reference that predict, demo, the board loop and the robot's-eye benchmark call.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+from absl import logging
+from tqdm import tqdm
+
+from app import locator as locator_app
+from compile import face_pipeline, graph as graph_lib, quantize
+from smile_jax.data import camera_frames, images as images_lib
+from smile_jax.eval import predict
+from smile_jax.io import jsonfile
+from smile_jax.models import infer, zoo
+
+
+def load(locator_dir: str, run_dir: str, cfg) -> face_pipeline.DevicePipeline:
+  """`cfg`: the deploy config's int8 fields (seed, range_images, percentile)."""
+  summary_path = os.path.join(locator_dir, "locator.json")
+  if not os.path.exists(summary_path):
+    raise FileNotFoundError(f"{summary_path} is missing: build the locator first "
+                            "(python -m experiments.locator --workdir=...)")
+  summary = jsonfile.load(summary_path)
+  spec = zoo.LOCATORS[summary["model"]]()
+  locator_graph = graph_lib.from_spec(spec, infer.restore_variables(locator_dir, spec))
+  frames = locator_app.load_set(os.path.join(locator_dir, "frames_train.npz"))
+  locator_range = quantize.range_sample(frames.inputs, cfg.range_images, cfg.seed)
+  _, predictor, _, data = predict.load_run(run_dir)
+  smile_graph = graph_lib.from_spec(predictor.spec, predictor.variables)
+  return face_pipeline.DevicePipeline.quantized(
+      locator_graph, summary["threshold"], smile_graph, locator_range,
+      quantize.range_sample(data.train.images, cfg.range_images, cfg.seed), cfg.percentile)
+
+
+def scored(pipeline: face_pipeline.DevicePipeline):
+  """frames -> per frame (boxes, smile probabilities): robot_eye.whole's interface."""
+  def run(frames):
+    return [(r.boxes, pipeline.scores(r)) for r in pipeline.run(frames)]
+  return run
+
+
+def predict_folder(pipeline: face_pipeline.DevicePipeline, folder: str, output_csv: str) -> dict:
+  """Writes `path,face_found,score,faces,box` for every file under `folder`, each image taken as a
+  camera frame (camera_frames.sensor_frame); box = x,y,w,h of the best-scoring face. A frame with
+  no face scores 0 (no smile); a file that is not a usable image gets empty fields and a warning
+  naming it, as the host pipeline's rows (smile_jax/eval/predict.py). Returns counts."""
+  if not os.path.isdir(folder):
+    raise FileNotFoundError(f"--images={folder} is not a folder")
+  files = images_lib.list_files(folder)
+  rows, frames, frame_rows = [], [], []
+  for path in files:
+    try:
+      frames.append(camera_frames.sensor_frame(images_lib.read_image(path)))
+    except images_lib.BadImage as e:
+      logging.warning("not scored: %s", e)
+      rows.append([path, "", "", "", ""])
+      continue
+    frame_rows.append(len(rows))
+    rows.append([path])
+  run = scored(pipeline)
+  for start in tqdm(range(0, len(frames), 64), desc="device pipeline", unit="batch",
+                    mininterval=1.0):
+    for offset, (boxes, scores) in enumerate(run(np.stack(frames[start:start + 64]))):
+      row = rows[frame_rows[start + offset]]
+      if len(boxes):
+        best = int(np.argmax(scores))
+        row += [1, f"{scores[best]:.6f}", len(boxes), ",".join(str(v) for v in boxes[best])]
+      else:
+        row += [0, f"{0.0:.6f}", 0, ""]
+  os.makedirs(os.path.dirname(os.path.abspath(output_csv)), exist_ok=True)
+  with open(output_csv, "w", newline="") as file:
+    writer = csv.writer(file)
+    writer.writerow(["path", "face_found", "score", "faces", "box"])
+    writer.writerows(rows)
+  return {"files": len(files), "scored": len(frames), "unreadable": len(files) - len(frames),
+          "faces_found": sum(1 for r in rows if r[1] == 1)}
