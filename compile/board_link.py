@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import select
+import struct
 import subprocess
 import time
 
@@ -180,3 +181,16 @@ class BoardClient:
     payload = np.ascontiguousarray(image, np.uint8).tobytes()
     return sp.Result.parse(self.expect(self.request(sp.INFER, payload), sp.RESULT), classes,
                            logit_dtype)
+
+  def locate(self, frame: np.ndarray, max_faces: int, classes: int, logit_dtype) -> sp.Faces:
+    """A whole camera frame through the board's pipeline: FRAME_CHUNKs in order, then LOCATE."""
+    data = np.ascontiguousarray(frame, np.uint8).tobytes()
+    for offset in range(0, len(data), sp.CHUNK_BYTES):
+      chunk = struct.pack("<I", offset) + data[offset:offset + sp.CHUNK_BYTES]
+      (filled,) = struct.unpack("<I", self.expect(self.request(sp.FRAME_CHUNK, chunk),
+                                                   sp.CHUNK_OK))
+      if filled != offset + len(chunk) - 4:
+        raise sp.ProtocolError(f"{self.link.name} holds {filled} bytes of the frame after a "
+                               f"chunk ending at {offset + len(chunk) - 4}")
+    reply = self.request(sp.LOCATE, struct.pack("<I", sp.crc32(data)))
+    return sp.Faces.parse(self.expect(reply, sp.FACES), max_faces, classes, logit_dtype)

@@ -70,6 +70,10 @@ BOARDS = {
     "qemu-mps2-an386-pipeline": Board("qemu-mps2-an386-pipeline", "qemu_mps2_an386",
                                       ("pipeline_main.c",), 0x0, 4096 * 1024, 0x20000000,
                                       4096 * 1024, common=("semihost.c",) + PIPELINE_SOURCES),
+    # ... and serving the board protocol on its UART, whole frames in (FRAME_CHUNK, LOCATE).
+    "qemu-mps2-an386-pipeline-uart": Board("qemu-mps2-an386-pipeline-uart", "qemu_mps2_an386",
+                                           ("uart_main.c",), 0x0, 4096 * 1024, 0x20000000,
+                                           4096 * 1024, common=("protocol.c",) + PIPELINE_SOURCES),
     "sparkfun-edge": Board("sparkfun-edge", "sparkfun_edge",
                            ("main.c", "edge.c", "hm01b0.c", "frame_scale.c", "test_frame.c"),
                            0xC000, 960 * 1024, 0x10000000, 384 * 1024),

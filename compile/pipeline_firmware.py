@@ -15,6 +15,7 @@ the cycles to the pipeline's stages (compile/profile.py's model of the M4).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -22,12 +23,14 @@ import tempfile
 import numpy as np
 import unicorn
 
-from compile import build as build_lib, face_pipeline, firmware as firmware_lib, profile
+from compile import board_link, build as build_lib, face_pipeline, firmware as firmware_lib
+from compile import profile
 from smile_jax.data import face_map
 
 PREFIX = "locator_"
 BOARD = "qemu-mps2-an386-pipeline"
 EDGE_BOARD = "sparkfun-edge-pipeline"
+UART_BOARD = "qemu-mps2-an386-pipeline-uart"
 # Pipeline stages by function (the models' kernels: stage_of).
 STAGES = {"frame_bin_mean": "resize and crops", "face_map_decode": "decode"}
 
@@ -140,6 +143,30 @@ def build(pipeline: face_pipeline.DevicePipeline, out_dir: str, kernels: str = "
                               kernels=kernels, extra_flags=[f"-I{tables}"],
                               libraries=shared + [source])
   return PipelineFirmware(fw, edge, locator, smile, out_dir)
+
+
+def pipeline_hash(fw: PipelineFirmware) -> str:
+  """16 hex digits naming the pipeline: both compiled models and the face map's tables."""
+  digest = hashlib.sha256()
+  for part in (board_link.model_hash(fw.locator.directory),
+               board_link.model_hash(fw.smile.directory)):
+    digest.update(part.encode())
+  with open(os.path.join(fw.directory, "tables", "face_map_tables.h"), "rb") as file:
+    digest.update(file.read())
+  return digest.hexdigest()[:16]
+
+
+def build_uart(fw: PipelineFirmware, out_dir: str, kernels: str = "llvm") -> firmware_lib.Firmware:
+  """The QEMU board serving the board protocol with the whole pipeline (FRAME_CHUNK, LOCATE),
+  its hash (`pipeline_hash`) in HELLO."""
+  digits = pipeline_hash(fw)
+  initializer = "{" + ",".join(f"0x{digits[i:i + 2]}" for i in range(0, 16, 2)) + "}"
+  tables = os.path.join(fw.directory, "tables")
+  return firmware_lib.build(
+      fw.smile.directory, UART_BOARD, out_dir, kernels=kernels,
+      extra_flags=[f"-I{tables}", "-DSMILE_PIPELINE", f"-DSMILE_MODEL_HASH={initializer}"],
+      libraries=[os.path.join(fw.directory, "locator_model.o"),
+                 os.path.join(tables, "face_map_tables.c")])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,10 +6,14 @@ Every frame, both ways:
     b"SM" | type (u8) | length (u16 LE) | payload (length bytes) | CRC-32 (u32 LE)
 
 the CRC being zlib's CRC-32 (reflected, polynomial 0xEDB88320) over type, length and payload.
-Requests: HELLO (empty) and INFER (the net's input pixels, uint8, H x W x C row-major).
-Replies: HELLO_REPLY (the model hash, the input shape, the classes, the logits' byte width and a
-version text), RESULT (the logits, the cycles or instructions the inference took, the stack it
-used) and ERROR (a code and a message: a bad CRC, a wrong length, an unknown type). A receiver
+Requests: HELLO (empty) and INFER (the net's input pixels, uint8, H x W x C row-major); on a
+firmware that runs the robot's whole pipeline, also FRAME_CHUNK (an offset, u32, then the next
+bytes of a 324 x 244 camera frame, in order from offset 0) and LOCATE (the whole frame's CRC-32:
+run the pipeline on it). Replies: HELLO_REPLY (the model hash, the input shape, the classes, the
+logits' byte width and a version text), RESULT (the logits, the cycles or instructions the
+inference took, the stack it used), CHUNK_OK (the frame's bytes received so far), FACES (the
+faces found, their boxes and logits, the counter and the stack) and ERROR (a code and a message:
+a bad CRC, a wrong length, an unknown type, a chunk out of order). A receiver
 that meets bytes that are not a frame skips to the next magic, so a corrupted frame costs that
 frame only, never the link.
 """
@@ -27,12 +31,14 @@ HEADER = struct.Struct("<2sBH")          # magic, type, length
 CRC = struct.Struct("<I")
 MAX_PAYLOAD = 16 * 1024                   # the largest input the boards take (64 x 64 x 3 fits)
 
-HELLO, INFER = 0x01, 0x02
-HELLO_REPLY, RESULT, ERROR = 0x81, 0x82, 0xEE
-TYPES = {HELLO, INFER, HELLO_REPLY, RESULT, ERROR}
+HELLO, INFER, FRAME_CHUNK, LOCATE = 0x01, 0x02, 0x03, 0x04
+HELLO_REPLY, RESULT, CHUNK_OK, FACES, ERROR = 0x81, 0x82, 0x83, 0x84, 0xEE
+TYPES = {HELLO, INFER, FRAME_CHUNK, LOCATE, HELLO_REPLY, RESULT, CHUNK_OK, FACES, ERROR}
 # Error codes, the firmware's and the host's alike.
-BAD_CRC, BAD_LENGTH, BAD_TYPE = 1, 2, 3
-ERROR_NAMES = {BAD_CRC: "bad CRC", BAD_LENGTH: "wrong payload length", BAD_TYPE: "unknown type"}
+BAD_CRC, BAD_LENGTH, BAD_TYPE, BAD_OFFSET = 1, 2, 3, 4
+ERROR_NAMES = {BAD_CRC: "bad CRC", BAD_LENGTH: "wrong payload length", BAD_TYPE: "unknown type",
+               BAD_OFFSET: "chunk out of order"}
+CHUNK_BYTES = 8 * 1024                    # a camera frame's bytes per FRAME_CHUNK
 
 
 class ProtocolError(RuntimeError):
@@ -135,6 +141,32 @@ class Result:
     logits = np.frombuffer(payload[:classes * dtype.itemsize], dtype.newbyteorder("<")).copy()
     cycles, stack = struct.unpack_from("<II", payload, classes * dtype.itemsize)
     return cls(logits.astype(dtype), cycles, stack)
+
+
+@dataclasses.dataclass(frozen=True)
+class Faces:
+  """FACES: the pipeline's answer on one frame."""
+  boxes: tuple               # (x, y, w, h) per face found, in the locator's order
+  logits: np.ndarray         # (faces, classes) in the firmware's logit type
+  cycles: int
+  stack_bytes: int
+
+  @classmethod
+  def parse(cls, payload: bytes, max_faces: int, classes: int, logit_dtype) -> "Faces":
+    dtype = np.dtype(logit_dtype)
+    expected = 4 + max_faces * 8 + max_faces * classes * dtype.itemsize + 8
+    if len(payload) != expected:
+      raise ProtocolError(f"FACES of {len(payload)} bytes, expected {expected}")
+    (count,) = struct.unpack_from("<i", payload)
+    if not 0 <= count <= max_faces:
+      raise ProtocolError(f"FACES says {count} faces, at most {max_faces} fit")
+    boxes = np.frombuffer(payload[4:4 + max_faces * 8], "<i2").reshape(max_faces, 4)
+    start = 4 + max_faces * 8
+    logits = np.frombuffer(payload[start:start + max_faces * classes * dtype.itemsize],
+                           dtype.newbyteorder("<")).reshape(max_faces, classes)
+    cycles, stack = struct.unpack_from("<II", payload, expected - 8)
+    return cls(tuple(tuple(int(v) for v in b) for b in boxes[:count]),
+               logits[:count].astype(dtype), cycles, stack)
 
 
 def error_text(payload: bytes) -> str:

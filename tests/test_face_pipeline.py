@@ -4,11 +4,14 @@ int8 logits; awkward frames give no face or clipped boxes; the stages' cycles ar
 
 import os
 import re
+import struct
+import time
 
 import numpy as np
 import pytest
 
-from compile import camera_sim, face_pipeline, firmware, graph as graph_lib, pipeline_firmware
+from compile import board_link, camera_sim, face_pipeline, firmware, graph as graph_lib
+from compile import pipeline_firmware, serial_protocol as sp
 from smile_jax.data import camera_frames, face_map, frame_crop
 from smile_jax.models import zoo
 from tests.test_deploy import variables_for
@@ -108,3 +111,105 @@ def test_the_edge_firmware_self_tests_the_whole_pipeline_on_its_frame(pipeline, 
                            libraries=[os.path.join(built.directory, "locator_model.o"),
                                       os.path.join(tables, "face_map_tables.c"), wrong])
   assert not camera_sim.self_test(failing.elf)
+
+
+@pytest.fixture(scope="module")
+def uart(built, tmp_path_factory):
+  return pipeline_firmware.build_uart(built, str(tmp_path_factory.mktemp("uart")))
+
+
+def _client(uart):
+  return board_link.BoardClient(board_link.QemuLink(uart.elf), timeout_s=20)
+
+
+def test_the_uart_firmware_answers_whole_frames_as_the_host_reference(pipeline, built, uart):
+  frames = _frames()[:4]
+  client = _client(uart)
+  try:
+    assert client.hello(pipeline_firmware.pipeline_hash(built)).input_shape == (64, 64, 1)
+    for frame, want in zip(frames, pipeline.run(frames)):
+      faces = client.locate(frame, face_map.MAX_FACES, 2, np.int32)
+      assert faces.boxes == want.boxes
+      np.testing.assert_array_equal(faces.logits, want.logits)
+      assert faces.cycles > 0 and faces.stack_bytes > 0
+  finally:
+    client.link.close()
+
+
+def _sync(client) -> list:
+  """HELLO until its reply comes back: the frames before it (the board's answers to what was
+  sent since the last sync)."""
+  seen = []
+  for _ in range(10):
+    client.link.write(sp.encode(sp.HELLO))
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+      client.pending += client.reader.feed(client.link.read(0.2))
+      while client.pending:
+        frame = client.pending.pop(0)
+        if frame.type == sp.HELLO_REPLY:
+          return seen
+        seen.append(frame)
+  raise AssertionError(f"the firmware stopped answering; last frames {seen[-3:]}")
+
+
+def _raw(frame_type: int, payload: bytes, length: int | None = None, crc_delta: int = 0) -> bytes:
+  body = struct.pack("<BH", frame_type, len(payload) if length is None else length) + payload
+  return sp.MAGIC + body + struct.pack("<I", (sp.crc32(body) + crc_delta) & 0xFFFFFFFF)
+
+
+def test_a_thousand_malformed_requests_then_a_good_one(pipeline, uart):
+  """Random bytes, bad CRCs, wrong lengths, unknown types, chunks out of order or past the frame,
+  LOCATE before the frame is whole, payloads over 16 KB and requests cut short: each answered
+  with its error (or, for bytes that are no frame, skipped), and the firmware keeps serving."""
+  rng = np.random.default_rng(11)
+  frame_bytes = face_map.FRAME_W * face_map.FRAME_H
+  cases = {  # request -> the error code it must get (None: no frame, nothing to answer)
+      "garbage": lambda: (bytes(rng.integers(0, 256, int(rng.integers(1, 80)), dtype=np.uint8))
+                          .replace(b"SM", b"Sm"), None),
+      "bad_crc": lambda: (_raw(int(rng.choice([sp.HELLO, sp.INFER, sp.FRAME_CHUNK, sp.LOCATE])),
+                               bytes(int(rng.integers(0, 40))), crc_delta=1), sp.BAD_CRC),
+      "infer_length": lambda: (_raw(sp.INFER, bytes(int(rng.integers(0, 4000)))), sp.BAD_LENGTH),
+      "unknown_type": lambda: (_raw(int(rng.integers(5, 0x80)), b"x"), sp.BAD_TYPE),
+      "chunk_offset": lambda: (_raw(sp.FRAME_CHUNK, struct.pack("<I", int(rng.integers(1, 9999)))
+                                    + b"abc"), sp.BAD_OFFSET),
+      "chunk_short": lambda: (_raw(sp.FRAME_CHUNK, b"\0\0"), sp.BAD_LENGTH),
+      "chunk_empty": lambda: (_raw(sp.FRAME_CHUNK, struct.pack("<I", 0)), sp.BAD_LENGTH),
+      "locate_early": lambda: (_raw(sp.LOCATE, struct.pack("<I", 0)), sp.BAD_LENGTH),
+      "locate_length": lambda: (_raw(sp.LOCATE, b"\0" * int(rng.integers(5, 20))), sp.BAD_LENGTH),
+      "over_16k": lambda: (_raw(sp.INFER, b"", length=int(rng.integers(16 * 1024 + 1, 65536))),
+                           sp.BAD_LENGTH),
+  }
+  names = sorted(cases)
+  client = _client(uart)
+  sent = 0
+  try:
+    _sync(client)
+    for i in range(1000):
+      request, code = cases[names[i % len(names)]]()
+      client.link.write(request)
+      sent += 1
+      errors = [f for f in _sync(client) if f.type == sp.ERROR]
+      if code is not None:
+        assert [f.payload[0] for f in errors] == [code], (names[i % len(names)], errors)
+    for _ in range(3):      # cut short: the link goes quiet mid-frame; the board times out
+      client.link.write(_raw(sp.INFER, bytes(100), length=4096)[:60])
+      sent += 1
+      time.sleep(0.5)
+      assert [f.payload[0] for f in _sync(client)] == [sp.BAD_LENGTH]
+    frame = _frames()[0]
+    data = frame.tobytes()   # the whole frame, then a LOCATE with a wrong frame CRC
+    for offset in range(0, frame_bytes, sp.CHUNK_BYTES):
+      client.expect(client.request(sp.FRAME_CHUNK, struct.pack("<I", offset) +
+                                   data[offset:offset + sp.CHUNK_BYTES]), sp.CHUNK_OK)
+    past = client.request(sp.FRAME_CHUNK, struct.pack("<I", frame_bytes) + b"0123456789")
+    assert past.type == sp.ERROR and past.payload[0] == sp.BAD_LENGTH     # past the frame's end
+    bad = client.request(sp.LOCATE, struct.pack("<I", sp.crc32(data) ^ 1))
+    assert bad.type == sp.ERROR and bad.payload[0] == sp.BAD_CRC
+    assert sent >= 1000
+    good = client.locate(frame, face_map.MAX_FACES, 2, np.int32)   # and now a good one
+    want = pipeline.run(frame[None])[0]
+    assert good.boxes == want.boxes
+    np.testing.assert_array_equal(good.logits, want.logits)
+  finally:
+    client.link.close()

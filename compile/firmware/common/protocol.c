@@ -3,9 +3,13 @@
 
 #include "model.h"
 #include "stack_paint.h"
+#ifdef SMILE_PIPELINE
+#include "face_pipeline.h"
+#endif
 
-enum { HELLO = 0x01, INFER = 0x02, HELLO_REPLY = 0x81, RESULT = 0x82, ERROR = 0xEE };
-enum { BAD_CRC = 1, BAD_LENGTH = 2, BAD_TYPE = 3 };
+enum { HELLO = 0x01, INFER = 0x02, FRAME_CHUNK = 0x03, LOCATE = 0x04 };
+enum { HELLO_REPLY = 0x81, RESULT = 0x82, CHUNK_OK = 0x83, FACES = 0x84, ERROR = 0xEE };
+enum { BAD_CRC = 1, BAD_LENGTH = 2, BAD_TYPE = 3, BAD_OFFSET = 4 };
 #define MAX_PAYLOAD (16u * 1024u)
 
 static uint8_t payload[MAX_PAYLOAD];
@@ -58,6 +62,86 @@ static int read_bytes(uint8_t* out, uint32_t len) {
   return 1;
 }
 
+static void put_u32(uint8_t* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t* in) {
+  return in[0] | (in[1] << 8) | (in[2] << 16) | ((uint32_t)in[3] << 24);
+}
+
+#ifdef SMILE_PIPELINE
+#define FRAME_BYTES (FACE_MAP_FRAME_WIDTH * FACE_MAP_FRAME_HEIGHT)
+static uint8_t frame[FRAME_BYTES];
+static uint32_t frame_filled; /* bytes of `frame` written in order since the last LOCATE */
+
+/* FRAME_CHUNK: offset (u32) + bytes, in order from offset 0 (which starts a new frame). */
+static void frame_chunk(uint32_t len) {
+  if (len < 4) {
+    error(BAD_LENGTH, "FRAME_CHUNK payload shorter than its offset");
+    return;
+  }
+  uint32_t offset = get_u32(payload), n = len - 4;
+  if (offset != 0 && offset != frame_filled) {
+    error(BAD_OFFSET, "FRAME_CHUNK out of order (offset is not the bytes received)");
+    return;
+  }
+  if (n == 0 || n > FRAME_BYTES - offset) {
+    error(BAD_LENGTH, "FRAME_CHUNK empty or past the frame's end");
+    return;
+  }
+  for (uint32_t i = 0; i < n; ++i) frame[offset + i] = payload[4 + i];
+  frame_filled = offset + n;
+  uint8_t filled[4];
+  put_u32(filled, frame_filled);
+  reply(CHUNK_OK, filled, 4, 0, 0);
+}
+
+/* LOCATE: the whole frame's CRC-32 (u32); the pipeline on it, faces back. */
+static void locate(uint32_t len) {
+  static face_box boxes[FACE_MAP_MAX_FACES];
+  static smile_logit_t face_logits[FACE_MAP_MAX_FACES * SMILE_MODEL_NUM_CLASSES];
+  if (len != 4) {
+    error(BAD_LENGTH, "LOCATE payload is not the frame's CRC-32");
+    return;
+  }
+  if (frame_filled != FRAME_BYTES) {
+    error(BAD_LENGTH, "LOCATE before the whole frame arrived");
+    return;
+  }
+  frame_filled = 0;
+  if (get_u32(payload) != smile_crc32(0, frame, FRAME_BYTES)) {
+    error(BAD_CRC, "frame CRC mismatch");
+    return;
+  }
+  for (int i = 0; i < FACE_MAP_MAX_FACES; ++i) boxes[i] = (face_box){0, 0, 0, 0};
+  for (int i = 0; i < FACE_MAP_MAX_FACES * SMILE_MODEL_NUM_CLASSES; ++i) face_logits[i] = 0;
+  uint32_t* sp = smile_stack_pointer();
+  smile_stack_paint(sp);
+  board_timer_start();
+  int32_t faces = smile_pipeline_run(frame, boxes, face_logits);
+  uint32_t counters[3] = {(uint32_t)faces, board_timer_elapsed(), 0};
+  counters[2] = smile_stack_used(sp);
+  static uint8_t out[sizeof boxes + sizeof face_logits + sizeof counters];
+  uint8_t* at = out;
+  put_u32(at, counters[0]);
+  at += 4;
+  for (int i = 0; i < FACE_MAP_MAX_FACES; ++i) {
+    const int16_t v[4] = {boxes[i].x, boxes[i].y, boxes[i].w, boxes[i].h};
+    for (int k = 0; k < 4; ++k) {
+      *at++ = (uint8_t)v[k];
+      *at++ = (uint8_t)((uint16_t)v[k] >> 8);
+    }
+  }
+  const uint8_t* raw = (const uint8_t*)face_logits;
+  for (uint32_t i = 0; i < sizeof face_logits; ++i) *at++ = raw[i];
+  put_u32(at, counters[1]);
+  put_u32(at + 4, counters[2]);
+  at += 8;
+  reply(FACES, out, (uint32_t)(at - out), 0, 0);
+}
+#endif
+
 void smile_serve(const uint8_t model_hash[8], const char* version) {
   for (;;) {
     /* Hunt for the magic, then read the header, the payload and the CRC. */
@@ -75,7 +159,7 @@ void smile_serve(const uint8_t model_hash[8], const char* version) {
       continue;
     }
     if (!read_bytes(payload, len) || !read_bytes(tail, 4)) continue;
-    uint32_t crc = tail[0] | (tail[1] << 8) | (tail[2] << 16) | ((uint32_t)tail[3] << 24);
+    uint32_t crc = get_u32(tail);
     if (crc != smile_crc32(smile_crc32(0, header, 3), payload, len)) {
       error(BAD_CRC, "request CRC mismatch");
       continue;
@@ -104,6 +188,12 @@ void smile_serve(const uint8_t model_hash[8], const char* version) {
       counters[1] = smile_stack_used(sp);
       reply(RESULT, (const uint8_t*)logits, sizeof logits, (const uint8_t*)counters,
             sizeof counters);
+#ifdef SMILE_PIPELINE
+    } else if (header[0] == FRAME_CHUNK) {
+      frame_chunk(len);
+    } else if (header[0] == LOCATE) {
+      locate(len);
+#endif
     } else {
       error(BAD_TYPE, "unknown request type");
     }
