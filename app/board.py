@@ -99,7 +99,8 @@ def _stream(link, images, cfg, build):
   return hello, results, stopped
 
 
-def _counters(results, port: str) -> dict:
+def counters(results, port: str) -> dict:
+  """The per-inference counter (and stack) over `results`, as board.json gives them."""
   answered = len(results)
   cycles = np.array([r.cycles for r in results], np.float64)
   return {
@@ -130,7 +131,7 @@ def board_run(run_dir: str, deploy_dir: str, port: str, out_dir: str, cfg,
   summary = {
       "run_dir": run_dir, "port": port, "device": link.name, "model_hash": hello.model_hash,
       "firmware": hello.version, "images": int(len(images)), "answered": answered,
-      "partial": stopped is not None, "stopped": stopped, **_counters(results, port),
+      "partial": stopped is not None, "stopped": stopped, **counters(results, port),
       "linked_ram_bytes": build["linked_ram_bytes"], "arena_bytes": build["arena_bytes"],
       "estimated_instructions": build["instructions"],
       # the core's estimate plus the flash misses' stalls: what the DWT counts on the Edge

@@ -264,6 +264,7 @@ def model_header(generator: str, input_size: int, classes: int, logit_type: str)
 #include <stdint.h>
 #define SMILE_MODEL_INPUT_SIZE {input_size}
 #define SMILE_MODEL_NUM_CLASSES {classes}
+#define SMILE_MODEL_OUTPUT_SIZE {classes}
 typedef {logit_type} smile_logit_t;
 int smile_model_run(const uint8_t* image, smile_logit_t* logits);
 float smile_model_score(const smile_logit_t* logits);

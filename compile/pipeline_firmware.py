@@ -226,3 +226,28 @@ def stage_cycles(fw: PipelineFirmware, frame: np.ndarray) -> dict:
   uc.mem_write(frame_at, np.ascontiguousarray(frame, np.uint8).tobytes())
   profile.call_function(uc, symbols, "smile_pipeline_run", frame_at, boxes_at, boxes_at + 0x100)
   return {stage: int(counts[1]) for stage, counts in counter.counts.items()}
+
+
+def stray_reads(fw: PipelineFirmware, frame: np.ndarray, frame_bytes: int | None = None) -> list:
+  """Every load of one smile_pipeline_run in unicorn that falls outside the firmware's own
+  sections, the frame (its first `frame_bytes`, all of it by default), the output buffers and
+  the stack: (pc, address, size) each; a correct pipeline has none."""
+  uc, symbols = profile.load_elf(fw.firmware.elf)
+  uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
+  frame_at, boxes_at = profile.SCRATCH + 0x1000, profile.SCRATCH + 0x20000
+  logits_at = boxes_at + 0x100
+  frame = np.ascontiguousarray(frame, np.uint8)
+  uc.mem_write(frame_at, frame.tobytes())
+  top = profile.SCRATCH + profile.SCRATCH_BYTES
+  allowed = [(a, a + n) for a, n in fw.firmware.sections.values()] + [
+      (frame_at, frame_at + (frame.size if frame_bytes is None else frame_bytes)),
+      (boxes_at, boxes_at + face_map.MAX_FACES * 8), (logits_at, logits_at + face_map.MAX_FACES * 8),
+      (top - 64 * 1024, top)]
+  stray = []
+
+  def on_read(uc_, access, address, size, value, _):
+    if not any(lo <= address and address + size <= hi for lo, hi in allowed):
+      stray.append((uc_.reg_read(unicorn.arm_const.UC_ARM_REG_PC), address, size))
+  uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read)
+  profile.call_function(uc, symbols, "smile_pipeline_run", frame_at, boxes_at, logits_at)
+  return stray

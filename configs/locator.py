@@ -16,10 +16,10 @@ def get_config():
   locator.model = "face_locator"      # a zoo.LOCATORS name
   locator.split_run = ""              # a smile run or main job: the split the frames come from
   locator.data_dir = ""               # raw datasets (empty: the run's)
-  locator.train_frames = 8000
+  locator.train_frames = 32000
   locator.val_frames = 800
   locator.frame_seed = 0
-  locator.epochs = 30
+  locator.epochs = 40
   locator.batch_size = 64
   locator.peak_lr = 0.05
   locator.warmup_epochs = 2

@@ -263,7 +263,7 @@ def test_stack_painting_measures_what_the_model_uses(tmp_path):
   """A model whose run touches a 3,000-byte local array: the firmware's painted-stack figure
   sees it (and the logits, a byte sum, come back)."""
   (tmp_path / "model.h").write_text(
-      "#include <stdint.h>\n#define SMILE_MODEL_INPUT_SIZE 16\n#define SMILE_MODEL_NUM_CLASSES 2\n"
+      "#include <stdint.h>\n#define SMILE_MODEL_INPUT_SIZE 16\n#define SMILE_MODEL_NUM_CLASSES 2\n#define SMILE_MODEL_OUTPUT_SIZE 2\n"
       "typedef int32_t smile_logit_t;\n"
       "int smile_model_run(const uint8_t* image, smile_logit_t* logits);\n")
   (tmp_path / "model.c").write_text(

@@ -213,3 +213,26 @@ def test_a_thousand_malformed_requests_then_a_good_one(pipeline, uart):
     np.testing.assert_array_equal(good.logits, want.logits)
   finally:
     client.link.close()
+
+
+def test_the_board_loop_streams_frames_and_reports_agreement(pipeline, tmp_path):
+  from app import board_pipeline
+  from configs import board as board_config
+  frames = _frames()[:3]
+  summary = board_pipeline.board_frames(pipeline, frames, ["a", "b", "c"], "qemu",
+                                        str(tmp_path), board_config.get_config())
+  assert summary["answered"] == 3 and summary["host_reference_agreement"] == 1.0
+  assert summary["host_reference_mismatches"] == [] and not summary["partial"]
+  assert [o["faces"] for o in summary["outputs"]] == [len(r.boxes) for r in pipeline.run(frames)]
+  assert "Agreement with the host reference" in (tmp_path / "board.md").read_text()
+
+
+def test_the_pipeline_reads_only_its_buffers(built):
+  """Every load of the whole pipeline lies in the firmware's sections, the frame, the outputs or
+  the stack: on frames with faces, with two, black, noise and a face cut by the frame's edges."""
+  frames = _frames()
+  for i in (0, 5, len(frames) - 5, len(frames) - 2, len(frames) - 1):  # faces, two, black, noise,
+    assert pipeline_firmware.stray_reads(built, frames[i]) == [], i     # a face cut by the edges
+  # The check sees reads past a buffer: declare the frame a row short and the last row is stray.
+  short = pipeline_firmware.stray_reads(built, frames[0], frames[0].size - face_map.FRAME_W)
+  assert short and all(address >= 0x1000 for _, address, _ in short)
