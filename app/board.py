@@ -49,16 +49,8 @@ def deployed_int8(deploy_dir: str) -> dict:
 def folder_crops(folder: str, size: int) -> tuple[np.ndarray, list[str]]:
   """Face crops of every usable image under `folder` (unreadable files skipped, as predict
   does), and their paths."""
-  crops, paths = [], []
-  for path in images_lib.list_files(folder):
-    try:
-      crops.append(faces.crop_face(images_lib.read_image(path), size).image[..., None])
-      paths.append(path)
-    except images_lib.BadImage:
-      continue
-  if not crops:
-    raise FileNotFoundError(f"--images={folder}: no usable image in it")
-  return np.stack(crops), paths
+  crops, paths = images_lib.usable(folder, lambda image: faces.crop_face(image, size).image)
+  return crops[..., None], paths
 
 
 def open_link(port: str, build: dict, out_dir: str, cfg):

@@ -25,16 +25,7 @@ from smile_jax.io import jsonfile
 
 def folder_frames(folder: str) -> tuple[np.ndarray, list[str]]:
   """Every usable image under `folder` as the camera frames it (camera_frames.sensor_frame)."""
-  frames, names = [], []
-  for path in images_lib.list_files(folder):
-    try:
-      frames.append(camera_frames.sensor_frame(images_lib.read_image(path)))
-      names.append(path)
-    except images_lib.BadImage:
-      continue
-  if not frames:
-    raise FileNotFoundError(f"--images={folder}: no usable image in it")
-  return np.stack(frames), names
+  return images_lib.usable(folder, camera_frames.sensor_frame)
 
 
 def _stream(client, frames, expected_hash: str):

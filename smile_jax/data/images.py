@@ -143,3 +143,18 @@ def read_gray(path: str, min_side: int = MIN_SIDE) -> np.ndarray:
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     return to_gray(read_image(path, min_side))
+
+
+def usable(folder: str, convert) -> tuple[np.ndarray, list[str]]:
+  """`convert(image)` of every usable image under `folder`, stacked, and their paths; files that
+  are not usable images are skipped (predict names them). FileNotFoundError when none is."""
+  out, paths = [], []
+  for path in list_files(folder):
+    try:
+      out.append(convert(read_image(path)))
+      paths.append(path)
+    except BadImage:
+      continue
+  if not out:
+    raise FileNotFoundError(f"--images={folder}: no usable image in it")
+  return np.stack(out), paths

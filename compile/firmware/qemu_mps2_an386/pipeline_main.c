@@ -8,28 +8,17 @@
 #include "face_pipeline.h"
 #include "semihost.h"
 #include "stack_paint.h"
+#include "systick.h"
 
-#define SYST_CSR (*(volatile uint32_t*)0xE000E010u)
-#define SYST_RVR (*(volatile uint32_t*)0xE000E014u)
-#define SYST_CVR (*(volatile uint32_t*)0xE000E018u)
-
-void board_init(void) {
-  SYST_RVR = 0x00FFFFFFu;
-  SYST_CVR = 0;
-  SYST_CSR = 5u; /* enable, processor clock, no interrupt */
-}
+void board_init(void) { systick_start(); }
 
 static uint8_t frame[FACE_MAP_FRAME_WIDTH * FACE_MAP_FRAME_HEIGHT];
 static face_box boxes[FACE_MAP_MAX_FACES];
 static smile_logit_t logits[FACE_MAP_MAX_FACES * SMILE_MODEL_NUM_CLASSES];
 
 int main(void) {
-  int in = sh_open("input.bin", 1);
-  int out = sh_open("output.bin", 5);
-  if (in < 0 || out < 0) {
-    sh_puts("pipeline firmware: cannot open input.bin / output.bin in QEMU's working directory\n");
-    sh_exit(2);
-  }
+  int in, out;
+  sh_open_records("pipeline firmware", &in, &out);
   while (sh_read(in, frame, sizeof frame) == 0) {
     memset(boxes, 0, sizeof boxes);
     memset(logits, 0, sizeof logits);
@@ -37,7 +26,7 @@ int main(void) {
     smile_stack_paint(sp);
     uint32_t start = SYST_CVR;
     int32_t faces = smile_pipeline_run(frame, boxes, logits);
-    uint32_t ticks = (start - SYST_CVR) & 0x00FFFFFFu;
+    uint32_t ticks = systick_since(start);
     uint32_t stack = smile_stack_used(sp);
     sh_write(out, &faces, sizeof faces);
     sh_write(out, boxes, sizeof boxes);
@@ -45,7 +34,5 @@ int main(void) {
     sh_write(out, &ticks, sizeof ticks);
     sh_write(out, &stack, sizeof stack);
   }
-  sh_close(in);
-  sh_close(out);
-  sh_exit(0);
+  sh_close_records(in, out);
 }

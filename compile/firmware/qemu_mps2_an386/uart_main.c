@@ -3,14 +3,12 @@
    shift=0`: one tick is 40 executed instructions (see main.c). */
 #include <stdint.h>
 #include "protocol.h"
+#include "systick.h"
 
 #define UART0_DATA (*(volatile uint32_t*)0x40004000u)
 #define UART0_STATE (*(volatile uint32_t*)0x40004004u)
 #define UART0_CTRL (*(volatile uint32_t*)0x40004008u)
 #define UART0_BAUDDIV (*(volatile uint32_t*)0x40004010u)
-#define SYST_CSR (*(volatile uint32_t*)0xE000E010u)
-#define SYST_RVR (*(volatile uint32_t*)0xE000E014u)
-#define SYST_CVR (*(volatile uint32_t*)0xE000E018u)
 
 #ifndef SMILE_MODEL_HASH
 #define SMILE_MODEL_HASH {0, 0, 0, 0, 0, 0, 0, 0}
@@ -21,9 +19,7 @@ static uint32_t timer_start;
 void board_init(void) {
   UART0_BAUDDIV = 217u; /* 25 MHz / 115200 */
   UART0_CTRL = 3u;      /* TX and RX enabled */
-  SYST_RVR = 0x00FFFFFFu;
-  SYST_CVR = 0;
-  SYST_CSR = 5u;
+  systick_start();
 }
 
 int board_getc(void) {
@@ -35,7 +31,7 @@ int board_getc(void) {
 int board_getc_timeout(void) {
   uint32_t start = SYST_CVR; /* 10 ms of the 25 MHz SysTick (virtual time under -icount) */
   while (!(UART0_STATE & 2u)) {
-    if (((start - SYST_CVR) & 0x00FFFFFFu) > 250000u) return -1;
+    if (systick_since(start) > 250000u) return -1;
   }
   return (int)(UART0_DATA & 0xFFu);
 }
@@ -48,7 +44,7 @@ void board_putc(uint8_t byte) {
 
 void board_timer_start(void) { timer_start = SYST_CVR; }
 
-uint32_t board_timer_elapsed(void) { return ((timer_start - SYST_CVR) & 0x00FFFFFFu) * 40u; }
+uint32_t board_timer_elapsed(void) { return systick_since(timer_start) * 40u; }
 
 int main(void) {
   static const uint8_t hash[8] = SMILE_MODEL_HASH;

@@ -9,20 +9,8 @@
 #include "edge.h"
 #include "frame_scale.h"
 #include "hm01b0.h"
+#include "leds.h"
 #include "model.h"
-
-#define GPIO_WTSB 0x40010094u
-#define GPIO_WTCB 0x4001009Cu
-
-/* Edge LEDs (active high): red 46, blue 37, green 44, yellow 47. The smile: green and yellow on
-   either side with red in the middle; blue blinks once per inference. */
-#define LED_BIT(pad) (1u << ((pad)-32))
-#define LED_RED 46
-#define LED_BLUE 37
-#define LED_GREEN 44
-#define LED_YELLOW 47
-#define SMILE_PATTERN (LED_BIT(LED_GREEN) | LED_BIT(LED_RED) | LED_BIT(LED_YELLOW))
-#define ALL_LEDS (SMILE_PATTERN | LED_BIT(LED_BLUE))
 
 /* The generated test frame: the model's input, the host's logits on it, and how close the
    firmware's must be (absolute; 0: bit-exact, the int8 builds). */
@@ -34,19 +22,7 @@ static uint8_t frame[HM01B0_WIDTH * HM01B0_HEIGHT];
 static uint8_t input[SMILE_MODEL_INPUT_SIZE];
 static smile_logit_t logits[SMILE_MODEL_NUM_CLASSES];
 
-void board_init(void) {
-  edge_core_init();
-  edge_pad(LED_GREEN, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
-  edge_pad(LED_RED, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
-  edge_pad(LED_YELLOW, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
-  edge_pad(LED_BLUE, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
-  __asm volatile("cpsie i"); /* the SVL leaves PRIMASK set */
-}
-
-static void leds(uint32_t on_bits, uint32_t off_bits) {
-  REG(GPIO_WTSB) = on_bits;
-  REG(GPIO_WTCB) = off_bits;
-}
+void board_init(void) { leds_board_init(); }
 
 /* 1 when the model reproduces the host's logits on the test frame. */
 int self_test(void) {
@@ -61,15 +37,7 @@ int self_test(void) {
 }
 
 int main(void) {
-  if (!self_test()) {
-    leds(LED_BIT(LED_RED), ALL_LEDS & ~LED_BIT(LED_RED));
-    for (;;) {
-    }
-  }
-  leds(ALL_LEDS, 0);
-  edge_delay_cycles(edge_core_hz / 4u);
-  leds(0, ALL_LEDS);
-  edge_burst_enable();
+  leds_boot(self_test());
   int camera = camera_init();
   for (;;) {
     const uint8_t* image = test_frame;
@@ -81,10 +49,6 @@ int main(void) {
     leds(LED_BIT(LED_BLUE), 0);
     smile_model_run(image, logits);
     if (image == input) leds(0, LED_BIT(LED_BLUE));
-    if (smile_model_score(logits) > smile_model_threshold) {
-      leds(SMILE_PATTERN, 0);
-    } else {
-      leds(0, SMILE_PATTERN);
-    }
+    leds_smile(smile_model_score(logits) > smile_model_threshold);
   }
 }

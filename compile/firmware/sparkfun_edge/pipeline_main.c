@@ -9,16 +9,7 @@
 #include "edge.h"
 #include "face_pipeline.h"
 #include "hm01b0.h"
-
-#define GPIO_WTSB 0x40010094u
-#define GPIO_WTCB 0x4001009Cu
-#define LED_BIT(pad) (1u << ((pad)-32))
-#define LED_RED 46
-#define LED_BLUE 37
-#define LED_GREEN 44
-#define LED_YELLOW 47
-#define SMILE_PATTERN (LED_BIT(LED_GREEN) | LED_BIT(LED_RED) | LED_BIT(LED_YELLOW))
-#define ALL_LEDS (SMILE_PATTERN | LED_BIT(LED_BLUE))
+#include "leds.h"
 
 #if HM01B0_WIDTH != FACE_MAP_FRAME_WIDTH || HM01B0_HEIGHT != FACE_MAP_FRAME_HEIGHT
 #error "the pipeline's frame must be the camera's"
@@ -33,19 +24,7 @@ static uint8_t frame[HM01B0_WIDTH * HM01B0_HEIGHT];
 static face_box boxes[FACE_MAP_MAX_FACES];
 static smile_logit_t logits[FACE_MAP_MAX_FACES * SMILE_MODEL_NUM_CLASSES];
 
-void board_init(void) {
-  edge_core_init();
-  edge_pad(LED_GREEN, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
-  edge_pad(LED_RED, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
-  edge_pad(LED_YELLOW, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
-  edge_pad(LED_BLUE, PAD_GPIO_OUTPUT, CFG_PUSH_PULL, 0u);
-  __asm volatile("cpsie i"); /* the SVL leaves PRIMASK set */
-}
-
-static void leds(uint32_t on_bits, uint32_t off_bits) {
-  REG(GPIO_WTSB) = on_bits;
-  REG(GPIO_WTCB) = off_bits;
-}
+void board_init(void) { leds_board_init(); }
 
 /* 1 when the pipeline finds the host's boxes on the test frame and scores them to its logits. */
 int self_test(void) {
@@ -64,15 +43,7 @@ int self_test(void) {
 }
 
 int main(void) {
-  if (!self_test()) {
-    leds(LED_BIT(LED_RED), ALL_LEDS & ~LED_BIT(LED_RED));
-    for (;;) {
-    }
-  }
-  leds(ALL_LEDS, 0);
-  edge_delay_cycles(edge_core_hz / 4u);
-  leds(0, ALL_LEDS);
-  edge_burst_enable();
+  leds_boot(self_test());
   int camera = camera_init();
   for (;;) {
     const uint8_t* image = pipeline_test_frame;
@@ -81,10 +52,6 @@ int main(void) {
     int faces = smile_pipeline_run(image, boxes, logits);
     if (image == frame) leds(0, LED_BIT(LED_BLUE));
     int best;
-    if (faces > 0 && smile_pipeline_score(faces, logits, &best) > smile_model_threshold) {
-      leds(SMILE_PATTERN, 0);
-    } else {
-      leds(0, SMILE_PATTERN);
-    }
+    leds_smile(faces > 0 && smile_pipeline_score(faces, logits, &best) > smile_model_threshold);
   }
 }
