@@ -79,7 +79,13 @@ def _section(summary: dict, table: str) -> tuple[str, str]:
       "smile net; the frame's score is the best face's. The frames below are the test split's "
       "photos drawn at three distances (filling the frame, ~60% and ~35% of its height), with "
       "frames of no face and of two, over photo, packaged and synthetic backgrounds with the "
-      "sensor's gain, blur, noise and low light (smile_jax/data/camera_frames.py).", "",
+      "sensor's gain, blur, noise and low light (smile_jax/data/camera_frames.py). The locator "
+      f"learned from {lat['locator']['train_frames']:,} frames drawn the same way from the train "
+      "split's photos (SMILEsmileD's face crops, GENKI-4K's photos with the host detector's "
+      "boxes; backgrounds: the photos outside their faces, scikit-learn's packaged images, "
+      "synthetic scenes; nothing downloaded) and chose its heat threshold "
+      f"({lat['locator']['threshold']:g}) on {lat['locator']['val_frames']:,} frames of the val "
+      "split's: the most faces with few false ones on frames holding none.", "",
       table, "",
       f"Firmware against the host reference: {lat['parity_frames']} frames under QEMU, "
       f"{lat['parity_mismatches']} mismatches (boxes and int8 logits).", "",
@@ -130,7 +136,9 @@ def run_robot_stage(config, workdir: str, chosen_run_dir: str) -> RobotStage:
       "stage_cycles_median": median, "stage_cycles_worst": worst,
       "locator": {"approach": "learned int8 CNN (face-centre heat map + box)",
                   "model": built.summary["model"], "macs": spec_lib.total_macs(built.result.spec),
-                  "threshold": built.threshold, "val": built.summary["val"]},
+                  "threshold": built.threshold, "val": built.summary["val"],
+                  "train_frames": built.summary["train_frames"],
+                  "val_frames": built.summary["val_frames"]},
       "flash_bytes": fw.edge.linked_flash_bytes, "ram_bytes": fw.edge.linked_ram_bytes,
       "qemu_flash_bytes": fw.firmware.linked_flash_bytes,
       "sparkfun_edge_image": fw.edge.bin,

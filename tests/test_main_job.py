@@ -199,6 +199,45 @@ def test_predict_and_demo_on_an_awkward_folder(job_dir, tmp_path, shared_data_di
   assert result["frames"] == len(expected) and result["unreadable"] == counts["unreadable"]
 
 
+def test_the_robots_pipeline_in_the_summary(job_dir):
+  device = jsonfile.load(os.path.join(job_dir, "summary.json"))["device_pipeline"]
+  assert device["parity_frames"] > 0 and device["parity_mismatches"] == 0
+  assert device["edge_self_test_passes"] and os.path.exists(device["sparkfun_edge_image"])
+  assert device["latency_ms_48mhz_worst"] >= device["latency_ms_48mhz"] > 0
+  assert device["locator"]["macs"] > 0 and 0 < device["ram_bytes"] < 384 * 1024
+  for kind in ("portrait", "arm", "room"):
+    assert set(device["robot_eye"][kind]) >= {"device_auc", "host_auc", "faces_found"}
+  report = open(os.path.join(job_dir, "report.md")).read()
+  assert "## The robot's eye" in report
+  assert os.path.getsize(os.path.join(job_dir, "robot_eye_samples.png")) > 3000
+
+
+def test_predict_with_the_device_pipeline_on_an_awkward_folder(job_dir, tmp_path, shared_data_dir):
+  import cv2
+  genki = os.path.join(shared_data_dir, "genki4k-dev", "Smile")
+  face = cv2.imread(os.path.join(genki, sorted(os.listdir(genki))[0]))
+  folder = tmp_path / "awkward"
+  expected = awkward_corpus(str(folder), face)
+  out = tmp_path / "device.csv"
+  proc = subprocess.run([sys.executable, "-m", "experiments.predict", f"--workdir={job_dir}",
+                         f"--images={folder}", f"--output={out}", "--pipeline=device"],
+                        cwd=REPO, capture_output=True, text=True, check=True)
+  with open(out) as file:
+    reader = csv.DictReader(file)
+    rows = {os.path.relpath(r["path"], folder): r for r in reader}
+  assert reader.fieldnames == ["path", "face_found", "score", "faces", "box"]
+  assert sorted(rows) == sorted(expected)    # one row per file, as the host pipeline's
+  for name, reason in expected.items():
+    row = rows[name]
+    assert (row["score"] == "") == (reason is not None), name
+    if reason is not None:
+      assert name in proc.stderr             # a warning naming the file
+    elif row["face_found"] == "0":
+      assert float(row["score"]) == 0.0 and row["box"] == ""    # no face: no smile
+    else:
+      assert len(row["box"].split(",")) == 4 and int(row["faces"]) >= 1
+
+
 def test_rerun_reuses_finished_work(job_dir, tfds_dir):
   config = main_config.get_config("smoke")
   config.run.data.tfds_dir = tfds_dir
