@@ -48,8 +48,14 @@ def board_frames(pipeline, frames: np.ndarray, names: list[str], port: str, out_
   frames = frames[:cfg.max_images] if cfg.max_images else frames
   fw = pipeline_firmware.build(pipeline, os.path.join(out_dir, "pipeline"))
   expected = pipeline_firmware.pipeline_hash(fw)
-  link = (board_link.QemuLink(pipeline_firmware.build_uart(fw, os.path.join(out_dir, "uart")).elf)
-          if port == "qemu" else board_link.SerialLink(port, cfg.baud))
+  if port == "qemu":
+    link = board_link.QemuLink(pipeline_firmware.build_uart(fw, os.path.join(out_dir, "uart")).elf)
+  else:   # the image the board must run (HELLO says whether it does): flash it first
+    edge = pipeline_firmware.build_uart(fw, os.path.join(out_dir, "uart_edge"),
+                                        board="sparkfun-edge-pipeline-uart")
+    print(f"the board must run {edge.bin}: python -m experiments.flash --workdir=... "
+          f"--image={edge.bin} --port={port}")
+    link = board_link.SerialLink(port, cfg.baud)
   with link:
     hello, answers, stopped = _stream(board_link.BoardClient(link, cfg.timeout_s), frames,
                                       expected)

@@ -32,7 +32,8 @@ def save_set(path: str, frames: frame_sets.LocatorSet) -> None:
   counts = np.array([len(b) for b in frames.boxes])
   flat = np.array([v for b in frames.boxes for box in b for v in box], np.int32).reshape(-1, 4)
   np.savez_compressed(path + ".tmp.npz", inputs=frames.inputs, counts=counts, boxes=flat,
-                      kinds=np.array(frames.kinds))
+                      kinds=np.array(frames.kinds),
+                      keys=np.array(["|".join(k) for k in frames.keys] or [""] * len(counts)))
   os.replace(path + ".tmp.npz", path)
 
 
@@ -41,7 +42,9 @@ def load_set(path: str) -> frame_sets.LocatorSet:
     starts = np.concatenate([[0], np.cumsum(data["counts"])])
     boxes = tuple(tuple(tuple(int(v) for v in row) for row in data["boxes"][a:b])
                   for a, b in zip(starts[:-1], starts[1:]))
-    return frame_sets.LocatorSet(data["inputs"], boxes, tuple(str(k) for k in data["kinds"]))
+    keys = tuple(tuple(k.split("|")) if k else () for k in data["keys"])
+    return frame_sets.LocatorSet(data["inputs"], boxes, tuple(str(k) for k in data["kinds"]),
+                                 keys)
 
 
 def frames(workdir: str, split: str, run_dir: str, count: int, seed: int,

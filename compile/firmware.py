@@ -82,6 +82,11 @@ BOARDS = {
                                     ("pipeline_main.c", "edge.c", "hm01b0.c"), 0xC000,
                                     960 * 1024, 0x10000000, 384 * 1024, common=PIPELINE_SOURCES),
     # The Edge serving the board protocol on UART0 (experiments.board --port=/dev/tty...).
+    # The Edge serving the protocol with the robot's whole pipeline (board --pipeline=device).
+    "sparkfun-edge-pipeline-uart": Board("sparkfun-edge-pipeline-uart", "sparkfun_edge",
+                                         ("uart_main.c", "edge.c"), 0xC000, 960 * 1024,
+                                         0x10000000, 384 * 1024,
+                                         common=("protocol.c",) + PIPELINE_SOURCES),
     "sparkfun-edge-uart": Board("sparkfun-edge-uart", "sparkfun_edge", ("uart_main.c", "edge.c"),
                                 0xC000, 960 * 1024, 0x10000000, 384 * 1024,
                                 common=("protocol.c",)),

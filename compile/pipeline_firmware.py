@@ -30,7 +30,6 @@ from smile_jax.data import face_map
 PREFIX = "locator_"
 BOARD = "qemu-mps2-an386-pipeline"
 EDGE_BOARD = "sparkfun-edge-pipeline"
-UART_BOARD = "qemu-mps2-an386-pipeline-uart"
 # Pipeline stages by function (the models' kernels: stage_of).
 STAGES = {"frame_bin_mean": "resize and crops", "face_map_decode": "decode"}
 
@@ -156,14 +155,15 @@ def pipeline_hash(fw: PipelineFirmware) -> str:
   return digest.hexdigest()[:16]
 
 
-def build_uart(fw: PipelineFirmware, out_dir: str, kernels: str = "llvm") -> firmware_lib.Firmware:
-  """The QEMU board serving the board protocol with the whole pipeline (FRAME_CHUNK, LOCATE),
-  its hash (`pipeline_hash`) in HELLO."""
+def build_uart(fw: PipelineFirmware, out_dir: str, kernels: str = "llvm",
+               board: str = "qemu-mps2-an386-pipeline-uart") -> firmware_lib.Firmware:
+  """A board (QEMU's, or `sparkfun-edge-pipeline-uart`) serving the board protocol with the
+  whole pipeline (FRAME_CHUNK, LOCATE), its hash (`pipeline_hash`) in HELLO."""
   digits = pipeline_hash(fw)
   initializer = "{" + ",".join(f"0x{digits[i:i + 2]}" for i in range(0, 16, 2)) + "}"
   tables = os.path.join(fw.directory, "tables")
   return firmware_lib.build(
-      fw.smile.directory, UART_BOARD, out_dir, kernels=kernels,
+      fw.smile.directory, board, out_dir, kernels=kernels,
       extra_flags=[f"-I{tables}", "-DSMILE_PIPELINE", f"-DSMILE_MODEL_HASH={initializer}"],
       libraries=[os.path.join(fw.directory, "locator_model.o"),
                  os.path.join(tables, "face_map_tables.c")])

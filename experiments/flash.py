@@ -8,8 +8,10 @@ AmbiqSuite's documented formats; not yet tried on a board).
 Put the board in its bootloader first: hold button 14, tap RST, keep holding 14 while this runs.
 The bootloader's baud rate is 921600 on boards as SparkFun ships them (115200 on some: --baud).
 `--firmware=serial` (default) flashes the firmware that serves the board protocol on UART0, for
-`experiments.board --port=...`; `--firmware=camera` the robot's loop (boot self-test on a
-compiled-in face, then HM01B0 frames -> model -> smile LEDs). Writes firmware_image.bin (the image
+`experiments.board --port=...`; `--firmware=camera` the smile net's loop (boot self-test on a
+compiled-in face, then HM01B0 frames -> centre square -> model -> smile LEDs); `--firmware=pipeline`
+the robot that finds the face itself (a main job's deploy/pipeline/: every frame through the face
+locator, the crops and the net); `--image=PATH` any Edge .bin. Writes firmware_image.bin (the image
 blob, linked at 0xC000) and firmware_wired.bin (the wired-update blob that is uploaded) beside
 that firmware's .bin.
 """
@@ -28,8 +30,11 @@ flags.DEFINE_string("workdir", None, "Deployed training run (or main job) direct
 flags.DEFINE_string("port", None, "The board's serial port, e.g. /dev/ttyUSB0.")
 flags.DEFINE_integer("baud", 921600, "The bootloader's baud rate.")
 flags.DEFINE_bool("pack_only", False, "Write the blobs, upload nothing.")
-flags.DEFINE_enum("firmware", "serial", ["serial", "camera"],
-                  "The board-protocol firmware, or the robot's camera loop.")
+flags.DEFINE_enum("firmware", "serial", ["serial", "camera", "pipeline"],
+                  "The board-protocol firmware, the smile net's camera loop, or the robot's "
+                  "whole pipeline on every camera frame (a main job's deploy/pipeline/).")
+flags.DEFINE_string("image", "", "Flash this Edge .bin instead (e.g. the pipeline's serial image "
+                    "that experiments.board --pipeline=device builds).")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -37,11 +42,17 @@ def main(argv):
   del argv
   deploy_dir = board.deploy_dir_of(FLAGS.workdir)
   int8_dir = os.path.join(deploy_dir, "int8")
-  if not os.path.exists(os.path.join(int8_dir, "sparkfun_edge", "firmware.bin")):
+  pipeline_bin = os.path.join(deploy_dir, "pipeline", "sparkfun_edge", "firmware.bin")
+  if FLAGS.image or FLAGS.firmware == "pipeline":
+    binary = FLAGS.image or pipeline_bin
+    if not os.path.exists(binary):
+      raise FileNotFoundError(f"{binary} not found: run the main job (its robot stage builds the "
+                              "pipeline's image) or give --image=an existing .bin")
+  elif not os.path.exists(os.path.join(int8_dir, "sparkfun_edge", "firmware.bin")):
     raise FileNotFoundError(f"{int8_dir}/sparkfun_edge/firmware.bin not found: deploy the run "
                             f"first (python -m experiments.deploy --workdir={FLAGS.workdir}); a "
                             "net too large for the board gets no Edge image")
-  if FLAGS.firmware == "serial":
+  elif FLAGS.firmware == "serial":
     deployed = board.deployed_int8(deploy_dir)      # the route and placement deploy checked
     binary = board_link.build_uart_firmware(
         int8_dir, os.path.join(int8_dir, "sparkfun_edge_uart"), deployed["kernels"],

@@ -122,6 +122,11 @@ def _client(uart):
   return board_link.BoardClient(board_link.QemuLink(uart.elf), timeout_s=20)
 
 
+def test_the_edge_serial_pipeline_image_links(built, tmp_path):
+  edge = pipeline_firmware.build_uart(built, str(tmp_path), board="sparkfun-edge-pipeline-uart")
+  assert os.path.getsize(edge.bin) > 0 and edge.linked_ram_bytes < 384 * 1024
+
+
 def test_the_uart_firmware_answers_whole_frames_as_the_host_reference(pipeline, built, uart):
   frames = _frames()[:4]
   client = _client(uart)

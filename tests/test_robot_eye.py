@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from smile_jax.data import camera_frames, face_map, faces, frame_crop, viola_jones
+from smile_jax.data import camera_frames, face_map, faces, frame_crop, frame_sets, viola_jones
 from smile_jax.eval import robot_eye
 
 
@@ -196,3 +196,33 @@ def test_located_scores_the_best_face_and_no_face_as_no_smile():
   assert with_faces.score == pytest.approx(
       frame_crop.box_average(frame, *square, 32, 32).mean() / 255.0)
   assert without == robot_eye.Answer(0.0, (), False)
+
+
+def test_any_picture_becomes_the_frame_the_camera_would_take():
+  frame = np.arange(244 * 324, dtype=np.uint32).reshape(244, 324).astype(np.uint8)
+  np.testing.assert_array_equal(camera_frames.sensor_frame(frame), frame)     # already one
+  big = np.zeros((488, 648, 3), np.uint8)
+  big[:, 324:] = (0, 0, 255)                                                  # right half red
+  out = camera_frames.sensor_frame(big)
+  assert out.shape == (244, 324) and out.dtype == np.uint8
+  assert out[:, :160].max() == 0 and out[:, 164:].min() == 76               # gray of pure red
+  tall = np.zeros((1000, 300), np.uint8)
+  tall[:500] = 200                                                            # top half bright
+  out = camera_frames.sensor_frame(tall)      # scaled to 324 wide (1080 tall), centre rows kept
+  assert out.shape == (244, 324) and out[:100].min() == 200 and out[-100:].max() == 0
+
+
+def test_the_locator_frames_draw_each_dataset_about_as_often():
+  rng = np.random.default_rng(0)
+  def source(name, i):
+    image = (rng.random((100, 90)) * 255).astype(np.uint8)
+    return camera_frames.Source(f"{name}:{i}", image, i % 2, (20, 20, 50, 50))
+  sources = [source("big", i) for i in range(30)] + [source("small", i) for i in range(3)]
+  drawn = frame_sets.locator_set(sources, 120, seed=0)
+  assert drawn.inputs.shape == (120, face_map.INPUT_H, face_map.INPUT_W)
+  assert set(drawn.kinds) <= set(camera_frames.KINDS) and "none" in drawn.kinds
+  assert all(not b for b, k in zip(drawn.boxes, drawn.kinds) if k == "none")
+  drawn_from = [key.split(":")[0] for keys in drawn.keys for key in keys]
+  assert 0.35 < drawn_from.count("small") / len(drawn_from) < 0.65          # 3 of 33 sources
+  again = frame_sets.locator_set(sources, 120, seed=0)
+  np.testing.assert_array_equal(again.inputs, drawn.inputs)                  # seeded

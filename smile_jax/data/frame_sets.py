@@ -83,6 +83,7 @@ class LocatorSet:
   inputs: np.ndarray            # (N, INPUT_H, INPUT_W) uint8: the locator's view of each frame
   boxes: tuple                  # per frame, its true face boxes (frame pixels)
   kinds: tuple                  # per frame, its camera_frames kind
+  keys: tuple = ()              # per frame, the keys of the sources drawn into it
 
 
 def locator_set(face_sources: list[camera_frames.Source], count: int, seed: int,
@@ -100,7 +101,7 @@ def locator_set(face_sources: list[camera_frames.Source], count: int, seed: int,
   for source in face_sources:
     by_dataset.setdefault(source.key.split(":", 1)[0], []).append(source)
   groups = [by_dataset[name] for name in sorted(by_dataset)]
-  inputs, boxes, drawn = [], [], []
+  inputs, boxes, drawn, keys = [], [], [], []
   for i in tqdm(range(count), desc="locator frames", unit="frame", mininterval=2.0):
     kind = kinds[rng.choice(len(kinds), p=shares / shares.sum())]
     wanted = {"none": 0, "two": 2}.get(kind, 1)
@@ -112,4 +113,5 @@ def locator_set(face_sources: list[camera_frames.Source], count: int, seed: int,
     inputs.append(face_map.locator_input(frame.image))
     boxes.append(frame.boxes)
     drawn.append(kind)
-  return LocatorSet(np.stack(inputs), tuple(boxes), tuple(drawn))
+    keys.append(frame.keys)
+  return LocatorSet(np.stack(inputs), tuple(boxes), tuple(drawn), tuple(keys))
