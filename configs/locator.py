@@ -19,6 +19,7 @@ def get_config():
   locator.train_frames = 32000
   locator.val_frames = 800
   locator.frame_seed = 0
+  locator.flip = False                # mirror a random half of the frames each epoch
   locator.epochs = 40
   locator.batch_size = 64
   locator.peak_lr = 0.05

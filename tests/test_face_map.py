@@ -120,3 +120,23 @@ def test_the_locator_trains_and_resumes_to_the_same_weights(tmp_path, monkeypatc
   assert [r["epoch"] for r in resumed.history] == [1, 2]
   assert [r["val_loss"] for r in resumed.history] == pytest.approx(
       [r["val_loss"] for r in whole.history], rel=1e-5)
+
+
+def test_mirrored_frames_carry_mirrored_targets():
+  boxes = ((( 10, 20, 60, 60),), ((200, 50, 100, 100), (30, 30, 40, 40)), ())
+  assert locator_lib.mirrored(boxes)[0] == ((254, 20, 60, 60),)
+  inputs = np.random.default_rng(0).integers(0, 256, (3, face_map.INPUT_H, face_map.INPUT_W),
+                                               dtype=np.uint8)
+  target, flipped = locator_lib.targets(boxes), locator_lib.targets(locator_lib.mirrored(boxes))
+  seen = set()
+  for epoch in range(6):
+    for batch in locator_lib.batches(inputs, target, 3, seed=0, epoch=epoch, flipped=flipped):
+      for image, heat in zip(batch["image"][..., 0], batch["heat"]):
+        k = next(i for i in range(3) if (inputs[i] == image).all() or
+                 (inputs[i][:, ::-1] == image).all())
+        mirror = not (inputs[k] == image).all()
+        np.testing.assert_array_equal(heat, (flipped if mirror else target)["heat"][k])
+        seen.add(mirror)
+  assert seen == {True, False}
+  plain = next(locator_lib.batches(inputs, target, 3, seed=0, epoch=0))     # no flip: as given
+  assert all((plain["image"][i, ..., 0] == inputs).all(axis=(1, 2)).any() for i in range(3))

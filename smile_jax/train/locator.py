@@ -3,7 +3,8 @@
 The locator is a map spec (models/zoo.py LOCATORS) trained by the same pure `train_step` as the
 smile nets, on the "face_map" objective (train/steps.py): camera frames drawn from the train
 split's photos (data/frame_sets.py locator_set) with their face boxes as map targets
-(data/face_map.py encode). Each epoch it is validated on frames drawn from the val split: the
+(data/face_map.py encode), a random half mirrored each epoch (`config.locator.flip`). Each epoch
+it is validated on frames drawn from the val split: the
 map loss, the share of true faces found and the false faces per frame at the heat threshold
 `config.locator.threshold`; the kept weights are the epoch with the lowest val loss.
 
@@ -53,12 +54,31 @@ def targets(boxes) -> dict:
           "box_weight": np.stack([t.box_weight for t in encoded])}
 
 
-def batches(inputs: np.ndarray, target: dict, batch_size: int, seed: int, epoch: int):
-  """One epoch of shuffled full batches (a function of seed and epoch: resumes repeat it)."""
-  order = np.random.default_rng([seed, epoch]).permutation(len(inputs))
+def mirrored(boxes) -> tuple:
+  """Each frame's boxes in the frame mirrored left to right (the locator's input mirrors with it:
+  its 4-pixel bins tile the 324-pixel width exactly)."""
+  return tuple(tuple((face_map.FRAME_W - x - w, y, w, h) for x, y, w, h in frame)
+               for frame in boxes)
+
+
+def batches(inputs: np.ndarray, target: dict, batch_size: int, seed: int, epoch: int,
+            flipped: dict | None = None):
+  """One epoch of shuffled full batches (a function of seed and epoch: resumes repeat it); with
+  `flipped` (the targets of the mirrored boxes), a random half of the frames is mirrored."""
+  rng = np.random.default_rng([seed, epoch])
+  order = rng.permutation(len(inputs))
+  mirror = rng.random(len(inputs)) < 0.5 if flipped is not None else np.zeros(len(inputs), bool)
   for start in range(0, len(order) - batch_size + 1, batch_size):
     pick = order[start:start + batch_size]
-    yield {"image": inputs[pick][..., None], **{k: v[pick] for k, v in target.items()}}
+    flip = mirror[pick]
+    images = inputs[pick]
+    images = np.where(flip[:, None, None], images[:, :, ::-1], images)
+    batch = {k: v[pick] for k, v in target.items()}
+    if flipped is not None:
+      for key, values in flipped.items():
+        shape = (-1,) + (1,) * (values.ndim - 1)
+        batch[key] = np.where(flip.reshape(shape), values[pick], batch[key])
+    yield {"image": images[..., None], **batch}
 
 
 def predict_maps(apply_fn, variables, inputs: np.ndarray, batch_size: int) -> np.ndarray:
@@ -113,10 +133,11 @@ def train_locator(config, workdir: str, train_set: frame_sets.LocatorSet,
   state, best, meta = loop.restore(mngr, state, infer.variables_of(state), workdir)
   meta.setdefault("best_val_loss", float("inf"))
   train_target, val_target = targets(train_set.boxes), targets(val_set.boxes)
+  flipped = targets(mirrored(train_set.boxes)) if cfg.flip else None
   for epoch in range(meta["epoch"], cfg.epochs):
     t0 = time.time()
     state, train_loss = loop.train_epoch(
-        state, batches(train_set.inputs, train_target, cfg.batch_size, cfg.seed, epoch),
+        state, batches(train_set.inputs, train_target, cfg.batch_size, cfg.seed, epoch, flipped),
         steps_per_epoch, f"{spec.name} epoch {epoch + 1}/{cfg.epochs}", verbose, 0)
     row = {"epoch": epoch + 1, "train_loss": train_loss,
            **_val_row(state, val_set, val_target, cfg), "seconds": time.time() - t0}
