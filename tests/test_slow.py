@@ -51,3 +51,11 @@ def test_default_main_job(tmp_path):
   assert int8["dsp_kernels"] and int8["latency_ms_48mhz"] <= 20.0
   assert int8["firmware_test_auc"] == pytest.approx(int8["test_auc"], abs=1e-12)
   assert int8["cmsis_nn_cycles_per_mac"] > int8["cycles_per_mac"]
+  # The robot's own pipeline: bit-exact on >= 200 frames, within the board, finding faces.
+  device = summary["device_pipeline"]
+  assert device["parity_frames"] >= 200 and device["parity_mismatches"] == 0
+  assert device["edge_self_test_passes"] and device["latency_ms_48mhz"] <= 100.0
+  assert device["flash_bytes"] <= 256 * 1024 and device["ram_bytes"] <= 200 * 1024
+  for kind in ("portrait", "arm", "room"):
+    eye = device["robot_eye"][kind]
+    assert eye["faces_found"] >= eye["host_faces_found"] - 0.03 and eye["device_auc"] > 0.6
