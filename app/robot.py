@@ -38,13 +38,13 @@ class RobotStage:
   section: tuple[str, str]       # the report's (heading, body)
 
 
-def _latency(stages: list[dict]) -> tuple[dict, dict]:
+def _median_and_worst(stages: list[dict]) -> tuple[dict, dict]:
   """The median frame's stages (by total cycles) and the worst frame's."""
   order = sorted(stages, key=lambda s: sum(s.values()))
   return order[len(order) // 2], order[-1]
 
 
-def _cost(fw, frames, results, sample: int) -> tuple[dict, dict]:
+def stage_costs(fw, frames, results, sample: int) -> tuple[dict, dict]:
   """Stage cycles of up to `sample` frames with faces, spread over the set, and one with the
   most faces (the first frame when none has a face): (median frame's stages, worst frame's)."""
   with_faces = [i for i, r in enumerate(results) if r.face_found]
@@ -53,7 +53,7 @@ def _cost(fw, frames, results, sample: int) -> tuple[dict, dict]:
   if most is not None and most not in picked:
     picked.append(most)
   stages = [pipeline_firmware.stage_cycles(fw, frames[i].image) for i in picked or [0]]
-  return _latency(stages)
+  return _median_and_worst(stages)
 
 
 def _off_centre(frames, results) -> int:
@@ -128,7 +128,7 @@ def run_robot_stage(config, workdir: str, chosen_run_dir: str) -> RobotStage:
   emulated = pipeline_firmware.run_qemu(fw, parity)
   mismatches = sum(e.boxes != h.boxes or not np.array_equal(e.logits, h.logits)
                    for e, h in zip(emulated.results, results))
-  median, worst = _cost(fw, frames, results, cfg.cost_frames)
+  median, worst = stage_costs(fw, frames, results, cfg.cost_frames)
   robot_eye.sample_sheet(frames, device, os.path.join(workdir, "robot_eye_samples.png"))
   summary = {
       "latency_ms_48mhz": sum(median.values()) / 48e3,

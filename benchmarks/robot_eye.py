@@ -11,7 +11,8 @@ crop, as experiments.predict) and, with --pipelines and --locator, `device` (the
 pipeline: the learned face locator, the device's crop, the int8 smile net; compile/
 face_pipeline.py) and `located` (the same locator and crop in float, the float smile net); or
 `viola_jones` (the fixed-point Haar cascade, smile_jax/data/viola_jones.py; ~1.5 s a frame).
-Prints, per frame kind, the AUC, the share of true faces found and the false faces per frame; writes robot_eye.json and robot_eye_samples.png to
+Prints, per frame kind, the AUC, the share of true faces found and the false faces per frame
+(with --cost_frames, the device pipeline's cycles per stage); writes robot_eye.json and robot_eye_samples.png to
 --output. Choices are made on --split=val; the test split is the default because it is what the
 report quotes.
 """
@@ -19,9 +20,11 @@ report quotes.
 import json
 import os
 
+import numpy as np
 from absl import app, flags
 
-from app import device_pipeline
+from app import device_pipeline, robot
+from compile import pipeline_firmware
 from configs import deploy as deploy_config
 from smile_jax.data import face_map, frame_sets, viola_jones
 from smile_jax.eval import predict, robot_eye
@@ -41,6 +44,8 @@ flags.DEFINE_list("pipelines", ["centre_square", "host"],
                   "--locator), located (its float locator, the float smile net), viola_jones "
                   "(the fixed-point Haar cascade's reference).")
 flags.DEFINE_string("locator", "", "A built face locator (experiments.locator's workdir).")
+flags.DEFINE_integer("cost_frames", 0, "With the device pipeline: cycles per stage of this many "
+                     "face frames in unicorn (its firmware built in --output).")
 flags.DEFINE_integer("every", 1, "Score every N-th frame only (the numpy locator is slow).")
 
 
@@ -52,6 +57,17 @@ def _float_locator(locator_dir: str):
   return lambda frame: face_map.decode(infer.predict_logits(
       apply, variables, face_map.locator_input(frame)[None, ..., None], 1)[0],
       summary["threshold"])
+
+
+def _print_costs(frames, images) -> None:
+  """The device pipeline's estimated cycles per stage: the median face frame and the worst."""
+  pipeline = device_pipeline.load(FLAGS.locator, predict.resolve_run_dir(FLAGS.workdir),
+                                  deploy_config.get_config())
+  fw = pipeline_firmware.build(pipeline, os.path.join(FLAGS.output or ".", "pipeline"))
+  median, worst = robot.stage_costs(fw, frames, pipeline.run(np.stack(images)), FLAGS.cost_frames)
+  for name, stages in (("median face frame", median), ("worst frame", worst)):
+    print(f"{name}: {sum(stages.values()) / 48e3:.1f} ms at 48 MHz (estimated): " + ", ".join(
+        f"{k} {v:,} cycles" for k, v in stages.items()))
 
 
 def main(_):
@@ -77,6 +93,8 @@ def main(_):
   results = {name: robot_eye.measure(frames, a) for name, a in answers.items()}
   print(f"{len(frames)} frames of the {FLAGS.split} split, run {run_dir}\n")
   print(robot_eye.table(results))
+  if "device" in FLAGS.pipelines and FLAGS.cost_frames:
+    _print_costs(frames, images)
   if FLAGS.output:
     os.makedirs(FLAGS.output, exist_ok=True)
     with open(os.path.join(FLAGS.output, "robot_eye.json"), "w") as file:
