@@ -2,7 +2,8 @@ r"""The main job: build the datasets, train the report's models, search, deploy,
 
 Launch (what `make main` runs; resumes when re-run):
   .venv/bin/python -m experiments.main --config=configs/main.py --workdir=runs/main
-Expected (idle 2-core CPU, fresh clone: 31.9 min, search stage 24.0, plus ~1 min pip set-up):
+Expected (idle 2-core CPU, fresh clone: 35.3 min with pip set-up, search stage 16.8, the robot's
+pipeline ~10):
 ships compact~fa9e7bad (conv 8/16/16/32 3x3/2 at 64x64, 590,848 MACs): val 0.9774 +- 0.0010,
 test SMILEsmileD 0.9781 +- 0.0009, GENKI-4K 0.9604 +- 0.0036 (3 seeds); int8 bit-exact on the
 emulated M4, 18.4 ms at 48 MHz, 39.7 KB flash, model RAM 31.6 KB. The robot's own pipeline (face
