@@ -5,6 +5,8 @@ int8 logits; awkward frames give no face or clipped boxes; the stages' cycles ar
 import os
 import re
 import struct
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -15,6 +17,8 @@ from compile import pipeline_firmware, serial_protocol as sp
 from smile_jax.data import camera_frames, face_map, frame_crop
 from smile_jax.models import zoo
 from tests.test_deploy import variables_for
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.skipif(
     not all(map(firmware.shutil.which, ("arm-none-eabi-gcc", "qemu-system-arm"))),
@@ -100,6 +104,11 @@ def test_the_edge_firmware_self_tests_the_whole_pipeline_on_its_frame(pipeline, 
   assert pipeline.run(_frames()[1][None])[0].face_found
   assert camera_sim.self_test(built.edge.elf)
   assert built.edge.linked_flash_bytes < 960 * 1024 and built.edge.linked_ram_bytes < 384 * 1024
+  subprocess.run([sys.executable, "-m", "experiments.flash", f"--workdir={tmp_path}",
+                  f"--image={built.edge.bin}", "--pack_only"], cwd=REPO, check=True,
+                 capture_output=True)
+  packed = os.path.join(os.path.dirname(built.edge.bin), "firmware_wired.bin")
+  assert os.path.getsize(packed) > os.path.getsize(built.edge.bin)      # packed for the SVL
   # The same firmware expecting another frame's faces fails its self-test.
   wrong = os.path.join(tmp_path, "pipeline_test_frame.c")
   with open(wrong, "w") as file:

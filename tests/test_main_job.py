@@ -210,10 +210,11 @@ def test_the_robots_pipeline_in_the_summary(job_dir):
   report = open(os.path.join(job_dir, "report.md")).read()
   assert "## The robot's eye" in report
   assert os.path.getsize(os.path.join(job_dir, "robot_eye_samples.png")) > 3000
-  subprocess.run([sys.executable, "-m", "experiments.flash", f"--workdir={job_dir}",
-                  "--firmware=pipeline", "--pack_only"], cwd=REPO, check=True, capture_output=True)
-  packed = os.path.join(os.path.dirname(device["sparkfun_edge_image"]), "firmware_wired.bin")
-  assert os.path.getsize(packed) > os.path.getsize(device["sparkfun_edge_image"])
+  # The smoke job ships the Embedded net (its FC layer: ~500 KB): too big for one wired update.
+  proc = subprocess.run([sys.executable, "-m", "experiments.flash", f"--workdir={job_dir}",
+                         "--firmware=pipeline", "--pack_only"], cwd=REPO, capture_output=True,
+                        text=True)
+  assert proc.returncode != 0 and "of one wired-update piece" in proc.stderr
 
 
 def test_predict_with_the_device_pipeline_on_an_awkward_folder(job_dir, tmp_path, shared_data_dir):
