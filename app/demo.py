@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from smile_jax.io import jsonfile
 from smile_jax.data import camera_frames, faces, images as images_lib
-from smile_jax.eval import calibration, predict
+from smile_jax.eval import calibration, predict, robot_eye
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 LEDS = (("green", (0, 200, 0)), ("red", (0, 0, 230)), ("yellow", (0, 220, 230)))   # BGR, the smile
@@ -127,12 +127,10 @@ def _device_scorer(pipeline):
   def score(image):
     frame = camera_frames.sensor_frame(image)
     result = pipeline.run(frame[None])[0]
-    if not result.face_found:
-      return frame, [], 0.0, "robot's view: no face"
-    scores = pipeline.scores(result)
-    order = np.argsort(-scores, kind="stable")
-    return (frame, [result.boxes[i] for i in order], float(scores[order[0]]),
-            f"robot's view: {len(order)} face(s)")
+    answer = robot_eye.answer(result.boxes, pipeline.scores(result))
+    note = f"robot's view: {len(answer.boxes)} face(s)" if answer.face_found else (
+        "robot's view: no face")
+    return frame, list(answer.boxes), answer.score, note
   return score
 
 

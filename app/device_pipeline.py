@@ -9,17 +9,14 @@ reference that predict, demo, the board loop and the robot's-eye benchmark call.
 
 from __future__ import annotations
 
-import csv
 import os
 
-import numpy as np
 from absl import logging
-from tqdm import tqdm
 
 from app import locator as locator_app
 from compile import face_pipeline, graph as graph_lib, quantize
 from smile_jax.data import camera_frames, images as images_lib
-from smile_jax.eval import predict
+from smile_jax.eval import predict, robot_eye
 from smile_jax.io import jsonfile
 from smile_jax.models import infer, zoo
 
@@ -40,6 +37,11 @@ def load(locator_dir: str, run_dir: str, cfg) -> face_pipeline.DevicePipeline:
   return face_pipeline.DevicePipeline.quantized(
       locator_graph, summary["threshold"], smile_graph, locator_range,
       quantize.range_sample(data.train.images, cfg.range_images, cfg.seed), cfg.percentile)
+
+
+def answers(pipeline: face_pipeline.DevicePipeline, results) -> list:
+  """The robot's-eye Answers (robot_eye.answer) of the pipeline's FrameResults."""
+  return [robot_eye.answer(r.boxes, pipeline.scores(r)) for r in results]
 
 
 def scored(pipeline: face_pipeline.DevicePipeline):
@@ -67,20 +69,9 @@ def predict_folder(pipeline: face_pipeline.DevicePipeline, folder: str, output_c
       continue
     frame_rows.append(len(rows))
     rows.append([path])
-  run = scored(pipeline)
-  for start in tqdm(range(0, len(frames), 64), desc="device pipeline", unit="batch",
-                    mininterval=1.0):
-    for offset, (boxes, scores) in enumerate(run(np.stack(frames[start:start + 64]))):
-      row = rows[frame_rows[start + offset]]
-      if len(boxes):
-        best = int(np.argmax(scores))
-        row += [1, f"{scores[best]:.6f}", len(boxes), ",".join(str(v) for v in boxes[best])]
-      else:
-        row += [0, f"{0.0:.6f}", 0, ""]
-  os.makedirs(os.path.dirname(os.path.abspath(output_csv)), exist_ok=True)
-  with open(output_csv, "w", newline="") as file:
-    writer = csv.writer(file)
-    writer.writerow(["path", "face_found", "score", "faces", "box"])
-    writer.writerows(rows)
+  for row_index, answer in zip(frame_rows, robot_eye.whole(scored(pipeline))(frames)):
+    box = ",".join(str(v) for v in answer.boxes[0]) if answer.face_found else ""
+    rows[row_index] += [int(answer.face_found), f"{answer.score:.6f}", len(answer.boxes), box]
+  predict.write_csv(output_csv, ["path", "face_found", "score", "faces", "box"], rows)
   return {"files": len(files), "scored": len(frames), "unreadable": len(files) - len(frames),
           "faces_found": sum(1 for r in rows if r[1] == 1)}

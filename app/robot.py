@@ -120,7 +120,7 @@ def run_robot_stage(config, workdir: str, chosen_run_dir: str) -> RobotStage:
   test_frame = images[_off_centre(frames, results)]
   fw = pipeline_firmware.build(pipeline, os.path.join(workdir, "deploy", "pipeline"),
                                test_frame=test_frame)
-  device = [robot_eye.answer(r.boxes, pipeline.scores(r)) for r in results]
+  device = device_pipeline.answers(pipeline, results)
   predictor = predict.Predictor.from_run(chosen_run_dir)
   host = robot_eye.host(predictor.score_crops, predictor.spec.input_shape[0])(images)
   scores = {"device": robot_eye.measure(frames, device), "host": robot_eye.measure(frames, host)}

@@ -17,6 +17,7 @@ Prints, per frame kind, the AUC, the share of true faces found and the false fac
 report quotes.
 """
 
+import functools
 import json
 import os
 
@@ -59,12 +60,10 @@ def _float_locator(locator_dir: str):
       summary["threshold"])
 
 
-def _print_costs(frames, images) -> None:
+def _print_costs(frames, pipeline, results) -> None:
   """The device pipeline's estimated cycles per stage: the median face frame and the worst."""
-  pipeline = device_pipeline.load(FLAGS.locator, predict.resolve_run_dir(FLAGS.workdir),
-                                  deploy_config.get_config())
   fw = pipeline_firmware.build(pipeline, os.path.join(FLAGS.output or ".", "pipeline"))
-  median, worst = robot.stage_costs(fw, frames, pipeline.run(np.stack(images)), FLAGS.cost_frames)
+  median, worst = robot.stage_costs(fw, frames, results, FLAGS.cost_frames)
   for name, stages in (("median face frame", median), ("worst frame", worst)):
     print(f"{name}: {sum(stages.values()) / 48e3:.1f} ms at 48 MHz (estimated): " + ", ".join(
         f"{k} {v:,} cycles" for k, v in stages.items()))
@@ -78,14 +77,21 @@ def main(_):
   frames = frame_sets.frame_set(sources, FLAGS.extra_frames, FLAGS.seed)
   frames = frames[::FLAGS.every]
   images = [f.image for f in frames]
-  locator = viola_jones.Locator(viola_jones.Cascade.from_opencv())
+
+  @functools.cache
+  def device():
+    """The device pipeline and its results on the frames, computed once (answers and costs)."""
+    pipeline = device_pipeline.load(FLAGS.locator, run_dir, deploy_config.get_config())
+    return pipeline, pipeline.run(np.stack(images))
+
+  def haar_locator():
+    return viola_jones.Locator(viola_jones.Cascade.from_opencv()).find
   known = {"centre_square": lambda: robot_eye.centre_square(predictor.score_crops, size),
            "host": lambda: robot_eye.host(predictor.score_crops, size),
-           "device": lambda: robot_eye.whole(device_pipeline.scored(device_pipeline.load(
-               FLAGS.locator, run_dir, deploy_config.get_config()))),
+           "device": lambda: lambda _: device_pipeline.answers(*device()),
            "located": lambda: robot_eye.located(_float_locator(FLAGS.locator),
                                                 predictor.score_crops, size),
-           "viola_jones": lambda: robot_eye.located(locator.find, predictor.score_crops, size)}
+           "viola_jones": lambda: robot_eye.located(haar_locator(), predictor.score_crops, size)}
   unknown = sorted(set(FLAGS.pipelines) - set(known))
   if unknown:
     raise app.UsageError(f"--pipelines: unknown {unknown}; choose from {sorted(known)}")
@@ -94,7 +100,7 @@ def main(_):
   print(f"{len(frames)} frames of the {FLAGS.split} split, run {run_dir}\n")
   print(robot_eye.table(results))
   if "device" in FLAGS.pipelines and FLAGS.cost_frames:
-    _print_costs(frames, images)
+    _print_costs(frames, *device())
   if FLAGS.output:
     os.makedirs(FLAGS.output, exist_ok=True)
     with open(os.path.join(FLAGS.output, "robot_eye.json"), "w") as file:

@@ -40,14 +40,17 @@ def model_hash(model_dir: str) -> str:
   return digest.hexdigest()[:16]
 
 
+def hash_flag(digits: str) -> str:
+  """The compiler flag that puts a 16-hex-digit hash into the firmware's HELLO reply."""
+  return "-DSMILE_MODEL_HASH={" + ",".join(f"0x{digits[i:i + 2]}" for i in range(0, 16, 2)) + "}"
+
+
 def build_uart_firmware(model_dir: str, out_dir: str, kernels: str = "llvm",
                         board: str = "qemu-mps2-an386-uart", weights_in_sram: bool = False):
   """A compiled model's firmware serving the board protocol (`qemu-mps2-an386-uart` or
   `sparkfun-edge-uart`), its hash compiled in, its weights where deploy placed them."""
-  digits = model_hash(model_dir)
-  initializer = "{" + ",".join(f"0x{digits[i:i + 2]}" for i in range(0, 16, 2)) + "}"
   return firmware.build(model_dir, board, out_dir, kernels=kernels,
-                        extra_flags=[f"-DSMILE_MODEL_HASH={initializer}",
+                        extra_flags=[hash_flag(model_hash(model_dir)),
                                      *weights_placement.flags(weights_in_sram)])
 
 

@@ -215,13 +215,6 @@ def _edge_build(built: Built, directory: str, kernels_route: str, image, referen
   `max_model_ram_bytes`, 0: no limit, of RAM for the model: arena, measured stack (together
   `model_ram`) and the weights copied): deploy.json's Edge fields, and `stalls` (MHz -> the kept
   placement's flash-miss stall cycles, which the latencies add to the core's)."""
-  if built.graph.spec.is_map:
-    # The face locator alone is no camera app: the Edge firmware runs it inside the robot's
-    # whole pipeline with the smile net, and is built and placed there.
-    return {"model_ram_bytes": model_ram, "fits_sparkfun_edge": None, "sparkfun_edge_image": None,
-            "sparkfun_edge_image_bytes": None, "weights_in_sram": False,
-            "sparkfun_edge_note": "a map spec: built into the robot's pipeline, not alone",
-            "weights_placements": {"flash": None, "sram": None}, "stalls": {48: 0, 96: 0}}
   try:
     placed = weights_placement.place(
         directory, kernels_route, image, reference, parity.tolerance(built.dtype),

@@ -31,23 +31,30 @@ class QemuRun:
     return self.ticks.astype(np.int64) * INSTRUCTIONS_PER_TICK
 
 
-def run_qemu(fw: firmware_lib.Firmware | str,
-             images: np.ndarray,
-             logit_dtype,
-             timeout_s: float = 600) -> QemuRun:
-  """Runs images (N, H, W, C) uint8 through the firmware (or the ELF at that path) under QEMU."""
-  elf = fw if isinstance(fw, str) else fw.elf
+def run_records(elf: str, data: bytes, timeout_s: float = 600) -> np.ndarray:
+  """A semihosting record firmware under QEMU (-icount: deterministic): `data` as its
+  input.bin, its output.bin back as bytes (uint8)."""
   qemu = firmware_lib.require_tool("qemu-system-arm")
-  images = np.ascontiguousarray(images, np.uint8)
   with tempfile.TemporaryDirectory() as tmp:
-    images.tofile(os.path.join(tmp, "input.bin"))
+    with open(os.path.join(tmp, "input.bin"), "wb") as file:
+      file.write(data)
     cmd = [qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
            "-kernel", os.path.abspath(elf)]
     result = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout_s)
     if result.returncode != 0:
       raise RuntimeError(f"QEMU exited with {result.returncode}: {result.stdout}{result.stderr}")
-    raw = np.fromfile(os.path.join(tmp, "output.bin"), np.uint8)
+    return np.fromfile(os.path.join(tmp, "output.bin"), np.uint8)
+
+
+def run_qemu(fw: firmware_lib.Firmware | str,
+             images: np.ndarray,
+             logit_dtype,
+             timeout_s: float = 600) -> QemuRun:
+  """Runs images (N, H, W, C) uint8 through the firmware (or the ELF at that path) under QEMU."""
+  elf = fw if isinstance(fw, str) else fw.elf
+  images = np.ascontiguousarray(images, np.uint8)
+  raw = run_records(elf, images.tobytes(), timeout_s)
   dtype = np.dtype(logit_dtype)
   record = raw.size // max(len(images), 1)
   classes = (record - 8) // dtype.itemsize     # logits, then ticks and stack bytes (uint32)

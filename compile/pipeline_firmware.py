@@ -18,18 +18,21 @@ import dataclasses
 import hashlib
 import os
 import subprocess
-import tempfile
 
 import numpy as np
 import unicorn
 
-from compile import board_link, build as build_lib, face_pipeline, firmware as firmware_lib
-from compile import profile
+from compile import board_link, build as build_lib, emulate, face_pipeline
+from compile import firmware as firmware_lib, profile
 from smile_jax.data import face_map
 
 PREFIX = "locator_"
 BOARD = "qemu-mps2-an386-pipeline"
 EDGE_BOARD = "sparkfun-edge-pipeline"
+# Where a unicorn run puts the frame and the pipeline's outputs (boxes, then logits) in SCRATCH.
+FRAME_AT = profile.SCRATCH + 0x1000
+BOXES_AT = profile.SCRATCH + 0x20000
+LOGITS_AT = BOXES_AT + 0x100
 # Pipeline stages by function (the models' kernels: stage_of).
 STAGES = {"frame_bin_mean": "resize and crops", "face_map_decode": "decode"}
 
@@ -159,12 +162,10 @@ def build_uart(fw: PipelineFirmware, out_dir: str, kernels: str = "llvm",
                board: str = "qemu-mps2-an386-pipeline-uart") -> firmware_lib.Firmware:
   """A board (QEMU's, or `sparkfun-edge-pipeline-uart`) serving the board protocol with the
   whole pipeline (FRAME_CHUNK, LOCATE), its hash (`pipeline_hash`) in HELLO."""
-  digits = pipeline_hash(fw)
-  initializer = "{" + ",".join(f"0x{digits[i:i + 2]}" for i in range(0, 16, 2)) + "}"
   tables = os.path.join(fw.directory, "tables")
   return firmware_lib.build(
       fw.smile.directory, board, out_dir, kernels=kernels,
-      extra_flags=[f"-I{tables}", "-DSMILE_PIPELINE", f"-DSMILE_MODEL_HASH={initializer}"],
+      extra_flags=[f"-I{tables}", "-DSMILE_PIPELINE", board_link.hash_flag(pipeline_hash(fw))],
       libraries=[os.path.join(fw.directory, "locator_model.o"),
                  os.path.join(tables, "face_map_tables.c")])
 
@@ -179,16 +180,7 @@ class QemuFrames:
 def run_qemu(fw: PipelineFirmware, frames: np.ndarray, timeout_s: float = 600) -> QemuFrames:
   """Every frame through the QEMU pipeline firmware (-icount: deterministic)."""
   frames = np.ascontiguousarray(frames, np.uint8)
-  qemu = firmware_lib.require_tool("qemu-system-arm")
-  with tempfile.TemporaryDirectory() as tmp:
-    frames.tofile(os.path.join(tmp, "input.bin"))
-    cmd = [qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
-           "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
-           "-kernel", os.path.abspath(fw.firmware.elf)]
-    result = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout_s)
-    if result.returncode != 0:
-      raise RuntimeError(f"QEMU exited with {result.returncode}: {result.stdout}{result.stderr}")
-    raw = np.fromfile(os.path.join(tmp, "output.bin"), np.uint8)
+  raw = emulate.run_records(fw.firmware.elf, frames.tobytes(), timeout_s)
   faces, classes = face_map.MAX_FACES, 2
   record = 4 + faces * 8 + faces * classes * 4 + 8
   if raw.size != len(frames) * record:
@@ -215,16 +207,27 @@ def stage_of(name: str) -> str | None:
   return "glue" if name == "smile_pipeline_run" else None
 
 
+def _loaded(fw: PipelineFirmware, frame: np.ndarray):
+  """(uc, symbols): the QEMU firmware in unicorn with `frame` written at FRAME_AT, ready for
+  `_run` once the caller has hooked what it watches."""
+  uc, symbols = profile.load_elf(fw.firmware.elf)
+  uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
+  uc.mem_write(FRAME_AT, np.ascontiguousarray(frame, np.uint8).tobytes())
+  return uc, symbols
+
+
+def _run(uc, symbols) -> int:
+  """One smile_pipeline_run on the frame at FRAME_AT, its outputs at BOXES_AT and LOGITS_AT."""
+  return profile.call_function(uc, symbols, "smile_pipeline_run", FRAME_AT, BOXES_AT, LOGITS_AT)
+
+
 def stage_cycles(fw: PipelineFirmware, frame: np.ndarray) -> dict:
   """One frame's estimated M4 cycles per stage (unicorn and compile/profile.py's table, zero
   wait states): the locator, the smile net (all faces), resize and crops, decode, glue."""
-  uc, symbols = profile.load_elf(fw.firmware.elf)
-  uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
+  uc, symbols = _loaded(fw, frame)
   counter = profile.Counter(symbols, region=stage_of)
   uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.on_block)
-  frame_at, boxes_at = profile.SCRATCH + 0x1000, profile.SCRATCH + 0x20000
-  uc.mem_write(frame_at, np.ascontiguousarray(frame, np.uint8).tobytes())
-  profile.call_function(uc, symbols, "smile_pipeline_run", frame_at, boxes_at, boxes_at + 0x100)
+  _run(uc, symbols)
   return {stage: int(counts[1]) for stage, counts in counter.counts.items()}
 
 
@@ -232,16 +235,12 @@ def stray_reads(fw: PipelineFirmware, frame: np.ndarray, frame_bytes: int | None
   """Every load of one smile_pipeline_run in unicorn that falls outside the firmware's own
   sections, the frame (its first `frame_bytes`, all of it by default), the output buffers and
   the stack: (pc, address, size) each; a correct pipeline has none."""
-  uc, symbols = profile.load_elf(fw.firmware.elf)
-  uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
-  frame_at, boxes_at = profile.SCRATCH + 0x1000, profile.SCRATCH + 0x20000
-  logits_at = boxes_at + 0x100
   frame = np.ascontiguousarray(frame, np.uint8)
-  uc.mem_write(frame_at, frame.tobytes())
+  uc, symbols = _loaded(fw, frame)
   top = profile.SCRATCH + profile.SCRATCH_BYTES
   allowed = [(a, a + n) for a, n in fw.firmware.sections.values()] + [
-      (frame_at, frame_at + (frame.size if frame_bytes is None else frame_bytes)),
-      (boxes_at, boxes_at + face_map.MAX_FACES * 8), (logits_at, logits_at + face_map.MAX_FACES * 8),
+      (FRAME_AT, FRAME_AT + (frame.size if frame_bytes is None else frame_bytes)),
+      (BOXES_AT, BOXES_AT + face_map.MAX_FACES * 8), (LOGITS_AT, LOGITS_AT + face_map.MAX_FACES * 8),
       (top - 64 * 1024, top)]
   stray = []
 
@@ -249,5 +248,5 @@ def stray_reads(fw: PipelineFirmware, frame: np.ndarray, frame_bytes: int | None
     if not any(lo <= address and address + size <= hi for lo, hi in allowed):
       stray.append((uc_.reg_read(unicorn.arm_const.UC_ARM_REG_PC), address, size))
   uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read)
-  profile.call_function(uc, symbols, "smile_pipeline_run", frame_at, boxes_at, logits_at)
+  _run(uc, symbols)
   return stray

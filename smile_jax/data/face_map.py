@@ -28,11 +28,12 @@ import numpy as np
 
 from smile_jax.data import camera_frames, frame_crop
 
-FRAME_W, FRAME_H = 324, 244
+FRAME_W, FRAME_H = camera_frames.WIDTH, camera_frames.HEIGHT      # the sensor's 324 x 244
 DOWNSCALE = 4
 INPUT_W, INPUT_H = FRAME_W // DOWNSCALE, FRAME_H // DOWNSCALE     # 81 x 61
-CELL = 32                                # frame pixels per cell: the trunk's three stride-2 convs
-GRID = (math.ceil(INPUT_H / 8), math.ceil(INPUT_W / 8))            # (8, 11)
+TRUNK_STRIDE = 8                         # the locator's three stride-2 convs
+CELL = DOWNSCALE * TRUNK_STRIDE          # 32 frame pixels per cell
+GRID = (math.ceil(INPUT_H / TRUNK_STRIDE), math.ceil(INPUT_W / TRUNK_STRIDE))    # (8, 11)
 CHANNELS = 4
 BASE_SIDE = 64                           # size channel 0 <=> a 64-pixel face
 MAX_FACES = 4

@@ -73,6 +73,15 @@ def resolve_run_dir(workdir: str) -> str:
   return workdir
 
 
+def write_csv(output_csv: str, header: list[str], rows: list[list]) -> None:
+  """The scores CSV, its folder made if missing (the host's and the device pipeline's rows)."""
+  os.makedirs(os.path.dirname(os.path.abspath(output_csv)), exist_ok=True)
+  with open(output_csv, "w", newline="") as file:
+    writer = csv.writer(file)
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
 def predict_folder(workdir: str, folder: str, output_csv: str) -> dict:
   """Writes `path,face_found,score` for every file under `folder`; returns counts.
 
@@ -98,10 +107,6 @@ def predict_folder(workdir: str, folder: str, output_csv: str) -> dict:
   if crops:
     for row_index, score in zip(crop_rows, predictor.score_crops(np.stack(crops))):
       rows[row_index][2] = f"{score:.6f}"
-  os.makedirs(os.path.dirname(os.path.abspath(output_csv)), exist_ok=True)
-  with open(output_csv, "w", newline="") as file:
-    writer = csv.writer(file)
-    writer.writerow(["path", "face_found", "score"])
-    writer.writerows(rows)
+  write_csv(output_csv, ["path", "face_found", "score"], rows)
   return {"files": len(files), "scored": len(crops), "unreadable": len(files) - len(crops),
           "faces_found": sum(1 for r in rows if r[1] == 1)}

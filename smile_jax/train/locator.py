@@ -3,10 +3,10 @@
 The locator is a map spec (models/zoo.py LOCATORS) trained by the same pure `train_step` as the
 smile nets, on the "face_map" objective (train/steps.py): camera frames drawn from the train
 split's photos (data/frame_sets.py locator_set) with their face boxes as map targets
-(data/face_map.py encode), a random half mirrored each epoch (`config.locator.flip`). Each epoch
-it is validated on frames drawn from the val split: the
-map loss, the share of true faces found and the false faces per frame at the heat threshold
-`config.locator.threshold`; the kept weights are the epoch with the lowest val loss.
+(data/face_map.py encode), a random half mirrored each epoch with `config.locator.flip`. Each
+epoch it is validated on frames drawn from the val split: the map loss, the share of true faces
+found and the false faces per frame at the heat threshold `config.locator.threshold`; the kept
+weights are the epoch with the lowest val loss.
 
 `choose_threshold` then picks, on the val frames, the lowest heat threshold (the most faces
 found) whose false faces per no-face frame stay within `config.locator.max_false_per_frame`.
@@ -67,14 +67,14 @@ def batches(inputs: np.ndarray, target: dict, batch_size: int, seed: int, epoch:
   `flipped` (the targets of the mirrored boxes), a random half of the frames is mirrored."""
   rng = np.random.default_rng([seed, epoch])
   order = rng.permutation(len(inputs))
-  mirror = rng.random(len(inputs)) < 0.5 if flipped is not None else np.zeros(len(inputs), bool)
+  mirror = rng.random(len(inputs)) < 0.5 if flipped is not None else None
   for start in range(0, len(order) - batch_size + 1, batch_size):
     pick = order[start:start + batch_size]
-    flip = mirror[pick]
     images = inputs[pick]
-    images = np.where(flip[:, None, None], images[:, :, ::-1], images)
     batch = {k: v[pick] for k, v in target.items()}
     if flipped is not None:
+      flip = mirror[pick]
+      images = np.where(flip[:, None, None], images[:, :, ::-1], images)
       for key, values in flipped.items():
         shape = (-1,) + (1,) * (values.ndim - 1)
         batch[key] = np.where(flip.reshape(shape), values[pick], batch[key])
