@@ -4,13 +4,15 @@ measured on what the robot sees.
 `run_robot_stage(config, workdir, chosen_run_dir)`:
   1. builds the face locator on the job's split (app/locator.py: frames of the train photos,
      its threshold chosen on frames of the val photos) in <workdir>/locator;
-  2. assembles the device pipeline (app/device_pipeline.py: the int8 locator and the deployed
-     int8 smile net) and links its firmware (compile/pipeline_firmware.py);
-  3. draws the robot's-eye frames of the test photos (data/frame_sets.py) and scores them by the
+  2. fine-tunes the chosen smile net on face crops made the device's way (app/robot_smile.py)
+     in <workdir>/robot_smile, adopted when it beats the chosen net on val crops;
+  3. assembles the device pipeline (app/device_pipeline.py: the int8 locator and the int8 smile
+     net, tuned or deployed) and links its firmware (compile/pipeline_firmware.py);
+  4. draws the robot's-eye frames of the test photos (data/frame_sets.py) and scores them by the
      host's pipeline (OpenCV's detection and crop, the float net) and by the device's;
-  4. checks the QEMU firmware against the host reference on `parity_frames` of them: the same
+  5. checks the QEMU firmware against the host reference on `parity_frames` of them: the same
      boxes and the same int8 logits, frame by frame;
-  5. costs the pipeline per stage in unicorn on a sample of face frames: the median frame and
+  6. costs the pipeline per stage in unicorn on a sample of face frames: the median frame and
      the worst.
 It returns summary.json's `device_pipeline` and the report's section; robot_eye_samples.png
 shows frames with their true (green) and found (red) boxes.
@@ -23,7 +25,7 @@ import os
 
 import numpy as np
 
-from app import device_pipeline, locator as locator_app
+from app import device_pipeline, locator as locator_app, robot_smile
 from compile import camera_sim, pipeline_firmware
 from smile_jax.data import face_map, frame_sets
 from smile_jax.eval import predict, robot_eye
@@ -106,13 +108,16 @@ def _section(summary: dict, table: str) -> tuple[str, str]:
 
 
 def run_robot_stage(config, workdir: str, chosen_run_dir: str) -> RobotStage:
-  """The stage (module docstring); writes <workdir>/locator/ and <workdir>/deploy/pipeline/."""
+  """The stage (module docstring); writes <workdir>/locator/, <workdir>/robot_smile/ and
+  <workdir>/deploy/pipeline/."""
   cfg = config.robot
   locator_cfg = config.copy_and_resolve_references()
   locator_cfg.locator.split_run = chosen_run_dir
   locator_dir = os.path.join(workdir, "locator")
   built = locator_app.build_locator(locator_cfg, locator_dir)
-  pipeline = device_pipeline.load(locator_dir, chosen_run_dir, config.deploy)
+  smile_dir = os.path.join(workdir, "robot_smile")
+  tuned = robot_smile.tune_smile(config, smile_dir, chosen_run_dir)
+  pipeline = device_pipeline.load(locator_dir, chosen_run_dir, config.deploy, smile_dir)
   sources = frame_sets.run_sources(chosen_run_dir, "test", cfg.per_class)
   frames = frame_sets.frame_set(sources, cfg.extra_frames, cfg.seed)
   images = [f.image for f in frames]
@@ -139,6 +144,10 @@ def run_robot_stage(config, workdir: str, chosen_run_dir: str) -> RobotStage:
                   "threshold": built.threshold, "val": built.summary["val"],
                   "train_frames": built.summary["train_frames"],
                   "val_frames": built.summary["val_frames"]},
+      "smile_net": {"tuned_on_device_crops": tuned["adopted"],
+                    "val_crops_auc_before": tuned["val_auc_before"],
+                    "val_crops_auc_after": tuned["val_auc_after"],
+                    "train_crops": tuned["train_crops"]},
       "flash_bytes": fw.edge.linked_flash_bytes, "ram_bytes": fw.edge.linked_ram_bytes,
       "qemu_flash_bytes": fw.firmware.linked_flash_bytes,
       "sparkfun_edge_image": fw.edge.bin,

@@ -45,6 +45,8 @@ flags.DEFINE_list("pipelines", ["centre_square", "host"],
                   "--locator), located (its float locator, the float smile net), viola_jones "
                   "(the fixed-point Haar cascade's reference).")
 flags.DEFINE_string("locator", "", "A built face locator (experiments.locator's workdir).")
+flags.DEFINE_string("smile", "", "The device pipeline's tuned smile net (a main job's "
+                    "robot_smile/; default: the run's net).")
 flags.DEFINE_integer("cost_frames", 0, "With the device pipeline: cycles per stage of this many "
                      "face frames in unicorn (its firmware built in --output).")
 flags.DEFINE_integer("every", 1, "Score every N-th frame only (the numpy locator is slow).")
@@ -81,7 +83,8 @@ def main(_):
   @functools.cache
   def device():
     """The device pipeline and its results on the frames, computed once (answers and costs)."""
-    pipeline = device_pipeline.load(FLAGS.locator, run_dir, deploy_config.get_config())
+    pipeline = device_pipeline.load(FLAGS.locator, run_dir, deploy_config.get_config(),
+                                    FLAGS.smile)
     return pipeline, pipeline.run(np.stack(images))
 
   def haar_locator():

@@ -20,7 +20,7 @@ Variants after a colon:
 
 import ml_collections
 
-from configs import default, deploy, locator, search
+from configs import default, deploy, locator, search, smile_tune
 
 REPORT_MODELS = ("embedded", "reduced_alexnet", "two_layer_fc")
 REPORT_BASELINES = ("white_pixels", "haar_smile", "smiled_01")
@@ -51,6 +51,7 @@ def get_config(variant: str = ""):
   # job's split, the whole pipeline deployed, the robot's-eye frames of the test photos scored.
   config.locator = locator.get_config().locator
   config.locator.update(train_frames=24000, epochs=30)   # ~5 min of the job's 40
+  config.smile_tune = smile_tune.get_config().smile_tune   # the chosen net on device crops
   config.robot = ml_collections.ConfigDict()
   config.robot.enabled = True
   config.robot.per_class = 150          # test photos per class and dataset drawn into frames
@@ -84,6 +85,7 @@ def _nosearch(config):
 def _smoke(config):
   config.locator.update(train_frames=256, val_frames=64, epochs=2)
   config.robot.update(per_class=4, extra_frames=4, parity_frames=8, cost_frames=2)
+  config.smile_tune.update(per_class=40, copies=1, epochs=1)
   config.run.train.epochs = 2
   config.run.data.max_per_class = 200
   config.models = ("embedded", "two_layer_fc")

@@ -34,8 +34,8 @@ def main(argv):
   if FLAGS.pipeline == "device":
     if not FLAGS.images:
       raise flags.ValidationError("--pipeline=device needs --images (camera frames or photos)")
-    pipeline = device_pipeline.load(FLAGS.locator or os.path.join(FLAGS.workdir, "locator"),
-                                    run_dir, deploy_config.get_config())
+    pipeline = device_pipeline.load_job(FLAGS.workdir, run_dir, deploy_config.get_config(),
+                                        FLAGS.locator)
     frames, names = board_pipeline.folder_frames(FLAGS.images)
     summary = board_pipeline.board_frames(pipeline, frames, names, FLAGS.port,
                                           os.path.join(out_dir, "pipeline"), FLAGS.config)

@@ -14,7 +14,6 @@ best-scoring thickest) and the best face's score, in the device's integers. Outp
 PNGs or an annotated .mp4, and scores.csv), or --output.
 """
 
-import os
 
 from absl import flags
 
@@ -40,8 +39,8 @@ def main(argv):
   del argv
   pipeline = None
   if FLAGS.pipeline == "device":
-    pipeline = device_pipeline.load(FLAGS.locator or os.path.join(FLAGS.workdir, "locator"),
-                                    FLAGS.workdir, deploy_config.get_config())
+    pipeline = device_pipeline.load_job(FLAGS.workdir, FLAGS.workdir, deploy_config.get_config(),
+                                        FLAGS.locator)
   out = demo.run_demo(FLAGS.workdir, FLAGS.input, FLAGS.output, FLAGS.device, FLAGS.max_frames,
                       pipeline)
   print(

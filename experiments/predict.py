@@ -13,7 +13,6 @@ a camera frame (gray, scaled to cover 324 x 244 and centre-cropped), the int8 fa
 probability of "smiling"; an unreadable image gets empty fields and a warning naming it.
 """
 
-import os
 
 from absl import flags
 
@@ -34,8 +33,8 @@ flags.mark_flags_as_required(["workdir", "images", "output"])
 def main(argv):
   del argv
   if FLAGS.pipeline == "device":
-    pipeline = device_pipeline.load(FLAGS.locator or os.path.join(FLAGS.workdir, "locator"),
-                                    FLAGS.workdir, deploy_config.get_config())
+    pipeline = device_pipeline.load_job(FLAGS.workdir, FLAGS.workdir, deploy_config.get_config(),
+                                        FLAGS.locator)
     counts = device_pipeline.predict_folder(pipeline, FLAGS.images, FLAGS.output)
   else:
     counts = predict.predict_folder(FLAGS.workdir, FLAGS.images, FLAGS.output)

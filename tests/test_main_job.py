@@ -217,6 +217,32 @@ def test_the_robots_pipeline_in_the_summary(job_dir):
   assert proc.returncode != 0 and "of one wired-update piece" in proc.stderr
 
 
+def test_the_device_pipeline_takes_the_tuned_smile_net_only_when_adopted(job_dir, tmp_path):
+  from app import device_pipeline
+  from compile import quantize
+  from configs import deploy as deploy_config
+  smile = jsonfile.load(os.path.join(job_dir, "summary.json"))["device_pipeline"]["smile_net"]
+  tuned_dir = os.path.join(job_dir, "robot_smile")
+  tune = jsonfile.load(os.path.join(tuned_dir, "tune.json"))
+  assert smile["train_crops"] == tune["train_crops"] > 0
+  assert smile["tuned_on_device_crops"] == tune["adopted"] == (
+      tune["val_auc_after"] > tune["val_auc_before"])
+  crops = np.load(os.path.join(tuned_dir, "crops_val.npz"))["images"][:16]
+  logits = {}
+  for adopted in (True, False):
+    copy = tmp_path / f"adopted_{adopted}"
+    shutil.copytree(tuned_dir, copy)
+    jsonfile.dump({**tune, "adopted": adopted}, str(copy / "tune.json"))
+    pipeline = device_pipeline.load(os.path.join(job_dir, "locator"),
+                                    predict.resolve_run_dir(job_dir), deploy_config.get_config(),
+                                    str(copy))
+    logits[adopted] = quantize.run_int(pipeline.smile, crops)
+  untuned = device_pipeline.load(os.path.join(job_dir, "locator"), predict.resolve_run_dir(job_dir),
+                                 deploy_config.get_config())
+  np.testing.assert_array_equal(logits[False], quantize.run_int(untuned.smile, crops))
+  assert not np.array_equal(logits[True], logits[False])
+
+
 def test_predict_with_the_device_pipeline_on_an_awkward_folder(job_dir, tmp_path, shared_data_dir):
   import cv2
   genki = os.path.join(shared_data_dir, "genki4k-dev", "Smile")

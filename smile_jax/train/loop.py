@@ -57,8 +57,12 @@ def _state_tree(state: steps.TrainState) -> dict:
 def validate(state: steps.TrainState, split, batch_size: int) -> tuple[float, float]:
   """(AUC, cross-entropy) of a train state on a split (a FaceDataset), in inference mode; a split
   of several datasets gets the mean of their AUCs (metrics.mean_group_auc)."""
-  scores, logits = infer.predict_scores(state.apply_fn, infer.variables_of(state), split.images,
-                                        batch_size)
+  return validate_variables(state.apply_fn, infer.variables_of(state), split, batch_size)
+
+
+def validate_variables(apply_fn, variables, split, batch_size: int) -> tuple[float, float]:
+  """`validate` of a model's apply function and variables."""
+  scores, logits = infer.predict_scores(apply_fn, variables, split.images, batch_size)
   loss = float(steps.cross_entropy(jnp.asarray(logits), jnp.asarray(split.labels)))
   return metrics.mean_group_auc(split.labels, scores, split.domain), loss
 
