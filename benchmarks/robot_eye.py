@@ -66,9 +66,10 @@ def _print_costs(frames, pipeline, results) -> None:
   """The device pipeline's estimated cycles per stage: the median face frame and the worst."""
   fw = pipeline_firmware.build(pipeline, os.path.join(FLAGS.output or ".", "pipeline"))
   median, worst = robot.stage_costs(fw, frames, results, FLAGS.cost_frames)
-  for name, stages in (("median face frame", median), ("worst frame", worst)):
-    print(f"{name}: {sum(stages.values()) / 48e3:.1f} ms at 48 MHz (estimated): " + ", ".join(
-        f"{k} {v:,} cycles" for k, v in stages.items()))
+  for name, cost in (("median face frame", median), ("worst frame", worst)):
+    print(f"{name}: {cost.ms_48mhz:.1f} ms at 48 MHz (estimated, flash stalls included): " +
+          ", ".join(f"{k} {v:,} (+{cost.stalls.get(k, 0):,} stall) cycles"
+                    for k, v in cost.cycles.items()))
 
 
 def main(_):

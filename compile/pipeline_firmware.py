@@ -8,8 +8,9 @@ decode constants (data/face_map.py IntDecode). The QEMU board's pipeline firmwar
 (firmware/qemu_mps2_an386/pipeline_main.c) runs frames from a file: `run_qemu` reads back each
 frame's boxes, logits, ticks and stack. The SparkFun Edge's camera firmware
 (firmware/sparkfun_edge/pipeline_main.c) runs the pipeline on every camera frame, after a boot
-self-test on a compiled-in frame (`test_frame_source`). `stage_cycles` runs one frame in unicorn and charges
-the cycles to the pipeline's stages (compile/profile.py's model of the M4).
+self-test on a compiled-in frame (`test_frame_source`). `stage_cycles` runs one frame in unicorn
+and charges the cycles to the pipeline's stages (compile/profile.py's model of the M4);
+`stall_cycles` adds what the Edge's flash cache costs them (compile/flash_cache.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 import unicorn
 
 from compile import board_link, build as build_lib, emulate, face_pipeline
-from compile import firmware as firmware_lib, profile
+from compile import firmware as firmware_lib, flash_cache, profile
 from smile_jax.data import face_map
 
 PREFIX = "locator_"
@@ -207,10 +208,10 @@ def stage_of(name: str) -> str | None:
   return "glue" if name == "smile_pipeline_run" else None
 
 
-def _loaded(fw: PipelineFirmware, frame: np.ndarray):
-  """(uc, symbols): the QEMU firmware in unicorn with `frame` written at FRAME_AT, ready for
-  `_run` once the caller has hooked what it watches."""
-  uc, symbols = profile.load_elf(fw.firmware.elf)
+def _loaded(fw: PipelineFirmware, frame: np.ndarray, edge: bool = False):
+  """(uc, symbols): the QEMU firmware (the Edge's with `edge`) in unicorn with `frame` written
+  at FRAME_AT, ready for `_run` once the caller has hooked what it watches."""
+  uc, symbols = profile.load_elf(fw.edge.elf if edge else fw.firmware.elf)
   uc.mem_map(profile.SCRATCH, profile.SCRATCH_BYTES)
   uc.mem_write(FRAME_AT, np.ascontiguousarray(frame, np.uint8).tobytes())
   return uc, symbols
@@ -229,6 +230,25 @@ def stage_cycles(fw: PipelineFirmware, frame: np.ndarray) -> dict:
   uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.on_block)
   _run(uc, symbols)
   return {stage: int(counts[1]) for stage, counts in counter.counts.items()}
+
+
+def stall_cycles(fw: PipelineFirmware, frame: np.ndarray) -> dict:
+  """One frame's estimated flash-cache stalls per stage on the SparkFun Edge at 48 MHz: its
+  camera firmware in unicorn, every fetch and flash read through compile/flash_cache.py's cache
+  at the wait states the firmware sets, the second of two runs counted (the camera loop's warm
+  cache). An estimate, as flash_cache.py says; the misses are exact for the cache modelled."""
+  board = firmware_lib.BOARDS[EDGE_BOARD]
+  flash = flash_cache.FlashCache(board.flash_origin, board.flash_capacity_bytes,
+                                 flash_cache.RD_WAIT_48MHZ)
+  uc, symbols = _loaded(fw, frame, edge=True)
+  counter = profile.Counter(symbols, cache=flash_cache.Simulator(flash), region=stage_of)
+  uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.on_block)
+  uc.hook_add(unicorn.UC_HOOK_MEM_READ, counter.on_read, begin=flash.origin,
+              end=flash.origin + flash.size - 1)
+  for _ in range(2):
+    counter.reset()
+    _run(uc, symbols)
+  return {stage: int(counts[2]) for stage, counts in counter.counts.items()}
 
 
 def stray_reads(fw: PipelineFirmware, frame: np.ndarray, frame_bytes: int | None = None) -> list:

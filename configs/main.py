@@ -57,8 +57,8 @@ def get_config(variant: str = ""):
   config.robot.per_class = 150          # test photos per class and dataset drawn into frames
   config.robot.extra_frames = 100       # frames with no face, and as many with two
   config.robot.seed = 0
-  config.robot.parity_frames = 240      # through the QEMU firmware against the host reference
-  config.robot.cost_frames = 12         # face frames costed per stage in unicorn
+  config.robot.parity_frames = 200      # through the QEMU firmware against the host reference
+  config.robot.cost_frames = 8          # face frames costed per stage in unicorn
   VARIANTS[variant](config)
   return config
 

@@ -98,6 +98,11 @@ def test_the_stages_cycles_are_counted(pipeline, built):
   stages = pipeline_firmware.stage_cycles(built, frame)
   assert faces and {"locator", "smile net", "resize and crops", "decode"} <= set(stages)
   assert stages["locator"] > 1_000_000 and stages["smile net"] > 500_000 * faces
+  # The Edge's flash cache: its nets' weights are read from flash, so both stall; a warm cache
+  # holds the loops, so the stalls stay a fraction of the work.
+  stalls = pipeline_firmware.stall_cycles(built, frame)
+  assert stalls["locator"] > 0 and stalls["smile net"] > 0
+  assert sum(stalls.values()) < 0.5 * sum(stages.values())
 
 
 def test_the_edge_firmware_self_tests_the_whole_pipeline_on_its_frame(pipeline, built, tmp_path):
