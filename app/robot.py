@@ -87,7 +87,15 @@ def _section(summary: dict, table: str) -> tuple[str, str]:
       f"faces with a learned locator (`{lat['locator']['model']}`, "
       f"{lat['locator']['macs']:,} MACs, an 11 x 8 map of face centres and sizes), crops each "
       "by the host's framing, box-averaged from the full frame, and scores each with the int8 "
-      "smile net; the frame's score is the best face's. The frames below are the test split's "
+      "smile net; the frame's score is the best face's. "
+      + (f"The smile net is the chosen net fine-tuned on {lat['smile_net']['train_crops']:,} "
+         "face crops made the device's way (train photos drawn into frames, cropped by true "
+         "boxes jittered as the locator errs): val AUC on such crops of the val photos "
+         f"{lat['smile_net']['val_crops_auc_before']:.3f} -> "
+         f"{lat['smile_net']['val_crops_auc_after']:.3f}. "
+         if lat["smile_net"]["tuned_on_device_crops"] else
+         "The smile net is the chosen net (its tuning on device crops did not beat it on val). ")
+      + "The frames below are the test split's "
       "photos drawn at three distances (filling the frame, ~60% and ~35% of its height), with "
       "frames of no face and of two, over photo, packaged and synthetic backgrounds with the "
       "sensor's gain, blur, noise and low light (smile_jax/data/camera_frames.py). The locator "
