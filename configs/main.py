@@ -2,14 +2,15 @@ r"""The main job: build the datasets, train the report's models, search, deploy,
 
 Launch (what `make main` runs; resumes when re-run):
   .venv/bin/python -m experiments.main --config=configs/main.py --workdir=runs/main
-Expected (idle 2-core CPU, fresh clone: 35.3 min with pip set-up, search stage 16.8, the robot's
-pipeline ~10):
+Expected (idle 2-core CPU, fresh clone: 42.8 min with pip set-up, search stage ~18, the robot's
+pipeline ~18 of which the smile net's tuning 6.2):
 ships compact~fa9e7bad (conv 8/16/16/32 3x3/2 at 64x64, 590,848 MACs): val 0.9774 +- 0.0010,
 test SMILEsmileD 0.9781 +- 0.0009, GENKI-4K 0.9604 +- 0.0036 (3 seeds); int8 bit-exact on the
 emulated M4, 18.4 ms at 48 MHz, 39.7 KB flash, model RAM 31.6 KB. The robot's own pipeline (face
-locator, crop, int8 net) on the robot's-eye test frames: AUC 0.891 / 0.805 / 0.661 (portrait / arm
-/ room; the host's detection 0.901 / 0.892 / 0.778), 72.3 ms at 48 MHz on the median face frame,
-QEMU bit-exact with its host reference on 240 frames (RESULTS.md, "The robot's eye").
+locator, crop, the int8 net tuned on device crops) on the robot's-eye test frames: AUC 0.914 /
+0.842 / 0.708 (portrait / arm / room; the host's detection 0.901 / 0.892 / 0.777), 74.8 ms at 48
+MHz on the median face frame (flash stalls included), QEMU bit-exact with its host reference on
+200 frames (RESULTS.md, "The robot's eye").
 Variants after a colon:
   report    the report's search from the Table 1 AlexNet (AUC0 0.966): picks alexnet~88cdabb9
             (1.29 M MACs), test 0.972, int8 88.6 ms estimated, 655 KB flash.
