@@ -33,6 +33,11 @@ class FlashCache:
   lines: int = LINES
   line_bytes: int = LINE_BYTES
 
+  @classmethod
+  def of_board(cls, board, rd_wait: int) -> "FlashCache":
+    """The cache in front of a firmware.Board's flash, at `rd_wait` read wait states."""
+    return cls(board.flash_origin, board.flash_capacity_bytes, rd_wait)
+
   @property
   def miss_cycles(self) -> int:
     return 1 + self.rd_wait

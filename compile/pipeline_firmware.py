@@ -227,7 +227,7 @@ def stage_cycles(fw: PipelineFirmware, frame: np.ndarray) -> dict:
   wait states): the locator, the smile net (all faces), resize and crops, decode, glue."""
   uc, symbols = _loaded(fw, frame)
   counter = profile.Counter(symbols, region=stage_of)
-  uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.on_block)
+  counter.attach(uc)
   _run(uc, symbols)
   return {stage: int(counts[1]) for stage, counts in counter.counts.items()}
 
@@ -237,14 +237,11 @@ def stall_cycles(fw: PipelineFirmware, frame: np.ndarray) -> dict:
   camera firmware in unicorn, every fetch and flash read through compile/flash_cache.py's cache
   at the wait states the firmware sets, the second of two runs counted (the camera loop's warm
   cache). An estimate, as flash_cache.py says; the misses are exact for the cache modelled."""
-  board = firmware_lib.BOARDS[EDGE_BOARD]
-  flash = flash_cache.FlashCache(board.flash_origin, board.flash_capacity_bytes,
-                                 flash_cache.RD_WAIT_48MHZ)
+  flash = flash_cache.FlashCache.of_board(firmware_lib.BOARDS[EDGE_BOARD],
+                                         flash_cache.RD_WAIT_48MHZ)
   uc, symbols = _loaded(fw, frame, edge=True)
   counter = profile.Counter(symbols, cache=flash_cache.Simulator(flash), region=stage_of)
-  uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.on_block)
-  uc.hook_add(unicorn.UC_HOOK_MEM_READ, counter.on_read, begin=flash.origin,
-              end=flash.origin + flash.size - 1)
+  counter.attach(uc)
   for _ in range(2):
     counter.reset()
     _run(uc, symbols)

@@ -260,6 +260,14 @@ class Counter:
   def on_read(self, uc_, access, address, size, value, _):
     _add(self.counts, self.kernel, 0, 0, self.cache.read(address, size))
 
+  def attach(self, uc: unicorn.Uc) -> None:
+    """Hooks the counter into `uc`: every block run and, with a cache, every read of its flash."""
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, self.on_block)
+    if self.cache is not None:
+      flash = self.cache.config
+      uc.hook_add(unicorn.UC_HOOK_MEM_READ, self.on_read, begin=flash.origin,
+                  end=flash.origin + flash.size - 1)
+
 
 def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, outputs: int,
                 watch: dict | None = None,
@@ -279,10 +287,7 @@ def profile_elf(elf_path: str, image: np.ndarray, logit_dtype, outputs: int,
   uc.mem_write(in_addr, image.tobytes())
   cache = flash_cache.Simulator(flash) if flash is not None else None
   counter = Counter(symbols, watch, cache)
-  uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.on_block)
-  if cache is not None:
-    uc.hook_add(unicorn.UC_HOOK_MEM_READ, counter.on_read, begin=flash.origin,
-                end=flash.origin + flash.size - 1)
+  counter.attach(uc)
   entry = symbols.addresses.get("smile_model_run")
   if entry is None:
     raise ValueError(f"{elf_path} has no smile_model_run symbol")

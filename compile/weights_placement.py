@@ -39,8 +39,7 @@ def flags(in_sram: bool) -> list[str]:
 def flash_profile(elf: str, image: np.ndarray, logit_dtype, classes: int,
                   rd_wait: int) -> profile.Profile:
   """One warm inference of an Edge ELF with flash misses charged at `rd_wait` wait states."""
-  board = firmware.BOARDS[BOARD]
-  cache = flash_cache.FlashCache(board.flash_origin, board.flash_capacity_bytes, rd_wait)
+  cache = flash_cache.FlashCache.of_board(firmware.BOARDS[BOARD], rd_wait)
   return profile.profile_elf(elf, image, logit_dtype, classes, flash=cache)
 
 

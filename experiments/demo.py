@@ -14,7 +14,6 @@ best-scoring thickest) and the best face's score, in the device's integers. Outp
 PNGs or an annotated .mp4, and scores.csv), or --output.
 """
 
-
 from absl import flags
 
 from app import demo, device_pipeline

@@ -13,7 +13,6 @@ a camera frame (gray, scaled to cover 324 x 244 and centre-cropped), the int8 fa
 probability of "smiling"; an unreadable image gets empty fields and a warning naming it.
 """
 
-
 from absl import flags
 
 from app import device_pipeline
